@@ -1,7 +1,12 @@
-//! API-key metadata as stored (never the secret), and its validity.
+//! API-key metadata as stored (never the secret), its validity, and the creation of new keys.
 
-use crate::hashing::KeyHash;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::hashing::{KeyHash, KeyHasher};
 use crate::ids::{ApiKeyId, ProjectId};
+use crate::key_format::PlainApiKey;
 use crate::owner::{KeyType, Owner};
 
 /// Milliseconds since the Unix epoch. Callers take "now" from the Rust clock and pass it in; the
@@ -38,5 +43,293 @@ impl ApiKey {
     /// The key's type, from its owner.
     pub fn key_type(&self) -> KeyType {
         self.owner.key_type()
+    }
+
+    /// Why the key cannot be used at `now`, or `None` if it can. Revocation wins over expiry;
+    /// a key expires strictly after its expiry instant (`expires_at < now`), so at exactly
+    /// `expires_at` it is still valid.
+    pub fn why_invalid(&self, now: EpochMillis) -> Option<InvalidReason> {
+        if self.manually_revoked_at_millis.is_some() {
+            Some(InvalidReason::ManuallyRevoked)
+        } else if self
+            .expires_at_millis
+            .is_some_and(|expires_at| expires_at < now)
+        {
+            Some(InvalidReason::Expired)
+        } else {
+            None
+        }
+    }
+
+    /// Whether the key can be used at `now`.
+    pub fn is_valid(&self, now: EpochMillis) -> bool {
+        self.why_invalid(now).is_none()
+    }
+
+    /// The outcome of checking this key (already found in the caller's project) on the check
+    /// route for `route_type`, with the contract's precedence: wrong type, then revoked, then
+    /// expired. "Not found" comes before all of these and is the caller's to answer.
+    pub fn check(&self, route_type: KeyType, now: EpochMillis) -> Result<(), CheckRejection> {
+        let actual = self.key_type();
+        if actual != route_type {
+            return Err(CheckRejection::WrongType {
+                expected: route_type,
+                actual,
+            });
+        }
+        match self.why_invalid(now) {
+            None => Ok(()),
+            Some(InvalidReason::ManuallyRevoked) => Err(CheckRejection::Revoked),
+            Some(InvalidReason::Expired) => Err(CheckRejection::Expired),
+        }
+    }
+
+    /// Revokes the key at `now`. Revocation is permanent: revoking an already revoked key keeps
+    /// the first timestamp. Returns whether the key was changed.
+    pub fn revoke(&mut self, now: EpochMillis) -> bool {
+        if self.manually_revoked_at_millis.is_some() {
+            return false;
+        }
+        self.manually_revoked_at_millis = Some(now);
+        true
+    }
+}
+
+/// Why a key is not valid; on the wire `"manually-revoked"` or `"expired"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InvalidReason {
+    /// The key was revoked (by its owner, an operator, or the secret-scanning endpoint).
+    ManuallyRevoked,
+    /// The key's expiry instant has passed.
+    Expired,
+}
+
+impl InvalidReason {
+    /// `"manually-revoked"` or `"expired"`.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            InvalidReason::ManuallyRevoked => "manually-revoked",
+            InvalidReason::Expired => "expired",
+        }
+    }
+}
+
+impl fmt::Display for InvalidReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why the check route refuses a key it found. The messages are the contract's (B6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CheckRejection {
+    /// A user key on the team route or the reverse (`WRONG_API_KEY_TYPE`, 400).
+    #[error("This endpoint is for {expected} API keys, but a {actual} API key was provided.")]
+    WrongType {
+        /// The route's key type.
+        expected: KeyType,
+        /// The key's own type.
+        actual: KeyType,
+    },
+    /// The key was revoked (`API_KEY_REVOKED`, 401).
+    #[error("API key has been revoked.")]
+    Revoked,
+    /// The key has expired (`API_KEY_EXPIRED`, 401).
+    #[error("API key has expired.")]
+    Expired,
+}
+
+/// What a caller supplies to create a key; [`NewApiKey::generate`] adds the id, the secret,
+/// its hash and the creation time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiKey {
+    /// The project the key belongs to.
+    pub project_id: ProjectId,
+    /// The user or team the key authenticates as.
+    pub owner: Owner,
+    /// Free text; may be empty.
+    pub description: String,
+    /// Whether to issue a public (`pk_`) key.
+    pub is_public: bool,
+    /// The expiry instant, or `None` for a key that never expires. Any number, 0 or a past
+    /// instant included, is taken as the instant (contract A1): such a key is created expired.
+    pub expires_at_millis: Option<EpochMillis>,
+}
+
+impl NewApiKey {
+    /// Creates the key: a fresh random id, the key string with that id embedded, and the
+    /// record to store (its hash under `hasher` and its last four characters, never the
+    /// string). The [`PlainApiKey`] is for the create response only.
+    ///
+    /// # Panics
+    /// If the operating system cannot supply randomness (see `ApiKeyId::new_random`).
+    pub fn generate(self, now: EpochMillis, hasher: &KeyHasher) -> (ApiKey, PlainApiKey) {
+        let id = ApiKeyId::new_random();
+        let plain = PlainApiKey::generate(id, self.owner.key_type(), self.is_public);
+        let key = ApiKey {
+            id,
+            project_id: self.project_id,
+            owner: self.owner,
+            description: self.description,
+            is_public: self.is_public,
+            hash: hasher.hash(plain.expose_secret()),
+            last_four: plain.last_four().to_owned(),
+            created_at_millis: now,
+            expires_at_millis: self.expires_at_millis,
+            manually_revoked_at_millis: None,
+        };
+        (key, plain)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{TeamId, UserId};
+    use crate::key_format::parse;
+
+    const NOW: EpochMillis = 1_745_000_000_000;
+
+    fn user_key(expires_at: Option<EpochMillis>, revoked_at: Option<EpochMillis>) -> ApiKey {
+        let (mut key, _) = NewApiKey {
+            project_id: ProjectId::new_random(),
+            owner: Owner::User(UserId::new_random()),
+            description: "test".to_owned(),
+            is_public: false,
+            expires_at_millis: expires_at,
+        }
+        .generate(NOW - 1_000, &KeyHasher::sha256());
+        key.manually_revoked_at_millis = revoked_at;
+        key
+    }
+
+    #[test]
+    fn validity_table() {
+        use InvalidReason::{Expired, ManuallyRevoked};
+        let cases = [
+            (None, None, None),
+            (Some(NOW + 1), None, None),
+            (Some(NOW), None, None),
+            (Some(NOW - 1), None, Some(Expired)),
+            (Some(0), None, Some(Expired)),
+            (None, Some(NOW - 5), Some(ManuallyRevoked)),
+            (Some(NOW + 1), Some(NOW - 5), Some(ManuallyRevoked)),
+            (Some(NOW - 1), Some(NOW - 5), Some(ManuallyRevoked)),
+            // A revocation counts however its timestamp compares to now.
+            (None, Some(NOW + 5), Some(ManuallyRevoked)),
+        ];
+        for (expires_at, revoked_at, expected) in cases {
+            let key = user_key(expires_at, revoked_at);
+            assert_eq!(
+                key.why_invalid(NOW),
+                expected,
+                "expires {expires_at:?}, revoked {revoked_at:?}"
+            );
+            assert_eq!(key.is_valid(NOW), expected.is_none());
+        }
+    }
+
+    #[test]
+    fn check_precedence() {
+        let revoked_and_expired = user_key(Some(NOW - 1), Some(NOW - 5));
+        assert_eq!(
+            revoked_and_expired.check(KeyType::Team, NOW),
+            Err(CheckRejection::WrongType {
+                expected: KeyType::Team,
+                actual: KeyType::User
+            })
+        );
+        assert_eq!(
+            revoked_and_expired.check(KeyType::User, NOW),
+            Err(CheckRejection::Revoked)
+        );
+        assert_eq!(
+            user_key(Some(NOW - 1), None).check(KeyType::User, NOW),
+            Err(CheckRejection::Expired)
+        );
+        assert_eq!(user_key(Some(NOW), None).check(KeyType::User, NOW), Ok(()));
+        assert_eq!(user_key(None, None).check(KeyType::User, NOW), Ok(()));
+    }
+
+    #[test]
+    fn check_rejection_messages_match_the_contract() {
+        assert_eq!(
+            CheckRejection::WrongType {
+                expected: KeyType::Team,
+                actual: KeyType::User
+            }
+            .to_string(),
+            "This endpoint is for team API keys, but a user API key was provided."
+        );
+        assert_eq!(
+            CheckRejection::Revoked.to_string(),
+            "API key has been revoked."
+        );
+        assert_eq!(CheckRejection::Expired.to_string(), "API key has expired.");
+    }
+
+    #[test]
+    fn invalid_reason_strings_and_serde_agree() {
+        for reason in [InvalidReason::ManuallyRevoked, InvalidReason::Expired] {
+            assert_eq!(
+                serde_json::to_string(&reason).unwrap(),
+                format!("\"{}\"", reason.as_str())
+            );
+            assert_eq!(
+                serde_json::from_str::<InvalidReason>(&format!("\"{reason}\"")).unwrap(),
+                reason
+            );
+        }
+        assert_eq!(InvalidReason::ManuallyRevoked.as_str(), "manually-revoked");
+        assert_eq!(InvalidReason::Expired.as_str(), "expired");
+    }
+
+    #[test]
+    fn revoke_keeps_the_first_timestamp() {
+        let mut key = user_key(None, None);
+        assert!(key.revoke(NOW));
+        assert!(!key.revoke(NOW + 10));
+        assert_eq!(key.manually_revoked_at_millis, Some(NOW));
+    }
+
+    #[test]
+    fn generate_builds_a_matching_record_and_key() {
+        let hasher = KeyHasher::hmac_sha256(b"pepper");
+        let project_id = ProjectId::new_random();
+        let team_id = TeamId::new_random();
+        let (key, plain) = NewApiKey {
+            project_id,
+            owner: Owner::Team(team_id),
+            description: "ci".to_owned(),
+            is_public: true,
+            expires_at_millis: Some(NOW + 60_000),
+        }
+        .generate(NOW, &hasher);
+
+        let parsed = parse(plain.expose_secret()).unwrap();
+        assert_eq!(parsed.id, key.id);
+        assert_eq!(parsed.key_type, KeyType::Team);
+        assert!(parsed.is_public);
+        assert_eq!(key.project_id, project_id);
+        assert_eq!(key.owner, Owner::Team(team_id));
+        assert_eq!(key.description, "ci");
+        assert!(key.is_public);
+        assert_eq!(key.last_four, plain.last_four());
+        assert_eq!(key.created_at_millis, NOW);
+        assert_eq!(key.expires_at_millis, Some(NOW + 60_000));
+        assert_eq!(key.manually_revoked_at_millis, None);
+        assert!(hasher.verify(plain.expose_secret(), &key.hash));
+        assert!(!KeyHasher::sha256().verify(plain.expose_secret(), &key.hash));
+        // The stored record's Debug output cannot leak the key.
+        assert!(!format!("{key:?}").contains(plain.expose_secret()));
+    }
+
+    #[test]
+    fn generated_keys_get_fresh_ids() {
+        let a = user_key(None, None);
+        let b = user_key(None, None);
+        assert_ne!(a.id, b.id);
+        assert_ne!(a.hash, b.hash);
     }
 }

@@ -3,14 +3,22 @@
 //! Ids, the owner of a key (a user or a team), the API-key string format, hashing for storage,
 //! and validity. **Key design decision:** this crate is pure — no I/O, no database, no HTTP, no
 //! async runtime — so other Rust services can embed it to parse and pre-check keys exactly as
-//! keygate does, and its behaviour is fully covered by fast unit and property tests.
+//! keygate does, and its behaviour is fully covered by fast unit and property tests. (The one
+//! outside input is OS randomness, used when generating ids and secrets.)
 
 pub mod api_key;
 pub mod hashing;
 pub mod ids;
+pub mod key_format;
 pub mod owner;
+pub mod secret;
 
-pub use api_key::{ApiKey, EpochMillis};
-pub use hashing::KeyHash;
+pub use api_key::{ApiKey, CheckRejection, EpochMillis, InvalidReason, NewApiKey};
+pub use hashing::{KeyHash, KeyHasher};
 pub use ids::{ApiKeyId, InvalidId, ProjectId, TeamId, UserId};
+pub use key_format::{
+    is_api_key_like, parse as parse_api_key, KeyFormatError, ParsedApiKey, PlainApiKey,
+    API_KEY_LENGTH, SCANNER_MARKER,
+};
 pub use owner::{InvalidKeyType, KeyType, Owner};
+pub use secret::SecretToken;
