@@ -1,0 +1,395 @@
+//! Reading and parsing request bodies and query strings, the way upstream does, before any
+//! validation.
+//!
+//! Upstream decides by the `content-type` (only its part before `;`): no type means no body,
+//! `application/json` is parsed (`BODY_PARSING_ERROR "Invalid JSON in request body"` when it is
+//! not JSON), `text/plain` is a string, `application/x-www-form-urlencoded` is an object of
+//! strings, `application/octet-stream` is binary, and anything else is
+//! `BODY_PARSING_ERROR "Unknown content type in request body: <type>"`. `GET` never has a body.
+//! keygate compares the media type case-insensitively and ignores surrounding spaces, which
+//! upstream does not; no client depends on being refused for `Application/JSON`.
+//!
+//! Bodies are limited in size ([`BodyLimit`], default [`DEFAULT_BODY_LIMIT_BYTES`]); a larger one
+//! is refused with a plain-text 413 without buffering more than the limit. A
+//! `content-encoding` of the request is not decoded (no SDK compresses requests).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::{web, FromRequest, HttpRequest};
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::{Map, Value};
+
+use crate::wire_error::{ApiError, KnownError, PlainError};
+
+/// Default largest accepted body: 4 MiB (upstream's host allows about 4.5 MB; a profile image
+/// given as a data URL may be 1,000,000 characters).
+pub const DEFAULT_BODY_LIMIT_BYTES: usize = 4 * 1024 * 1024;
+
+/// The largest accepted request body in bytes; put it in the app data to change the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimit(pub usize);
+
+impl Default for BodyLimit {
+    fn default() -> Self {
+        BodyLimit(DEFAULT_BODY_LIMIT_BYTES)
+    }
+}
+
+/// Named text values (query string, form body, path parameters): JavaScript
+/// `Object.fromEntries` semantics — a repeated name keeps its first position and its last value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TextFields(Vec<(String, String)>);
+
+impl TextFields {
+    /// Builds from pairs, applying the repeated-name rule.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut fields: Vec<(String, String)> = Vec::new();
+        for (name, value) in pairs {
+            match fields.iter_mut().find(|(existing, _)| *existing == name) {
+                Some(slot) => slot.1 = value,
+                None => fields.push((name, value)),
+            }
+        }
+        TextFields(fields)
+    }
+
+    /// Parses `application/x-www-form-urlencoded` text (a query string without `?`, or a form
+    /// body). Never fails: bad percent-escapes are kept as text, invalid UTF-8 is replaced.
+    pub fn parse_urlencoded(text: &str) -> Self {
+        // `web::Query` parses with serde_urlencoded, which decodes `+` and `%XX` like
+        // URLSearchParams and accepts any input for a list of string pairs.
+        let pairs = web::Query::<Vec<(String, String)>>::from_query(text)
+            .map(web::Query::into_inner)
+            .unwrap_or_default();
+        Self::from_pairs(pairs)
+    }
+
+    /// The path parameters the router matched.
+    pub fn from_path(request: &HttpRequest) -> Self {
+        Self::from_pairs(
+            request
+                .match_info()
+                .iter()
+                .map(|(name, value)| (name.to_owned(), value.to_owned())),
+        )
+    }
+
+    /// The value of `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Names in order of first appearance.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(n, _)| n.as_str())
+    }
+}
+
+/// A parsed JSON body, remembering the order of its top-level keys (serde_json's map is sorted;
+/// upstream lists unknown properties in the order the client sent them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonBody {
+    value: Value,
+    top_level_keys: Vec<String>,
+}
+
+impl JsonBody {
+    /// Parses JSON text; `None` when it is not JSON.
+    pub fn parse(text: &str) -> Option<Self> {
+        let value: Value = serde_json::from_str(text).ok()?;
+        let top_level_keys = if value.is_object() {
+            serde_json::from_str::<KeyOrder>(text).ok()?.0
+        } else {
+            Vec::new()
+        };
+        Some(JsonBody {
+            value,
+            top_level_keys,
+        })
+    }
+
+    /// The parsed value.
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+
+    /// The top-level object with its keys in sent order, if the body is an object.
+    pub(crate) fn object(&self) -> Option<(&Map<String, Value>, &[String])> {
+        self.value
+            .as_object()
+            .map(|map| (map, self.top_level_keys.as_slice()))
+    }
+}
+
+/// The top-level keys of a JSON object in document order (duplicates once, at first position).
+struct KeyOrder(Vec<String>);
+
+impl<'de> Deserialize<'de> for KeyOrder {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeysVisitor;
+        impl<'de> Visitor<'de> for KeysVisitor {
+            type Value = KeyOrder;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<KeyOrder, A::Error> {
+                let mut keys: Vec<String> = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    map.next_value::<IgnoredAny>()?;
+                    if !keys.contains(&key) {
+                        keys.push(key);
+                    }
+                }
+                Ok(KeyOrder(keys))
+            }
+        }
+        deserializer.deserialize_map(KeysVisitor)
+    }
+}
+
+/// A request body as upstream sees it before validation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RequestBody {
+    /// No body (no `content-type`, or a `GET`).
+    Absent,
+    /// `application/json`.
+    Json(JsonBody),
+    /// `text/plain`.
+    Text(String),
+    /// `application/x-www-form-urlencoded`.
+    Form(TextFields),
+    /// `application/octet-stream`.
+    Binary,
+}
+
+impl RequestBody {
+    /// Interprets raw bytes given the method and the `content-type` header value.
+    pub fn from_parts(
+        method: &Method,
+        content_type: Option<&str>,
+        bytes: &[u8],
+    ) -> Result<Self, ApiError> {
+        if method == Method::GET {
+            return Ok(RequestBody::Absent);
+        }
+        let media_type = content_type
+            .map(|ct| {
+                ct.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .unwrap_or_default();
+        // Upstream decodes with a non-fatal TextDecoder: invalid UTF-8 becomes U+FFFD.
+        let text = || String::from_utf8_lossy(bytes);
+        match media_type.as_str() {
+            "" => Ok(RequestBody::Absent),
+            "application/json" => JsonBody::parse(&text())
+                .map(RequestBody::Json)
+                .ok_or_else(|| body_parsing_error("Invalid JSON in request body")),
+            "text/plain" => Ok(RequestBody::Text(text().into_owned())),
+            "application/x-www-form-urlencoded" => {
+                Ok(RequestBody::Form(TextFields::parse_urlencoded(&text())))
+            }
+            "application/octet-stream" => Ok(RequestBody::Binary),
+            _ => Err(body_parsing_error(format!(
+                "Unknown content type in request body: {}",
+                content_type.unwrap_or("").split(';').next().unwrap_or("")
+            ))),
+        }
+    }
+}
+
+fn body_parsing_error(message: impl Into<String>) -> ApiError {
+    ApiError::Known(KnownError::BodyParsingError {
+        message: message.into(),
+    })
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::Plain(PlainError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("Request body is too large; keygate accepts at most {limit} bytes."),
+    ))
+}
+
+impl FromRequest for RequestBody {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let method = req.method().clone();
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let limit = req.app_data::<BodyLimit>().copied().unwrap_or_default().0;
+        let declared_length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let payload = web::Payload::from_request(req, payload);
+        Box::pin(async move {
+            if method == Method::GET {
+                return Ok(RequestBody::Absent);
+            }
+            if declared_length.is_some_and(|length| length > limit as u64) {
+                return Err(too_large(limit));
+            }
+            let Ok(payload) = payload.await else {
+                return Err(body_parsing_error("Request body could not be read"));
+            };
+            let bytes = match payload.to_bytes_limited(limit).await {
+                Err(_over_limit) => return Err(too_large(limit)),
+                Ok(Err(_broken_stream)) => {
+                    return Err(body_parsing_error("Request body could not be read"))
+                }
+                Ok(Ok(bytes)) => bytes,
+            };
+            RequestBody::from_parts(&method, content_type.as_deref(), &bytes)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+    use serde_json::json;
+
+    fn parse(content_type: Option<&str>, body: &str) -> Result<RequestBody, ApiError> {
+        RequestBody::from_parts(&Method::POST, content_type, body.as_bytes())
+    }
+
+    fn parsing_message(result: Result<RequestBody, ApiError>) -> String {
+        match result {
+            Err(ApiError::Known(KnownError::BodyParsingError { message })) => message,
+            other => panic!("expected BODY_PARSING_ERROR, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn json_bodies_parse_with_their_key_order() {
+        let Ok(RequestBody::Json(body)) = parse(
+            Some("application/json; charset=utf-8"),
+            r#"{"b":1,"a":2,"b":3}"#,
+        ) else {
+            panic!("JSON body");
+        };
+        let (map, order) = body.object().expect("object");
+        assert_eq!(order, ["b", "a"]);
+        assert_eq!(
+            map["b"],
+            json!(3),
+            "the last duplicate wins, like JSON.parse"
+        );
+    }
+
+    #[test]
+    fn non_json_is_a_body_parsing_error() {
+        assert_eq!(
+            parsing_message(parse(Some("application/json"), "{")),
+            "Invalid JSON in request body"
+        );
+        assert_eq!(
+            parsing_message(parse(Some("application/json"), "")),
+            "Invalid JSON in request body"
+        );
+        assert_eq!(
+            parsing_message(parse(Some("application/xml"), "<a/>")),
+            "Unknown content type in request body: application/xml"
+        );
+    }
+
+    #[test]
+    fn other_content_types_follow_upstream() {
+        assert_eq!(parse(None, "{}").unwrap(), RequestBody::Absent);
+        assert_eq!(
+            parse(Some("text/plain"), "hi").unwrap(),
+            RequestBody::Text("hi".into())
+        );
+        assert_eq!(
+            parse(Some("application/octet-stream"), "x").unwrap(),
+            RequestBody::Binary
+        );
+        let Ok(RequestBody::Form(form)) =
+            parse(Some("application/x-www-form-urlencoded"), "a=1+2&b=%41")
+        else {
+            panic!("form body");
+        };
+        assert_eq!(form.get("a"), Some("1 2"));
+        assert_eq!(form.get("b"), Some("A"));
+        assert_eq!(
+            RequestBody::from_parts(&Method::GET, Some("application/json"), b"{").unwrap(),
+            RequestBody::Absent
+        );
+    }
+
+    #[test]
+    fn json_that_is_not_an_object_still_parses() {
+        let Ok(RequestBody::Json(body)) = parse(Some("application/json"), "[1]") else {
+            panic!("JSON body");
+        };
+        assert!(body.object().is_none());
+        assert_eq!(body.value(), &json!([1]));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowed() {
+        let deep = "[".repeat(100_000);
+        assert_eq!(
+            parsing_message(parse(Some("application/json"), &deep)),
+            "Invalid JSON in request body"
+        );
+    }
+
+    #[test]
+    fn query_strings_keep_first_position_and_last_value() {
+        let fields = TextFields::parse_urlencoded("b=1&a=2&b=3&&=x&c&%zz=%&d=%E2%82%AC");
+        let names: Vec<&str> = fields.names().collect();
+        assert_eq!(names[..2], ["b", "a"]);
+        assert_eq!(fields.get("b"), Some("3"));
+        assert_eq!(fields.get("c"), Some(""));
+        assert_eq!(fields.get("d"), Some("€"));
+    }
+
+    #[actix_web::test]
+    async fn extractor_enforces_the_size_limit() {
+        let (req, mut payload) = TestRequest::post()
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .app_data(BodyLimit(8))
+            .set_payload(r#"{"description":"too long"}"#)
+            .to_http_parts();
+        match RequestBody::from_request(&req, &mut payload).await {
+            Err(ApiError::Plain(plain)) => {
+                assert_eq!(plain.status(), StatusCode::PAYLOAD_TOO_LARGE);
+                assert_eq!(
+                    plain.message(),
+                    "Request body is too large; keygate accepts at most 8 bytes."
+                );
+            }
+            other => panic!("expected 413, got {other:?}"),
+        }
+    }
+
+    #[actix_web::test]
+    async fn extractor_reads_json() {
+        let (req, mut payload) = TestRequest::post()
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .set_payload(r#"{"description":"ok"}"#)
+            .to_http_parts();
+        let body = RequestBody::from_request(&req, &mut payload).await.unwrap();
+        let RequestBody::Json(json) = body else {
+            panic!("JSON body")
+        };
+        assert_eq!(json.value(), &json!({"description": "ok"}));
+    }
+}

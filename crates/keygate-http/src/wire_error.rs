@@ -1,0 +1,1022 @@
+//! Errors as a client sees them on the wire.
+//!
+//! Three shapes leave keygate (contract B1):
+//!
+//! * [`KnownError`] — upstream's typed errors: a 4xx status, header `x-stack-known-error: CODE`,
+//!   and the JSON body `{"code", "details"?, "error"}` written with a 2-space indent. Codes,
+//!   statuses, messages and `details` are copied from upstream's
+//!   `packages/stack-shared/src/known-errors.tsx`, because the official SDK rebuilds each error
+//!   from its code and details (A6) and throws on codes it does not know.
+//! * [`PlainError`] — upstream's plain `StatusError`: a 4xx status and a `text/plain` body, no
+//!   known-error header (used for "feature disabled", "other user's keys", 404/405/413).
+//! * Server faults — [`ApiError::Unavailable`] and [`ApiError::Internal`].
+//!
+//! # Server faults: 503 for outages, 500 for bugs
+//!
+//! The contract (A1) says no input a client can send may yield a 5xx. Every client mistake is
+//! therefore a [`KnownError`] or a [`PlainError`], both of which are 4xx by construction. What
+//! remains are faults that are not caused by the request at all:
+//!
+//! * the database (or another backing service) is unreachable, times out or fails —
+//!   [`ApiError::unavailable`] answers **503** with `retry-after: 1`. A 4xx would be a lie that
+//!   makes clients give up or, worse, treat a valid API key as invalid (the SDK maps the
+//!   `API_KEY_*` errors to "no such key"); a 503 tells clients and load balancers the truth —
+//!   retry later — and fails closed.
+//! * a broken invariant or a panic — [`ApiError::internal`] answers **500**. This is a bug by the
+//!   contract's own definition, and the log line says so.
+//!
+//! Both log their cause chain with `tracing` at the moment they are built (inside the request's
+//! span, so the log line carries the request id); the client only gets a generic text. Causes
+//! must never contain a secret: keygate's own error types redact keys and tokens, and callers
+//! must not wrap a secret into a cause.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use chrono::{DateTime, SecondsFormat};
+use keygate_domain::{KeyType, TeamId, UserId};
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+
+/// Response header naming the code of a [`KnownError`].
+pub const KNOWN_ERROR_HEADER: &str = "x-stack-known-error";
+
+/// `content-type` of every JSON body keygate writes.
+pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+
+/// `content-type` of every plain-text body keygate writes.
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
+
+/// The level of access a request claims with `x-stack-access-type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AccessType {
+    /// A browser or app, authenticated with a publishable client key.
+    Client,
+    /// A trusted backend, authenticated with a secret server key.
+    Server,
+    /// A project administrator, authenticated with a super secret admin key.
+    Admin,
+}
+
+impl AccessType {
+    /// `"client"`, `"server"` or `"admin"`.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            AccessType::Client => "client",
+            AccessType::Server => "server",
+            AccessType::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for AccessType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A string that is not one of the three access types.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("access type must be 'client', 'server' or 'admin'")]
+pub struct UnknownAccessType;
+
+impl FromStr for AccessType {
+    type Err = UnknownAccessType;
+
+    /// Exact, case-sensitive match, as upstream.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "client" => Ok(AccessType::Client),
+            "server" => Ok(AccessType::Server),
+            "admin" => Ok(AccessType::Admin),
+            _ => Err(UnknownAccessType),
+        }
+    }
+}
+
+/// Upstream's link at the end of the access-type messages (kept verbatim: the SDK shows it).
+const REST_AUTH_DOCS: &str = "For more information, see the docs on REST API authentication: https://docs.stack-auth.com/rest-api/overview#authentication";
+
+/// Every upstream known error keygate sends (contract B6 and B9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KnownError {
+    /// 404: no such API key (or, deliberately, a team key the client may not manage).
+    ApiKeyNotFound,
+    /// 401: the API key has expired.
+    ApiKeyExpired,
+    /// 401: the API key has been revoked.
+    ApiKeyRevoked,
+    /// 400: a user key was checked on the team route or the reverse.
+    WrongApiKeyType {
+        /// The route's type.
+        expected_type: KeyType,
+        /// The key's type.
+        actual_type: KeyType,
+    },
+    /// 400: the secret-scanner revoke endpoint was given a public key.
+    PublicApiKeyCannotBeRevoked,
+    /// 400: the request failed validation; `message` is the whole text (see `validation`).
+    SchemaError {
+        /// Sent both as `error` and as `details.message`.
+        message: String,
+    },
+    /// 400: the body could not be parsed (not JSON, unknown content type).
+    BodyParsingError {
+        /// The human-readable reason.
+        message: String,
+    },
+    /// 401: the endpoint needs a session user and none was given.
+    UserAuthenticationRequired,
+    /// 400: `me` was used without a session user.
+    CannotGetOwnUserWithoutUser,
+    /// 401: the endpoint does not allow this access type.
+    InsufficientAccessType {
+        /// The access type of the request.
+        actual_access_type: AccessType,
+        /// The access types the endpoint allows, in the order the message lists them.
+        allowed_access_types: Vec<AccessType>,
+    },
+    /// 400: the endpoint needs project authentication and `x-stack-access-type` is missing.
+    AccessTypeRequired,
+    /// 400: a project key was sent without `x-stack-access-type`.
+    ProjectKeyWithoutAccessType,
+    /// 400: `x-stack-access-type` was given without `x-stack-project-id`.
+    AccessTypeWithoutProjectId {
+        /// The access type that was given.
+        request_type: AccessType,
+    },
+    /// 400: `x-stack-access-type` is not `client`, `server` or `admin`.
+    InvalidAccessType {
+        /// The value that was given, as sent.
+        access_type: String,
+    },
+    /// 400: no project has the id in `x-stack-project-id`.
+    CurrentProjectNotFound {
+        /// The id as sent (it may not even be a UUID).
+        project_id: String,
+    },
+    /// 401: client access without `x-stack-publishable-client-key`.
+    ClientAuthenticationRequired,
+    /// 401: server access without `x-stack-secret-server-key`.
+    ServerAuthenticationRequired,
+    /// 401: admin access without `x-stack-super-secret-admin-key`.
+    AdminAuthenticationRequired,
+    /// 401: the publishable client key is not valid for the project.
+    InvalidPublishableClientKey {
+        /// The project id as sent.
+        project_id: String,
+    },
+    /// 401: the secret server key is not valid for the project.
+    InvalidSecretServerKey {
+        /// The project id as sent.
+        project_id: String,
+    },
+    /// 401: the super secret admin key is not valid for the project.
+    InvalidSuperSecretAdminKey {
+        /// The project id as sent.
+        project_id: String,
+    },
+    /// 401: `x-stack-access-token` is not a token keygate issued (garbage, bad signature).
+    UnparsableAccessToken,
+    /// 401: the access token has expired.
+    AccessTokenExpired {
+        /// When it expired (epoch milliseconds), if known.
+        expired_at_millis: Option<i64>,
+    },
+    /// 401: the access token belongs to another project.
+    InvalidProjectForAccessToken {
+        /// The project of the request (`x-stack-project-id`).
+        expected_project_id: String,
+        /// The project the token was issued for.
+        actual_project_id: String,
+    },
+    /// 401: refresh with an unknown, expired or signed-out refresh token.
+    RefreshTokenNotFoundOrExpired,
+    /// 404: no such user in the project.
+    UserNotFound,
+    /// 400: a body refers to a user that does not exist.
+    UserIdDoesNotExist {
+        /// The user id from the body.
+        user_id: UserId,
+    },
+    /// 409: the primary email is already used in the project.
+    UserEmailAlreadyExists {
+        /// The email.
+        email: String,
+        /// Upstream's hint that signing in would work once the existing email is verified.
+        would_work_if_email_was_verified: bool,
+    },
+    /// 404: no such team in the project.
+    TeamNotFound {
+        /// The team id.
+        team_id: TeamId,
+    },
+    /// 409: the user is already a member of the team.
+    TeamMembershipAlreadyExists,
+    /// 404: the user is not a member of the team.
+    TeamMembershipNotFound {
+        /// The team id.
+        team_id: TeamId,
+        /// The user id.
+        user_id: UserId,
+    },
+    /// 404: the permission id is not defined.
+    PermissionNotFound {
+        /// The permission id as given.
+        permission_id: String,
+    },
+}
+
+/// Quotes a string the way JavaScript's `JSON.stringify` does (used inside some messages).
+fn json_quoted(s: &str) -> String {
+    Value::String(s.to_owned()).to_string()
+}
+
+/// Formats epoch milliseconds like JavaScript's `Date.prototype.toISOString`.
+fn iso_millis(millis: i64) -> Option<String> {
+    DateTime::from_timestamp_millis(millis).map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+impl KnownError {
+    /// The HTTP status (always 4xx).
+    pub fn status(&self) -> StatusCode {
+        use KnownError::*;
+        match self {
+            ApiKeyNotFound
+            | UserNotFound
+            | TeamNotFound { .. }
+            | TeamMembershipNotFound { .. }
+            | PermissionNotFound { .. } => StatusCode::NOT_FOUND,
+            ApiKeyExpired
+            | ApiKeyRevoked
+            | UserAuthenticationRequired
+            | InsufficientAccessType { .. }
+            | ClientAuthenticationRequired
+            | ServerAuthenticationRequired
+            | AdminAuthenticationRequired
+            | InvalidPublishableClientKey { .. }
+            | InvalidSecretServerKey { .. }
+            | InvalidSuperSecretAdminKey { .. }
+            | UnparsableAccessToken
+            | AccessTokenExpired { .. }
+            | InvalidProjectForAccessToken { .. }
+            | RefreshTokenNotFoundOrExpired => StatusCode::UNAUTHORIZED,
+            UserEmailAlreadyExists { .. } | TeamMembershipAlreadyExists => StatusCode::CONFLICT,
+            WrongApiKeyType { .. }
+            | PublicApiKeyCannotBeRevoked
+            | SchemaError { .. }
+            | BodyParsingError { .. }
+            | CannotGetOwnUserWithoutUser
+            | AccessTypeRequired
+            | ProjectKeyWithoutAccessType
+            | AccessTypeWithoutProjectId { .. }
+            | InvalidAccessType { .. }
+            | CurrentProjectNotFound { .. }
+            | UserIdDoesNotExist { .. } => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The code, e.g. `"API_KEY_NOT_FOUND"`.
+    pub fn code(&self) -> &'static str {
+        use KnownError::*;
+        match self {
+            ApiKeyNotFound => "API_KEY_NOT_FOUND",
+            ApiKeyExpired => "API_KEY_EXPIRED",
+            ApiKeyRevoked => "API_KEY_REVOKED",
+            WrongApiKeyType { .. } => "WRONG_API_KEY_TYPE",
+            PublicApiKeyCannotBeRevoked => "PUBLIC_API_KEY_CANNOT_BE_REVOKED",
+            SchemaError { .. } => "SCHEMA_ERROR",
+            BodyParsingError { .. } => "BODY_PARSING_ERROR",
+            UserAuthenticationRequired => "USER_AUTHENTICATION_REQUIRED",
+            CannotGetOwnUserWithoutUser => "CANNOT_GET_OWN_USER_WITHOUT_USER",
+            InsufficientAccessType { .. } => "INSUFFICIENT_ACCESS_TYPE",
+            AccessTypeRequired => "ACCESS_TYPE_REQUIRED",
+            ProjectKeyWithoutAccessType => "PROJECT_KEY_WITHOUT_ACCESS_TYPE",
+            AccessTypeWithoutProjectId { .. } => "ACCESS_TYPE_WITHOUT_PROJECT_ID",
+            InvalidAccessType { .. } => "INVALID_ACCESS_TYPE",
+            CurrentProjectNotFound { .. } => "CURRENT_PROJECT_NOT_FOUND",
+            ClientAuthenticationRequired => "CLIENT_AUTHENTICATION_REQUIRED",
+            ServerAuthenticationRequired => "SERVER_AUTHENTICATION_REQUIRED",
+            AdminAuthenticationRequired => "ADMIN_AUTHENTICATION_REQUIRED",
+            InvalidPublishableClientKey { .. } => "INVALID_PUBLISHABLE_CLIENT_KEY",
+            InvalidSecretServerKey { .. } => "INVALID_SECRET_SERVER_KEY",
+            InvalidSuperSecretAdminKey { .. } => "INVALID_SUPER_SECRET_ADMIN_KEY",
+            UnparsableAccessToken => "UNPARSABLE_ACCESS_TOKEN",
+            AccessTokenExpired { .. } => "ACCESS_TOKEN_EXPIRED",
+            InvalidProjectForAccessToken { .. } => "INVALID_PROJECT_FOR_ACCESS_TOKEN",
+            RefreshTokenNotFoundOrExpired => "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED",
+            UserNotFound => "USER_NOT_FOUND",
+            UserIdDoesNotExist { .. } => "USER_ID_DOES_NOT_EXIST",
+            UserEmailAlreadyExists { .. } => "USER_EMAIL_ALREADY_EXISTS",
+            TeamNotFound { .. } => "TEAM_NOT_FOUND",
+            TeamMembershipAlreadyExists => "TEAM_MEMBERSHIP_ALREADY_EXISTS",
+            TeamMembershipNotFound { .. } => "TEAM_MEMBERSHIP_NOT_FOUND",
+            PermissionNotFound { .. } => "PERMISSION_NOT_FOUND",
+        }
+    }
+
+    /// The human-readable message (the `error` field), exactly as upstream words it.
+    pub fn message(&self) -> Cow<'static, str> {
+        use KnownError::*;
+        match self {
+            ApiKeyNotFound => "API key not found.".into(),
+            ApiKeyExpired => "API key has expired.".into(),
+            ApiKeyRevoked => "API key has been revoked.".into(),
+            WrongApiKeyType { expected_type, actual_type } => format!(
+                "This endpoint is for {expected_type} API keys, but a {actual_type} API key was provided."
+            )
+            .into(),
+            PublicApiKeyCannotBeRevoked => {
+                "Public API keys cannot be revoked by the secretscanner endpoint.".into()
+            }
+            SchemaError { message } | BodyParsingError { message } => message.clone().into(),
+            UserAuthenticationRequired => "User authentication required for this endpoint.".into(),
+            CannotGetOwnUserWithoutUser => {
+                "You have specified 'me' as a userId, but did not provide authentication for a user."
+                    .into()
+            }
+            InsufficientAccessType { actual_access_type, allowed_access_types } => {
+                let allowed: Vec<String> =
+                    allowed_access_types.iter().map(|t| format!("'{t}'")).collect();
+                format!(
+                    "The x-stack-access-type header must be {}, but was '{actual_access_type}'.",
+                    allowed.join(" or ")
+                )
+                .into()
+            }
+            AccessTypeRequired => format!(
+                "You must specify an access level for this Stack project. Make sure project API keys are provided (eg. x-stack-publishable-client-key) and you set the x-stack-access-type header to 'client', 'server', or 'admin'.\n\n{REST_AUTH_DOCS}"
+            )
+            .into(),
+            ProjectKeyWithoutAccessType => "Either an API key or an admin access token was provided, but the x-stack-access-type header is missing. Set it to 'client', 'server', or 'admin' as appropriate.".into(),
+            AccessTypeWithoutProjectId { request_type } => format!(
+                "The x-stack-access-type header was '{request_type}', but the x-stack-project-id header was not provided.\n\n{REST_AUTH_DOCS}"
+            )
+            .into(),
+            InvalidAccessType { access_type } => format!(
+                "The x-stack-access-type header must be 'client', 'server', or 'admin', but was '{access_type}'."
+            )
+            .into(),
+            CurrentProjectNotFound { project_id } => format!(
+                "The current project with ID {project_id} was not found. Please check the value of the x-stack-project-id header."
+            )
+            .into(),
+            ClientAuthenticationRequired => "The publishable client key must be provided.".into(),
+            ServerAuthenticationRequired => "The secret server key must be provided.".into(),
+            AdminAuthenticationRequired => "The super secret admin key must be provided.".into(),
+            InvalidPublishableClientKey { project_id } => format!(
+                "The publishable key is not valid for the project {}. Does the project and/or the key exist?",
+                json_quoted(project_id)
+            )
+            .into(),
+            InvalidSecretServerKey { project_id } => format!(
+                "The secret server key is not valid for the project {}. Does the project and/or the key exist?",
+                json_quoted(project_id)
+            )
+            .into(),
+            InvalidSuperSecretAdminKey { project_id } => format!(
+                "The super secret admin key is not valid for the project {}. Does the project and/or the key exist?",
+                json_quoted(project_id)
+            )
+            .into(),
+            UnparsableAccessToken => "Access token is not parsable.".into(),
+            AccessTokenExpired { expired_at_millis } => {
+                let when = expired_at_millis
+                    .and_then(iso_millis)
+                    .map(|iso| format!(" (The access token expired at {iso}.)"))
+                    .unwrap_or_default();
+                format!("Access token has expired. Please refresh it and try again.{when}").into()
+            }
+            InvalidProjectForAccessToken { expected_project_id, actual_project_id } => format!(
+                "Access token not valid for this project. Expected project ID {}, but the token is for project ID {}.",
+                json_quoted(expected_project_id),
+                json_quoted(actual_project_id)
+            )
+            .into(),
+            RefreshTokenNotFoundOrExpired => {
+                "Refresh token not found for this project, or the session has expired/been revoked."
+                    .into()
+            }
+            UserNotFound => "User not found.".into(),
+            UserIdDoesNotExist { user_id } => {
+                format!("The given user with the ID {user_id} does not exist.").into()
+            }
+            UserEmailAlreadyExists { email, would_work_if_email_was_verified } => {
+                let tail = if *would_work_if_email_was_verified {
+                    " but the email is not verified. Please login to your existing account with the method you used to sign up, and then verify your email to sign in with this login method."
+                } else {
+                    "."
+                };
+                format!("A user with email {} already exists{tail}", json_quoted(email)).into()
+            }
+            TeamNotFound { team_id } => format!("Team {team_id} not found.").into(),
+            TeamMembershipAlreadyExists => "Team membership already exists.".into(),
+            TeamMembershipNotFound { team_id, user_id } => {
+                format!("User {user_id} is not found in team {team_id}.").into()
+            }
+            PermissionNotFound { permission_id } => format!(
+                "Permission \"{permission_id}\" not found. Make sure you created it on the dashboard."
+            )
+            .into(),
+        }
+    }
+
+    /// The `details` object, in upstream's key order, or `None` when upstream sends none.
+    pub fn details(&self) -> Option<Vec<(&'static str, Value)>> {
+        use KnownError::*;
+        let s = |v: &dyn fmt::Display| Value::String(v.to_string());
+        let details = match self {
+            WrongApiKeyType {
+                expected_type,
+                actual_type,
+            } => {
+                vec![
+                    ("expected_type", s(expected_type)),
+                    ("actual_type", s(actual_type)),
+                ]
+            }
+            SchemaError { message } => vec![("message", Value::String(message.clone()))],
+            InsufficientAccessType {
+                actual_access_type,
+                allowed_access_types,
+            } => vec![
+                ("actual_access_type", s(actual_access_type)),
+                (
+                    "allowed_access_types",
+                    Value::Array(allowed_access_types.iter().map(|t| s(t)).collect()),
+                ),
+            ],
+            AccessTypeWithoutProjectId { request_type } => vec![("request_type", s(request_type))],
+            CurrentProjectNotFound { project_id }
+            | InvalidPublishableClientKey { project_id }
+            | InvalidSecretServerKey { project_id }
+            | InvalidSuperSecretAdminKey { project_id } => {
+                vec![("project_id", Value::String(project_id.clone()))]
+            }
+            AccessTokenExpired { expired_at_millis } => {
+                vec![(
+                    "expired_at_millis",
+                    expired_at_millis.map_or(Value::Null, Value::from),
+                )]
+            }
+            InvalidProjectForAccessToken {
+                expected_project_id,
+                actual_project_id,
+            } => vec![
+                (
+                    "expected_project_id",
+                    Value::String(expected_project_id.clone()),
+                ),
+                (
+                    "actual_project_id",
+                    Value::String(actual_project_id.clone()),
+                ),
+            ],
+            UserIdDoesNotExist { user_id } => vec![("user_id", s(user_id))],
+            UserEmailAlreadyExists {
+                email,
+                would_work_if_email_was_verified,
+            } => vec![
+                ("email", Value::String(email.clone())),
+                (
+                    "would_work_if_email_was_verified",
+                    Value::Bool(*would_work_if_email_was_verified),
+                ),
+            ],
+            TeamNotFound { team_id } => vec![("team_id", s(team_id))],
+            TeamMembershipNotFound { team_id, user_id } => {
+                vec![("team_id", s(team_id)), ("user_id", s(user_id))]
+            }
+            PermissionNotFound { permission_id } => {
+                vec![("permission_id", Value::String(permission_id.clone()))]
+            }
+            ApiKeyNotFound
+            | ApiKeyExpired
+            | ApiKeyRevoked
+            | PublicApiKeyCannotBeRevoked
+            | BodyParsingError { .. }
+            | UserAuthenticationRequired
+            | CannotGetOwnUserWithoutUser
+            | AccessTypeRequired
+            | ProjectKeyWithoutAccessType
+            | InvalidAccessType { .. }
+            | ClientAuthenticationRequired
+            | ServerAuthenticationRequired
+            | AdminAuthenticationRequired
+            | UnparsableAccessToken
+            | RefreshTokenNotFoundOrExpired
+            | UserNotFound
+            | TeamMembershipAlreadyExists => return None,
+        };
+        Some(details)
+    }
+
+    /// The JSON body `{"code", "details"?, "error"}`, pretty-printed with a 2-space indent.
+    pub fn to_json_body(&self) -> String {
+        let body = KnownErrorBody {
+            code: self.code(),
+            details: self.details().map(OrderedObject),
+            error: self.message(),
+        };
+        // Serializing strings, numbers and arrays into a String cannot fail.
+        serde_json::to_string_pretty(&body).unwrap_or_default()
+    }
+
+    /// The full response: status, `x-stack-known-error` and the JSON body.
+    pub fn to_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status())
+            .insert_header((
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(JSON_CONTENT_TYPE),
+            ))
+            .insert_header((KNOWN_ERROR_HEADER, self.code()))
+            .body(self.to_json_body())
+    }
+}
+
+impl fmt::Display for KnownError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code(), self.message())
+    }
+}
+
+impl std::error::Error for KnownError {}
+
+/// Key/value pairs serialized as a JSON object in the given order.
+struct OrderedObject(Vec<(&'static str, Value)>);
+
+impl Serialize for OrderedObject {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in &self.0 {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+#[derive(Serialize)]
+struct KnownErrorBody {
+    code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<OrderedObject>,
+    error: Cow<'static, str>,
+}
+
+/// A plain-text 4xx answer without a known-error code (upstream's `StatusError`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status}: {message}")]
+pub struct PlainError {
+    status: StatusCode,
+    message: Cow<'static, str>,
+}
+
+impl PlainError {
+    /// A plain error. `status` must be a 4xx client error (anything else is a bug and is sent
+    /// as 400, so a client never sees a 5xx from this type).
+    pub fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
+        debug_assert!(
+            status.is_client_error(),
+            "PlainError needs a 4xx status, got {status}"
+        );
+        let status = if status.is_client_error() {
+            status
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        PlainError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// 400 `User API keys are not enabled for this project.`
+    pub fn user_api_keys_disabled() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "User API keys are not enabled for this project.",
+        )
+    }
+
+    /// 400 `Team API keys are not enabled for this project.`
+    pub fn team_api_keys_disabled() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "Team API keys are not enabled for this project.",
+        )
+    }
+
+    /// 403 `Client can only manage their own api keys`
+    pub fn client_can_only_manage_own_api_keys() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Client can only manage their own api keys",
+        )
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The body text.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The full response: status and the text body.
+    pub fn to_response(&self) -> HttpResponse {
+        text_response(self.status, self.message.to_string())
+    }
+}
+
+fn text_response(status: StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(TEXT_CONTENT_TYPE),
+        ))
+        .body(body)
+}
+
+/// Body of a 503: generic on purpose (the cause is in the log, under the same request id).
+pub const UNAVAILABLE_MESSAGE: &str = "keygate cannot serve this request right now because a service it depends on is unavailable. Please retry shortly; if this persists, report the x-stack-request-id of this response to the operator.";
+
+/// Body of a 500: generic on purpose (the cause is in the log, under the same request id).
+pub const INTERNAL_MESSAGE: &str = "Something went wrong inside keygate; this is a bug. Please report the x-stack-request-id of this response to the operator.";
+
+/// Every error a handler can return; renders itself as the wire expects.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// An upstream known error (4xx, JSON).
+    #[error(transparent)]
+    Known(#[from] KnownError),
+    /// A plain-text 4xx.
+    #[error(transparent)]
+    Plain(#[from] PlainError),
+    /// A backing service failed (503); the cause was logged when this was built.
+    #[error("a backing service is unavailable")]
+    Unavailable,
+    /// A bug (500); the cause was logged when this was built.
+    #[error("internal error")]
+    Internal,
+}
+
+/// Renders an error and its `source()` chain as `outer: inner: innermost`.
+fn cause_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
+impl ApiError {
+    /// A `SCHEMA_ERROR` with a hand-written message, e.g. `"user_id is required for user API keys"`.
+    pub fn schema(message: impl Into<String>) -> Self {
+        ApiError::Known(KnownError::SchemaError {
+            message: message.into(),
+        })
+    }
+
+    /// A backing service (the database) failed: logs `cause` and answers 503.
+    pub fn unavailable(cause: &dyn std::error::Error) -> Self {
+        tracing::error!(cause = %cause_chain(cause), "backing service failed; answering 503");
+        ApiError::Unavailable
+    }
+
+    /// A bug (broken invariant): logs `cause` and answers 500.
+    pub fn internal(cause: &dyn std::error::Error) -> Self {
+        tracing::error!(cause = %cause_chain(cause), "internal error (a bug); answering 500");
+        ApiError::Internal
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Known(known) => known.status(),
+            ApiError::Plain(plain) => plain.status(),
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            ApiError::Known(known) => known.to_response(),
+            ApiError::Plain(plain) => plain.to_response(),
+            ApiError::Unavailable => {
+                let mut response = text_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    UNAVAILABLE_MESSAGE.to_owned(),
+                );
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                response
+            }
+            ApiError::Internal => text_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                INTERNAL_MESSAGE.to_owned(),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    fn body_text(response: HttpResponse) -> String {
+        let bytes = response
+            .into_body()
+            .try_into_bytes()
+            .expect("buffered body");
+        String::from_utf8(bytes.to_vec()).expect("utf-8 body")
+    }
+
+    fn every_known_error() -> Vec<KnownError> {
+        let user = UserId::new_random();
+        let team = TeamId::new_random();
+        vec![
+            KnownError::ApiKeyNotFound,
+            KnownError::ApiKeyExpired,
+            KnownError::ApiKeyRevoked,
+            KnownError::WrongApiKeyType {
+                expected_type: KeyType::Team,
+                actual_type: KeyType::User,
+            },
+            KnownError::PublicApiKeyCannotBeRevoked,
+            KnownError::SchemaError {
+                message: "x".into(),
+            },
+            KnownError::BodyParsingError {
+                message: "Invalid JSON in request body".into(),
+            },
+            KnownError::UserAuthenticationRequired,
+            KnownError::CannotGetOwnUserWithoutUser,
+            KnownError::InsufficientAccessType {
+                actual_access_type: AccessType::Client,
+                allowed_access_types: vec![AccessType::Server, AccessType::Admin],
+            },
+            KnownError::AccessTypeRequired,
+            KnownError::ProjectKeyWithoutAccessType,
+            KnownError::AccessTypeWithoutProjectId {
+                request_type: AccessType::Server,
+            },
+            KnownError::InvalidAccessType {
+                access_type: "root".into(),
+            },
+            KnownError::CurrentProjectNotFound {
+                project_id: "p".into(),
+            },
+            KnownError::ClientAuthenticationRequired,
+            KnownError::ServerAuthenticationRequired,
+            KnownError::AdminAuthenticationRequired,
+            KnownError::InvalidPublishableClientKey {
+                project_id: "p".into(),
+            },
+            KnownError::InvalidSecretServerKey {
+                project_id: "p".into(),
+            },
+            KnownError::InvalidSuperSecretAdminKey {
+                project_id: "p".into(),
+            },
+            KnownError::UnparsableAccessToken,
+            KnownError::AccessTokenExpired {
+                expired_at_millis: Some(0),
+            },
+            KnownError::InvalidProjectForAccessToken {
+                expected_project_id: "a".into(),
+                actual_project_id: "b".into(),
+            },
+            KnownError::RefreshTokenNotFoundOrExpired,
+            KnownError::UserNotFound,
+            KnownError::UserIdDoesNotExist { user_id: user },
+            KnownError::UserEmailAlreadyExists {
+                email: "a@b.c".into(),
+                would_work_if_email_was_verified: false,
+            },
+            KnownError::TeamNotFound { team_id: team },
+            KnownError::TeamMembershipAlreadyExists,
+            KnownError::TeamMembershipNotFound {
+                team_id: team,
+                user_id: user,
+            },
+            KnownError::PermissionNotFound {
+                permission_id: "$x".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn every_known_error_is_a_4xx_with_a_screaming_snake_code() {
+        for error in every_known_error() {
+            assert!(error.status().is_client_error(), "{error}");
+            assert!(
+                error
+                    .code()
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c == '_'),
+                "{}",
+                error.code()
+            );
+            assert!(!error.message().is_empty());
+        }
+    }
+
+    #[test]
+    fn known_error_response_has_header_content_type_and_pretty_body() {
+        let error = KnownError::WrongApiKeyType {
+            expected_type: KeyType::Team,
+            actual_type: KeyType::User,
+        };
+        let response = error.to_response();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            response.headers().get(KNOWN_ERROR_HEADER).unwrap(),
+            "WRONG_API_KEY_TYPE"
+        );
+        assert_eq!(
+            response.headers().get(header::CONTENT_TYPE).unwrap(),
+            JSON_CONTENT_TYPE
+        );
+        assert_eq!(
+            body_text(response),
+            "{\n  \"code\": \"WRONG_API_KEY_TYPE\",\n  \"details\": {\n    \"expected_type\": \"team\",\n    \"actual_type\": \"user\"\n  },\n  \"error\": \"This endpoint is for team API keys, but a user API key was provided.\"\n}"
+        );
+    }
+
+    #[test]
+    fn details_are_left_out_when_upstream_has_none() {
+        let body = KnownError::ApiKeyNotFound.to_json_body();
+        assert_eq!(
+            body,
+            "{\n  \"code\": \"API_KEY_NOT_FOUND\",\n  \"error\": \"API key not found.\"\n}"
+        );
+    }
+
+    #[test]
+    fn body_code_always_equals_header() {
+        for error in every_known_error() {
+            let response = error.to_response();
+            let header = response
+                .headers()
+                .get(KNOWN_ERROR_HEADER)
+                .unwrap()
+                .to_str()
+                .unwrap();
+            let header = header.to_owned();
+            let json: Value = serde_json::from_str(&body_text(response)).unwrap();
+            assert_eq!(json["code"], Value::String(header));
+            assert_eq!(json["error"], Value::String(error.message().into_owned()));
+        }
+    }
+
+    #[test]
+    fn insufficient_access_type_reads_like_upstream() {
+        let error = KnownError::InsufficientAccessType {
+            actual_access_type: AccessType::Client,
+            allowed_access_types: vec![AccessType::Server, AccessType::Admin],
+        };
+        assert_eq!(
+            error.message(),
+            "The x-stack-access-type header must be 'server' or 'admin', but was 'client'."
+        );
+        let json: Value = serde_json::from_str(&error.to_json_body()).unwrap();
+        assert_eq!(
+            json["details"],
+            serde_json::json!({"actual_access_type": "client", "allowed_access_types": ["server", "admin"]})
+        );
+        assert_eq!(error.status(), StatusCode::UNAUTHORIZED);
+    }
+
+    #[test]
+    fn schema_error_repeats_its_message_in_details() {
+        let ApiError::Known(error) = ApiError::schema("user_id is required for user API keys")
+        else {
+            panic!("schema() builds a known error");
+        };
+        let json: Value = serde_json::from_str(&error.to_json_body()).unwrap();
+        assert_eq!(json["error"], "user_id is required for user API keys");
+        assert_eq!(
+            json["details"]["message"],
+            "user_id is required for user API keys"
+        );
+    }
+
+    #[test]
+    fn access_token_expired_names_the_instant_in_iso_form() {
+        let error = KnownError::AccessTokenExpired {
+            expired_at_millis: Some(1_700_000_000_000),
+        };
+        assert_eq!(
+            error.message(),
+            "Access token has expired. Please refresh it and try again. (The access token expired at 2023-11-14T22:13:20.000Z.)"
+        );
+        assert_eq!(
+            error.details().unwrap()[0].1,
+            Value::from(1_700_000_000_000_i64)
+        );
+        let unknown = KnownError::AccessTokenExpired {
+            expired_at_millis: None,
+        };
+        assert_eq!(
+            unknown.message(),
+            "Access token has expired. Please refresh it and try again."
+        );
+        assert_eq!(unknown.details().unwrap()[0].1, Value::Null);
+    }
+
+    #[test]
+    fn messages_quote_ids_like_json_stringify() {
+        let error = KnownError::InvalidProjectForAccessToken {
+            expected_project_id: "a".into(),
+            actual_project_id: "b\"c".into(),
+        };
+        assert_eq!(
+            error.message(),
+            "Access token not valid for this project. Expected project ID \"a\", but the token is for project ID \"b\\\"c\"."
+        );
+        let key = KnownError::InvalidSecretServerKey {
+            project_id: "p1".into(),
+        };
+        assert_eq!(
+            key.message(),
+            "The secret server key is not valid for the project \"p1\". Does the project and/or the key exist?"
+        );
+    }
+
+    #[test]
+    fn access_type_messages_keep_upstreams_blank_line() {
+        let error = KnownError::AccessTypeWithoutProjectId {
+            request_type: AccessType::Client,
+        };
+        assert_eq!(
+            error.message(),
+            "The x-stack-access-type header was 'client', but the x-stack-project-id header was not provided.\n\nFor more information, see the docs on REST API authentication: https://docs.stack-auth.com/rest-api/overview#authentication"
+        );
+        assert!(KnownError::AccessTypeRequired
+            .message()
+            .starts_with("You must specify"));
+    }
+
+    #[test]
+    fn plain_errors_are_text_without_known_error_header() {
+        let response =
+            ApiError::from(PlainError::client_can_only_manage_own_api_keys()).error_response();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert!(response.headers().get(KNOWN_ERROR_HEADER).is_none());
+        assert_eq!(
+            response.headers().get(header::CONTENT_TYPE).unwrap(),
+            TEXT_CONTENT_TYPE
+        );
+        assert_eq!(
+            body_text(response),
+            "Client can only manage their own api keys"
+        );
+        assert_eq!(
+            PlainError::user_api_keys_disabled().message(),
+            "User API keys are not enabled for this project."
+        );
+        assert_eq!(
+            PlainError::team_api_keys_disabled().message(),
+            "Team API keys are not enabled for this project."
+        );
+    }
+
+    #[test]
+    fn server_faults_are_503_for_outages_and_500_for_bugs() {
+        let io = std::io::Error::other("connection refused");
+        let unavailable = ApiError::unavailable(&io);
+        assert_eq!(unavailable.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        let response = unavailable.error_response();
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "1");
+        let text = body_text(response);
+        assert!(
+            !text.contains("connection refused"),
+            "the cause stays in the log"
+        );
+
+        let internal = ApiError::internal(&io);
+        assert_eq!(internal.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body_text(internal.error_response()), INTERNAL_MESSAGE);
+    }
+
+    #[test]
+    fn access_type_parses_exactly() {
+        assert_eq!("server".parse::<AccessType>(), Ok(AccessType::Server));
+        assert_eq!("Server".parse::<AccessType>(), Err(UnknownAccessType));
+        assert_eq!(AccessType::Admin.to_string(), "admin");
+    }
+}
