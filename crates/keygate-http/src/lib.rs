@@ -6,7 +6,11 @@
 //! * [`wire_error`] — upstream's known errors (codes, statuses, exact messages, `details`),
 //!   plain-text errors, and [`wire_error::ApiError`], the one error type handlers return;
 //! * [`request_body`] and [`validation`] — reading bodies and query strings as upstream does and
-//!   validating them with upstream's `SCHEMA_ERROR` text, into typed values.
+//!   validating them with upstream's `SCHEMA_ERROR` text, into typed values;
+//! * [`conventions`] — the middleware that stamps request ids and `cache-control`, honours
+//!   `x-stack-override-error-status`, turns handler panics into a 500, and the `x-stack-` /
+//!   `x-hexclave-` header aliases;
+//! * [`access_token`] — the HS256 session tokens the SDK reads.
 //!
 //! **Key design decisions.** The HTTP layer is a library, not the binary: routes are built into
 //! an `actix_web::App` here, so tests run the full HTTP stack in-process (`actix_web::test`)
@@ -15,6 +19,8 @@
 //! this crate alone decides their status codes, bodies and headers — which is how the contract's
 //! "never a 5xx for client input" is enforced in one place.
 
+pub mod access_token;
+pub mod conventions;
 mod js_text;
 pub mod request_body;
 pub mod validation;
