@@ -1,0 +1,10 @@
+DROP TABLE api_keys;
+DROP TABLE team_permission_grants;
+DROP TABLE team_permission_containment;
+DROP TABLE team_permission_definitions;
+DROP TABLE team_memberships;
+DROP TABLE sessions;
+DROP TABLE users;
+DROP TABLE teams;
+DROP TABLE project_credentials;
+DROP TABLE projects;
