@@ -1,0 +1,417 @@
+//! User and team API keys, stored as the domain's [`ApiKey`]: a digest of the key and its last
+//! four characters, never the key itself.
+//!
+//! The database enforces what the domain type already guarantees: exactly one owner (CHECK
+//! `api_keys_exactly_one_owner`), an owner of the key's own project (composite foreign keys),
+//! and a globally unique digest. Deleting the owning user or team deletes the key.
+
+use diesel::prelude::*;
+use keygate_domain::{ApiKey, ApiKeyId, EpochMillis, KeyHash, Owner, ProjectId};
+
+use crate::connection::DbConnection;
+use crate::error::StorageError;
+use crate::schema::api_keys;
+use crate::stored::{parse_hash, parse_id};
+
+// Fields in table order: `RETURNING table::all_columns` is read by position (the
+// multi-backend connection cannot return a `Selectable`).
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_keys, treat_none_as_default_value = false)]
+struct ApiKeyRow {
+    id: String,
+    project_id: String,
+    user_id: Option<String>,
+    team_id: Option<String>,
+    description: String,
+    is_public: bool,
+    key_hash: Vec<u8>,
+    last_four: String,
+    created_at_millis: i64,
+    expires_at_millis: Option<i64>,
+    manually_revoked_at_millis: Option<i64>,
+}
+
+impl From<&ApiKey> for ApiKeyRow {
+    fn from(key: &ApiKey) -> Self {
+        let (user_id, team_id) = match key.owner {
+            Owner::User(user) => (Some(user.to_string()), None),
+            Owner::Team(team) => (None, Some(team.to_string())),
+        };
+        ApiKeyRow {
+            id: key.id.to_string(),
+            project_id: key.project_id.to_string(),
+            user_id,
+            team_id,
+            description: key.description.clone(),
+            is_public: key.is_public,
+            key_hash: key.hash.as_bytes().to_vec(),
+            last_four: key.last_four.clone(),
+            created_at_millis: key.created_at_millis,
+            expires_at_millis: key.expires_at_millis,
+            manually_revoked_at_millis: key.manually_revoked_at_millis,
+        }
+    }
+}
+
+impl TryFrom<ApiKeyRow> for ApiKey {
+    type Error = StorageError;
+
+    fn try_from(row: ApiKeyRow) -> Result<Self, StorageError> {
+        let owner = match (row.user_id.as_deref(), row.team_id.as_deref()) {
+            (Some(user), None) => Owner::User(parse_id("api_keys.user_id", user)?),
+            (None, Some(team)) => Owner::Team(parse_id("api_keys.team_id", team)?),
+            _ => {
+                return Err(StorageError::CorruptValue {
+                    column: "api_keys.user_id",
+                })
+            }
+        };
+        Ok(ApiKey {
+            id: parse_id("api_keys.id", &row.id)?,
+            project_id: parse_id("api_keys.project_id", &row.project_id)?,
+            owner,
+            description: row.description,
+            is_public: row.is_public,
+            hash: parse_hash("api_keys.key_hash", &row.key_hash)?,
+            last_four: row.last_four,
+            created_at_millis: row.created_at_millis,
+            expires_at_millis: row.expires_at_millis,
+            manually_revoked_at_millis: row.manually_revoked_at_millis,
+        })
+    }
+}
+
+fn load_one(
+    conn: &mut DbConnection,
+    query: api_keys::BoxedQuery<'_, crate::connection::MultiBackend>,
+) -> Result<Option<ApiKey>, StorageError> {
+    query
+        .select(ApiKeyRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(ApiKey::try_from)
+        .transpose()
+}
+
+/// Stores a new key. A duplicate id or digest is [`StorageError::AlreadyExists`]; an owner that
+/// is not in the key's project is [`StorageError::ForeignKeyViolation`].
+pub fn insert(conn: &mut DbConnection, key: &ApiKey) -> Result<(), StorageError> {
+    diesel::insert_into(api_keys::table)
+        .values(ApiKeyRow::from(key))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The key `id` of `project`, if any (a key of another project is not found).
+pub fn get(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    id: ApiKeyId,
+) -> Result<Option<ApiKey>, StorageError> {
+    let query = api_keys::table
+        .filter(api_keys::project_id.eq(project.to_string()))
+        .filter(api_keys::id.eq(id.to_string()))
+        .into_boxed();
+    load_one(conn, query)
+}
+
+/// The key `id` in any project. For the check path, where the id comes from the presented key
+/// itself and the caller then compares digests and projects.
+pub fn get_by_id(conn: &mut DbConnection, id: ApiKeyId) -> Result<Option<ApiKey>, StorageError> {
+    let query = api_keys::table
+        .filter(api_keys::id.eq(id.to_string()))
+        .into_boxed();
+    load_one(conn, query)
+}
+
+/// The key with this digest in any project (credential-scanning revocation is global).
+pub fn find_by_hash(
+    conn: &mut DbConnection,
+    hash: &KeyHash,
+) -> Result<Option<ApiKey>, StorageError> {
+    let query = api_keys::table
+        .filter(api_keys::key_hash.eq(hash.as_bytes().to_vec()))
+        .into_boxed();
+    load_one(conn, query)
+}
+
+/// The owner's filter: its column equals its id (and the other owner column is NULL by CHECK).
+fn owned_by(
+    project: ProjectId,
+    owner: Owner,
+) -> api_keys::BoxedQuery<'static, crate::connection::MultiBackend> {
+    let query = api_keys::table
+        .filter(api_keys::project_id.eq(project.to_string()))
+        .into_boxed();
+    match owner {
+        Owner::User(user) => query.filter(api_keys::user_id.eq(user.to_string())),
+        Owner::Team(team) => query.filter(api_keys::team_id.eq(team.to_string())),
+    }
+}
+
+/// Every key of the owner, revoked and expired ones included, newest first; keys created in the
+/// same millisecond are ordered by id, descending.
+pub fn list_for_owner(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    owner: Owner,
+) -> Result<Vec<ApiKey>, StorageError> {
+    owned_by(project, owner)
+        .order((api_keys::created_at_millis.desc(), api_keys::id.desc()))
+        .select(ApiKeyRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(ApiKey::try_from)
+        .collect()
+}
+
+/// The ids of every key of the owner, in the order of [`list_for_owner`].
+pub fn list_ids_for_owner(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    owner: Owner,
+) -> Result<Vec<ApiKeyId>, StorageError> {
+    owned_by(project, owner)
+        .order((api_keys::created_at_millis.desc(), api_keys::id.desc()))
+        .select(api_keys::id)
+        .load::<String>(conn)?
+        .iter()
+        .map(|id| parse_id("api_keys.id", id))
+        .collect()
+}
+
+/// Replaces the description and returns the key; [`StorageError::NotFound`] if the project has
+/// no such key.
+pub fn update_description(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    id: ApiKeyId,
+    description: &str,
+) -> Result<ApiKey, StorageError> {
+    diesel::update(
+        api_keys::table
+            .filter(api_keys::project_id.eq(project.to_string()))
+            .filter(api_keys::id.eq(id.to_string())),
+    )
+    .set(api_keys::description.eq(description))
+    .returning(api_keys::all_columns)
+    .get_result::<ApiKeyRow>(conn)
+    .map_err(StorageError::not_found_as("API key"))?
+    .try_into()
+}
+
+/// Revokes the key at `now` unless it already is revoked (the first time is kept; there is no
+/// un-revoke) and returns it; [`StorageError::NotFound`] if the project has no such key.
+pub fn revoke(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    id: ApiKeyId,
+    now: EpochMillis,
+) -> Result<ApiKey, StorageError> {
+    let this_key = api_keys::table
+        .filter(api_keys::project_id.eq(project.to_string()))
+        .filter(api_keys::id.eq(id.to_string()));
+    let revoked_now = diesel::update(
+        this_key
+            .clone()
+            .filter(api_keys::manually_revoked_at_millis.is_null()),
+    )
+    .set(api_keys::manually_revoked_at_millis.eq(now))
+    .returning(api_keys::all_columns)
+    .get_result::<ApiKeyRow>(conn)
+    .optional()?;
+    let row = match revoked_now {
+        Some(row) => row,
+        None => this_key
+            .select(ApiKeyRow::as_select())
+            .first(conn)
+            .map_err(StorageError::not_found_as("API key"))?,
+    };
+    row.try_into()
+}
+
+#[cfg(test)]
+mod tests {
+    use keygate_domain::{TeamId, UserId};
+
+    use super::*;
+    use crate::testing::{insert_api_key, insert_project, insert_team, insert_user, random_hash};
+
+    fn key_for(project: ProjectId, owner: Owner, created_at_millis: i64) -> ApiKey {
+        ApiKey {
+            id: ApiKeyId::new_random(),
+            project_id: project,
+            owner,
+            description: "CI deploys".to_owned(),
+            is_public: true,
+            hash: random_hash(),
+            last_four: "9f3c".to_owned(),
+            created_at_millis,
+            expires_at_millis: Some(created_at_millis + 1_000),
+            manually_revoked_at_millis: None,
+        }
+    }
+
+    /// Inserts a raw row, bypassing the domain type, to test what the database itself allows.
+    fn insert_raw(
+        conn: &mut DbConnection,
+        project: ProjectId,
+        user_id: Option<UserId>,
+        team_id: Option<TeamId>,
+    ) -> Result<(), StorageError> {
+        let mut row = ApiKeyRow::from(&key_for(project, Owner::User(UserId::new_random()), 1));
+        row.user_id = user_id.map(|id| id.to_string());
+        row.team_id = team_id.map(|id| id.to_string());
+        diesel::insert_into(api_keys::table)
+            .values(row)
+            .execute(conn)?;
+        Ok(())
+    }
+
+    crate::backend_tests! {
+        fn stores_and_reads_user_and_team_keys(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let user = insert_user(&mut conn, project).id;
+            let team = insert_team(&mut conn, project).id;
+            let user_key = key_for(project, Owner::User(user), 1_000);
+            let team_key = ApiKey {
+                is_public: false,
+                expires_at_millis: None,
+                manually_revoked_at_millis: Some(1_500),
+                ..key_for(project, Owner::Team(team), 1_000)
+            };
+            insert(&mut conn, &user_key).unwrap();
+            insert(&mut conn, &team_key).unwrap();
+
+            for key in [&user_key, &team_key] {
+                assert_eq!(get(&mut conn, project, key.id).unwrap().as_ref(), Some(key));
+                assert_eq!(get_by_id(&mut conn, key.id).unwrap().as_ref(), Some(key));
+                assert_eq!(find_by_hash(&mut conn, &key.hash).unwrap().as_ref(), Some(key));
+            }
+            let other_project = insert_project(&mut conn).id;
+            assert_eq!(get(&mut conn, other_project, user_key.id).unwrap(), None);
+            assert_eq!(get(&mut conn, project, ApiKeyId::new_random()).unwrap(), None);
+            assert_eq!(get_by_id(&mut conn, ApiKeyId::new_random()).unwrap(), None);
+            assert_eq!(find_by_hash(&mut conn, &random_hash()).unwrap(), None);
+        }
+
+        fn lists_an_owners_keys_newest_first(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let user = insert_user(&mut conn, project).id;
+            let other_user = insert_user(&mut conn, project).id;
+            let team = insert_team(&mut conn, project).id;
+            let oldest = insert_api_key(&mut conn, project, Owner::User(user), 100);
+            let newest = insert_api_key(&mut conn, project, Owner::User(user), 300);
+            let tied_a = insert_api_key(&mut conn, project, Owner::User(user), 200);
+            let tied_b = insert_api_key(&mut conn, project, Owner::User(user), 200);
+            insert_api_key(&mut conn, project, Owner::User(other_user), 400);
+            let team_key = insert_api_key(&mut conn, project, Owner::Team(team), 500);
+            revoke(&mut conn, project, oldest.id, 600).unwrap();
+
+            let (tied_high, tied_low) =
+                if tied_a.id > tied_b.id { (tied_a, tied_b) } else { (tied_b, tied_a) };
+            let listed = list_for_owner(&mut conn, project, Owner::User(user)).unwrap();
+            let expected_ids = vec![newest.id, tied_high.id, tied_low.id, oldest.id];
+            assert_eq!(listed.iter().map(|k| k.id).collect::<Vec<_>>(), expected_ids);
+            assert_eq!(listed[0], newest);
+            assert_eq!(listed[3].manually_revoked_at_millis, Some(600), "revoked keys stay listed");
+            assert_eq!(
+                list_ids_for_owner(&mut conn, project, Owner::User(user)).unwrap(),
+                expected_ids
+            );
+
+            assert_eq!(list_for_owner(&mut conn, project, Owner::Team(team)).unwrap(), vec![team_key.clone()]);
+            assert_eq!(list_ids_for_owner(&mut conn, project, Owner::Team(team)).unwrap(), vec![team_key.id]);
+            let other_project = insert_project(&mut conn).id;
+            assert!(list_for_owner(&mut conn, other_project, Owner::User(user)).unwrap().is_empty());
+            assert!(list_ids_for_owner(&mut conn, other_project, Owner::Team(team)).unwrap().is_empty());
+        }
+
+        fn updates_the_description(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let user = insert_user(&mut conn, project).id;
+            let key = insert_api_key(&mut conn, project, Owner::User(user), 1);
+
+            let updated = update_description(&mut conn, project, key.id, "").unwrap();
+            assert_eq!(updated, ApiKey { description: String::new(), ..key.clone() });
+            assert_eq!(get(&mut conn, project, key.id).unwrap(), Some(updated));
+
+            let other_project = insert_project(&mut conn).id;
+            assert!(matches!(
+                update_description(&mut conn, other_project, key.id, "x"),
+                Err(StorageError::NotFound { entity: "API key" })
+            ));
+        }
+
+        fn revoke_sets_the_time_once(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let team = insert_team(&mut conn, project).id;
+            let key = insert_api_key(&mut conn, project, Owner::Team(team), 1);
+
+            let revoked = revoke(&mut conn, project, key.id, 5_000).unwrap();
+            assert_eq!(revoked, ApiKey { manually_revoked_at_millis: Some(5_000), ..key.clone() });
+            let again = revoke(&mut conn, project, key.id, 9_000).unwrap();
+            assert_eq!(again.manually_revoked_at_millis, Some(5_000));
+            assert_eq!(get_by_id(&mut conn, key.id).unwrap(), Some(revoked));
+
+            let other_project = insert_project(&mut conn).id;
+            for (project, id) in [(other_project, key.id), (project, ApiKeyId::new_random())] {
+                assert!(matches!(
+                    revoke(&mut conn, project, id, 1),
+                    Err(StorageError::NotFound { entity: "API key" })
+                ));
+            }
+        }
+
+        fn id_and_hash_are_unique(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let user = insert_user(&mut conn, project).id;
+            let key = insert_api_key(&mut conn, project, Owner::User(user), 1);
+            let same_hash = ApiKey { hash: key.hash, ..key_for(project, Owner::User(user), 2) };
+            let same_id = ApiKey { id: key.id, ..key_for(project, Owner::User(user), 2) };
+            for duplicate in [same_hash, same_id] {
+                let error = insert(&mut conn, &duplicate).unwrap_err();
+                assert!(matches!(error, StorageError::AlreadyExists { .. }), "{error:?}");
+            }
+        }
+
+        fn owners_must_exist_in_the_keys_project(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let other_project = insert_project(&mut conn).id;
+            let foreign_user = insert_user(&mut conn, other_project).id;
+            let foreign_team = insert_team(&mut conn, other_project).id;
+            for owner in [
+                Owner::User(foreign_user),
+                Owner::Team(foreign_team),
+                Owner::User(UserId::new_random()),
+                Owner::Team(TeamId::new_random()),
+            ] {
+                let error = insert(&mut conn, &key_for(project, owner, 1)).unwrap_err();
+                assert!(matches!(error, StorageError::ForeignKeyViolation { .. }), "{error:?}");
+            }
+            let user = insert_user(&mut conn, project).id;
+            let error = insert(&mut conn, &key_for(ProjectId::new_random(), Owner::User(user), 1))
+                .unwrap_err();
+            assert!(matches!(error, StorageError::ForeignKeyViolation { .. }), "{error:?}");
+        }
+
+        fn the_database_requires_exactly_one_owner(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let user = insert_user(&mut conn, project).id;
+            let team = insert_team(&mut conn, project).id;
+            for (user_id, team_id) in [(Some(user), Some(team)), (None, None)] {
+                let error = insert_raw(&mut conn, project, user_id, team_id).unwrap_err();
+                assert!(matches!(error, StorageError::ConstraintViolation { .. }), "{error:?}");
+            }
+            insert_raw(&mut conn, project, Some(user), None).unwrap();
+            insert_raw(&mut conn, project, None, Some(team)).unwrap();
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! Team memberships. Removing a member removes their permission grants in that team.
+
+use diesel::prelude::*;
+use keygate_domain::{EpochMillis, ProjectId, TeamId, UserId};
+
+use crate::connection::DbConnection;
+use crate::error::StorageError;
+use crate::schema::team_memberships;
+use crate::stored::parse_id;
+
+/// A user's membership in a team (both of the same project).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MembershipRecord {
+    /// The project of the team and the user.
+    pub project_id: ProjectId,
+    /// The team.
+    pub team_id: TeamId,
+    /// The member.
+    pub user_id: UserId,
+    /// When they joined.
+    pub created_at_millis: EpochMillis,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = team_memberships)]
+struct MembershipRow {
+    project_id: String,
+    team_id: String,
+    user_id: String,
+    created_at_millis: i64,
+}
+
+impl From<&MembershipRecord> for MembershipRow {
+    fn from(membership: &MembershipRecord) -> Self {
+        MembershipRow {
+            project_id: membership.project_id.to_string(),
+            team_id: membership.team_id.to_string(),
+            user_id: membership.user_id.to_string(),
+            created_at_millis: membership.created_at_millis,
+        }
+    }
+}
+
+impl TryFrom<MembershipRow> for MembershipRecord {
+    type Error = StorageError;
+
+    fn try_from(row: MembershipRow) -> Result<Self, StorageError> {
+        Ok(MembershipRecord {
+            project_id: parse_id("team_memberships.project_id", &row.project_id)?,
+            team_id: parse_id("team_memberships.team_id", &row.team_id)?,
+            user_id: parse_id("team_memberships.user_id", &row.user_id)?,
+            created_at_millis: row.created_at_millis,
+        })
+    }
+}
+
+/// Adds the user to the team. Already a member: [`StorageError::AlreadyExists`] (409
+/// `TEAM_MEMBERSHIP_ALREADY_EXISTS`). A team or user that is not in the project:
+/// [`StorageError::ForeignKeyViolation`].
+pub fn insert(conn: &mut DbConnection, membership: &MembershipRecord) -> Result<(), StorageError> {
+    diesel::insert_into(team_memberships::table)
+        .values(MembershipRow::from(membership))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Removes the user from the team, with their grants there; [`StorageError::NotFound`] if they
+/// were not a member.
+pub fn delete(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    team: TeamId,
+    user: UserId,
+) -> Result<(), StorageError> {
+    let deleted = diesel::delete(
+        team_memberships::table
+            .filter(team_memberships::project_id.eq(project.to_string()))
+            .filter(team_memberships::team_id.eq(team.to_string()))
+            .filter(team_memberships::user_id.eq(user.to_string())),
+    )
+    .execute(conn)?;
+    if deleted == 0 {
+        return Err(StorageError::NotFound {
+            entity: "team membership",
+        });
+    }
+    Ok(())
+}
+
+/// Whether the user is a member of the team.
+pub fn exists(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    team: TeamId,
+    user: UserId,
+) -> Result<bool, StorageError> {
+    let membership = team_memberships::table
+        .filter(team_memberships::project_id.eq(project.to_string()))
+        .filter(team_memberships::team_id.eq(team.to_string()))
+        .filter(team_memberships::user_id.eq(user.to_string()));
+    Ok(diesel::select(diesel::dsl::exists(membership)).get_result(conn)?)
+}
+
+/// The members of the team, earliest first (ties by user id).
+pub fn list_for_team(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    team: TeamId,
+) -> Result<Vec<MembershipRecord>, StorageError> {
+    team_memberships::table
+        .filter(team_memberships::project_id.eq(project.to_string()))
+        .filter(team_memberships::team_id.eq(team.to_string()))
+        .order((
+            team_memberships::created_at_millis.asc(),
+            team_memberships::user_id.asc(),
+        ))
+        .select(MembershipRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(MembershipRecord::try_from)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::team_permissions::{
+        self, GrantFilter, GrantRecord, PermissionDefinitionRecord,
+    };
+    use crate::testing::{insert_project, insert_team, insert_user};
+
+    fn membership(project: ProjectId, team: TeamId, user: UserId, at: i64) -> MembershipRecord {
+        MembershipRecord {
+            project_id: project,
+            team_id: team,
+            user_id: user,
+            created_at_millis: at,
+        }
+    }
+
+    crate::backend_tests! {
+        fn inserts_lists_and_checks_members(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let team = insert_team(&mut conn, project).id;
+            let other_team = insert_team(&mut conn, project).id;
+            let late = membership(project, team, insert_user(&mut conn, project).id, 9);
+            let early = membership(project, team, insert_user(&mut conn, project).id, 3);
+            insert(&mut conn, &late).unwrap();
+            insert(&mut conn, &early).unwrap();
+
+            assert_eq!(list_for_team(&mut conn, project, team).unwrap(), vec![early.clone(), late]);
+            assert!(list_for_team(&mut conn, project, other_team).unwrap().is_empty());
+            assert!(exists(&mut conn, project, team, early.user_id).unwrap());
+            assert!(!exists(&mut conn, project, other_team, early.user_id).unwrap());
+            let other_project = insert_project(&mut conn).id;
+            assert!(!exists(&mut conn, other_project, team, early.user_id).unwrap());
+        }
+
+        fn adding_a_member_twice_is_already_exists(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let team = insert_team(&mut conn, project).id;
+            let user = insert_user(&mut conn, project).id;
+            insert(&mut conn, &membership(project, team, user, 1)).unwrap();
+            let error = insert(&mut conn, &membership(project, team, user, 2)).unwrap_err();
+            assert!(matches!(error, StorageError::AlreadyExists { .. }), "{error:?}");
+        }
+
+        fn members_and_teams_of_other_projects_are_rejected(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let other_project = insert_project(&mut conn).id;
+            let team = insert_team(&mut conn, project).id;
+            let user = insert_user(&mut conn, project).id;
+            let foreign_team = insert_team(&mut conn, other_project).id;
+            let foreign_user = insert_user(&mut conn, other_project).id;
+            for candidate in [
+                membership(project, team, foreign_user, 1),
+                membership(project, foreign_team, user, 1),
+                membership(other_project, team, user, 1),
+                membership(project, team, UserId::new_random(), 1),
+            ] {
+                let error = insert(&mut conn, &candidate).unwrap_err();
+                assert!(matches!(error, StorageError::ForeignKeyViolation { .. }), "{error:?}");
+            }
+        }
+
+        fn removing_a_member_removes_their_grants(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let team = insert_team(&mut conn, project).id;
+            let user = insert_user(&mut conn, project).id;
+            insert(&mut conn, &membership(project, team, user, 1)).unwrap();
+            team_permissions::insert_definition(&mut conn, &PermissionDefinitionRecord {
+                project_id: project,
+                id: "team_member".to_owned(),
+                description: "Member".to_owned(),
+                is_system: false,
+                contained_permission_ids: vec![],
+            })
+            .unwrap();
+            let grant = GrantRecord {
+                project_id: project,
+                team_id: team,
+                user_id: user,
+                permission_id: "team_member".to_owned(),
+            };
+            team_permissions::grant(&mut conn, &grant).unwrap();
+
+            delete(&mut conn, project, team, user).unwrap();
+
+            assert!(!exists(&mut conn, project, team, user).unwrap());
+            let grants =
+                team_permissions::list_grants(&mut conn, project, &GrantFilter::default()).unwrap();
+            assert!(grants.is_empty());
+            // Both still exist; only the membership and its grants are gone.
+            assert!(crate::repo::users::exists(&mut conn, project, user).unwrap());
+            assert!(crate::repo::teams::get(&mut conn, project, team).unwrap().is_some());
+            // Re-adding starts without grants.
+            insert(&mut conn, &membership(project, team, user, 2)).unwrap();
+            assert!(team_permissions::list_grants(&mut conn, project, &GrantFilter::default())
+                .unwrap()
+                .is_empty());
+        }
+
+        fn removing_a_non_member_is_not_found(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let team = insert_team(&mut conn, project).id;
+            let user = insert_user(&mut conn, project).id;
+            assert!(matches!(
+                delete(&mut conn, project, team, user),
+                Err(StorageError::NotFound { entity: "team membership" })
+            ));
+        }
+    }
+}

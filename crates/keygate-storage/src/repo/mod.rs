@@ -1,0 +1,10 @@
+//! One module per table group; each maps typed records to rows and back, nothing more.
+
+pub mod api_keys;
+pub mod memberships;
+pub mod project_credentials;
+pub mod projects;
+pub mod sessions;
+pub mod team_permissions;
+pub mod teams;
+pub mod users;

@@ -1,0 +1,217 @@
+//! Sessions: one per refresh token. The token itself is never stored, only its digest.
+
+use diesel::prelude::*;
+use keygate_domain::{EpochMillis, KeyHash, ProjectId, UserId};
+use uuid::Uuid;
+
+use crate::connection::DbConnection;
+use crate::error::StorageError;
+use crate::schema::sessions;
+use crate::stored::{parse_hash, parse_id};
+
+/// A session as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// The session's id (the access token's `refresh_token_id`).
+    pub id: Uuid,
+    /// The project of the user.
+    pub project_id: ProjectId,
+    /// The signed-in user.
+    pub user_id: UserId,
+    /// Digest of the refresh token; unique across all sessions.
+    pub refresh_token_hash: KeyHash,
+    /// When the session started.
+    pub created_at_millis: EpochMillis,
+    /// When its refresh token stops working.
+    pub expires_at_millis: EpochMillis,
+    /// When it was signed out; set once, never cleared.
+    pub revoked_at_millis: Option<EpochMillis>,
+}
+
+// Fields in table order: `RETURNING table::all_columns` is read by position (the
+// multi-backend connection cannot return a `Selectable`).
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = sessions, treat_none_as_default_value = false)]
+struct SessionRow {
+    id: String,
+    project_id: String,
+    user_id: String,
+    refresh_token_hash: Vec<u8>,
+    created_at_millis: i64,
+    expires_at_millis: i64,
+    revoked_at_millis: Option<i64>,
+}
+
+impl From<&SessionRecord> for SessionRow {
+    fn from(session: &SessionRecord) -> Self {
+        SessionRow {
+            id: session.id.to_string(),
+            project_id: session.project_id.to_string(),
+            user_id: session.user_id.to_string(),
+            refresh_token_hash: session.refresh_token_hash.as_bytes().to_vec(),
+            created_at_millis: session.created_at_millis,
+            expires_at_millis: session.expires_at_millis,
+            revoked_at_millis: session.revoked_at_millis,
+        }
+    }
+}
+
+impl TryFrom<SessionRow> for SessionRecord {
+    type Error = StorageError;
+
+    fn try_from(row: SessionRow) -> Result<Self, StorageError> {
+        Ok(SessionRecord {
+            id: parse_id("sessions.id", &row.id)?,
+            project_id: parse_id("sessions.project_id", &row.project_id)?,
+            user_id: parse_id("sessions.user_id", &row.user_id)?,
+            refresh_token_hash: parse_hash("sessions.refresh_token_hash", &row.refresh_token_hash)?,
+            created_at_millis: row.created_at_millis,
+            expires_at_millis: row.expires_at_millis,
+            revoked_at_millis: row.revoked_at_millis,
+        })
+    }
+}
+
+/// Stores a new session. A user that is not in the project is
+/// [`StorageError::ForeignKeyViolation`]; a refresh-token digest already stored is
+/// [`StorageError::AlreadyExists`].
+pub fn insert(conn: &mut DbConnection, session: &SessionRecord) -> Result<(), StorageError> {
+    diesel::insert_into(sessions::table)
+        .values(SessionRow::from(session))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The session whose refresh token has this digest, whatever its state (the caller decides
+/// whether an expired or revoked session still counts).
+pub fn find_by_refresh_token_hash(
+    conn: &mut DbConnection,
+    hash: &KeyHash,
+) -> Result<Option<SessionRecord>, StorageError> {
+    sessions::table
+        .filter(sessions::refresh_token_hash.eq(hash.as_bytes().to_vec()))
+        .select(SessionRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(SessionRecord::try_from)
+        .transpose()
+}
+
+/// Signs the session out at `now`, unless it already was (the first time is kept), and returns
+/// it; [`StorageError::NotFound`] if the project has no such session.
+pub fn revoke(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    id: Uuid,
+    now: EpochMillis,
+) -> Result<SessionRecord, StorageError> {
+    let this_session = sessions::table
+        .filter(sessions::project_id.eq(project.to_string()))
+        .filter(sessions::id.eq(id.to_string()));
+    let revoked_now = diesel::update(
+        this_session
+            .clone()
+            .filter(sessions::revoked_at_millis.is_null()),
+    )
+    .set(sessions::revoked_at_millis.eq(now))
+    .returning(sessions::all_columns)
+    .get_result::<SessionRow>(conn)
+    .optional()?;
+    let row = match revoked_now {
+        Some(row) => row,
+        None => this_session
+            .select(SessionRow::as_select())
+            .first(conn)
+            .map_err(StorageError::not_found_as("session"))?,
+    };
+    row.try_into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{insert_project, insert_user, random_hash};
+
+    fn session(project: ProjectId, user: UserId) -> SessionRecord {
+        SessionRecord {
+            id: Uuid::new_v4(),
+            project_id: project,
+            user_id: user,
+            refresh_token_hash: random_hash(),
+            created_at_millis: 1_000,
+            expires_at_millis: 1_000 + 365 * 24 * 3600 * 1000,
+            revoked_at_millis: None,
+        }
+    }
+
+    crate::backend_tests! {
+        fn inserts_and_finds_by_refresh_token_hash(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let user = insert_user(&mut conn, project).id;
+            let stored = session(project, user);
+            insert(&mut conn, &stored).unwrap();
+            insert(&mut conn, &session(project, user)).unwrap();
+
+            let found = find_by_refresh_token_hash(&mut conn, &stored.refresh_token_hash);
+            assert_eq!(found.unwrap(), Some(stored));
+            assert_eq!(find_by_refresh_token_hash(&mut conn, &random_hash()).unwrap(), None);
+        }
+
+        fn refresh_token_hash_is_unique(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let user = insert_user(&mut conn, project).id;
+            let stored = session(project, user);
+            insert(&mut conn, &stored).unwrap();
+            let same_token = SessionRecord { id: Uuid::new_v4(), ..stored };
+            assert!(matches!(
+                insert(&mut conn, &same_token),
+                Err(StorageError::AlreadyExists { .. })
+            ));
+        }
+
+        fn a_session_needs_a_user_of_its_project(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let other_project = insert_project(&mut conn).id;
+            let user = insert_user(&mut conn, other_project).id;
+            for user in [user, UserId::new_random()] {
+                assert!(matches!(
+                    insert(&mut conn, &session(project, user)),
+                    Err(StorageError::ForeignKeyViolation { .. })
+                ));
+            }
+        }
+
+        fn revoke_keeps_the_first_time(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let user = insert_user(&mut conn, project).id;
+            let stored = session(project, user);
+            insert(&mut conn, &stored).unwrap();
+
+            let revoked = revoke(&mut conn, project, stored.id, 5_000).unwrap();
+            assert_eq!(revoked, SessionRecord { revoked_at_millis: Some(5_000), ..stored.clone() });
+            let again = revoke(&mut conn, project, stored.id, 6_000).unwrap();
+            assert_eq!(again.revoked_at_millis, Some(5_000));
+            let found = find_by_refresh_token_hash(&mut conn, &stored.refresh_token_hash).unwrap();
+            assert_eq!(found.unwrap().revoked_at_millis, Some(5_000));
+        }
+
+        fn revoking_a_missing_session_is_not_found(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let user = insert_user(&mut conn, project).id;
+            let stored = session(project, user);
+            insert(&mut conn, &stored).unwrap();
+            let other_project = insert_project(&mut conn).id;
+            for (project, id) in [(project, Uuid::new_v4()), (other_project, stored.id)] {
+                assert!(matches!(
+                    revoke(&mut conn, project, id, 1),
+                    Err(StorageError::NotFound { entity: "session" })
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Diesel's view of the tables created by `migrations/{sqlite,postgres}`. Written by hand (the
+//! two backends print different schemas) and kept in step with the migrations by the tests,
+//! which run every query against both.
+
+diesel::table! {
+    projects (id) {
+        id -> Text,
+        display_name -> Text,
+        created_at_millis -> BigInt,
+        allow_user_api_keys -> Bool,
+        allow_team_api_keys -> Bool,
+        client_team_creation_enabled -> Bool,
+    }
+}
+
+diesel::table! {
+    project_credentials (id) {
+        id -> Text,
+        project_id -> Text,
+        description -> Text,
+        created_at_millis -> BigInt,
+        expires_at_millis -> Nullable<BigInt>,
+        revoked_at_millis -> Nullable<BigInt>,
+        publishable_client_key_hash -> Nullable<Binary>,
+        secret_server_key_hash -> Nullable<Binary>,
+        super_secret_admin_key_hash -> Nullable<Binary>,
+    }
+}
+
+diesel::table! {
+    teams (id) {
+        id -> Text,
+        project_id -> Text,
+        display_name -> Text,
+        profile_image_url -> Nullable<Text>,
+        client_metadata -> Nullable<Text>,
+        client_read_only_metadata -> Nullable<Text>,
+        server_metadata -> Nullable<Text>,
+        created_at_millis -> BigInt,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        project_id -> Text,
+        display_name -> Nullable<Text>,
+        primary_email -> Nullable<Text>,
+        primary_email_verified -> Bool,
+        profile_image_url -> Nullable<Text>,
+        client_metadata -> Nullable<Text>,
+        client_read_only_metadata -> Nullable<Text>,
+        server_metadata -> Nullable<Text>,
+        selected_team_id -> Nullable<Text>,
+        signed_up_at_millis -> BigInt,
+        last_active_at_millis -> BigInt,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        project_id -> Text,
+        user_id -> Text,
+        refresh_token_hash -> Binary,
+        created_at_millis -> BigInt,
+        expires_at_millis -> BigInt,
+        revoked_at_millis -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    team_memberships (team_id, user_id) {
+        project_id -> Text,
+        team_id -> Text,
+        user_id -> Text,
+        created_at_millis -> BigInt,
+    }
+}
+
+diesel::table! {
+    team_permission_definitions (project_id, id) {
+        project_id -> Text,
+        id -> Text,
+        description -> Text,
+        is_system -> Bool,
+    }
+}
+
+diesel::table! {
+    team_permission_containment (project_id, permission_id, contained_permission_id) {
+        project_id -> Text,
+        permission_id -> Text,
+        contained_permission_id -> Text,
+    }
+}
+
+diesel::table! {
+    team_permission_grants (team_id, user_id, permission_id) {
+        project_id -> Text,
+        team_id -> Text,
+        user_id -> Text,
+        permission_id -> Text,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        project_id -> Text,
+        user_id -> Nullable<Text>,
+        team_id -> Nullable<Text>,
+        description -> Text,
+        is_public -> Bool,
+        key_hash -> Binary,
+        last_four -> Text,
+        created_at_millis -> BigInt,
+        expires_at_millis -> Nullable<BigInt>,
+        manually_revoked_at_millis -> Nullable<BigInt>,
+    }
+}
+
+// Single-column halves of the composite foreign keys, enough for Diesel's joins; the queries
+// also match on project_id.
+diesel::joinable!(team_memberships -> teams (team_id));
+
+diesel::allow_tables_to_appear_in_same_query!(teams, team_memberships);

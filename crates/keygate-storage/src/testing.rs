@@ -1,0 +1,438 @@
+//! Test support: a fresh, migrated database per test on SQLite and on Postgres, the
+//! [`backend_tests!`](crate::backend_tests) macro that runs one test body on both, and small
+//! fixtures.
+//!
+//! Available to this crate's tests and, through the `test-support` feature, to other crates'
+//! tests (`keygate-storage = { workspace = true, features = ["test-support"] }` under
+//! `[dev-dependencies]`).
+//!
+//! Postgres tests create a database `keygate_test_<random>` through the server named by the
+//! environment variable [`POSTGRES_URL_ENV`] and drop it afterwards, also when the test fails.
+//! Without the variable they are skipped with a message, except on CI (`CI=true`), where a
+//! missing Postgres fails the test instead of passing silently.
+
+use std::ops::Deref;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use keygate_domain::{ApiKey, ApiKeyId, KeyHash, Owner, ProjectId, TeamId, UserId};
+use uuid::Uuid;
+
+use crate::connection::{Database, PoolOptions, PooledDbConnection};
+use crate::repo::projects::{ProjectConfig, ProjectRecord};
+use crate::repo::teams::TeamRecord;
+use crate::repo::users::UserRecord;
+use crate::repo::{api_keys, projects, teams, users};
+use crate::DbConnection;
+
+/// The environment variable naming a Postgres server for tests, as a URL to a database the
+/// tests may connect to in order to create and drop their own (e.g.
+/// `postgres://postgres@127.0.0.1:5432/postgres`).
+pub const POSTGRES_URL_ENV: &str = "KEYGATE_TEST_POSTGRES_URL";
+
+/// The file name of a test SQLite database inside its temporary directory.
+const SQLITE_FILE_NAME: &str = "keygate-test.db";
+
+/// Pool settings for tests: small, so many parallel tests stay under Postgres's connection limit.
+fn test_pool_options() -> PoolOptions {
+    PoolOptions {
+        max_size: 3,
+        min_idle: Some(1),
+        connection_timeout: Duration::from_secs(30),
+    }
+}
+
+/// A fresh, migrated database that is deleted when dropped. Dereferences to [`Database`].
+#[derive(Debug)]
+pub struct TestDatabase {
+    // Declared first so the pool closes before the database behind it is removed.
+    database: Database,
+    cleanup: Cleanup,
+}
+
+#[derive(Debug)]
+enum Cleanup {
+    /// The directory holding the SQLite file (and its WAL files); removed on drop.
+    Sqlite(tempfile::TempDir),
+    /// The Postgres database; dropped on drop.
+    Postgres(PostgresDatabaseGuard),
+}
+
+impl TestDatabase {
+    /// A migrated SQLite database in a new temporary directory.
+    ///
+    /// # Panics
+    /// If the file cannot be created or migrated (a test set-up failure).
+    pub fn sqlite() -> TestDatabase {
+        let directory = tempfile::tempdir().expect("create a temporary directory");
+        let path = directory.path().join(SQLITE_FILE_NAME);
+        let url = format!("sqlite://{}", path.display());
+        let database = Database::connect(&url, test_pool_options()).expect("open test SQLite");
+        database.run_migrations().expect("migrate test SQLite");
+        TestDatabase {
+            database,
+            cleanup: Cleanup::Sqlite(directory),
+        }
+    }
+
+    /// A migrated Postgres database created for this test on the server named by
+    /// [`POSTGRES_URL_ENV`], or `None` when the variable is unset (the caller skips the test).
+    ///
+    /// # Panics
+    /// If the variable is unset while `CI=true`, or if the database cannot be created or
+    /// migrated.
+    pub fn postgres() -> Option<TestDatabase> {
+        let admin_url = postgres_admin_url_from_env()?;
+        let guard = PostgresDatabaseGuard::create(&admin_url);
+        let database =
+            Database::connect(&guard.url, test_pool_options()).expect("open test Postgres");
+        database.run_migrations().expect("migrate test Postgres");
+        Some(TestDatabase {
+            database,
+            cleanup: Cleanup::Postgres(guard),
+        })
+    }
+
+    /// Where the database lives, for messages: the SQLite file or the Postgres database name.
+    pub fn location(&self) -> String {
+        match &self.cleanup {
+            Cleanup::Sqlite(directory) => {
+                format!(
+                    "SQLite file {}",
+                    directory.path().join(SQLITE_FILE_NAME).display()
+                )
+            }
+            Cleanup::Postgres(guard) => format!("Postgres database {}", guard.name),
+        }
+    }
+
+    /// The database.
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    /// A pooled connection.
+    ///
+    /// # Panics
+    /// If the pool cannot hand one out.
+    pub fn conn(&self) -> PooledDbConnection {
+        self.database.get().expect("get a pooled test connection")
+    }
+}
+
+impl Deref for TestDatabase {
+    type Target = Database;
+
+    fn deref(&self) -> &Database {
+        &self.database
+    }
+}
+
+/// The admin URL for Postgres tests from [`POSTGRES_URL_ENV`], or `None` when the test should be
+/// skipped.
+///
+/// # Panics
+/// If the variable is unset while `CI=true`: on CI, Postgres tests must not pass by skipping.
+pub fn postgres_admin_url_from_env() -> Option<String> {
+    postgres_admin_url(
+        std::env::var(POSTGRES_URL_ENV).ok(),
+        std::env::var("CI").ok(),
+    )
+    .unwrap_or_else(|message| panic!("{message}"))
+}
+
+/// Decides from the values of [`POSTGRES_URL_ENV`] and `CI` whether Postgres tests run (with
+/// this admin URL), are skipped (`Ok(None)`), or must fail (unset on CI).
+fn postgres_admin_url(url: Option<String>, ci: Option<String>) -> Result<Option<String>, String> {
+    match url {
+        Some(url) if !url.trim().is_empty() => Ok(Some(url)),
+        _ if ci.as_deref() == Some("true") => Err(format!(
+            "{POSTGRES_URL_ENV} must be set on CI (CI=true): Postgres tests may not be skipped there"
+        )),
+        _ => Ok(None),
+    }
+}
+
+/// Creates a throw-away Postgres database and drops it (terminating its connections) on drop,
+/// which also runs while a failing test unwinds.
+pub(crate) struct PostgresDatabaseGuard {
+    admin_url: String,
+    name: String,
+    /// URL of the created database.
+    pub(crate) url: String,
+}
+
+impl std::fmt::Debug for PostgresDatabaseGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresDatabaseGuard")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresDatabaseGuard {
+    /// Creates an empty database on the server of `admin_url`.
+    ///
+    /// # Panics
+    /// If the server cannot be reached or the database cannot be created.
+    pub(crate) fn create(admin_url: &str) -> PostgresDatabaseGuard {
+        let name = format!("keygate_test_{}", Uuid::new_v4().simple());
+        let mut url = url::Url::parse(admin_url)
+            .unwrap_or_else(|error| panic!("{POSTGRES_URL_ENV} is not a URL: {error}"));
+        url.set_path(&format!("/{name}"));
+        let mut admin = PgConnection::establish(admin_url)
+            .unwrap_or_else(|error| panic!("connect to {POSTGRES_URL_ENV}: {error}"));
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .unwrap_or_else(|error| panic!("create test database {name}: {error}"));
+        PostgresDatabaseGuard {
+            admin_url: admin_url.to_owned(),
+            name,
+            url: url.into(),
+        }
+    }
+}
+
+impl Drop for PostgresDatabaseGuard {
+    fn drop(&mut self) {
+        let dropped = PgConnection::establish(&self.admin_url)
+            .map_err(|error| error.to_string())
+            .and_then(|mut admin| {
+                admin
+                    .batch_execute(&format!(
+                        "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                        self.name
+                    ))
+                    .map_err(|error| error.to_string())
+            });
+        if let Err(error) = dropped {
+            // Panicking here could abort a test that is already unwinding.
+            eprintln!("could not drop test database {}: {error}", self.name);
+        }
+    }
+}
+
+/// Runs each test body twice: as `<name>::sqlite` on a fresh SQLite file and as
+/// `<name>::postgres` on a fresh Postgres database (skipped, with a message, when
+/// `KEYGATE_TEST_POSTGRES_URL` is unset; failing when it is unset on CI). The body gets the
+/// database as `&TestDatabase` under the name given in parentheses; the enclosing module's
+/// items are in scope.
+///
+/// ```ignore
+/// keygate_storage::backend_tests! {
+///     fn counts_projects(db) {
+///         let mut conn = db.conn();
+///         assert_eq!(keygate_storage::projects::count(&mut conn).unwrap(), 0);
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! backend_tests {
+    ($($(#[$attr:meta])* fn $name:ident($db:ident) $body:block)*) => {
+        $(
+            $(#[$attr])*
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                fn body($db: &$crate::testing::TestDatabase) $body
+
+                #[test]
+                fn sqlite() {
+                    body(&$crate::testing::TestDatabase::sqlite());
+                }
+
+                #[test]
+                fn postgres() {
+                    match $crate::testing::TestDatabase::postgres() {
+                        Some(db) => body(&db),
+                        None => eprintln!(
+                            "skipped {}::postgres: {} is not set",
+                            module_path!(),
+                            $crate::testing::POSTGRES_URL_ENV
+                        ),
+                    }
+                }
+            }
+        )*
+    };
+}
+
+/// A digest that no other call returns (random), for keys, credentials and refresh tokens.
+pub fn random_hash() -> KeyHash {
+    let mut bytes = [0u8; 32];
+    bytes[..16].copy_from_slice(Uuid::new_v4().as_bytes());
+    bytes[16..].copy_from_slice(Uuid::new_v4().as_bytes());
+    KeyHash::from_bytes(bytes)
+}
+
+/// Inserts a project with both key types enabled, created at `1_000`.
+///
+/// # Panics
+/// If the insert fails.
+pub fn insert_project(conn: &mut DbConnection) -> ProjectRecord {
+    let project = ProjectRecord {
+        id: ProjectId::new_random(),
+        display_name: "test project".to_owned(),
+        created_at_millis: 1_000,
+        config: ProjectConfig {
+            allow_user_api_keys: true,
+            allow_team_api_keys: true,
+            client_team_creation_enabled: false,
+        },
+    };
+    projects::insert(conn, &project).expect("insert test project");
+    project
+}
+
+/// Inserts a user without e-mail into `project`, signed up at `2_000`.
+///
+/// # Panics
+/// If the insert fails.
+pub fn insert_user(conn: &mut DbConnection, project: ProjectId) -> UserRecord {
+    let user = UserRecord {
+        id: UserId::new_random(),
+        project_id: project,
+        display_name: Some("test user".to_owned()),
+        primary_email: None,
+        primary_email_verified: false,
+        profile_image_url: None,
+        client_metadata: None,
+        client_read_only_metadata: None,
+        server_metadata: None,
+        selected_team_id: None,
+        signed_up_at_millis: 2_000,
+        last_active_at_millis: 2_000,
+    };
+    users::insert(conn, &user).expect("insert test user");
+    user
+}
+
+/// Inserts a team into `project`, created at `3_000`.
+///
+/// # Panics
+/// If the insert fails.
+pub fn insert_team(conn: &mut DbConnection, project: ProjectId) -> TeamRecord {
+    let team = TeamRecord {
+        id: TeamId::new_random(),
+        project_id: project,
+        display_name: "test team".to_owned(),
+        profile_image_url: None,
+        client_metadata: None,
+        client_read_only_metadata: None,
+        server_metadata: None,
+        created_at_millis: 3_000,
+    };
+    teams::insert(conn, &team).expect("insert test team");
+    team
+}
+
+/// Inserts a secret, never-expiring API key for `owner`, created at `created_at_millis`.
+///
+/// # Panics
+/// If the insert fails.
+pub fn insert_api_key(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    owner: Owner,
+    created_at_millis: i64,
+) -> ApiKey {
+    let key = ApiKey {
+        id: ApiKeyId::new_random(),
+        project_id: project,
+        owner,
+        description: "test key".to_owned(),
+        is_public: false,
+        hash: random_hash(),
+        last_four: "53a0".to_owned(),
+        created_at_millis,
+        expires_at_millis: None,
+        manually_revoked_at_millis: None,
+    };
+    api_keys::insert(conn, &key).expect("insert test API key");
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use diesel::RunQueryDsl;
+
+    use super::*;
+
+    #[test]
+    fn postgres_tests_run_skip_or_fail_by_environment() {
+        let url = "postgres://postgres@127.0.0.1/postgres".to_owned();
+        assert_eq!(
+            postgres_admin_url(Some(url.clone()), None),
+            Ok(Some(url.clone()))
+        );
+        assert_eq!(
+            postgres_admin_url(Some(url.clone()), Some("true".to_owned())),
+            Ok(Some(url))
+        );
+        assert_eq!(postgres_admin_url(None, None), Ok(None));
+        assert_eq!(
+            postgres_admin_url(Some(" ".to_owned()), Some("false".to_owned())),
+            Ok(None)
+        );
+        let on_ci = postgres_admin_url(None, Some("true".to_owned())).unwrap_err();
+        assert!(on_ci.contains(POSTGRES_URL_ENV), "{on_ci}");
+        assert!(postgres_admin_url(Some(String::new()), Some("true".to_owned())).is_err());
+    }
+
+    #[test]
+    fn sqlite_test_database_lives_in_a_directory_removed_on_drop() {
+        let db = TestDatabase::sqlite();
+        let location = db.location();
+        let path = PathBuf::from(location.strip_prefix("SQLite file ").unwrap());
+        assert!(path.is_file(), "{location}");
+        drop(db);
+        assert!(!path.exists());
+        assert!(!path.parent().unwrap().exists());
+    }
+
+    #[test]
+    fn postgres_test_database_is_dropped_even_when_the_test_panics() {
+        let Some(admin_url) = postgres_admin_url_from_env() else {
+            eprintln!("skipped: {POSTGRES_URL_ENV} is not set");
+            return;
+        };
+        let name = std::panic::catch_unwind(|| {
+            let db = TestDatabase::postgres().expect("the variable is set");
+            let location = db.location();
+            let name = location
+                .strip_prefix("Postgres database ")
+                .unwrap()
+                .to_owned();
+            assert!(database_exists(&admin_url, &name));
+            std::panic::panic_any(name);
+        })
+        .expect_err("the closure panics")
+        .downcast::<String>()
+        .expect("the panic carries the database name");
+        assert!(name.starts_with("keygate_test_"), "{name}");
+        assert!(
+            !database_exists(&admin_url, &name),
+            "{name} was not dropped"
+        );
+    }
+
+    fn database_exists(admin_url: &str, name: &str) -> bool {
+        let mut admin = PgConnection::establish(admin_url).expect("connect as admin");
+        let found = diesel::sql_query(format!(
+            "SELECT datname::text AS name FROM pg_database WHERE datname = '{name}'"
+        ))
+        .load::<DatabaseName>(&mut admin)
+        .expect("list databases");
+        found.iter().any(|row| row.name == name)
+    }
+
+    #[derive(diesel::QueryableByName)]
+    struct DatabaseName {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+}
