@@ -10,7 +10,10 @@
 //! * [`conventions`] — the middleware that stamps request ids and `cache-control`, honours
 //!   `x-stack-override-error-status`, turns handler panics into a 500, and the `x-stack-` /
 //!   `x-hexclave-` header aliases;
-//! * [`access_token`] — the HS256 session tokens the SDK reads.
+//! * [`access_token`] — the HS256 session tokens the SDK reads;
+//! * [`auth`] — who is calling (project, access type, session user) and the operator;
+//! * [`app`] and [`routes`] — the actix application and every endpoint;
+//! * [`projects`] — creating projects and credentials (shared with the CLI and first start).
 //!
 //! **Key design decisions.** The HTTP layer is a library, not the binary: routes are built into
 //! an `actix_web::App` here, so tests run the full HTTP stack in-process (`actix_web::test`)
@@ -20,10 +23,20 @@
 //! "never a 5xx for client input" is enforced in one place.
 
 pub mod access_token;
+pub mod app;
+pub mod auth;
 pub mod conventions;
+mod error_mapping;
 mod js_text;
+pub mod projects;
 pub mod request_body;
+pub mod routes;
+pub mod state;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 pub mod validation;
 pub mod wire_error;
 
+pub use app::build_app;
+pub use state::{AppConfig, AppState};
 pub use wire_error::{AccessType, ApiError, KnownError, PlainError};

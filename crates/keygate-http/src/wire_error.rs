@@ -32,7 +32,6 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::str::FromStr;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -52,52 +51,7 @@ pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 /// `content-type` of every plain-text body keygate writes.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 
-/// The level of access a request claims with `x-stack-access-type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AccessType {
-    /// A browser or app, authenticated with a publishable client key.
-    Client,
-    /// A trusted backend, authenticated with a secret server key.
-    Server,
-    /// A project administrator, authenticated with a super secret admin key.
-    Admin,
-}
-
-impl AccessType {
-    /// `"client"`, `"server"` or `"admin"`.
-    pub const fn as_str(&self) -> &'static str {
-        match self {
-            AccessType::Client => "client",
-            AccessType::Server => "server",
-            AccessType::Admin => "admin",
-        }
-    }
-}
-
-impl fmt::Display for AccessType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A string that is not one of the three access types.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("access type must be 'client', 'server' or 'admin'")]
-pub struct UnknownAccessType;
-
-impl FromStr for AccessType {
-    type Err = UnknownAccessType;
-
-    /// Exact, case-sensitive match, as upstream.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "client" => Ok(AccessType::Client),
-            "server" => Ok(AccessType::Server),
-            "admin" => Ok(AccessType::Admin),
-            _ => Err(UnknownAccessType),
-        }
-    }
-}
+pub use keygate_permissions::AccessType;
 
 /// Upstream's link at the end of the access-type messages (kept verbatim: the SDK shows it).
 const REST_AUTH_DOCS: &str = "For more information, see the docs on REST API authentication: https://docs.stack-auth.com/rest-api/overview#authentication";
@@ -225,6 +179,19 @@ pub enum KnownError {
         /// The user id.
         user_id: UserId,
     },
+    /// 401 (keygate's own): an operator endpoint was called without `authorization: Bearer`.
+    OperatorAuthenticationRequired,
+    /// 401 (keygate's own): the bearer token is not the operator token (or none is configured).
+    InvalidOperatorToken,
+    /// 401: the session user is a member of the team but lacks a permission the endpoint needs.
+    TeamPermissionRequired {
+        /// The team.
+        team_id: TeamId,
+        /// The session user.
+        user_id: UserId,
+        /// The permission that is missing.
+        permission_id: String,
+    },
     /// 404: the permission id is not defined.
     PermissionNotFound {
         /// The permission id as given.
@@ -256,6 +223,9 @@ impl KnownError {
             | ApiKeyRevoked
             | UserAuthenticationRequired
             | InsufficientAccessType { .. }
+            | TeamPermissionRequired { .. }
+            | OperatorAuthenticationRequired
+            | InvalidOperatorToken
             | ClientAuthenticationRequired
             | ServerAuthenticationRequired
             | AdminAuthenticationRequired
@@ -317,6 +287,9 @@ impl KnownError {
             TeamMembershipAlreadyExists => "TEAM_MEMBERSHIP_ALREADY_EXISTS",
             TeamMembershipNotFound { .. } => "TEAM_MEMBERSHIP_NOT_FOUND",
             PermissionNotFound { .. } => "PERMISSION_NOT_FOUND",
+            TeamPermissionRequired { .. } => "TEAM_PERMISSION_REQUIRED",
+            OperatorAuthenticationRequired => "OPERATOR_AUTHENTICATION_REQUIRED",
+            InvalidOperatorToken => "INVALID_OPERATOR_TOKEN",
         }
     }
 
@@ -419,6 +392,16 @@ impl KnownError {
             TeamMembershipNotFound { team_id, user_id } => {
                 format!("User {user_id} is not found in team {team_id}.").into()
             }
+            OperatorAuthenticationRequired => "This endpoint is for the operator of this keygate server: send the operator token as `authorization: Bearer <token>`.".into(),
+            InvalidOperatorToken => "The operator token is not valid (or this server has no operator token configured).".into(),
+            TeamPermissionRequired {
+                team_id,
+                user_id,
+                permission_id,
+            } => format!(
+                "User {user_id} does not have permission {permission_id} in team {team_id}."
+            )
+            .into(),
             PermissionNotFound { permission_id } => format!(
                 "Permission \"{permission_id}\" not found. Make sure you created it on the dashboard."
             )
@@ -495,6 +478,15 @@ impl KnownError {
             PermissionNotFound { permission_id } => {
                 vec![("permission_id", Value::String(permission_id.clone()))]
             }
+            TeamPermissionRequired {
+                team_id,
+                user_id,
+                permission_id,
+            } => vec![
+                ("team_id", s(team_id)),
+                ("user_id", s(user_id)),
+                ("permission_id", Value::String(permission_id.clone())),
+            ],
             ApiKeyNotFound
             | ApiKeyExpired
             | ApiKeyRevoked
@@ -511,7 +503,9 @@ impl KnownError {
             | UnparsableAccessToken
             | RefreshTokenNotFoundOrExpired
             | UserNotFound
-            | TeamMembershipAlreadyExists => return None,
+            | TeamMembershipAlreadyExists
+            | OperatorAuthenticationRequired
+            | InvalidOperatorToken => return None,
         };
         Some(details)
     }
@@ -816,6 +810,13 @@ mod tests {
             KnownError::PermissionNotFound {
                 permission_id: "$x".into(),
             },
+            KnownError::OperatorAuthenticationRequired,
+            KnownError::InvalidOperatorToken,
+            KnownError::TeamPermissionRequired {
+                team_id: team,
+                user_id: user,
+                permission_id: "$manage_api_keys".into(),
+            },
         ]
     }
 
@@ -1016,7 +1017,7 @@ mod tests {
     #[test]
     fn access_type_parses_exactly() {
         assert_eq!("server".parse::<AccessType>(), Ok(AccessType::Server));
-        assert_eq!("Server".parse::<AccessType>(), Err(UnknownAccessType));
+        assert!("Server".parse::<AccessType>().is_err());
         assert_eq!(AccessType::Admin.to_string(), "admin");
     }
 }

@@ -61,6 +61,21 @@ impl DbConnection {
             DbConnection::Postgres(_) => Backend::Postgres,
         }
     }
+
+    /// Runs `work` in a transaction: committed when it returns `Ok`, rolled back otherwise.
+    pub fn in_transaction<T>(
+        &mut self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        diesel::Connection::transaction(self, work)
+    }
+
+    /// Runs a trivial query: proves the connection still reaches the database (readiness).
+    pub fn ping(&mut self) -> Result<(), StorageError> {
+        use diesel::connection::SimpleConnection;
+        self.batch_execute("SELECT 1")?;
+        Ok(())
+    }
 }
 
 /// The two supported database backends.
@@ -604,6 +619,32 @@ mod tests {
             assert_eq!(conn.backend(), db.backend());
             assert_eq!(format!("{:?}", *conn), format!("DbConnection::{:?}", db.backend()));
             assert!(db.run_migrations().unwrap().is_empty());
+        }
+
+        fn ping_reaches_the_database(db) {
+            db.get().unwrap().ping().unwrap();
+        }
+
+        fn in_transaction_commits_on_ok_and_rolls_back_on_err(db) {
+            use crate::repo::projects;
+            let mut conn = db.get().unwrap();
+            let kept = crate::testing::insert_project(&mut conn);
+            let result: Result<(), StorageError> = conn.in_transaction(|conn| {
+                projects::update(conn, kept.id, &projects::ProjectUpdate {
+                    display_name: Some("renamed".into()),
+                    ..Default::default()
+                })?;
+                Err(StorageError::NotFound { entity: "test" })
+            });
+            assert!(result.is_err());
+            assert_eq!(projects::get(&mut conn, kept.id).unwrap().unwrap().display_name, kept.display_name);
+            conn.in_transaction(|conn| {
+                projects::update(conn, kept.id, &projects::ProjectUpdate {
+                    display_name: Some("renamed".into()),
+                    ..Default::default()
+                })
+            }).unwrap();
+            assert_eq!(projects::get(&mut conn, kept.id).unwrap().unwrap().display_name, "renamed");
         }
 
         fn pooled_connections_write_concurrently(db) {

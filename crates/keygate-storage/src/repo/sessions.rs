@@ -97,6 +97,23 @@ pub fn find_by_refresh_token_hash(
         .transpose()
 }
 
+/// The session `id` of `project`, whatever its state (the access-token check reads it to refuse
+/// tokens of signed-out sessions).
+pub fn get(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    id: Uuid,
+) -> Result<Option<SessionRecord>, StorageError> {
+    sessions::table
+        .filter(sessions::project_id.eq(project.to_string()))
+        .filter(sessions::id.eq(id.to_string()))
+        .select(SessionRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(SessionRecord::try_from)
+        .transpose()
+}
+
 /// Signs the session out at `now`, unless it already was (the first time is kept), and returns
 /// it; [`StorageError::NotFound`] if the project has no such session.
 pub fn revoke(
@@ -156,6 +173,19 @@ mod tests {
             let found = find_by_refresh_token_hash(&mut conn, &stored.refresh_token_hash);
             assert_eq!(found.unwrap(), Some(stored));
             assert_eq!(find_by_refresh_token_hash(&mut conn, &random_hash()).unwrap(), None);
+        }
+
+        fn gets_by_id_within_its_project(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let other_project = insert_project(&mut conn).id;
+            let user = insert_user(&mut conn, project).id;
+            let stored = session(project, user);
+            insert(&mut conn, &stored).unwrap();
+
+            assert_eq!(get(&mut conn, project, stored.id).unwrap(), Some(stored.clone()));
+            assert_eq!(get(&mut conn, other_project, stored.id).unwrap(), None);
+            assert_eq!(get(&mut conn, project, Uuid::new_v4()).unwrap(), None);
         }
 
         fn refresh_token_hash_is_unique(db) {

@@ -1,0 +1,32 @@
+//! The actix application: shared state, wire conventions, every route, and upstream-like 404 and
+//! 405 answers for the rest. The binary serves it; tests call it in-process.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App};
+
+use crate::conventions::{not_found, wire_conventions};
+use crate::request_body::BodyLimit;
+use crate::routes;
+use crate::state::AppState;
+
+/// Builds the application around `state`.
+pub fn build_app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(web::Data::new(state))
+        .app_data(BodyLimit::default())
+        .wrap(from_fn(wire_conventions))
+        .configure(routes::configure)
+        .default_service(web::to(not_found))
+}

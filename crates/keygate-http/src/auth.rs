@@ -1,0 +1,311 @@
+//! Who is calling: the project, the access type proven by a project key, and the session user of
+//! an access token — upstream's `parseAuth`, in its order.
+//!
+//! 1. No `x-stack-access-type`: with a project key that is `PROJECT_KEY_WITHOUT_ACCESS_TYPE`,
+//!    without one the request is anonymous (an endpoint that needs a project answers
+//!    `ACCESS_TYPE_REQUIRED`).
+//! 2. An access type other than `client`/`server`/`admin` is `INVALID_ACCESS_TYPE`; no
+//!    `x-stack-project-id` is `ACCESS_TYPE_WITHOUT_PROJECT_ID`.
+//! 3. An access token is verified first (signature, expiry, then project binding).
+//! 4. The access type's key must be present (`*_AUTHENTICATION_REQUIRED`) and valid for the
+//!    project (`INVALID_*_KEY`). An unknown project fails here too, so a caller without a valid
+//!    key never learns whether a project exists.
+//! 5. The token's session must still be open: a signed-out session, or one whose user was
+//!    deleted, answers `ACCESS_TOKEN_EXPIRED` so that upstream's SDK refreshes, fails, and signs
+//!    the user out — an access token never outlives its session here (upstream lets it live
+//!    until it expires).
+//!
+//! Every header is also read under its `x-hexclave-` name.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{HeaderMap, AUTHORIZATION};
+use actix_web::{web, FromRequest, HttpRequest};
+use keygate_domain::{ProjectId, UserId};
+use keygate_permissions::{AccessType, Caller, ProjectSwitches};
+use keygate_storage::repo::project_credentials::{self, CredentialKind};
+use keygate_storage::repo::projects::{self, ProjectRecord};
+use keygate_storage::repo::sessions;
+use uuid::Uuid;
+
+use crate::conventions::stack_header;
+use crate::state::AppState;
+use crate::wire_error::{ApiError, KnownError};
+
+/// The session user proven by a valid access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionUser {
+    /// The signed-in user.
+    pub user_id: UserId,
+    /// The session (the token's `refresh_token_id`).
+    pub session_id: Uuid,
+}
+
+/// An authenticated request to a project: the extractor of every endpoint that needs one.
+#[derive(Debug, Clone)]
+pub struct RequestAuth {
+    /// The project, as stored.
+    pub project: ProjectRecord,
+    /// The access type its key proved.
+    pub access_type: AccessType,
+    /// The session user, when an access token was sent.
+    pub session: Option<SessionUser>,
+}
+
+impl RequestAuth {
+    /// The caller, as the permission decisions see it.
+    pub fn caller(&self) -> Caller {
+        Caller::new(self.access_type, self.session.map(|s| s.user_id))
+    }
+
+    /// The project's switches.
+    pub fn switches(&self) -> ProjectSwitches {
+        let config = &self.project.config;
+        ProjectSwitches {
+            allow_user_api_keys: config.allow_user_api_keys,
+            allow_team_api_keys: config.allow_team_api_keys,
+            client_team_creation_enabled: config.client_team_creation_enabled,
+        }
+    }
+
+    /// The project's id.
+    pub fn project_id(&self) -> ProjectId {
+        self.project.id
+    }
+
+    /// The session user's id, if any.
+    pub fn session_user_id(&self) -> Option<UserId> {
+        self.session.map(|s| s.user_id)
+    }
+}
+
+/// The headers that matter for authentication, read once.
+#[derive(Debug, Default)]
+struct AuthHeaders {
+    access_type: Option<String>,
+    project_id: Option<String>,
+    publishable_client_key: Option<String>,
+    secret_server_key: Option<String>,
+    super_secret_admin_key: Option<String>,
+    access_token: Option<String>,
+}
+
+impl AuthHeaders {
+    fn read(headers: &HeaderMap) -> Self {
+        // An empty header counts as absent, as in upstream (`!value`).
+        let get = |name: &str| {
+            stack_header(headers, name)
+                .map(|v| v.into_owned())
+                .filter(|v| !v.is_empty())
+        };
+        AuthHeaders {
+            access_type: get("access-type"),
+            project_id: get("project-id"),
+            publishable_client_key: get("publishable-client-key"),
+            secret_server_key: get("secret-server-key"),
+            super_secret_admin_key: get("super-secret-admin-key"),
+            access_token: get("access-token"),
+        }
+    }
+
+    fn has_project_key(&self) -> bool {
+        self.publishable_client_key.is_some()
+            || self.secret_server_key.is_some()
+            || self.super_secret_admin_key.is_some()
+    }
+}
+
+/// Authenticates `request` against the project it names; `Ok(None)` for an anonymous request
+/// (no access type and no project key).
+pub async fn authenticate(
+    request: &HttpRequest,
+    state: &AppState,
+) -> Result<Option<RequestAuth>, ApiError> {
+    let headers = AuthHeaders::read(request.headers());
+    let Some(access_type_text) = headers.access_type.clone() else {
+        if headers.has_project_key() {
+            return Err(KnownError::ProjectKeyWithoutAccessType.into());
+        }
+        return Ok(None);
+    };
+    let access_type: AccessType =
+        access_type_text
+            .parse()
+            .map_err(|_| KnownError::InvalidAccessType {
+                access_type: access_type_text.clone(),
+            })?;
+    let project_id_text =
+        headers
+            .project_id
+            .clone()
+            .ok_or(KnownError::AccessTypeWithoutProjectId {
+                request_type: access_type,
+            })?;
+
+    let now = state.now();
+    let token_claims = match &headers.access_token {
+        Some(token) => Some(state.access_tokens().verify(token, &project_id_text, now)?),
+        None => None,
+    };
+
+    let (kind, presented_key, missing, invalid) = match access_type {
+        AccessType::Client => (
+            CredentialKind::PublishableClientKey,
+            headers.publishable_client_key,
+            KnownError::ClientAuthenticationRequired,
+            KnownError::InvalidPublishableClientKey {
+                project_id: project_id_text.clone(),
+            },
+        ),
+        AccessType::Server => (
+            CredentialKind::SecretServerKey,
+            headers.secret_server_key,
+            KnownError::ServerAuthenticationRequired,
+            KnownError::InvalidSecretServerKey {
+                project_id: project_id_text.clone(),
+            },
+        ),
+        AccessType::Admin => (
+            CredentialKind::SuperSecretAdminKey,
+            headers.super_secret_admin_key,
+            KnownError::AdminAuthenticationRequired,
+            KnownError::InvalidSuperSecretAdminKey {
+                project_id: project_id_text.clone(),
+            },
+        ),
+    };
+    let presented_key = presented_key.ok_or(missing)?;
+    // A project id that is not a UUID cannot match any project: the key is simply invalid.
+    let Ok(project_id) = project_id_text.parse::<ProjectId>() else {
+        return Err(invalid.into());
+    };
+    let key_hash = state.hasher().hash(&presented_key);
+    let session_ref = token_claims
+        .as_ref()
+        .map(|claims| (claims.sub, claims.refresh_token_id.clone()));
+
+    let loaded = state
+        .with_conn(move |conn| {
+            let credential =
+                project_credentials::find_valid(conn, project_id, kind, &key_hash, now)?;
+            if credential.is_none() {
+                return Ok(None);
+            }
+            let Some(project) = projects::get(conn, project_id)? else {
+                return Ok(None);
+            };
+            let session = match session_ref {
+                Some((user_id, session_id)) => {
+                    let session = Uuid::parse_str(&session_id)
+                        .ok()
+                        .map(|id| sessions::get(conn, project_id, id))
+                        .transpose()?
+                        .flatten()
+                        .filter(|s| s.user_id == user_id);
+                    Some(session.ok_or(()).map_err(|()| (user_id, session_id)))
+                }
+                None => None,
+            };
+            Ok(Some((project, session)))
+        })
+        .await?;
+    let Some((project, session)) = loaded else {
+        return Err(invalid.into());
+    };
+
+    let session = match session {
+        None => None,
+        Some(Ok(record)) => match record.revoked_at_millis {
+            None if record.expires_at_millis >= now => Some(SessionUser {
+                user_id: record.user_id,
+                session_id: record.id,
+            }),
+            revoked_at => {
+                return Err(KnownError::AccessTokenExpired {
+                    expired_at_millis: Some(revoked_at.unwrap_or(record.expires_at_millis)),
+                }
+                .into())
+            }
+        },
+        // The session (or its user) is gone.
+        Some(Err(_)) => {
+            return Err(KnownError::AccessTokenExpired {
+                expired_at_millis: None,
+            }
+            .into())
+        }
+    };
+
+    Ok(Some(RequestAuth {
+        project,
+        access_type,
+        session,
+    }))
+}
+
+impl FromRequest for RequestAuth {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let request = request.clone();
+        Box::pin(async move {
+            let state = app_state(&request)?;
+            authenticate(&request, &state)
+                .await?
+                .ok_or_else(|| KnownError::AccessTypeRequired.into())
+        })
+    }
+}
+
+/// The operator, proven by `authorization: Bearer <operator token>` (contract A3). It manages
+/// projects only; it is never a project credential.
+#[derive(Debug, Clone, Copy)]
+pub struct Operator;
+
+/// Reads the bearer token of `authorization`, if any.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// Checks the operator token of `request`.
+pub fn authenticate_operator(
+    request: &HttpRequest,
+    state: &AppState,
+) -> Result<Operator, ApiError> {
+    match bearer_token(request.headers()) {
+        None => Err(KnownError::OperatorAuthenticationRequired.into()),
+        Some(token) if state.is_operator_token(token) => Ok(Operator),
+        Some(_) => Err(KnownError::InvalidOperatorToken.into()),
+    }
+}
+
+impl FromRequest for Operator {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        std::future::ready(
+            app_state(request).and_then(|state| authenticate_operator(request, &state)),
+        )
+    }
+}
+
+/// The shared state registered on the app.
+pub fn app_state(request: &HttpRequest) -> Result<AppState, ApiError> {
+    request
+        .app_data::<web::Data<AppState>>()
+        .map(|data| data.get_ref().clone())
+        .ok_or_else(|| {
+            ApiError::internal(&std::io::Error::other(
+                "AppState is not registered on the app",
+            ))
+        })
+}

@@ -1,0 +1,206 @@
+//! How the other crates' errors become wire errors. This is the only place that decides it.
+
+use keygate_domain::api_key::CheckRejection;
+use keygate_permissions::Denial;
+use keygate_storage::StorageError;
+
+use crate::wire_error::{ApiError, KnownError, PlainError};
+
+impl From<Denial> for ApiError {
+    fn from(denial: Denial) -> Self {
+        use actix_web::http::StatusCode;
+        match denial {
+            Denial::InsufficientAccessType { actual, allowed } => {
+                KnownError::InsufficientAccessType {
+                    actual_access_type: actual,
+                    allowed_access_types: allowed.to_vec(),
+                }
+                .into()
+            }
+            Denial::ApiKeysDisabled(_) | Denial::ClientUserDeletionDisabled => {
+                PlainError::new(StatusCode::BAD_REQUEST, denial.to_string()).into()
+            }
+            Denial::OwnerIdRequired(_) => ApiError::schema(denial.to_string()),
+            Denial::UserAuthenticationRequired => KnownError::UserAuthenticationRequired.into(),
+            Denial::CannotGetOwnUserWithoutUser => KnownError::CannotGetOwnUserWithoutUser.into(),
+            Denial::OtherUsersApiKeys
+            | Denial::ClientTeamCreationDisabled
+            | Denial::TeamCreatorNotSelf
+            | Denial::OtherUsersTeams
+            | Denial::OtherUsersTeamPermissions => {
+                PlainError::new(StatusCode::FORBIDDEN, denial.to_string()).into()
+            }
+            Denial::ApiKeyNotFound => KnownError::ApiKeyNotFound.into(),
+            Denial::TeamMembershipNotFound { team_id, user_id } => {
+                KnownError::TeamMembershipNotFound { team_id, user_id }.into()
+            }
+            Denial::TeamPermissionRequired {
+                team_id,
+                user_id,
+                permission,
+            } => KnownError::TeamPermissionRequired {
+                team_id,
+                user_id,
+                permission_id: permission.id().to_owned(),
+            }
+            .into(),
+        }
+    }
+}
+
+impl From<CheckRejection> for ApiError {
+    fn from(rejection: CheckRejection) -> Self {
+        match rejection {
+            CheckRejection::WrongType { expected, actual } => KnownError::WrongApiKeyType {
+                expected_type: expected,
+                actual_type: actual,
+            }
+            .into(),
+            CheckRejection::Revoked => KnownError::ApiKeyRevoked.into(),
+            CheckRejection::Expired => KnownError::ApiKeyExpired.into(),
+        }
+    }
+}
+
+/// Storage errors that reach a handler's `?` unhandled: the database being unreachable is a
+/// 503, anything else a bug (500). Handlers turn the expected ones (`NotFound`, `AlreadyExists`,
+/// a foreign key naming a missing user) into known errors before this.
+impl From<StorageError> for ApiError {
+    fn from(error: StorageError) -> Self {
+        match &error {
+            StorageError::Pool(_) | StorageError::Connection { .. } => {
+                ApiError::unavailable(&error)
+            }
+            _ => ApiError::internal(&error),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::StatusCode;
+    use actix_web::ResponseError;
+    use keygate_domain::{KeyType, TeamId, UserId};
+    use keygate_permissions::{AccessType, SystemPermission};
+
+    use super::*;
+
+    fn status_and_code(error: ApiError) -> (StatusCode, Option<&'static str>) {
+        let code = match &error {
+            ApiError::Known(known) => Some(known.code()),
+            _ => None,
+        };
+        (error.status_code(), code)
+    }
+
+    #[test]
+    fn denials_map_to_the_contract() {
+        let user_id = UserId::new_random();
+        let team_id = TeamId::new_random();
+        let cases = [
+            (
+                Denial::InsufficientAccessType {
+                    actual: AccessType::Client,
+                    allowed: &[AccessType::Server, AccessType::Admin],
+                },
+                StatusCode::UNAUTHORIZED,
+                Some("INSUFFICIENT_ACCESS_TYPE"),
+            ),
+            (
+                Denial::ApiKeysDisabled(KeyType::Team),
+                StatusCode::BAD_REQUEST,
+                None,
+            ),
+            (
+                Denial::OwnerIdRequired(KeyType::User),
+                StatusCode::BAD_REQUEST,
+                Some("SCHEMA_ERROR"),
+            ),
+            (
+                Denial::UserAuthenticationRequired,
+                StatusCode::UNAUTHORIZED,
+                Some("USER_AUTHENTICATION_REQUIRED"),
+            ),
+            (
+                Denial::CannotGetOwnUserWithoutUser,
+                StatusCode::BAD_REQUEST,
+                Some("CANNOT_GET_OWN_USER_WITHOUT_USER"),
+            ),
+            (Denial::OtherUsersApiKeys, StatusCode::FORBIDDEN, None),
+            (
+                Denial::ApiKeyNotFound,
+                StatusCode::NOT_FOUND,
+                Some("API_KEY_NOT_FOUND"),
+            ),
+            (
+                Denial::ClientTeamCreationDisabled,
+                StatusCode::FORBIDDEN,
+                None,
+            ),
+            (
+                Denial::ClientUserDeletionDisabled,
+                StatusCode::BAD_REQUEST,
+                None,
+            ),
+            (
+                Denial::TeamMembershipNotFound { team_id, user_id },
+                StatusCode::NOT_FOUND,
+                Some("TEAM_MEMBERSHIP_NOT_FOUND"),
+            ),
+            (
+                Denial::TeamPermissionRequired {
+                    team_id,
+                    user_id,
+                    permission: SystemPermission::ManageApiKeys,
+                },
+                StatusCode::UNAUTHORIZED,
+                Some("TEAM_PERMISSION_REQUIRED"),
+            ),
+        ];
+        for (denial, status, code) in cases {
+            let text = denial.to_string();
+            let mapped = ApiError::from(denial);
+            if let ApiError::Plain(plain) = &mapped {
+                assert_eq!(plain.message(), text);
+            }
+            assert_eq!(status_and_code(mapped), (status, code), "{text}");
+        }
+    }
+
+    #[test]
+    fn check_rejections_map_to_the_contract() {
+        let wrong = CheckRejection::WrongType {
+            expected: KeyType::Team,
+            actual: KeyType::User,
+        };
+        assert_eq!(
+            status_and_code(wrong.into()),
+            (StatusCode::BAD_REQUEST, Some("WRONG_API_KEY_TYPE"))
+        );
+        assert_eq!(
+            status_and_code(CheckRejection::Revoked.into()),
+            (StatusCode::UNAUTHORIZED, Some("API_KEY_REVOKED"))
+        );
+        assert_eq!(
+            status_and_code(CheckRejection::Expired.into()),
+            (StatusCode::UNAUTHORIZED, Some("API_KEY_EXPIRED"))
+        );
+    }
+
+    #[test]
+    fn storage_outage_is_503_and_bugs_500() {
+        let outage = StorageError::Connection {
+            backend: keygate_storage::Backend::Postgres,
+            message: "refused".into(),
+        };
+        assert_eq!(
+            ApiError::from(outage).status_code(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        let bug = StorageError::CorruptValue { column: "id" };
+        assert_eq!(
+            ApiError::from(bug).status_code(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+}
