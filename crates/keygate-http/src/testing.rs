@@ -11,15 +11,20 @@ use std::sync::Arc;
 use actix_web::http::header::HeaderMap;
 use actix_web::http::StatusCode;
 use actix_web::test::{self as actix_test, TestRequest};
-use keygate_domain::{KeyHasher, ProjectId};
+use keygate_domain::{KeyHasher, ProjectId, TeamId, UserId};
+use keygate_storage::repo::memberships::{self, MembershipRecord};
 use keygate_storage::repo::projects::{ProjectConfig, ProjectRecord};
+use keygate_storage::repo::sessions::{self, SessionRecord};
+use keygate_storage::repo::team_permissions::{self, GrantRecord};
 use keygate_storage::testing::TestDatabase;
 use serde_json::Value;
 
-use crate::access_token::{AccessTokenSecret, AccessTokenSigner};
+use uuid::Uuid;
+
+use crate::access_token::{AccessTokenSecret, AccessTokenSigner, AccessTokenSubject};
 use crate::app::build_app;
 use crate::projects::{create_project, issue_credential, CredentialKeys};
-use crate::state::{AppConfig, AppState};
+use crate::state::{AppConfig, AppState, DEFAULT_REFRESH_TOKEN_LIFETIME_MILLIS};
 use crate::wire_error::KNOWN_ERROR_HEADER;
 
 /// The operator token every test app accepts.
@@ -126,6 +131,76 @@ impl TestApp {
         }
     }
 
+    /// Inserts a user into `project` (directly in storage) with an open session, and returns it
+    /// with a valid access token for that session.
+    pub fn create_user(&self, project: &TestProject) -> TestUser {
+        let mut conn = self.database.conn();
+        let user = keygate_storage::testing::insert_user(&mut conn, project.id());
+        let session = SessionRecord {
+            id: Uuid::new_v4(),
+            project_id: project.id(),
+            user_id: user.id,
+            refresh_token_hash: keygate_storage::testing::random_hash(),
+            created_at_millis: self.now(),
+            expires_at_millis: self.now() + DEFAULT_REFRESH_TOKEN_LIFETIME_MILLIS,
+            revoked_at_millis: None,
+        };
+        sessions::insert(&mut conn, &session).expect("insert test session");
+        let subject = AccessTokenSubject {
+            project_id: project.id(),
+            user_id: user.id,
+            refresh_token_id: session.id.to_string(),
+            display_name: user.display_name.clone(),
+            primary_email: None,
+            primary_email_verified: false,
+            requires_totp_mfa: false,
+            selected_team_id: None,
+            signed_up_at_millis: user.signed_up_at_millis,
+        };
+        let issued = self
+            .state
+            .access_tokens()
+            .issue(&subject, self.now())
+            .expect("issue test access token");
+        TestUser {
+            id: user.id,
+            session_id: session.id,
+            access_token: issued.token.into_string(),
+        }
+    }
+
+    /// Inserts a team into `project` (directly in storage) with `members`, each granted the
+    /// permission ids given (e.g. `&["team_admin"]`, `&["team_member"]`, `&[]`).
+    pub fn create_team(&self, project: &TestProject, members: &[(&TestUser, &[&str])]) -> TeamId {
+        let mut conn = self.database.conn();
+        let team = keygate_storage::testing::insert_team(&mut conn, project.id());
+        for (user, permissions) in members {
+            memberships::insert(
+                &mut conn,
+                &MembershipRecord {
+                    project_id: project.id(),
+                    team_id: team.id,
+                    user_id: user.id,
+                    created_at_millis: self.now(),
+                },
+            )
+            .expect("insert test membership");
+            for permission in *permissions {
+                team_permissions::grant(
+                    &mut conn,
+                    &GrantRecord {
+                        project_id: project.id(),
+                        team_id: team.id,
+                        user_id: user.id,
+                        permission_id: (*permission).to_owned(),
+                    },
+                )
+                .expect("grant test permission");
+            }
+        }
+        team.id
+    }
+
     /// A project with user and team API keys and client team creation all enabled.
     pub fn create_open_project(&self) -> TestProject {
         self.create_project(ProjectConfig {
@@ -183,6 +258,24 @@ impl TestProject {
                 "x-stack-super-secret-admin-key",
                 self.super_secret_admin_key.as_str(),
             ))
+    }
+}
+
+/// A user created for a test, signed in.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    /// The user's id.
+    pub id: UserId,
+    /// The open session's id.
+    pub session_id: Uuid,
+    /// A valid access token of that session.
+    pub access_token: String,
+}
+
+impl TestUser {
+    /// `request` with this user's access token.
+    pub fn signed_in(&self, request: TestRequest) -> TestRequest {
+        request.insert_header(("x-stack-access-token", self.access_token.as_str()))
     }
 }
 

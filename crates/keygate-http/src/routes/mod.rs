@@ -1,11 +1,25 @@
 //! Every route keygate serves, one module per resource. Each module registers its paths with
 //! one `web::resource` per path (so a wrong method on a known path answers 405).
 
+pub mod api_keys;
 pub mod health;
+pub mod internal;
+pub mod sessions;
+pub mod team_memberships;
+pub mod team_permissions;
+pub mod teams;
+pub mod users;
 
 use actix_web::web;
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
+    internal::configure(cfg);
+    users::configure(cfg);
+    sessions::configure(cfg);
+    teams::configure(cfg);
+    team_memberships::configure(cfg);
+    team_permissions::configure(cfg);
+    api_keys::configure(cfg);
 }
