@@ -47,5 +47,6 @@ pub use connection::{
 };
 pub use error::StorageError;
 pub use repo::{
-    api_keys, memberships, project_credentials, projects, sessions, team_permissions, teams, users,
+    api_keys, memberships, project_credentials, projects, server_secrets, sessions,
+    team_permissions, teams, users,
 };

@@ -125,3 +125,11 @@ diesel::table! {
 diesel::joinable!(team_memberships -> teams (team_id));
 
 diesel::allow_tables_to_appear_in_same_query!(teams, team_memberships);
+
+diesel::table! {
+    server_secrets (name) {
+        name -> Text,
+        value -> Binary,
+        created_at_millis -> BigInt,
+    }
+}

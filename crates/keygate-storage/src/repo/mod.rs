@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod memberships;
 pub mod project_credentials;
 pub mod projects;
+pub mod server_secrets;
 pub mod sessions;
 pub mod team_permissions;
 pub mod teams;
