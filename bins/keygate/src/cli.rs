@@ -1,0 +1,248 @@
+//! The command line: `keygate [--config FILE] [--database-url URL] [serve [--bind ADDR] | migrate
+//! | project create|update|list|show]`. Without a subcommand keygate serves.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use keygate_domain::ProjectId;
+
+/// keygate: a self-hostable API-key service (serves the REST API of Stack Auth's API keys).
+#[derive(Debug, Parser)]
+#[command(name = "keygate", version, about)]
+pub struct Cli {
+    /// A settings file (TOML) layered over the compiled-in defaults (also `KEYGATE_CONFIG`).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+
+    /// The database: `sqlite://path` or `postgres://user@host:port/db` (wins over
+    /// `KEYGATE_DATABASE_URL` and the settings file).
+    #[arg(long, value_name = "URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// Flags of `serve`, for running without a subcommand.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+
+    /// What to do; `serve` when left out.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What one invocation asks for, with the `serve` flags merged.
+#[derive(Debug)]
+pub enum Action {
+    /// `serve`, or no subcommand.
+    Serve(ServeArgs),
+    /// `migrate`.
+    Migrate,
+    /// `project …`.
+    Project(ProjectCommand),
+}
+
+impl Cli {
+    /// The action asked for. `serve` flags given before the subcommand count for `serve` (and
+    /// for running without a subcommand); with any other subcommand they are an error.
+    pub fn action(&mut self) -> Result<Action, clap::Error> {
+        let top_level = std::mem::take(&mut self.serve);
+        match self.command.take() {
+            None => Ok(Action::Serve(top_level)),
+            Some(Command::Serve(args)) => Ok(Action::Serve(ServeArgs {
+                bind: args.bind.or(top_level.bind),
+            })),
+            Some(other) if top_level.bind.is_some() => {
+                Err(<Cli as clap::CommandFactory>::command().error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!("--bind only applies to `serve`, not to `{}`", other.name()),
+                ))
+            }
+            Some(Command::Migrate) => Ok(Action::Migrate),
+            Some(Command::Project(command)) => Ok(Action::Project(command)),
+        }
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default). Creates the `default` project on an empty database.
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage projects (prints JSON).
+    #[command(subcommand)]
+    Project(ProjectCommand),
+}
+
+impl Command {
+    /// The subcommand's name, for messages.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Serve(_) => "serve",
+            Command::Migrate => "migrate",
+            Command::Project(_) => "project",
+        }
+    }
+}
+
+/// Flags of `serve`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Where to listen, e.g. `127.0.0.1:8102` (port 0 picks a free port; wins over
+    /// `KEYGATE_BIND`).
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<String>,
+}
+
+/// `keygate project …`.
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// Create a project and a credential with all three keys; prints both (the keys only this
+    /// once).
+    Create {
+        /// The project's name.
+        display_name: String,
+        /// Let users have API keys.
+        #[arg(long)]
+        allow_user_api_keys: bool,
+        /// Let teams have API keys.
+        #[arg(long)]
+        allow_team_api_keys: bool,
+        /// Let clients (not only servers) create teams.
+        #[arg(long)]
+        client_team_creation_enabled: bool,
+    },
+    /// Change a project's name or switches; prints the project.
+    Update {
+        /// The project's id.
+        id: ProjectId,
+        /// A new name.
+        #[arg(long, value_name = "NAME")]
+        display_name: Option<String>,
+        /// Let users have API keys, or not.
+        #[arg(long, value_name = "BOOL")]
+        allow_user_api_keys: Option<bool>,
+        /// Let teams have API keys, or not.
+        #[arg(long, value_name = "BOOL")]
+        allow_team_api_keys: Option<bool>,
+        /// Let clients create teams, or not.
+        #[arg(long, value_name = "BOOL")]
+        client_team_creation_enabled: Option<bool>,
+    },
+    /// List every project, oldest first.
+    List,
+    /// Show one project.
+    Show {
+        /// The project's id.
+        id: ProjectId,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("keygate").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_subcommand_serves_with_top_level_flags() {
+        let cli = parse(&["--bind", "127.0.0.1:0", "--database-url", "sqlite://x.db"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.serve.bind.as_deref(), Some("127.0.0.1:0"));
+        assert_eq!(cli.database_url.as_deref(), Some("sqlite://x.db"));
+    }
+
+    #[test]
+    fn serve_takes_its_flags_and_the_global_ones() {
+        let cli = parse(&["serve", "--bind", "0.0.0.0:80", "--config", "k.toml"]).unwrap();
+        let Some(Command::Serve(args)) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(args.bind.as_deref(), Some("0.0.0.0:80"));
+        assert_eq!(cli.config, Some(PathBuf::from("k.toml")));
+    }
+
+    #[test]
+    fn project_commands_parse() {
+        let cli = parse(&["project", "create", "My app", "--allow-user-api-keys"]).unwrap();
+        match cli.command {
+            Some(Command::Project(ProjectCommand::Create {
+                display_name,
+                allow_user_api_keys,
+                allow_team_api_keys,
+                ..
+            })) => {
+                assert_eq!(display_name, "My app");
+                assert!(allow_user_api_keys);
+                assert!(!allow_team_api_keys);
+            }
+            other => panic!("{other:?}"),
+        }
+        let id = ProjectId::new_random();
+        let cli = parse(&[
+            "--database-url",
+            "sqlite://y.db",
+            "project",
+            "update",
+            &id.to_string(),
+            "--allow-team-api-keys",
+            "false",
+        ])
+        .unwrap();
+        match cli.command {
+            Some(Command::Project(ProjectCommand::Update {
+                id: parsed,
+                allow_team_api_keys,
+                display_name,
+                ..
+            })) => {
+                assert_eq!(parsed, id);
+                assert_eq!(allow_team_api_keys, Some(false));
+                assert_eq!(display_name, None);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["project", "show", "not-a-uuid"]).is_err());
+    }
+
+    #[test]
+    fn serve_flags_do_not_mix_with_other_subcommands() {
+        let error = parse(&["--bind", "127.0.0.1:0", "migrate"])
+            .unwrap()
+            .action()
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("--bind only applies to `serve`"),
+            "{error}"
+        );
+        assert!(parse(&["migrate", "--bind", "127.0.0.1:0"]).is_err());
+        assert!(matches!(
+            parse(&["migrate"]).unwrap().action(),
+            Ok(Action::Migrate)
+        ));
+    }
+
+    #[test]
+    fn actions_merge_the_serve_flags() {
+        let Ok(Action::Serve(args)) = parse(&["--bind", "127.0.0.1:1"]).unwrap().action() else {
+            panic!("not serve")
+        };
+        assert_eq!(args.bind.as_deref(), Some("127.0.0.1:1"));
+        let Ok(Action::Serve(args)) =
+            parse(&["--bind", "127.0.0.1:1", "serve", "--bind", "127.0.0.1:2"])
+                .unwrap()
+                .action()
+        else {
+            panic!("not serve")
+        };
+        assert_eq!(args.bind.as_deref(), Some("127.0.0.1:2"));
+    }
+}

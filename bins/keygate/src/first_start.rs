@@ -1,0 +1,205 @@
+//! The first start: on a database without projects, keygate creates the project `default` (user
+//! and team API keys and client team creation enabled) with a credential holding all three keys,
+//! and prints them once, so `cargo run --release` on a fresh clone gives a working server.
+//!
+//! Exactly one node ever does this, even when several start at once on a fresh database: the
+//! work runs in one transaction that first claims the marker [`FIRST_START_MARKER`] in
+//! `server_secrets` (insert-if-absent). A node that loses the race sees the claim and does
+//! nothing; if the winner fails midway the claim is rolled back with the rest. A database that
+//! already has projects (made with `keygate project create` before the first `serve`, or by an
+//! older keygate) gets the marker and no `default` project. Later starts print nothing secret.
+
+use keygate_domain::{EpochMillis, KeyHasher};
+use keygate_http::projects::{create_project, issue_credential, CredentialKeys, IssuedCredential};
+use keygate_storage::repo::projects::{self, ProjectConfig, ProjectRecord};
+use keygate_storage::repo::server_secrets;
+use keygate_storage::{Database, StorageError};
+
+/// The `server_secrets` row that records that the first start has been handled.
+pub const FIRST_START_MARKER: &str = "first_start_handled";
+
+/// The name of the project made on first start.
+pub const DEFAULT_PROJECT_NAME: &str = "default";
+
+/// What the first start created; shown once.
+#[derive(Debug)]
+pub struct FirstStart {
+    /// The `default` project.
+    pub project: ProjectRecord,
+    /// Its credential, with all three keys in plain text.
+    pub credential: IssuedCredential,
+}
+
+/// Creates the `default` project and its credential if this is the first start of an empty
+/// database; `None` otherwise.
+pub fn run(
+    database: &Database,
+    hasher: &KeyHasher,
+    now: EpochMillis,
+) -> Result<Option<FirstStart>, StorageError> {
+    let mut conn = database.get()?;
+    conn.in_transaction(|conn| {
+        // The claim comes first: as the transaction's first statement it takes the write lock
+        // (SQLite) or waits for a racing claim's outcome (Postgres).
+        if !server_secrets::insert_if_absent(conn, FIRST_START_MARKER, b"handled", now)? {
+            return Ok(None);
+        }
+        if projects::count(conn)? > 0 {
+            return Ok(None);
+        }
+        let config = ProjectConfig {
+            allow_user_api_keys: true,
+            allow_team_api_keys: true,
+            client_team_creation_enabled: true,
+        };
+        let project = create_project(conn, DEFAULT_PROJECT_NAME, config, now)?;
+        let credential = issue_credential(
+            conn,
+            hasher,
+            project.id,
+            "created on first start",
+            None,
+            CredentialKeys::ALL,
+            now,
+        )?;
+        Ok(Some(FirstStart {
+            project,
+            credential,
+        }))
+    })
+}
+
+/// The text printed once on first start: the project id, the three keys, the base URL, where the
+/// web UI will live, and a curl command to try.
+pub fn banner(first: &FirstStart, base_url: &str) -> String {
+    let key = |token: &Option<keygate_domain::SecretToken>| {
+        token
+            .as_ref()
+            .map(|t| t.expose_secret().to_owned())
+            .unwrap_or_default()
+    };
+    let project_id = first.project.id;
+    let client_key = key(&first.credential.publishable_client_key);
+    let server_key = key(&first.credential.secret_server_key);
+    let admin_key = key(&first.credential.super_secret_admin_key);
+    let rule = "=".repeat(78);
+    format!(
+        "{rule}
+keygate first start: created the project \"{DEFAULT_PROJECT_NAME}\" (user and team API keys enabled).
+These keys are shown ONLY NOW; keygate stores only their hashes. Copy them somewhere safe.
+
+  base URL                 {base_url}
+  project id               {project_id}
+  publishable client key   {client_key}
+  secret server key        {server_key}
+  super secret admin key   {admin_key}
+
+Try it:
+  curl {base_url}/api/v1/internal/projects/current \\
+    -H 'x-stack-access-type: admin' \\
+    -H 'x-stack-project-id: {project_id}' \\
+    -H 'x-stack-super-secret-admin-key: {admin_key}'
+
+  curl -X POST {base_url}/api/v1/users \\
+    -H 'content-type: application/json' \\
+    -H 'x-stack-access-type: server' \\
+    -H 'x-stack-project-id: {project_id}' \\
+    -H 'x-stack-secret-server-key: {server_key}' \\
+    -d '{{\"display_name\": \"Ada\", \"primary_email\": \"ada@example.com\"}}'
+
+The web UI (account settings with the API keys tab) will live at {base_url}/handler/account-settings.
+More keys: `keygate project create --help`, or POST {base_url}/api/v1/internal/api-keys.
+{rule}"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use keygate_storage::testing::{insert_project, TestDatabase};
+
+    use super::*;
+
+    keygate_storage::backend_tests! {
+        fn the_first_start_happens_once(db) {
+            let hasher = KeyHasher::sha256();
+            let first = run(db.database(), &hasher, 1_000).unwrap().expect("first start");
+            assert_eq!(first.project.display_name, "default");
+            assert!(first.project.config.allow_user_api_keys);
+            assert!(first.project.config.allow_team_api_keys);
+            assert!(first.project.config.client_team_creation_enabled);
+            assert!(first.credential.publishable_client_key.is_some());
+            assert!(first.credential.secret_server_key.is_some());
+            assert!(first.credential.super_secret_admin_key.is_some());
+            assert!(run(db.database(), &hasher, 2_000).unwrap().is_none());
+            assert_eq!(projects::count(&mut db.conn()).unwrap(), 1);
+        }
+
+        fn a_database_with_projects_gets_no_default_project(db) {
+            insert_project(&mut db.conn());
+            assert!(run(db.database(), &KeyHasher::sha256(), 1_000).unwrap().is_none());
+            assert_eq!(projects::count(&mut db.conn()).unwrap(), 1);
+        }
+
+        fn racing_nodes_create_one_default_project(db) {
+            let created: Vec<bool> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..3)
+                    .map(|_| {
+                        let database = db.database().clone();
+                        scope.spawn(move || {
+                            run(&database, &KeyHasher::sha256(), 1_000).unwrap().is_some()
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            assert_eq!(created.iter().filter(|c| **c).count(), 1, "{created:?}");
+            assert_eq!(projects::count(&mut db.conn()).unwrap(), 1);
+        }
+    }
+
+    #[test]
+    fn the_banner_shows_everything_needed_once() {
+        let database = TestDatabase::sqlite();
+        let first = run(database.database(), &KeyHasher::sha256(), 1_000)
+            .unwrap()
+            .unwrap();
+        let text = banner(&first, "http://localhost:8102");
+        for expected in [
+            first.project.id.to_string(),
+            first
+                .credential
+                .publishable_client_key
+                .as_ref()
+                .unwrap()
+                .expose_secret()
+                .to_owned(),
+            first
+                .credential
+                .secret_server_key
+                .as_ref()
+                .unwrap()
+                .expose_secret()
+                .to_owned(),
+            first
+                .credential
+                .super_secret_admin_key
+                .as_ref()
+                .unwrap()
+                .expose_secret()
+                .to_owned(),
+            "http://localhost:8102/api/v1/internal/projects/current".to_owned(),
+            "http://localhost:8102/handler/account-settings".to_owned(),
+        ] {
+            assert!(text.contains(&expected), "missing {expected} in:\n{text}");
+        }
+        // The Debug form (what a log line would show) has no key.
+        let debugged = format!("{first:?}");
+        let admin = first
+            .credential
+            .super_secret_admin_key
+            .as_ref()
+            .unwrap()
+            .expose_secret();
+        assert!(!debugged.contains(admin), "{debugged}");
+    }
+}

@@ -1,0 +1,128 @@
+//! `keygate serve`: open (and migrate) the database, settle the access-token secret, bind, run
+//! the first start, and serve until SIGINT or SIGTERM.
+//!
+//! Shutdown is graceful on both signals (actix on its own stops abruptly on SIGINT): the
+//! listener closes at once, requests in flight get `shutdown_timeout_seconds` to finish, then
+//! the process exits with status 0.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::HttpServer;
+use anyhow::Context;
+use keygate_http::access_token::{now_millis, AccessTokenSigner};
+use keygate_http::state::system_clock;
+use keygate_http::{build_app, AppConfig, AppState};
+
+use crate::first_start;
+use crate::runtime::{access_token_secret, key_hasher, open_database};
+use crate::settings::Settings;
+
+/// Runs the server until a shutdown signal.
+pub fn serve(settings: Settings) -> anyhow::Result<()> {
+    let database = open_database(&settings, settings.database.max_connections)?;
+    let hasher = key_hasher(&settings);
+    let secret = access_token_secret(&settings, &database, now_millis())?;
+    let lifetime = Duration::from_secs(settings.auth.access_token_ttl_seconds);
+    let access_tokens = AccessTokenSigner::new(&secret)
+        .with_lifetime(lifetime)
+        .map_err(|_| {
+            anyhow::anyhow!("setting auth.access_token_ttl_seconds is out of range: {lifetime:?}")
+        })?;
+
+    let listener = TcpListener::bind(settings.bind)
+        .with_context(|| format!("could not listen on {} (setting bind)", settings.bind))?;
+    let bound = listener.local_addr()?;
+    // Links printed from here on name the port actually bound (`--bind 127.0.0.1:0`).
+    let effective = Settings {
+        bind: bound,
+        ..settings.clone()
+    };
+    let base_url = effective.public_url();
+
+    if let Some(first) = first_start::run(&database, &hasher, now_millis())
+        .context("could not create the default project on first start")?
+    {
+        // Printed, never logged: this is the only place the keys ever appear.
+        println!("{}", first_start::banner(&first, &base_url));
+    }
+
+    let operator_token = settings.operator_token.expose().map(str::to_owned);
+    if operator_token.is_none() {
+        tracing::info!(
+            "no operator token is set (KEYGATE_OPERATOR_TOKEN): the operator endpoints refuse every request; manage projects with `keygate project …`"
+        );
+    }
+    let state = AppState::new(AppConfig {
+        database,
+        hasher,
+        access_tokens,
+        operator_token,
+        clock: system_clock(),
+    });
+
+    actix_web::rt::System::new().block_on(run_http(state, listener, &base_url, &settings))
+}
+
+async fn run_http(
+    state: AppState,
+    listener: TcpListener,
+    base_url: &str,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    let bound = listener.local_addr()?;
+    let mut server = HttpServer::new(move || build_app(state.clone()))
+        .shutdown_timeout(settings.shutdown_timeout_seconds)
+        .shutdown_signal(shutdown_signal());
+    if settings.workers > 0 {
+        server = server.workers(settings.workers);
+    }
+    let server = server
+        .listen(listener)
+        .with_context(|| format!("could not serve on {bound}"))?
+        .run();
+
+    println!("listening on http://{bound}");
+    std::io::stdout().flush()?;
+    tracing::info!(address = %bound, public_url = base_url, "keygate is listening");
+
+    server.await.context("the HTTP server failed")?;
+    tracing::info!("keygate stopped");
+    Ok(())
+}
+
+/// Resolves on the first SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "could not listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+        "SIGINT"
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                terminate.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "could not listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+        "SIGTERM"
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<&str>();
+    let received = tokio::select! {
+        name = interrupt => name,
+        name = terminate => name,
+    };
+    tracing::info!(
+        signal = received,
+        "shutting down: no new connections; requests in flight may finish"
+    );
+}

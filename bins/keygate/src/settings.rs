@@ -1,0 +1,441 @@
+//! Server settings, layered as the wire contract's A5 says: the compiled-in
+//! `config/default.toml`, then an optional file (`--config` / `KEYGATE_CONFIG`), then `KEYGATE_*`
+//! environment variables (nested keys joined by `__`), then command-line flags.
+//!
+//! An unknown key in a settings file is an error naming it. An unknown `KEYGATE_*` variable is
+//! only warned about (tests and tools share the prefix), and a bad value for a known one is an
+//! error naming the variable.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use config::{Config, File, FileFormat};
+use serde::Deserialize;
+
+/// The defaults, compiled in so the binary runs from any directory.
+pub const DEFAULT_SETTINGS_TOML: &str = include_str!("../../../config/default.toml");
+
+/// The prefix of every environment variable keygate reads.
+const ENV_PREFIX: &str = "KEYGATE_";
+
+/// Environment variables with the prefix that are not settings, so they are neither applied nor
+/// warned about.
+const ENV_NOT_SETTINGS: &[&str] = &["KEYGATE_CONFIG"];
+
+/// A setting that holds a secret: never printed.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct SecretSetting(String);
+
+impl SecretSetting {
+    /// The secret, or `None` when the setting is empty.
+    pub fn expose(&self) -> Option<&str> {
+        (!self.0.is_empty()).then_some(self.0.as_str())
+    }
+}
+
+impl fmt::Debug for SecretSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "<unset>"
+        } else {
+            "<redacted>"
+        })
+    }
+}
+
+/// All of keygate's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Where the HTTP server listens.
+    pub bind: SocketAddr,
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    /// The operator token that manages projects; empty disables the operator endpoints.
+    pub operator_token: SecretSetting,
+    /// The URL users reach this server at; empty derives it from `bind`.
+    pub public_url: String,
+    /// HTTP worker threads; 0 is one per core.
+    pub workers: usize,
+    /// How long requests in flight may take to finish after a shutdown signal.
+    pub shutdown_timeout_seconds: u64,
+    /// Database pool settings.
+    pub database: DatabaseSettings,
+    /// Tokens and hashing.
+    pub auth: AuthSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// Database pool settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// Connections in the pool.
+    pub max_connections: u32,
+}
+
+/// Tokens and hashing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Lifetime of access tokens, in seconds.
+    pub access_token_ttl_seconds: u64,
+    /// HS256 secret for access tokens; empty means generated and kept in the database.
+    pub jwt_secret: SecretSetting,
+    /// HMAC pepper for stored hashes; empty means plain SHA-256.
+    pub pepper: SecretSetting,
+}
+
+/// Output format of the logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// A tracing filter directive.
+    pub level: String,
+    /// Text or JSON.
+    pub format: LogFormat,
+}
+
+/// Flags given on the command line; each, when present, wins over every other source.
+#[derive(Debug, Default, Clone)]
+pub struct FlagOverrides {
+    /// `--bind`.
+    pub bind: Option<String>,
+    /// `--database-url`.
+    pub database_url: Option<String>,
+}
+
+/// Settings as loaded, plus what the operator should be told about.
+#[derive(Debug)]
+pub struct LoadedSettings {
+    /// The effective settings.
+    pub settings: Settings,
+    /// `KEYGATE_*` variables that are not settings (to be logged as warnings).
+    pub unknown_env_vars: Vec<String>,
+}
+
+impl Settings {
+    /// Loads the settings from the process environment.
+    pub fn load(
+        config_file: Option<&Path>,
+        flags: &FlagOverrides,
+    ) -> anyhow::Result<LoadedSettings> {
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        let config_file = config_file.map(Path::to_path_buf).or_else(|| {
+            env.get("KEYGATE_CONFIG")
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+        });
+        Self::load_from(config_file.as_deref(), &env, flags)
+    }
+
+    /// Loads the settings from explicit sources (testable without touching the process).
+    pub fn load_from(
+        config_file: Option<&Path>,
+        env: &BTreeMap<String, String>,
+        flags: &FlagOverrides,
+    ) -> anyhow::Result<LoadedSettings> {
+        let known_keys = known_setting_keys()?;
+        let mut builder =
+            Config::builder().add_source(File::from_str(DEFAULT_SETTINGS_TOML, FileFormat::Toml));
+        if let Some(path) = config_file {
+            if !path.is_file() {
+                bail!("settings file {} does not exist", path.display());
+            }
+            builder = builder.add_source(File::from(path).format(FileFormat::Toml).required(true));
+        }
+
+        let mut unknown_env_vars = Vec::new();
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            if ENV_NOT_SETTINGS.contains(&name.as_str()) {
+                continue;
+            }
+            let key = rest.to_ascii_lowercase().replace("__", ".");
+            if known_keys.contains_key(&key) {
+                builder = builder
+                    .set_override(&key, value.as_str())
+                    .with_context(|| format!("environment variable {name}"))?;
+            } else {
+                unknown_env_vars.push(name.clone());
+            }
+        }
+        if let Some(bind) = &flags.bind {
+            builder = builder.set_override("bind", bind.as_str())?;
+        }
+        if let Some(url) = &flags.database_url {
+            builder = builder.set_override("database_url", url.as_str())?;
+        }
+
+        let merged = builder
+            .build()
+            .map_err(|e| anyhow::anyhow!("invalid settings{}: {e}", file_hint(config_file)))?;
+        let settings: Settings = merged.try_deserialize().map_err(|e| {
+            anyhow::anyhow!(
+                "invalid settings{}: {e} (environment variables are named KEYGATE_<KEY>, nested keys joined by __)",
+                file_hint(config_file)
+            )
+        })?;
+        settings.validate()?;
+        Ok(LoadedSettings {
+            settings,
+            unknown_env_vars,
+        })
+    }
+
+    /// Checks values that deserialization alone cannot.
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.database_url.trim().is_empty() {
+            bail!("setting database_url (KEYGATE_DATABASE_URL) must not be empty");
+        }
+        if let Some(token) = self.operator_token.expose() {
+            if token.len() < 16 {
+                bail!("setting operator_token (KEYGATE_OPERATOR_TOKEN) must be at least 16 characters");
+            }
+        }
+        if let Some(secret) = self.auth.jwt_secret.expose() {
+            if secret.len() < 32 {
+                bail!("setting auth.jwt_secret (KEYGATE_AUTH__JWT_SECRET) must be at least 32 characters");
+            }
+        }
+        if !(60..=86_400).contains(&self.auth.access_token_ttl_seconds) {
+            bail!(
+                "setting auth.access_token_ttl_seconds (KEYGATE_AUTH__ACCESS_TOKEN_TTL_SECONDS) must be between 60 and 86400, got {}",
+                self.auth.access_token_ttl_seconds
+            );
+        }
+        if self.shutdown_timeout_seconds > 3_600 {
+            bail!(
+                "setting shutdown_timeout_seconds (KEYGATE_SHUTDOWN_TIMEOUT_SECONDS) must be at most 3600, got {}",
+                self.shutdown_timeout_seconds
+            );
+        }
+        if self.database.max_connections == 0 {
+            bail!("setting database.max_connections (KEYGATE_DATABASE__MAX_CONNECTIONS) must be at least 1");
+        }
+        let has_scheme = ["http://", "https://"]
+            .iter()
+            .any(|scheme| self.public_url.starts_with(scheme));
+        if !self.public_url.is_empty() && !has_scheme {
+            bail!("setting public_url (KEYGATE_PUBLIC_URL) must start with http:// or https://");
+        }
+        Ok(())
+    }
+
+    /// The URL users reach this server at.
+    pub fn public_url(&self) -> String {
+        if !self.public_url.is_empty() {
+            return self.public_url.trim_end_matches('/').to_owned();
+        }
+        let host = match self.bind.ip() {
+            ip if ip.is_unspecified() || ip.is_loopback() => "localhost".to_owned(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        };
+        format!("http://{host}:{}", self.bind.port())
+    }
+}
+
+fn file_hint(config_file: Option<&Path>) -> String {
+    config_file
+        .map(|p| format!(" in {}", p.display()))
+        .unwrap_or_default()
+}
+
+/// Every setting key, dotted (`auth.pepper`), from the compiled-in defaults, which list them all.
+fn known_setting_keys() -> anyhow::Result<BTreeMap<String, ()>> {
+    let defaults = Config::builder()
+        .add_source(File::from_str(DEFAULT_SETTINGS_TOML, FileFormat::Toml))
+        .build()
+        .context("compiled-in default settings")?;
+    let mut keys = BTreeMap::new();
+    let table: config::Map<String, config::Value> = defaults.try_deserialize()?;
+    collect_keys("", &table, &mut keys);
+    Ok(keys)
+}
+
+fn collect_keys(
+    prefix: &str,
+    table: &config::Map<String, config::Value>,
+    out: &mut BTreeMap<String, ()>,
+) {
+    for (name, value) in table {
+        let key = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}.{name}")
+        };
+        match value.clone().into_table() {
+            Ok(inner) => collect_keys(&key, &inner, out),
+            Err(_) => {
+                out.insert(key, ());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn load(file: Option<&str>, pairs: &[(&str, &str)]) -> anyhow::Result<LoadedSettings> {
+        let tmp = file.map(|contents| {
+            let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+            f.write_all(contents.as_bytes()).unwrap();
+            f
+        });
+        Settings::load_from(
+            tmp.as_ref().map(|f| f.path()),
+            &env(pairs),
+            &FlagOverrides::default(),
+        )
+    }
+
+    #[test]
+    fn defaults_load() {
+        let loaded = load(None, &[]).unwrap();
+        let s = loaded.settings;
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8102");
+        assert_eq!(s.database_url, "sqlite://keygate.sqlite3");
+        assert_eq!(s.operator_token.expose(), None);
+        assert_eq!(s.auth.access_token_ttl_seconds, 600);
+        assert_eq!(s.public_url(), "http://localhost:8102");
+        assert!(loaded.unknown_env_vars.is_empty());
+    }
+
+    #[test]
+    fn layers_apply_in_order_file_env_flags() {
+        let file = "bind = \"127.0.0.1:9000\"\ndatabase_url = \"sqlite://from-file.db\"\n[auth]\naccess_token_ttl_seconds = 900\n";
+        let mut tmp = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        tmp.write_all(file.as_bytes()).unwrap();
+        let e = env(&[
+            ("KEYGATE_DATABASE_URL", "sqlite://from-env.db"),
+            ("KEYGATE_AUTH__ACCESS_TOKEN_TTL_SECONDS", "1200"),
+        ]);
+        let flags = FlagOverrides {
+            bind: Some("127.0.0.1:9001".into()),
+            database_url: None,
+        };
+        let s = Settings::load_from(Some(tmp.path()), &e, &flags)
+            .unwrap()
+            .settings;
+        assert_eq!(s.bind.to_string(), "127.0.0.1:9001");
+        assert_eq!(s.database_url, "sqlite://from-env.db");
+        assert_eq!(s.auth.access_token_ttl_seconds, 1200);
+    }
+
+    #[test]
+    fn unknown_key_in_file_is_an_error_naming_it() {
+        let err = load(Some("bnid = \"127.0.0.1:1\"\n"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bnid"), "{err}");
+        let err = load(Some("[auth]\npeper = \"x\"\n"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("peper"), "{err}");
+    }
+
+    #[test]
+    fn unknown_env_var_is_only_reported() {
+        let loaded = load(
+            None,
+            &[
+                ("KEYGATE_TEST_POSTGRES_URL", "postgres://x"),
+                ("KEYGATE_BND", "1"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            loaded.unknown_env_vars,
+            vec!["KEYGATE_BND", "KEYGATE_TEST_POSTGRES_URL"]
+        );
+    }
+
+    #[test]
+    fn bad_values_are_errors_naming_the_setting() {
+        let err = load(None, &[("KEYGATE_BIND", "not-an-address")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bind"), "{err}");
+        let err = load(None, &[("KEYGATE_WORKERS", "many")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("workers"), "{err}");
+        let err = load(None, &[("KEYGATE_OPERATOR_TOKEN", "short")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("operator_token"), "{err}");
+        let err = load(None, &[("KEYGATE_AUTH__ACCESS_TOKEN_TTL_SECONDS", "5")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("access_token_ttl_seconds"), "{err}");
+        let err = load(None, &[("KEYGATE_LOG__FORMAT", "xml")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("format"), "{err}");
+    }
+
+    #[test]
+    fn missing_config_file_is_an_error() {
+        let err = Settings::load_from(
+            Some(Path::new("/nonexistent/keygate.toml")),
+            &BTreeMap::new(),
+            &FlagOverrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("/nonexistent/keygate.toml"), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = load(
+            None,
+            &[("KEYGATE_OPERATOR_TOKEN", "operator-token-0123456789")],
+        )
+        .unwrap()
+        .settings;
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("operator-token-0123456789"), "{printed}");
+        assert_eq!(s.operator_token.expose(), Some("operator-token-0123456789"));
+    }
+
+    #[test]
+    fn public_url_prefers_the_setting() {
+        let s = load(None, &[("KEYGATE_PUBLIC_URL", "https://keys.example.com/")])
+            .unwrap()
+            .settings;
+        assert_eq!(s.public_url(), "https://keys.example.com");
+        let s = load(None, &[("KEYGATE_BIND", "0.0.0.0:80")])
+            .unwrap()
+            .settings;
+        assert_eq!(s.public_url(), "http://localhost:80");
+    }
+}
