@@ -113,6 +113,9 @@ pub enum Rejection {
     },
     /// Right type, invalid value; the text follows the path, e.g. `must be a valid UUID`.
     Invalid(String),
+    /// Right type, invalid value, with a whole message that does not name the path (a yup test
+    /// with a fixed message, e.g. upstream's permission-id pattern).
+    Message(String),
     /// `me` without a session user.
     MeWithoutUser,
 }
@@ -136,15 +139,24 @@ pub trait FieldValue: Sized {
     }
 }
 
+/// The message for text containing U+0000, which Postgres cannot store in a text column.
+pub const NUL_CHARACTER: &str = "must not contain NUL characters";
+
+/// Text; a NUL character is refused (keygate's own rule: Postgres cannot store it, and no
+/// client input may end in a 5xx).
 impl FieldValue for String {
     const TYPE_NAME: &'static str = "string";
     fn placeholder() -> Self {
         String::new()
     }
-    fn from_json(value: &Value, _: &FieldContext) -> Result<Self, Rejection> {
-        value.as_str().map(str::to_owned).ok_or(Rejection::NotType)
+    fn from_json(value: &Value, context: &FieldContext) -> Result<Self, Rejection> {
+        let text = value.as_str().ok_or(Rejection::NotType)?;
+        Self::from_text(text, context)
     }
     fn from_text(text: &str, _: &FieldContext) -> Result<Self, Rejection> {
+        if text.contains('\0') {
+            return Err(Rejection::Invalid(NUL_CHARACTER.to_owned()));
+        }
         Ok(text.to_owned())
     }
     fn js_len(&self) -> Option<usize> {
@@ -730,6 +742,7 @@ impl<'a> FieldReader<'a> {
                         raw.printed()
                     ),
                     Rejection::Invalid(tail) => format!("{path} {tail}"),
+                    Rejection::Message(message) => message,
                 };
                 self.problem(message);
                 return None;

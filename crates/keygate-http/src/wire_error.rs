@@ -197,6 +197,21 @@ pub enum KnownError {
         /// The permission id as given.
         permission_id: String,
     },
+    /// 401: revoking a team permission the member does not hold directly.
+    TeamPermissionNotFound {
+        /// The team.
+        team_id: TeamId,
+        /// The member.
+        user_id: UserId,
+        /// The permission id as given.
+        permission_id: String,
+    },
+    /// 400: the OAuth token endpoint was given a client id that is not a project, or a client
+    /// secret that is not one of its publishable client keys.
+    InvalidOAuthClientIdOrSecret {
+        /// The client id as sent, if any.
+        client_id: Option<String>,
+    },
 }
 
 /// Quotes a string the way JavaScript's `JSON.stringify` does (used inside some messages).
@@ -224,6 +239,7 @@ impl KnownError {
             | UserAuthenticationRequired
             | InsufficientAccessType { .. }
             | TeamPermissionRequired { .. }
+            | TeamPermissionNotFound { .. }
             | OperatorAuthenticationRequired
             | InvalidOperatorToken
             | ClientAuthenticationRequired
@@ -247,7 +263,8 @@ impl KnownError {
             | AccessTypeWithoutProjectId { .. }
             | InvalidAccessType { .. }
             | CurrentProjectNotFound { .. }
-            | UserIdDoesNotExist { .. } => StatusCode::BAD_REQUEST,
+            | UserIdDoesNotExist { .. }
+            | InvalidOAuthClientIdOrSecret { .. } => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -288,6 +305,8 @@ impl KnownError {
             TeamMembershipNotFound { .. } => "TEAM_MEMBERSHIP_NOT_FOUND",
             PermissionNotFound { .. } => "PERMISSION_NOT_FOUND",
             TeamPermissionRequired { .. } => "TEAM_PERMISSION_REQUIRED",
+            TeamPermissionNotFound { .. } => "TEAM_PERMISSION_NOT_FOUND",
+            InvalidOAuthClientIdOrSecret { .. } => "INVALID_OAUTH_CLIENT_ID_OR_SECRET",
             OperatorAuthenticationRequired => "OPERATOR_AUTHENTICATION_REQUIRED",
             InvalidOperatorToken => "INVALID_OPERATOR_TOKEN",
         }
@@ -398,10 +417,16 @@ impl KnownError {
                 team_id,
                 user_id,
                 permission_id,
+            }
+            | TeamPermissionNotFound {
+                team_id,
+                user_id,
+                permission_id,
             } => format!(
                 "User {user_id} does not have permission {permission_id} in team {team_id}."
             )
             .into(),
+            InvalidOAuthClientIdOrSecret { .. } => "The OAuth client ID or secret is invalid. The client ID must be equal to the project ID (potentially with a hash and a branch ID), and the client secret must be a publishable client key.".into(),
             PermissionNotFound { permission_id } => format!(
                 "Permission \"{permission_id}\" not found. Make sure you created it on the dashboard."
             )
@@ -472,6 +497,10 @@ impl KnownError {
                 ),
             ],
             TeamNotFound { team_id } => vec![("team_id", s(team_id))],
+            InvalidOAuthClientIdOrSecret { client_id } => vec![(
+                "client_id",
+                client_id.clone().map_or(Value::Null, Value::String),
+            )],
             TeamMembershipNotFound { team_id, user_id } => {
                 vec![("team_id", s(team_id)), ("user_id", s(user_id))]
             }
@@ -479,6 +508,11 @@ impl KnownError {
                 vec![("permission_id", Value::String(permission_id.clone()))]
             }
             TeamPermissionRequired {
+                team_id,
+                user_id,
+                permission_id,
+            }
+            | TeamPermissionNotFound {
                 team_id,
                 user_id,
                 permission_id,
@@ -817,6 +851,12 @@ mod tests {
                 user_id: user,
                 permission_id: "$manage_api_keys".into(),
             },
+            KnownError::TeamPermissionNotFound {
+                team_id: team,
+                user_id: user,
+                permission_id: "team_member".into(),
+            },
+            KnownError::InvalidOAuthClientIdOrSecret { client_id: None },
         ]
     }
 
