@@ -3,6 +3,8 @@
 
 pub mod api_keys;
 pub mod health;
+mod identity_json;
+mod identity_support;
 pub mod internal;
 pub mod sessions;
 pub mod team_memberships;

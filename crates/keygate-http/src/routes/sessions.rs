@@ -1,6 +1,827 @@
-//! (being written)
+//! Sessions, as upstream's session routes:
+//!
+//! * `POST /api/v1/auth/sessions` (server, admin) opens a session for a user and answers
+//!   `200 {access_token, refresh_token}`;
+//! * `POST /api/v1/auth/sessions/current/refresh` trades the `x-stack-refresh-token` header for
+//!   a new access token;
+//! * `DELETE /api/v1/auth/sessions/current` signs the access token's session out;
+//! * `POST /api/v1/auth/oauth/token` is the OAuth 2.0 refresh-token grant the official SDK uses
+//!   (contract A6): form-encoded, the project id as `client_id` and a publishable client key as
+//!   `client_secret` (in the body or as HTTP Basic credentials), no `x-stack-*` headers.
+//!
+//! A session is a row holding only the hash of its refresh token. Refresh tokens are opaque
+//! random strings shown once, when the session is created; access tokens are short-lived JWTs
+//! whose `refresh_token_id` is the session's id, issued from the user as currently stored (name,
+//! e-mail, selected team). A signed-out or expired session refreshes nothing
+//! (`REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED`) and its access tokens are refused at once.
 
-use actix_web::web;
+use actix_web::http::header::{HeaderMap, AUTHORIZATION};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use base64::Engine;
+use keygate_domain::{EpochMillis, ProjectId, SecretToken};
+use keygate_permissions::{authorize_identity, IdentityAction};
+use keygate_storage::repo::project_credentials::{self, CredentialKind};
+use keygate_storage::repo::sessions::{self, SessionRecord};
+use keygate_storage::repo::{projects, users};
+use keygate_storage::{DbConnection, StorageError};
+use serde_json::{json, Value};
+use uuid::Uuid;
 
-/// Registers this module's routes.
-pub fn configure(_cfg: &mut web::ServiceConfig) {}
+use super::identity_json::success_json;
+use super::identity_support::issue_access_token;
+use crate::access_token::BRANCH_ID;
+use crate::auth::RequestAuth;
+use crate::conventions::{json_response, method_not_allowed, stack_header};
+use crate::request_body::RequestBody;
+use crate::state::{AppState, DEFAULT_REFRESH_TOKEN_LIFETIME_MILLIS};
+use crate::validation::{FieldContext, FieldValue, Rejection, RequestCheck, UserIdOrMe};
+use crate::wire_error::{ApiError, KnownError};
+
+/// Prefix of refresh tokens (`kgrt_…`), so a leaked one is recognisable.
+pub const REFRESH_TOKEN_PREFIX: &str = "kgrt";
+
+/// Longest session a creator may ask for: 367 days (upstream's `MAX_AUTH_SESSION_EXPIRATION_MS`).
+pub const MAX_SESSION_LIFETIME_MILLIS: i64 = 367 * 24 * 60 * 60 * 1000;
+
+/// Registers the session routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/api/v1/auth/sessions")
+            .route(web::post().to(create_session))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/auth/sessions/current/refresh")
+            .route(web::post().to(refresh_session))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/auth/sessions/current")
+            .route(web::delete().to(sign_out))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/auth/oauth/token")
+            .route(web::post().to(oauth_token))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+/// `expires_in_millis`: any number up to [`MAX_SESSION_LIFETIME_MILLIS`] (yup's
+/// `number().max(…)`), in whole milliseconds. A negative one makes a session that has already
+/// expired, as upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SessionLifetime(i64);
+
+impl FieldValue for SessionLifetime {
+    const TYPE_NAME: &'static str = "number";
+    fn placeholder() -> Self {
+        SessionLifetime(0)
+    }
+    fn from_json(value: &Value, _: &FieldContext) -> Result<Self, Rejection> {
+        Self::checked(value.as_f64().ok_or(Rejection::NotType)?)
+    }
+    fn from_text(text: &str, context: &FieldContext) -> Result<Self, Rejection> {
+        Self::checked(f64::from_text(text, context)?)
+    }
+}
+
+impl SessionLifetime {
+    fn checked(millis: f64) -> Result<Self, Rejection> {
+        if millis > MAX_SESSION_LIFETIME_MILLIS as f64 {
+            return Err(Rejection::Invalid(format!(
+                "must be less than or equal to {MAX_SESSION_LIFETIME_MILLIS}"
+            )));
+        }
+        // `as` saturates: a huge negative number is simply a long-expired session.
+        Ok(SessionLifetime(millis.floor() as i64))
+    }
+}
+
+#[derive(Debug)]
+struct CreateSession {
+    user_id: UserIdOrMe,
+    expires_in_millis: Option<SessionLifetime>,
+}
+
+/// Opens a session for the user and returns it with its refresh token (shown only now).
+fn open_session(
+    conn: &mut DbConnection,
+    state: &AppState,
+    project: ProjectId,
+    user_id: keygate_domain::UserId,
+    lifetime_millis: i64,
+    now: EpochMillis,
+) -> Result<(SessionRecord, SecretToken, users::UserRecord), ApiError> {
+    let does_not_exist = || ApiError::from(KnownError::UserIdDoesNotExist { user_id });
+    let user = users::get(conn, project, user_id)?.ok_or_else(does_not_exist)?;
+    let refresh_token = SecretToken::generate(REFRESH_TOKEN_PREFIX);
+    let session = SessionRecord {
+        id: Uuid::new_v4(),
+        project_id: project,
+        user_id,
+        refresh_token_hash: state.hasher().hash(refresh_token.expose_secret()),
+        created_at_millis: now,
+        expires_at_millis: now.saturating_add(lifetime_millis),
+        revoked_at_millis: None,
+    };
+    sessions::insert(conn, &session).map_err(|error| match error {
+        // The user was deleted meanwhile.
+        StorageError::ForeignKeyViolation { .. } => does_not_exist(),
+        other => other.into(),
+    })?;
+    Ok((session, refresh_token, user))
+}
+
+/// `POST /api/v1/auth/sessions`.
+async fn create_session(
+    request: HttpRequest,
+    body: RequestBody,
+    auth: RequestAuth,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    authorize_identity(&auth.caller(), &IdentityAction::CreateSession, None)?;
+    let mut check = RequestCheck::new(&request).with_current_user(auth.session_user_id());
+    let input = check.body(&body, |o| {
+        let input = CreateSession {
+            user_id: o.field::<UserIdOrMe>("user_id").required(),
+            expires_in_millis: o.field::<SessionLifetime>("expires_in_millis").optional(),
+        };
+        // keygate has no separate impersonation sessions: such a session is an ordinary one.
+        let _: Option<bool> = o.field::<bool>("is_impersonation").optional();
+        let _: Option<Option<String>> = o
+            .field::<Option<String>>("reason")
+            .max_chars(500)
+            .optional();
+        input
+    });
+    let query = check.query(|_| ());
+    let (input, ()) = check.finish((input, query))?;
+
+    let lifetime = input
+        .expires_in_millis
+        .map_or(DEFAULT_REFRESH_TOKEN_LIFETIME_MILLIS, |l| l.0);
+    let project = auth.project_id();
+    let now = state.now();
+    let worker = state.get_ref().clone();
+    let (session, refresh_token, user) = state
+        .with_conn(move |conn| open_session(conn, &worker, project, input.user_id.0, lifetime, now))
+        .await?;
+    let access = issue_access_token(&state, &user, session.id, now)?;
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "access_token": access.token.as_str(),
+            "refresh_token": refresh_token.expose_secret(),
+        }),
+    )
+}
+
+/// Why a refresh token does not refresh.
+fn refresh_refused() -> ApiError {
+    KnownError::RefreshTokenNotFoundOrExpired.into()
+}
+
+/// Finds the open session of `refresh_token` in `project` and its user, or refuses with
+/// `REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED`.
+async fn session_of_refresh_token(
+    state: &AppState,
+    project: ProjectId,
+    refresh_token: &str,
+) -> Result<(SessionRecord, users::UserRecord), ApiError> {
+    let hash = state.hasher().hash(refresh_token);
+    let now = state.now();
+    state
+        .with_conn(move |conn| {
+            let session = sessions::find_by_refresh_token_hash(conn, &hash)?
+                .filter(|session| session.project_id == project)
+                .filter(|session| session.revoked_at_millis.is_none())
+                // Upstream: expired when `expiresAt < now`.
+                .filter(|session| session.expires_at_millis >= now)
+                .ok_or_else(refresh_refused)?;
+            let user = users::get(conn, project, session.user_id)?.ok_or_else(refresh_refused)?;
+            Ok((session, user))
+        })
+        .await
+}
+
+/// `POST /api/v1/auth/sessions/current/refresh`.
+async fn refresh_session(
+    request: HttpRequest,
+    _body: RequestBody,
+    auth: RequestAuth,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut check = RequestCheck::new(&request).with_current_user(auth.session_user_id());
+    let query = check.query(|_| ());
+    check.finish(query)?;
+    let Some(refresh_token) = stack_header(request.headers(), "refresh-token") else {
+        return Err(ApiError::schema(format!(
+            "Request validation failed on {} {}:\n  - headers.x-stack-refresh-token must be defined",
+            request.method(),
+            request.path()
+        )));
+    };
+    let (session, user) =
+        session_of_refresh_token(&state, auth.project_id(), &refresh_token).await?;
+    let access = issue_access_token(&state, &user, session.id, state.now())?;
+    json_response(
+        StatusCode::OK,
+        &json!({"access_token": access.token.as_str()}),
+    )
+}
+
+/// `DELETE /api/v1/auth/sessions/current`.
+async fn sign_out(
+    request: HttpRequest,
+    _body: RequestBody,
+    auth: RequestAuth,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut check = RequestCheck::new(&request).with_current_user(auth.session_user_id());
+    let query = check.query(|_| ());
+    check.finish(query)?;
+    let now = state.now();
+    // Upstream answers a request without a session's access token like an expired one.
+    let Some(session) = auth.session else {
+        return Err(KnownError::AccessTokenExpired {
+            expired_at_millis: Some(now),
+        }
+        .into());
+    };
+    let project = auth.project_id();
+    state
+        .with_conn(move |conn| {
+            sessions::revoke(conn, project, session.session_id, now).map_err(|error| match error {
+                StorageError::NotFound { .. } => refresh_refused(),
+                other => other.into(),
+            })
+        })
+        .await?;
+    json_response(StatusCode::OK, &success_json())
+}
+
+/// The `grant_type`s upstream's token endpoint knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GrantType {
+    AuthorizationCode,
+    RefreshToken,
+}
+
+impl FieldValue for GrantType {
+    const TYPE_NAME: &'static str = "string";
+    fn placeholder() -> Self {
+        GrantType::RefreshToken
+    }
+    fn from_json(value: &Value, context: &FieldContext) -> Result<Self, Rejection> {
+        Self::from_text(value.as_str().ok_or(Rejection::NotType)?, context)
+    }
+    fn from_text(text: &str, _: &FieldContext) -> Result<Self, Rejection> {
+        match text {
+            "authorization_code" => Ok(GrantType::AuthorizationCode),
+            "refresh_token" => Ok(GrantType::RefreshToken),
+            _ => Err(Rejection::Invalid(
+                "must be one of the following values: authorization_code, refresh_token".to_owned(),
+            )),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct TokenRequest {
+    grant_type: GrantType,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    refresh_token: Option<String>,
+}
+
+/// An OAuth 2.0 error answer (RFC 6749 §5.2), as upstream's OAuth library writes them.
+fn oauth_error(error: &str, description: &str) -> Result<HttpResponse, ApiError> {
+    json_response(
+        StatusCode::BAD_REQUEST,
+        &json!({"error": error, "error_description": description}),
+    )
+}
+
+/// The client credentials of HTTP Basic authentication (`client_secret_basic`), if sent.
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    Some((id.to_owned(), secret.to_owned()))
+}
+
+/// The project a client id names: `<project id>` or `<project id>#main`.
+fn client_project(client_id: &str) -> Option<ProjectId> {
+    let (project, branch) = match client_id.split_once('#') {
+        Some((project, branch)) => (project, Some(branch)),
+        None => (client_id, None),
+    };
+    if branch.is_some_and(|branch| branch != BRANCH_ID) {
+        return None;
+    }
+    project.parse().ok()
+}
+
+/// Checks the OAuth client: an existing project and one of its valid publishable client keys.
+async fn authenticate_client(
+    state: &AppState,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+) -> Result<ProjectId, ApiError> {
+    let invalid = {
+        let client_id = client_id.clone();
+        move || -> ApiError { KnownError::InvalidOAuthClientIdOrSecret { client_id }.into() }
+    };
+    let (Some(project), Some(secret)) = (
+        client_id.as_deref().and_then(client_project),
+        client_secret.filter(|secret| !secret.is_empty()),
+    ) else {
+        return Err(invalid());
+    };
+    let hash = state.hasher().hash(&secret);
+    let now = state.now();
+    let valid = state
+        .with_conn(move |conn| {
+            let key = project_credentials::find_valid(
+                conn,
+                project,
+                CredentialKind::PublishableClientKey,
+                &hash,
+                now,
+            )?;
+            Ok(key.is_some() && projects::get(conn, project)?.is_some())
+        })
+        .await?;
+    if valid {
+        Ok(project)
+    } else {
+        Err(invalid())
+    }
+}
+
+/// `POST /api/v1/auth/oauth/token`.
+async fn oauth_token(
+    request: HttpRequest,
+    body: RequestBody,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    // Like upstream (and RFC 6749 §3.2), parameters this endpoint does not use are ignored.
+    let extra: Vec<String> = match &body {
+        RequestBody::Form(fields) => fields.names().map(str::to_owned).collect(),
+        RequestBody::Json(json) => json
+            .value()
+            .as_object()
+            .map(|object| object.keys().cloned().collect())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let mut check = RequestCheck::new(&request);
+    let input = check.body(&body, |o| {
+        let input = TokenRequest {
+            grant_type: o.field::<GrantType>("grant_type").required(),
+            client_id: o.field::<String>("client_id").optional(),
+            client_secret: o.field::<String>("client_secret").optional(),
+            refresh_token: o.field::<String>("refresh_token").optional(),
+        };
+        for name in &extra {
+            if !["grant_type", "client_id", "client_secret", "refresh_token"]
+                .contains(&name.as_str())
+            {
+                let _: Option<Value> = o.field::<Value>(name).optional();
+            }
+        }
+        input
+    });
+    let query = check.query(|_| ());
+    let (input, ()) = check.finish((input, query))?;
+
+    let (client_id, client_secret) = match (input.client_id, input.client_secret) {
+        (None, None) => match basic_credentials(request.headers()) {
+            Some((id, secret)) => (Some(id), Some(secret)),
+            None => (None, None),
+        },
+        given => given,
+    };
+    let project = authenticate_client(&state, client_id, client_secret).await?;
+
+    if input.grant_type != GrantType::RefreshToken {
+        return oauth_error(
+            "unsupported_grant_type",
+            "keygate has no OAuth sign-in; only the refresh_token grant is supported.",
+        );
+    }
+    let Some(refresh_token) = input.refresh_token.filter(|token| !token.is_empty()) else {
+        return oauth_error("invalid_request", "Missing parameter: `refresh_token`");
+    };
+    let (session, user) = session_of_refresh_token(&state, project, &refresh_token).await?;
+    let access = issue_access_token(&state, &user, session.id, state.now())?;
+    let mut response = json_response(
+        StatusCode::OK,
+        &json!({
+            "access_token": access.token.as_str(),
+            "token_type": "Bearer",
+            "expires_in": access.claims.exp - access.claims.iat,
+            "refresh_token": refresh_token,
+        }),
+    )?;
+    response.headers_mut().insert(
+        actix_web::http::header::PRAGMA,
+        actix_web::http::header::HeaderValue::from_static("no-cache"),
+    );
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+    use base64::Engine;
+    use serde_json::json;
+
+    use super::super::identity_support::test_helpers::{
+        assert_schema_error, create_user, json_request, jwt_payload, open_session, with_token,
+    };
+    use super::MAX_SESSION_LIFETIME_MILLIS;
+    use crate::testing::{TestApp, TestProject};
+
+    fn form_token_request(body: &str) -> TestRequest {
+        TestRequest::post()
+            .uri("/api/v1/auth/oauth/token")
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .set_payload(body.to_owned())
+    }
+
+    fn refresh_form(project: &TestProject, refresh_token: &str) -> String {
+        format!(
+            "grant_type=refresh_token&refresh_token={refresh_token}&client_id={}&client_secret={}",
+            project.id(),
+            project.publishable_client_key
+        )
+    }
+
+    async fn me_status(app: &TestApp, project: &TestProject, access: &str) -> u16 {
+        app.send(with_token(
+            project.client(TestRequest::get().uri("/api/v1/users/me")),
+            access,
+        ))
+        .await
+        .status
+        .as_u16()
+    }
+
+    crate::http_tests! {
+        fn a_session_gives_tokens_whose_claims_are_complete(app) {
+            let project = app.create_open_project();
+            let user = create_user(app, &project, json!({
+                "display_name": "Fay",
+                "primary_email": "fay@example.com",
+                "primary_email_verified": true,
+            })).await;
+            let id = user["id"].as_str().unwrap();
+            let response = app
+                .send(project.server(json_request("POST", "/api/v1/auth/sessions", json!({
+                    "user_id": id,
+                    "expires_in_millis": 60_000,
+                    "is_impersonation": false,
+                }))))
+                .await;
+            let tokens = response.assert_ok(200);
+            let access = tokens["access_token"].as_str().unwrap();
+            assert!(tokens["refresh_token"].as_str().unwrap().starts_with("kgrt_"));
+            assert_eq!(me_status(app, &project, access).await, 200);
+
+            let claims = jwt_payload(access);
+            let now_seconds = app.now() / 1000;
+            assert_eq!(claims["sub"], id);
+            assert_eq!(claims["aud"], project.id().to_string());
+            assert_eq!(claims["project_id"], project.id().to_string());
+            assert_eq!(claims["branch_id"], "main");
+            assert_eq!(claims["role"], "authenticated");
+            assert_eq!(claims["iss"], "keygate");
+            assert_eq!(claims["iat"], now_seconds);
+            assert_eq!(claims["exp"], now_seconds + 600);
+            assert_eq!(claims["name"], "Fay");
+            assert_eq!(claims["email"], "fay@example.com");
+            assert_eq!(claims["email_verified"], true);
+            assert_eq!(claims["is_anonymous"], false);
+            assert_eq!(claims["is_restricted"], false);
+            assert_eq!(claims["requires_totp_mfa"], false);
+            assert_eq!(claims["selected_team_id"], serde_json::Value::Null);
+            assert_eq!(claims["signed_up_at"], app.now() / 1000);
+            assert_eq!(claims["restricted_reason"], serde_json::Value::Null);
+            assert!(claims["refresh_token_id"].as_str().unwrap().parse::<uuid::Uuid>().is_ok());
+            assert_eq!(claims.as_object().unwrap().len(), 18, "{claims}");
+        }
+
+        fn session_creation_errors(app) {
+            let project = app.create_open_project();
+            let signed_in = app.create_user(&project);
+            let post = |body| project.server(json_request("POST", "/api/v1/auth/sessions", body));
+
+            let missing = keygate_domain::UserId::new_random();
+            let response = app.send(post(json!({"user_id": missing.to_string()}))).await;
+            response.assert_known_error(400, "USER_ID_DOES_NOT_EXIST");
+            assert_eq!(response.json()["details"], json!({"user_id": missing.to_string()}));
+
+            app.send(post(json!({"user_id": "me"})))
+                .await
+                .assert_known_error(400, "CANNOT_GET_OWN_USER_WITHOUT_USER");
+            let tokens = app
+                .send(signed_in.signed_in(post(json!({"user_id": "me"}))))
+                .await
+                .assert_ok(200);
+            assert_eq!(jwt_payload(tokens["access_token"].as_str().unwrap())["sub"], signed_in.id.to_string());
+
+            let response = app
+                .send(post(json!({"user_id": "x", "expires_in_millis": MAX_SESSION_LIFETIME_MILLIS + 1, "extra": 1})))
+                .await;
+            assert_schema_error(&response, "POST", "/api/v1/auth/sessions", &[
+                "body.user_id must be a valid UUID",
+                "body.expires_in_millis must be less than or equal to 31708800000",
+                "body contains unknown properties: extra",
+            ]);
+            let response = app.send(post(json!({"expires_in_millis": "soon"}))).await;
+            assert_schema_error(&response, "POST", "/api/v1/auth/sessions", &[
+                "body.user_id must be defined",
+                "body.expires_in_millis must be a `number` type, but the final value was: `\"soon\"`.",
+            ]);
+            let response = app
+                .send(signed_in.signed_in(project.client(json_request(
+                    "POST",
+                    "/api/v1/auth/sessions",
+                    json!({"user_id": "me"}),
+                ))))
+                .await;
+            response.assert_known_error(401, "INSUFFICIENT_ACCESS_TYPE");
+        }
+
+        fn refresh_gives_a_fresh_token_with_current_claims(app) {
+            let project = app.create_open_project();
+            let user = create_user(app, &project, json!({"display_name": "Gus"})).await;
+            let id = user["id"].as_str().unwrap();
+            let (_, refresh) = open_session(app, &project, id).await;
+            app.send(project.server(json_request(
+                "PATCH",
+                &format!("/api/v1/users/{id}"),
+                json!({"display_name": "Gustav"}),
+            )))
+            .await
+            .assert_ok(200);
+
+            app.advance_clock(5_000);
+            let refresh_request = |header: &'static str| {
+                project.client(
+                    TestRequest::post()
+                        .uri("/api/v1/auth/sessions/current/refresh")
+                        .insert_header((header, refresh.clone())),
+                )
+            };
+            let body = app.send(refresh_request("x-stack-refresh-token")).await.assert_ok(200);
+            let access = body["access_token"].as_str().unwrap();
+            assert_eq!(body.as_object().unwrap().len(), 1);
+            assert_eq!(jwt_payload(access)["name"], "Gustav");
+            assert_eq!(jwt_payload(access)["iat"], app.now() / 1000);
+            assert_eq!(me_status(app, &project, access).await, 200);
+            // The newer SDKs' header name works too.
+            app.send(refresh_request("x-hexclave-refresh-token")).await.assert_ok(200);
+
+            let response = app
+                .send(project.client(TestRequest::post().uri("/api/v1/auth/sessions/current/refresh")))
+                .await;
+            assert_schema_error(&response, "POST", "/api/v1/auth/sessions/current/refresh", &[
+                "headers.x-stack-refresh-token must be defined",
+            ]);
+            let response = app
+                .send(project.client(
+                    TestRequest::post()
+                        .uri("/api/v1/auth/sessions/current/refresh")
+                        .insert_header(("x-stack-refresh-token", "kgrt_garbage")),
+                ))
+                .await;
+            response.assert_known_error(401, "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED");
+            // A refresh token is bound to its project.
+            let other = app.create_open_project();
+            let response = app
+                .send(other.client(
+                    TestRequest::post()
+                        .uri("/api/v1/auth/sessions/current/refresh")
+                        .insert_header(("x-stack-refresh-token", refresh.clone())),
+                ))
+                .await;
+            response.assert_known_error(401, "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED");
+        }
+
+        fn expired_sessions_do_not_refresh(app) {
+            let project = app.create_open_project();
+            let user = app.create_user(&project);
+            let tokens = app
+                .send(project.server(json_request("POST", "/api/v1/auth/sessions", json!({
+                    "user_id": user.id.to_string(),
+                    "expires_in_millis": 1_000,
+                }))))
+                .await
+                .assert_ok(200);
+            let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+            let refresh_request = || {
+                project.client(
+                    TestRequest::post()
+                        .uri("/api/v1/auth/sessions/current/refresh")
+                        .insert_header(("x-stack-refresh-token", refresh.clone())),
+                )
+            };
+            app.advance_clock(1_000);
+            app.send(refresh_request()).await.assert_ok(200);
+            app.advance_clock(1);
+            app.send(refresh_request()).await.assert_known_error(401, "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED");
+            let response = app.send(project.server(form_token_request(&refresh_form(&project, &refresh)))).await;
+            response.assert_known_error(401, "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED");
+        }
+
+        fn sign_out_ends_the_session_and_its_tokens(app) {
+            let project = app.create_open_project();
+            let user = app.create_user(&project);
+            let (access, refresh) = open_session(app, &project, &user.id.to_string()).await;
+            let response = app
+                .send(with_token(
+                    project.client(TestRequest::delete().uri("/api/v1/auth/sessions/current")),
+                    &access,
+                ))
+                .await;
+            assert_eq!(response.assert_ok(200), json!({"success": true}));
+
+            let response = app
+                .send(project.client(
+                    TestRequest::post()
+                        .uri("/api/v1/auth/sessions/current/refresh")
+                        .insert_header(("x-stack-refresh-token", refresh.clone())),
+                ))
+                .await;
+            response.assert_known_error(401, "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED");
+            let response = app
+                .send(with_token(project.client(TestRequest::get().uri("/api/v1/users/me")), &access))
+                .await;
+            response.assert_known_error(401, "ACCESS_TOKEN_EXPIRED");
+            let response = app.send(form_token_request(&refresh_form(&project, &refresh))).await;
+            response.assert_known_error(401, "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED");
+            // Other sessions of the user are untouched.
+            assert_eq!(me_status(app, &project, &user.access_token).await, 200);
+
+            let response = app
+                .send(project.client(TestRequest::delete().uri("/api/v1/auth/sessions/current")))
+                .await;
+            response.assert_known_error(401, "ACCESS_TOKEN_EXPIRED");
+            assert_eq!(response.json()["details"]["expired_at_millis"], app.now());
+        }
+
+        fn the_oauth_refresh_grant_works_like_upstreams(app) {
+            let project = app.create_open_project();
+            let user = app.create_user(&project);
+            let (_, refresh) = open_session(app, &project, &user.id.to_string()).await;
+
+            let response = app.send(form_token_request(&refresh_form(&project, &refresh))).await;
+            let body = response.assert_ok(200);
+            assert_eq!(body["token_type"], "Bearer");
+            assert_eq!(body["expires_in"], 600);
+            assert_eq!(body["refresh_token"], refresh.as_str());
+            assert_eq!(response.header("pragma"), Some("no-cache"));
+            assert_eq!(response.header("cache-control"), Some("no-store, max-age=0"));
+            let access = body["access_token"].as_str().unwrap();
+            assert_eq!(jwt_payload(access)["sub"], user.id.to_string());
+            assert_eq!(me_status(app, &project, access).await, 200);
+
+            // HTTP Basic client authentication, a JSON body and unused parameters work too.
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                project.id(),
+                project.publishable_client_key
+            ));
+            let response = app
+                .send(form_token_request(&format!("grant_type=refresh_token&refresh_token={refresh}&scope=legacy"))
+                    .insert_header(("authorization", format!("Basic {basic}"))))
+                .await;
+            response.assert_ok(200);
+            let response = app
+                .send(json_request("POST", "/api/v1/auth/oauth/token", json!({
+                    "grant_type": "refresh_token",
+                    "refresh_token": refresh,
+                    "client_id": format!("{}#main", project.id()),
+                    "client_secret": project.publishable_client_key,
+                })))
+                .await;
+            response.assert_ok(200);
+        }
+
+        fn the_oauth_grant_refuses_bad_clients_grants_and_tokens(app) {
+            let project = app.create_open_project();
+            let user = app.create_user(&project);
+            let (_, refresh) = open_session(app, &project, &user.id.to_string()).await;
+            let other = app.create_open_project();
+
+            let bad_clients = [
+                format!("grant_type=refresh_token&refresh_token={refresh}&client_id={}&client_secret=pck_wrong", project.id()),
+                format!("grant_type=refresh_token&refresh_token={refresh}&client_id={}&client_secret={}", project.id(), project.secret_server_key),
+                format!("grant_type=refresh_token&refresh_token={refresh}&client_id={}&client_secret={}", project.id(), other.publishable_client_key),
+                format!("grant_type=refresh_token&refresh_token={refresh}&client_id=not-a-project&client_secret={}", project.publishable_client_key),
+                format!("grant_type=refresh_token&refresh_token={refresh}&client_id={}#dev&client_secret={}", project.id(), project.publishable_client_key),
+                format!("grant_type=refresh_token&refresh_token={refresh}"),
+            ];
+            for form in &bad_clients {
+                let response = app.send(form_token_request(form)).await;
+                response.assert_known_error(400, "INVALID_OAUTH_CLIENT_ID_OR_SECRET");
+            }
+            let response = app.send(form_token_request(&bad_clients[0])).await;
+            assert_eq!(response.json()["details"], json!({"client_id": project.id().to_string()}));
+            let response = app.send(form_token_request(&bad_clients[5])).await;
+            assert_eq!(response.json()["details"], json!({"client_id": null}));
+
+            // Another project's refresh token with this project's credentials.
+            let response = app.send(form_token_request(&refresh_form(&other, &refresh))).await;
+            response.assert_known_error(401, "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED");
+            let response = app.send(form_token_request(&refresh_form(&project, "kgrt_nope"))).await;
+            response.assert_known_error(401, "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED");
+
+            let credentials = format!("client_id={}&client_secret={}", project.id(), project.publishable_client_key);
+            let response = app
+                .send(form_token_request(&format!("grant_type=authorization_code&code=x&{credentials}")))
+                .await;
+            assert_eq!(response.status.as_u16(), 400);
+            assert_eq!(response.known_error(), None);
+            assert_eq!(response.json()["error"], "unsupported_grant_type");
+            let response = app
+                .send(form_token_request(&format!("grant_type=refresh_token&{credentials}")))
+                .await;
+            assert_eq!(response.status.as_u16(), 400);
+            assert_eq!(
+                response.json(),
+                json!({"error": "invalid_request", "error_description": "Missing parameter: `refresh_token`"})
+            );
+            let response = app
+                .send(form_token_request(&format!("grant_type=password&{credentials}")))
+                .await;
+            assert_schema_error(&response, "POST", "/api/v1/auth/oauth/token", &[
+                "body.grant_type must be one of the following values: authorization_code, refresh_token",
+            ]);
+            let response = app.send(form_token_request(&credentials)).await;
+            assert_schema_error(&response, "POST", "/api/v1/auth/oauth/token", &[
+                "body.grant_type must be defined",
+            ]);
+            let response = app.send(TestRequest::post().uri("/api/v1/auth/oauth/token")).await;
+            assert_schema_error(&response, "POST", "/api/v1/auth/oauth/token", &["body must be defined"]);
+            let response = app.send(TestRequest::get().uri("/api/v1/auth/oauth/token")).await;
+            assert_eq!(response.status.as_u16(), 405);
+        }
+
+        fn deleting_the_user_ends_refresh(app) {
+            let project = app.create_open_project();
+            let user = app.create_user(&project);
+            let (_, refresh) = open_session(app, &project, &user.id.to_string()).await;
+            app.send(project.server(TestRequest::delete().uri(&format!("/api/v1/users/{}", user.id))))
+                .await
+                .assert_ok(200);
+            let response = app.send(form_token_request(&refresh_form(&project, &refresh))).await;
+            response.assert_known_error(401, "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED");
+        }
+
+        fn session_garbage_never_yields_a_server_error(app) {
+            let project = app.create_open_project();
+            let user = app.create_user(&project);
+            let huge = "r".repeat(100_000);
+            for form in [
+                String::new(),
+                "%%%".to_owned(),
+                format!("grant_type=refresh_token&refresh_token={huge}&client_id={huge}&client_secret={huge}"),
+                "grant_type=refresh_token&grant_type=authorization_code".to_owned(),
+                format!("grant_type=refresh_token&refresh_token=%00&client_id={}&client_secret={}", project.id(), project.publishable_client_key),
+            ] {
+                let response = app.send(form_token_request(&form)).await;
+                assert!(response.status.is_client_error() || response.status.is_success(), "{form:.80}: {}", response.status);
+            }
+            for body in [json!([]), json!({"user_id": 5}), json!({"user_id": huge}), json!({"expires_in_millis": -1e300, "user_id": "me"})] {
+                for request in [
+                    project.server(json_request("POST", "/api/v1/auth/sessions", body.clone())),
+                    user.signed_in(project.server(json_request("POST", "/api/v1/auth/sessions", body.clone()))),
+                    project.server(json_request("DELETE", "/api/v1/auth/sessions/current", body.clone())),
+                ] {
+                    let response = app.send(request).await;
+                    assert!(response.status.is_client_error() || response.status.is_success(), "{body:.80}: {}", response.status);
+                }
+            }
+            let response = app
+                .send(project.client(
+                    TestRequest::post()
+                        .uri("/api/v1/auth/sessions/current/refresh")
+                        .insert_header(("x-stack-refresh-token", huge.clone())),
+                ))
+                .await;
+            response.assert_known_error(401, "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED");
+        }
+    }
+}

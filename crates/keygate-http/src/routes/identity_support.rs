@@ -1,0 +1,611 @@
+//! What the identity routes (users, sessions, teams, memberships, team permissions) share:
+//! loading the facts a permission decision needs, running a handler's database work as one
+//! transaction that known errors roll back too, issuing access tokens from a user as stored,
+//! and the request field types with upstream's validation messages.
+//!
+//! Decisions themselves come from `keygate_permissions` (`authorize_identity`,
+//! `authorize_create_team`); this module only loads a caller's [`TeamStanding`] for them.
+
+use actix_web::http::StatusCode;
+use base64::Engine;
+use keygate_domain::{EpochMillis, ProjectId, TeamId, UserId};
+use keygate_permissions::{
+    authorize_identity, Caller, IdentityAction, MembershipKind, PermissionCatalogue,
+    PermissionDefinition, PermissionId, SystemPermission, TeamStanding,
+};
+use keygate_storage::repo::memberships::{self, MembershipRecord};
+use keygate_storage::repo::team_permissions::{self, GrantFilter, GrantRecord};
+use keygate_storage::repo::teams::{self, TeamRecord};
+use keygate_storage::repo::users::{self, UserRecord};
+use keygate_storage::{DbConnection, StorageError};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::access_token::{AccessTokenSubject, IssuedAccessToken};
+use crate::state::AppState;
+use crate::validation::{FieldContext, FieldValue, Rejection};
+use crate::wire_error::{ApiError, KnownError, PlainError};
+
+/// Runs `work` in one database transaction. Any error — a known error decided half-way as much
+/// as a failed statement — rolls everything back and is returned as it was.
+pub(crate) fn in_transaction<T>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let mut refusal = None;
+    let outcome = conn.in_transaction(|conn| {
+        work(conn).map_err(|error| {
+            refusal = Some(error);
+            // Any error makes the transaction roll back; the real one is returned below.
+            StorageError::NotFound {
+                entity: "rolled-back transaction",
+            }
+        })
+    });
+    match (outcome, refusal) {
+        (Ok(value), _) => Ok(value),
+        (Err(_), Some(error)) => Err(error),
+        (Err(error), None) => Err(error.into()),
+    }
+}
+
+/// The project's team permission definitions as a catalogue: the system permissions plus the
+/// custom ones stored for the project.
+pub(crate) fn load_catalogue(
+    conn: &mut DbConnection,
+    project: ProjectId,
+) -> Result<PermissionCatalogue, StorageError> {
+    let mut catalogue = PermissionCatalogue::system_only();
+    for record in team_permissions::list_definitions(conn, project)? {
+        if record.is_system {
+            continue;
+        }
+        let Ok(id) = PermissionId::parse(&record.id) else {
+            tracing::warn!(permission_id = %record.id, "stored permission id is not valid; ignored");
+            continue;
+        };
+        let definition = PermissionDefinition {
+            id,
+            description: Some(record.description),
+            contained_permission_ids: record
+                .contained_permission_ids
+                .iter()
+                .filter_map(|contained| PermissionId::parse(contained).ok())
+                .collect(),
+        };
+        // Only a system id could be refused, and those were skipped above.
+        let _ = catalogue.define(definition);
+    }
+    Ok(catalogue)
+}
+
+/// `user`'s standing in `team`: not a member (or no such team), or a member holding the
+/// permissions their direct grants resolve to.
+pub(crate) fn load_standing(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    team: TeamId,
+    user: UserId,
+) -> Result<TeamStanding, StorageError> {
+    if !memberships::exists(conn, project, team, user)? {
+        return Ok(TeamStanding::NotMember);
+    }
+    let grants = team_permissions::list_grants(
+        conn,
+        project,
+        &GrantFilter {
+            team_id: Some(team),
+            user_id: Some(user),
+            permission_id: None,
+        },
+    )?;
+    let catalogue = load_catalogue(conn, project)?;
+    Ok(TeamStanding::Member(catalogue.resolve(
+        grants.iter().map(|grant| grant.permission_id.as_str()),
+    )))
+}
+
+/// Asks `keygate_permissions` whether `caller` may perform `action`, loading the caller's
+/// standing in the team first when the decision needs it.
+pub(crate) fn authorize(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    caller: &Caller,
+    action: &IdentityAction,
+) -> Result<(), ApiError> {
+    let standing = match action.team_standing_needed(caller) {
+        Some((team, user)) => Some(load_standing(conn, project, team, user)?),
+        None => None,
+    };
+    authorize_identity(caller, action, standing.as_ref()).map_err(ApiError::from)
+}
+
+/// `USER_NOT_FOUND` unless the project has the user (upstream's `ensureUserExists`).
+pub(crate) fn ensure_user_exists(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    user: UserId,
+) -> Result<(), ApiError> {
+    if users::exists(conn, project, user)? {
+        Ok(())
+    } else {
+        Err(KnownError::UserNotFound.into())
+    }
+}
+
+/// `USER_NOT_FOUND`, then `TEAM_MEMBERSHIP_NOT_FOUND`, unless the user is a member of the team
+/// (upstream's `ensureTeamMembershipExists`).
+pub(crate) fn ensure_membership(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    team: TeamId,
+    user: UserId,
+) -> Result<(), ApiError> {
+    ensure_user_exists(conn, project, user)?;
+    if memberships::exists(conn, project, team, user)? {
+        Ok(())
+    } else {
+        Err(KnownError::TeamMembershipNotFound {
+            team_id: team,
+            user_id: user,
+        }
+        .into())
+    }
+}
+
+/// Adds `user` to `team` with the permissions granted on joining as `kind` (the creator gets
+/// `team_admin`, a member `team_member`). The caller has checked that both exist and that the
+/// user is not a member yet.
+pub(crate) fn add_member(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    team: TeamId,
+    user: UserId,
+    kind: MembershipKind,
+    now: EpochMillis,
+) -> Result<(), ApiError> {
+    memberships::insert(
+        conn,
+        &MembershipRecord {
+            project_id: project,
+            team_id: team,
+            user_id: user,
+            created_at_millis: now,
+        },
+    )
+    .map_err(|error| match error {
+        StorageError::AlreadyExists { .. } => KnownError::TeamMembershipAlreadyExists.into(),
+        other => ApiError::from(other),
+    })?;
+    let catalogue = load_catalogue(conn, project)?;
+    for permission in kind.default_grants() {
+        // A project whose operator removed a default definition simply grants nothing for it.
+        if !catalogue.is_defined(permission.as_str()) {
+            continue;
+        }
+        team_permissions::grant(
+            conn,
+            &GrantRecord {
+                project_id: project,
+                team_id: team,
+                user_id: user,
+                permission_id: permission.as_str().to_owned(),
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// The user with the team they selected, if the project has the user.
+pub(crate) fn load_user(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    user: UserId,
+) -> Result<Option<(UserRecord, Option<TeamRecord>)>, StorageError> {
+    let Some(record) = users::get(conn, project, user)? else {
+        return Ok(None);
+    };
+    let team = match record.selected_team_id {
+        Some(team) => teams::get(conn, project, team)?,
+        None => None,
+    };
+    Ok(Some((record, team)))
+}
+
+/// Issues an access token for a session of `user`, carrying the user's current name, e-mail
+/// and selected team.
+pub(crate) fn issue_access_token(
+    state: &AppState,
+    user: &UserRecord,
+    session_id: Uuid,
+    now: EpochMillis,
+) -> Result<IssuedAccessToken, ApiError> {
+    let subject = AccessTokenSubject {
+        project_id: user.project_id,
+        user_id: user.id,
+        refresh_token_id: session_id.to_string(),
+        display_name: user.display_name.clone(),
+        primary_email: user.primary_email.clone(),
+        primary_email_verified: user.primary_email_verified,
+        requires_totp_mfa: false,
+        selected_team_id: user.selected_team_id,
+        signed_up_at_millis: user.signed_up_at_millis,
+    };
+    state
+        .access_tokens()
+        .issue(&subject, now)
+        .map_err(|error| ApiError::internal(&error))
+}
+
+/// Upstream's 400 for a client that sets a profile image which is not a base64 image data URL
+/// (clients may not point profile images at arbitrary URLs).
+pub(crate) fn require_client_image(url: Option<&str>) -> Result<(), ApiError> {
+    match url {
+        Some(url) if !is_base64_image(url) => {
+            Err(PlainError::new(StatusCode::BAD_REQUEST, "Invalid profile image URL").into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether `url` is a `data:image/<png|jpeg|jpg|gif|webp>;base64,<data>` URL whose data is
+/// valid base64.
+fn is_base64_image(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("data:image/") else {
+        return false;
+    };
+    let Some((subtype, data)) = rest.split_once(";base64,") else {
+        return false;
+    };
+    matches!(subtype, "png" | "jpeg" | "jpg" | "gif" | "webp")
+        && !data.is_empty()
+        && base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .is_ok()
+}
+
+/// What keygate answers for a request field about signing in.
+const NO_SIGN_IN: &str = "is not supported: keygate has no password, OTP, passkey or OAuth sign-in";
+
+/// A request field about a sign-in method keygate does not have (`password`,
+/// `otp_auth_enabled`, …). Only the values that mean "none" are accepted (`null`, `false`,
+/// `[]`); anything else is refused with a message saying why, rather than silently ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NoSignIn;
+
+impl FieldValue for NoSignIn {
+    const TYPE_NAME: &'static str = "mixed";
+    const NULLABLE: bool = true;
+    fn placeholder() -> Self {
+        NoSignIn
+    }
+    fn from_json(value: &Value, _: &FieldContext) -> Result<Self, Rejection> {
+        match value {
+            Value::Null | Value::Bool(false) => Ok(NoSignIn),
+            Value::Array(items) if items.is_empty() => Ok(NoSignIn),
+            _ => Err(Rejection::Invalid(NO_SIGN_IN.to_owned())),
+        }
+    }
+    fn from_text(text: &str, _: &FieldContext) -> Result<Self, Rejection> {
+        if text == "false" {
+            Ok(NoSignIn)
+        } else {
+            Err(Rejection::Invalid(NO_SIGN_IN.to_owned()))
+        }
+    }
+}
+
+/// A primary e-mail address: yup's `email()` pattern, not empty, stored lowercased (upstream
+/// normalises e-mails before storing and comparing them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Email(pub(crate) String);
+
+impl FieldValue for Email {
+    const TYPE_NAME: &'static str = "string";
+    fn placeholder() -> Self {
+        Email(String::new())
+    }
+    fn from_json(value: &Value, context: &FieldContext) -> Result<Self, Rejection> {
+        let text = value.as_str().ok_or(Rejection::NotType)?;
+        Self::from_text(text, context)
+    }
+    fn from_text(text: &str, _: &FieldContext) -> Result<Self, Rejection> {
+        if text.is_empty() {
+            return Err(Rejection::Invalid("must not be empty".to_owned()));
+        }
+        if !is_yup_email(text) {
+            return Err(Rejection::Invalid("must be a valid email".to_owned()));
+        }
+        Ok(Email(text.to_lowercase()))
+    }
+}
+
+/// yup's e-mail pattern (the HTML living standard's):
+/// `^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@label(\.label)*$`, where a label is 1–63 letters, digits
+/// and hyphens that neither starts nor ends with a hyphen.
+fn is_yup_email(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    let local_ok = !local.is_empty()
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".!#$%&'*+/=?^_`{|}~-".contains(&b));
+    let label_ok = |label: &str| {
+        let bytes = label.as_bytes();
+        (1..=63).contains(&bytes.len())
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+            && bytes[0] != b'-'
+            && bytes[bytes.len() - 1] != b'-'
+    };
+    local_ok && domain.split('.').all(label_ok)
+}
+
+/// A profile image URL: upstream's URL schema (no spaces, a URL the WHATWG parser accepts —
+/// `https://…` or a `data:` URL); combine with `max_chars(1_000_000)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ImageUrl(pub(crate) String);
+
+impl FieldValue for ImageUrl {
+    const TYPE_NAME: &'static str = "string";
+    fn placeholder() -> Self {
+        ImageUrl(String::new())
+    }
+    fn from_json(value: &Value, context: &FieldContext) -> Result<Self, Rejection> {
+        let text = value.as_str().ok_or(Rejection::NotType)?;
+        Self::from_text(text, context)
+    }
+    fn from_text(text: &str, _: &FieldContext) -> Result<Self, Rejection> {
+        if text.contains(' ') {
+            return Err(Rejection::Invalid("contains spaces".to_owned()));
+        }
+        if text.contains('\0') || url::Url::parse(text).is_err() {
+            return Err(Rejection::Invalid("is not a valid URL".to_owned()));
+        }
+        Ok(ImageUrl(text.to_owned()))
+    }
+    fn js_len(&self) -> Option<usize> {
+        self.0.js_len()
+    }
+}
+
+/// Longest profile image URL upstream accepts (a data URL of a small image).
+pub(crate) const MAX_IMAGE_URL_CHARS: usize = 1_000_000;
+
+/// A team permission id (upstream's `permissionDefinitionIdSchema`): `[a-z0-9_:]+`, or one of
+/// the system permissions with its `$`. Its messages do not name the field, as upstream's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PermissionIdField(pub(crate) PermissionId);
+
+impl FieldValue for PermissionIdField {
+    const TYPE_NAME: &'static str = "string";
+    fn placeholder() -> Self {
+        PermissionIdField(SystemPermission::ReadMembers.into())
+    }
+    fn from_json(value: &Value, context: &FieldContext) -> Result<Self, Rejection> {
+        let text = value.as_str().ok_or(Rejection::NotType)?;
+        Self::from_text(text, context)
+    }
+    fn from_text(text: &str, _: &FieldContext) -> Result<Self, Rejection> {
+        PermissionId::parse(text)
+            .map(PermissionIdField)
+            .map_err(|error| Rejection::Message(error.to_string()))
+    }
+}
+
+/// A flag sent as the text `"true"` or `"false"` and nothing else (upstream's
+/// `yupString().oneOf(["true", "false"])` query flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TextFlag(pub(crate) bool);
+
+impl FieldValue for TextFlag {
+    const TYPE_NAME: &'static str = "string";
+    fn placeholder() -> Self {
+        TextFlag(false)
+    }
+    fn from_json(value: &Value, context: &FieldContext) -> Result<Self, Rejection> {
+        let text = value.as_str().ok_or(Rejection::NotType)?;
+        Self::from_text(text, context)
+    }
+    fn from_text(text: &str, _: &FieldContext) -> Result<Self, Rejection> {
+        match text {
+            "true" => Ok(TextFlag(true)),
+            "false" => Ok(TextFlag(false)),
+            _ => Err(Rejection::Invalid(
+                "must be one of the following values: true, false".to_owned(),
+            )),
+        }
+    }
+}
+
+/// Requests and assertions the identity routes' HTTP tests share.
+#[cfg(test)]
+pub(crate) mod test_helpers {
+    use actix_web::test::TestRequest;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use serde_json::{json, Value};
+
+    use crate::testing::{TestApp, TestProject, TestResponse};
+
+    /// A JSON request.
+    pub(crate) fn json_request(method: &str, uri: &str, body: Value) -> TestRequest {
+        let request = match method {
+            "POST" => TestRequest::post(),
+            "PATCH" => TestRequest::patch(),
+            "DELETE" => TestRequest::delete(),
+            "PUT" => TestRequest::put(),
+            _ => TestRequest::get(),
+        };
+        request.uri(uri).set_json(body)
+    }
+
+    /// Creates a user over HTTP with server access; returns the user object.
+    pub(crate) async fn create_user(app: &TestApp, project: &TestProject, body: Value) -> Value {
+        let response = app
+            .send(project.server(json_request("POST", "/api/v1/users", body)))
+            .await;
+        response.assert_ok(201)
+    }
+
+    /// Opens a session for `user_id` over HTTP; returns `(access_token, refresh_token)`.
+    pub(crate) async fn open_session(
+        app: &TestApp,
+        project: &TestProject,
+        user_id: &str,
+    ) -> (String, String) {
+        let response = app
+            .send(project.server(json_request(
+                "POST",
+                "/api/v1/auth/sessions",
+                json!({"user_id": user_id}),
+            )))
+            .await;
+        let body = response.assert_ok(200);
+        (
+            body["access_token"]
+                .as_str()
+                .expect("access token")
+                .to_owned(),
+            body["refresh_token"]
+                .as_str()
+                .expect("refresh token")
+                .to_owned(),
+        )
+    }
+
+    /// `request` with `access_token` as the session.
+    pub(crate) fn with_token(request: TestRequest, access_token: &str) -> TestRequest {
+        request.insert_header(("x-stack-access-token", access_token.to_owned()))
+    }
+
+    /// The decoded payload of a JWT (signature not checked, as the SDK reads it).
+    pub(crate) fn jwt_payload(token: &str) -> Value {
+        let payload = token.split('.').nth(1).expect("a JWT has three parts");
+        let bytes = URL_SAFE_NO_PAD.decode(payload).expect("base64url payload");
+        serde_json::from_slice(&bytes).expect("JSON payload")
+    }
+
+    /// Asserts a `SCHEMA_ERROR` listing exactly `lines` for `method path`.
+    #[track_caller]
+    pub(crate) fn assert_schema_error(
+        response: &TestResponse,
+        method: &str,
+        path: &str,
+        lines: &[&str],
+    ) {
+        response.assert_known_error(400, "SCHEMA_ERROR");
+        let expected = format!(
+            "Request validation failed on {method} {path}:\n{}",
+            lines
+                .iter()
+                .map(|line| format!("  - {line}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        let body = response.json();
+        assert_eq!(body["error"], expected.as_str());
+        assert_eq!(body["details"]["message"], expected.as_str());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text<T: FieldValue>(input: &str) -> Result<T, Rejection> {
+        T::from_text(input, &FieldContext::default())
+    }
+
+    #[test]
+    fn emails_follow_yups_pattern_and_are_lowercased() {
+        assert_eq!(
+            text::<Email>("Ada.Lovelace+x@Example.COM").unwrap().0,
+            "ada.lovelace+x@example.com"
+        );
+        for ok in ["a@b", "a@b-c.d", "x!#$%&'*+/=?^_`{|}~-@a1.b2"] {
+            assert!(text::<Email>(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "a", "@b.c", "a@", "a@-b.c", "a@b-.c", "a@b..c", "a b@c.d", "a@b@c",
+        ] {
+            assert_eq!(
+                text::<Email>(bad),
+                Err(Rejection::Invalid("must be a valid email".into())),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            text::<Email>(""),
+            Err(Rejection::Invalid("must not be empty".into()))
+        );
+    }
+
+    #[test]
+    fn image_urls_must_parse_without_spaces() {
+        assert!(text::<ImageUrl>("https://example.com/a.png").is_ok());
+        assert!(text::<ImageUrl>("data:image/png;base64,AAAA").is_ok());
+        assert_eq!(
+            text::<ImageUrl>("https://example.com/a b.png"),
+            Err(Rejection::Invalid("contains spaces".into()))
+        );
+        assert_eq!(
+            text::<ImageUrl>("not-a-url"),
+            Err(Rejection::Invalid("is not a valid URL".into()))
+        );
+    }
+
+    #[test]
+    fn client_images_must_be_base64_data_urls() {
+        assert!(require_client_image(None).is_ok());
+        assert!(require_client_image(Some("data:image/png;base64,iVBORw0KGgo=")).is_ok());
+        for bad in [
+            "https://example.com/a.png",
+            "data:image/png;base64,***",
+            "data:text/html;base64,PGI+",
+            "data:image/svg+xml;base64,PHN2Zy8+",
+        ] {
+            assert!(require_client_image(Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sign_in_fields_accept_only_none() {
+        let context = FieldContext::default();
+        for none in [Value::Null, Value::Bool(false), serde_json::json!([])] {
+            assert_eq!(NoSignIn::from_json(&none, &context), Ok(NoSignIn));
+        }
+        for some in [Value::Bool(true), serde_json::json!("hunter2")] {
+            assert_eq!(
+                NoSignIn::from_json(&some, &context),
+                Err(Rejection::Invalid(NO_SIGN_IN.into()))
+            );
+        }
+    }
+
+    #[test]
+    fn permission_ids_use_upstreams_messages() {
+        assert!(text::<PermissionIdField>("$manage_api_keys").is_ok());
+        assert!(text::<PermissionIdField>("team_admin").is_ok());
+        assert_eq!(
+            text::<PermissionIdField>("Bad"),
+            Err(Rejection::Message(
+                "Only lowercase letters, numbers, \":\", \"_\" and optional \"$\" at the beginning are allowed".into()
+            ))
+        );
+        assert_eq!(
+            text::<PermissionIdField>("$nope"),
+            Err(Rejection::Message("Invalid system permission".into()))
+        );
+    }
+
+    #[test]
+    fn text_flags_are_exactly_true_or_false() {
+        assert_eq!(text::<TextFlag>("true"), Ok(TextFlag(true)));
+        assert_eq!(text::<TextFlag>("false"), Ok(TextFlag(false)));
+        assert!(text::<TextFlag>("1").is_err());
+        assert!(text::<TextFlag>("TRUE").is_err());
+    }
+}
