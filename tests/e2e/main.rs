@@ -518,7 +518,8 @@ fn sigterm_lets_a_request_in_flight_finish() {
     stream.write_all(head.as_bytes()).unwrap();
     stream.write_all(first_half).unwrap();
     stream.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // Time for the server to read the head and start the handler, even on a busy machine.
+    std::thread::sleep(Duration::from_millis(1000));
 
     let sent = std::process::Command::new("kill")
         .args(["-TERM", &server.pid().to_string()])
