@@ -22,3 +22,8 @@ lint:
 # Everything CI runs, against a fresh Postgres database.
 ci:
     bash .ci/run
+
+# The seed's Django, FastAPI and Flask snippets against a freshly built keygate (venv in target/).
+seed:
+    cargo build -p keygate
+    bash tests/seed_snippets/run.sh target/debug/keygate
