@@ -27,3 +27,9 @@ ci:
 seed:
     cargo build -p keygate
     bash tests/seed_snippets/run.sh target/debug/keygate
+
+# Upstream's JS SDK (tests/sdk-js, Node 20+) against a freshly built keygate, on SQLite; pass a
+# database URL to use it instead, e.g. `just test-sdk postgres://postgres@127.0.0.1:5432/sdk`.
+test-sdk db="":
+    cargo build -p keygate
+    KEYGATE_BIN="$PWD/target/debug/keygate" KEYGATE_SDK_DATABASE_URL="{{db}}" bash tests/sdk-js/run.sh
