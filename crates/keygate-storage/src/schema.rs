@@ -133,3 +133,17 @@ diesel::table! {
         created_at_millis -> BigInt,
     }
 }
+
+diesel::table! {
+    notification_outbox (id) {
+        id -> Text,
+        project_id -> Text,
+        dedupe_key -> Text,
+        recipient_email -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
+        created_at_millis -> BigInt,
+        sent_at_millis -> Nullable<BigInt>,
+    }
+}

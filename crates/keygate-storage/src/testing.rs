@@ -354,6 +354,117 @@ pub fn insert_api_key(
     key
 }
 
+/// One stored value: where it is and its bytes (text as UTF-8, blobs as they are, numbers as
+/// their decimal text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredValue {
+    /// The table.
+    pub table: String,
+    /// The column.
+    pub column: String,
+    /// The value's bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Every non-NULL value of every column of every table in the database, Diesel's own migration
+/// table included: for tests that prove something is stored nowhere (e.g. a full API key).
+/// Tables and columns are discovered from the database itself (`sqlite_master` /
+/// `information_schema`), so a table added later is scanned too.
+///
+/// # Panics
+/// If the database cannot be read.
+pub fn all_stored_values(conn: &mut DbConnection) -> Vec<StoredValue> {
+    use diesel::sql_types::{Binary, Nullable, Text};
+    use diesel::RunQueryDsl;
+
+    #[derive(diesel::QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = Text)]
+        name: String,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct PgColumn {
+        #[diesel(sql_type = Text)]
+        table_name: String,
+        #[diesel(sql_type = Text)]
+        column_name: String,
+        #[diesel(sql_type = Text)]
+        data_type: String,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Value {
+        #[diesel(sql_type = Nullable<Binary>)]
+        value: Option<Vec<u8>>,
+    }
+    fn quoted(identifier: &str) -> String {
+        format!("\"{}\"", identifier.replace('"', "\"\""))
+    }
+
+    let mut found = Vec::new();
+    let mut collect = |table: &str, column: &str, values: Vec<Value>| {
+        found.extend(
+            values
+                .into_iter()
+                .filter_map(|v| v.value)
+                .map(|bytes| StoredValue {
+                    table: table.to_owned(),
+                    column: column.to_owned(),
+                    bytes,
+                }),
+        );
+    };
+    match conn {
+        DbConnection::Sqlite(sqlite) => {
+            let tables: Vec<Name> = diesel::sql_query(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            )
+            .load(sqlite)
+            .expect("list SQLite tables");
+            for table in tables {
+                let columns: Vec<Name> = diesel::sql_query("SELECT name FROM pragma_table_info(?)")
+                    .bind::<Text, _>(&table.name)
+                    .load(sqlite)
+                    .expect("list SQLite columns");
+                for column in columns {
+                    let values: Vec<Value> = diesel::sql_query(format!(
+                        "SELECT CAST({} AS BLOB) AS value FROM {}",
+                        quoted(&column.name),
+                        quoted(&table.name)
+                    ))
+                    .load(sqlite)
+                    .expect("read SQLite column");
+                    collect(&table.name, &column.name, values);
+                }
+            }
+        }
+        DbConnection::Postgres(pg) => {
+            let columns: Vec<PgColumn> = diesel::sql_query(
+                "SELECT table_name::text AS table_name, column_name::text AS column_name, \
+                 data_type::text AS data_type FROM information_schema.columns \
+                 WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position",
+            )
+            .load(pg)
+            .expect("list Postgres columns");
+            for column in columns {
+                let name = quoted(&column.column_name);
+                let expression = if column.data_type == "bytea" {
+                    name
+                } else {
+                    format!("convert_to({name}::text, 'UTF8')")
+                };
+                let values: Vec<Value> = diesel::sql_query(format!(
+                    "SELECT {expression} AS value FROM {}",
+                    quoted(&column.table_name)
+                ))
+                .load(pg)
+                .expect("read Postgres column");
+                collect(&column.table_name, &column.column_name, values);
+            }
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -418,6 +529,26 @@ mod tests {
             !database_exists(&admin_url, &name),
             "{name} was not dropped"
         );
+    }
+
+    crate::backend_tests! {
+        fn all_stored_values_reads_every_table_and_column(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let user = insert_user(&mut conn, project);
+            let key = insert_api_key(&mut conn, project, Owner::User(user.id), 4_242);
+            let values = all_stored_values(&mut conn);
+            let has = |table: &str, column: &str, bytes: &[u8]| {
+                values
+                    .iter()
+                    .any(|v| v.table == table && v.column == column && v.bytes == bytes)
+            };
+            assert!(has("users", "display_name", b"test user"));
+            assert!(has("api_keys", "key_hash", key.hash.as_bytes()));
+            assert!(has("api_keys", "created_at_millis", b"4242"));
+            assert!(has("api_keys", "id", key.id.to_string().as_bytes()));
+            assert!(values.iter().any(|v| v.table == "__diesel_schema_migrations"));
+        }
     }
 
     fn database_exists(admin_url: &str, name: &str) -> bool {
