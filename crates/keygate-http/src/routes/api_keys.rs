@@ -1,6 +1,108 @@
-//! (being written)
+//! User and team API keys (contract B2 with the decisions of A1 and A2), and the
+//! credential-scanning endpoint that revokes a leaked key.
+//!
+//! | Method & path | Access | Module |
+//! |---|---|---|
+//! | `POST /api/v1/{user,team}-api-keys` | client, server, admin | [`crud`] |
+//! | `GET /api/v1/{user,team}-api-keys` | client, server, admin | [`crud`] |
+//! | `GET`, `PATCH /api/v1/{user,team}-api-keys/{api_key_id}` | client, server, admin | [`crud`] |
+//! | `POST /api/v1/{user,team}-api-keys/check` | server, admin | [`check`] |
+//! | `POST /api/v1/integrations/credential-scanning/revoke` | none | [`credential_scanning`] |
+//!
+//! Every handler reads its input in upstream's order — body parsing, authentication, schema
+//! validation — and asks `keygate_permissions::authorize_api_key` for every decision; the
+//! session user's standing in a team is loaded from storage for it ([`standing`]). Keys are
+//! generated, parsed and checked by `keygate-domain`; only their hash and last four characters
+//! are stored, and the full key exists only in the create response.
+//!
+//! Differences from upstream (contract A1): a key read or patched through the other type's
+//! route is `API_KEY_NOT_FOUND` (upstream: 500); `team_id` in the create body is validated as a
+//! UUID; `expires_at_millis: null` is "never" and every number, 0 included, is an instant; a
+//! string that is not a well-formed key is `API_KEY_NOT_FOUND` without a database query; a
+//! create for a user or team the project does not have is `USER_NOT_FOUND` / `TEAM_NOT_FOUND`
+//! (upstream: a database error); a description containing a NUL character is refused with
+//! `SCHEMA_ERROR` (Postgres cannot store it; upstream answers 500).
 
-use actix_web::web;
+mod check;
+mod credential_scanning;
+mod crud;
+mod input;
+mod revocation_notice;
+mod standing;
+mod wire;
 
-/// Registers this module's routes.
-pub fn configure(_cfg: &mut web::ServiceConfig) {}
+use actix_web::{web, HttpRequest};
+use keygate_domain::KeyType;
+
+use crate::auth::RequestAuth;
+use crate::conventions::method_not_allowed;
+use crate::request_body::RequestBody;
+use crate::state::AppState;
+
+/// Registers the API-key routes of both key types and the credential-scanning endpoint.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for route in [KeyType::User, KeyType::Team] {
+        configure_key_type(cfg, route);
+    }
+    cfg.service(
+        web::resource(credential_scanning::REVOKE_PATH)
+            .route(web::post().to(credential_scanning::revoke))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+/// The collection path of one key type, e.g. `/api/v1/user-api-keys`.
+fn collection_path(route: KeyType) -> String {
+    format!("/api/v1/{}-api-keys", route.as_str())
+}
+
+fn configure_key_type(cfg: &mut web::ServiceConfig, route: KeyType) {
+    let collection = collection_path(route);
+    cfg.service(
+        web::resource(collection.clone())
+            .route(web::post().to(
+                move |body: RequestBody,
+                      auth: RequestAuth,
+                      request: HttpRequest,
+                      state: web::Data<AppState>| {
+                    crud::create(route, body, auth, request, state)
+                },
+            ))
+            .route(web::get().to(
+                move |auth: RequestAuth, request: HttpRequest, state: web::Data<AppState>| {
+                    crud::list(route, auth, request, state)
+                },
+            ))
+            .default_service(web::to(method_not_allowed)),
+    )
+    // Registered before `{api_key_id}`, so `check` is never taken for an id.
+    .service(
+        web::resource(format!("{collection}/check"))
+            .route(web::post().to(
+                move |body: RequestBody,
+                      auth: RequestAuth,
+                      request: HttpRequest,
+                      state: web::Data<AppState>| {
+                    check::check(route, body, auth, request, state)
+                },
+            ))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource(format!("{collection}/{{api_key_id}}"))
+            .route(web::get().to(
+                move |auth: RequestAuth, request: HttpRequest, state: web::Data<AppState>| {
+                    crud::read(route, auth, request, state)
+                },
+            ))
+            .route(web::patch().to(
+                move |body: RequestBody,
+                      auth: RequestAuth,
+                      request: HttpRequest,
+                      state: web::Data<AppState>| {
+                    crud::update(route, body, auth, request, state)
+                },
+            ))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
