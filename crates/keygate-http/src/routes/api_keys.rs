@@ -31,6 +31,9 @@ mod revocation_notice;
 mod standing;
 mod wire;
 
+#[cfg(test)]
+mod tests;
+
 use actix_web::{web, HttpRequest};
 use keygate_domain::KeyType;
 

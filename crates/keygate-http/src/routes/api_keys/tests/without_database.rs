@@ -1,0 +1,236 @@
+//! A1: a string that is not a well-formed key is answered `API_KEY_NOT_FOUND` without touching
+//! the database.
+//!
+//! The proof observes every SQL statement Diesel runs on the test database's connections
+//! (Diesel's connection instrumentation, installed before the app opens its pool): a check with
+//! a malformed key runs exactly the statements of authentication — the same as a check refused
+//! by schema validation, which never reaches a handler's database work — and the
+//! credential-scanning endpoint (no authentication) runs none at all. A well-formed key that is
+//! not stored, by contrast, is looked up.
+
+use std::sync::{Mutex, OnceLock};
+
+use diesel::connection::{set_default_instrumentation, Instrumentation, InstrumentationEvent};
+use keygate_domain::{parse_api_key, ApiKeyId, KeyType, PlainApiKey};
+use serde_json::json;
+
+use super::*;
+
+/// The databases being watched (by a fragment of their URL) and what ran on them.
+static WATCHED: Mutex<Vec<(String, Vec<String>)>> = Mutex::new(Vec::new());
+
+fn record(url: &str, statement: String) {
+    let mut watched = WATCHED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((_, statements)) = watched
+        .iter_mut()
+        .find(|(fragment, _)| url.contains(fragment.as_str()))
+    {
+        statements.push(statement);
+    }
+}
+
+/// An instrumentation for one connection: remembers the connection's URL, reports its statements.
+fn recorder() -> Option<Box<dyn Instrumentation>> {
+    let mut url: Option<String> = None;
+    Some(Box::new(
+        move |event: InstrumentationEvent<'_>| match event {
+            InstrumentationEvent::StartEstablishConnection {
+                url: connecting, ..
+            } => {
+                url = Some(connecting.to_owned());
+            }
+            InstrumentationEvent::StartQuery { query, .. } => {
+                if let Some(url) = &url {
+                    record(url, query.to_string());
+                }
+            }
+            _ => {}
+        },
+    ))
+}
+
+/// Makes every connection opened from now on report its statements (once per process).
+fn install_recorder() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| set_default_instrumentation(recorder).expect("install the recorder"));
+}
+
+/// The statements run on one test database.
+struct Watch {
+    fragment: String,
+}
+
+impl Watch {
+    fn start(app: &TestApp) -> Self {
+        let location = app.database().location();
+        let fragment = location
+            .strip_prefix("SQLite file ")
+            .or_else(|| location.strip_prefix("Postgres database "))
+            .expect("a known location")
+            .to_owned();
+        WATCHED.lock().unwrap().push((fragment.clone(), Vec::new()));
+        Watch { fragment }
+    }
+
+    /// The statements that touched data since the last call (without their bind values), leaving
+    /// out the pool's housekeeping: its liveness probe and connection settings.
+    fn take(&self) -> Vec<String> {
+        let mut watched = WATCHED.lock().unwrap();
+        let (_, statements) = watched
+            .iter_mut()
+            .find(|(f, _)| *f == self.fragment)
+            .expect("watched");
+        std::mem::take(statements)
+            .into_iter()
+            .map(|s| {
+                s.split(" -- binds")
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned()
+            })
+            .filter(|s| s != "SELECT 1" && !s.starts_with("PRAGMA") && !s.starts_with("SET "))
+            .collect()
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        WATCHED
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(f, _)| *f != self.fragment);
+    }
+}
+
+/// Whether a statement reads or writes the `api_keys` table (quoted as each backend quotes it).
+fn touches_api_keys(statement: &str) -> bool {
+    statement.contains("`api_keys`") || statement.contains("\"api_keys\"")
+}
+
+/// Well-known ways a string can fail to be a key, built from a real one.
+fn malformed_variants(key: &str) -> Vec<(&'static str, String)> {
+    let replace = |range: std::ops::Range<usize>, with: &str| {
+        let mut changed = key.to_owned();
+        changed.replace_range(range, with);
+        changed
+    };
+    let last = key.chars().last().unwrap();
+    let other_last = if last == '0' { "1" } else { "0" };
+    vec![
+        ("empty", String::new()),
+        ("too short", key[..101].to_owned()),
+        ("too long", format!("{key}0")),
+        ("far too long", key.repeat(100)),
+        ("invalid character", replace(10..11, "-")),
+        ("non-ASCII character", replace(10..11, "é")),
+        ("unknown prefix", replace(0..2, "xk")),
+        ("unknown type", replace(80..84, "usex")),
+        ("scanner flag of a public key", replace(84..85, "3")),
+        ("marker missing", replace(85..94, "574ck4u7x")),
+        ("checksum mismatch", replace(101..102, other_last)),
+        ("upper case", key.to_uppercase()),
+        (
+            "upstream's fake key",
+            "sk_this_is_a_fake_api_key_123456789".to_owned(),
+        ),
+    ]
+}
+
+async fn malformed_keys_never_reach_the_database(app: &TestApp) {
+    let project = app.create_open_project();
+    let user = app.create_user(&project);
+    let created = server_user_key(app, &project, user.id, "real").await;
+    let real = key_value(&created);
+    let watch = Watch::start(app);
+
+    // Authenticated, then refused by validation: the statements of authentication only.
+    app.send(project.server(post_json("/api/v1/user-api-keys/check", json!({}))))
+        .await
+        .assert_known_error(400, "SCHEMA_ERROR");
+    let authentication = watch.take();
+    assert!(
+        !authentication.is_empty(),
+        "the recorder sees the authentication's queries"
+    );
+    assert!(
+        !authentication.iter().any(|s| touches_api_keys(s)),
+        "{authentication:?}"
+    );
+
+    for (what, malformed) in malformed_variants(&real) {
+        assert!(parse_api_key(&malformed).is_err(), "{what} must not parse");
+        for route in ["user", "team"] {
+            let response = app.send(check_request(&project, route, &malformed)).await;
+            response.assert_known_error(404, "API_KEY_NOT_FOUND");
+            assert_eq!(
+                watch.take(),
+                authentication,
+                "check on {route} route, {what}"
+            );
+        }
+        let response = app
+            .send(post_json(
+                "/api/v1/integrations/credential-scanning/revoke",
+                json!({"api_key": malformed}),
+            ))
+            .await;
+        response.assert_known_error(404, "API_KEY_NOT_FOUND");
+        assert_eq!(
+            watch.take(),
+            Vec::<String>::new(),
+            "credential scanning, {what}"
+        );
+    }
+
+    // The control: a well-formed key that is not stored is looked up.
+    let unknown = PlainApiKey::generate(ApiKeyId::new_random(), KeyType::User, false);
+    app.send(check_request(&project, "user", unknown.expose_secret()))
+        .await
+        .assert_known_error(404, "API_KEY_NOT_FOUND");
+    let statements = watch.take();
+    assert!(
+        statements.iter().any(|s| touches_api_keys(s)),
+        "{statements:?}"
+    );
+    app.send(post_json(
+        "/api/v1/integrations/credential-scanning/revoke",
+        json!({"api_key": unknown.expose_secret()}),
+    ))
+    .await
+    .assert_known_error(404, "API_KEY_NOT_FOUND");
+    let statements = watch.take();
+    assert!(
+        statements.iter().any(|s| touches_api_keys(s)),
+        "{statements:?}"
+    );
+    // And the real key still checks.
+    app.send(check_request(&project, "user", &real))
+        .await
+        .assert_ok(200);
+}
+
+mod malformed_keys_are_answered_without_a_query {
+    use super::*;
+
+    #[actix_web::test]
+    async fn sqlite() {
+        install_recorder();
+        malformed_keys_never_reach_the_database(&TestApp::sqlite()).await;
+    }
+
+    #[actix_web::test]
+    async fn postgres() {
+        install_recorder();
+        match TestApp::postgres() {
+            Some(app) => malformed_keys_never_reach_the_database(&app).await,
+            None => eprintln!(
+                "skipped {}::postgres: {} is not set",
+                module_path!(),
+                keygate_storage::testing::POSTGRES_URL_ENV
+            ),
+        }
+    }
+}
