@@ -31,6 +31,18 @@ const NOT_FOR_KEYGATE = new Set([
   "KEYGATE_BIND",
 ]);
 
+/** keygate processes still running: killed if this test process ends without stopping them. */
+const running = new Set();
+process.on("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.once(signal, () => {
+    for (const child of running) child.kill("SIGKILL");
+    process.kill(process.pid, signal);
+  });
+}
+
 const LISTENING = /listening on (http:\/\/[0-9.]+:\d+)/;
 // eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;]*m/g;
@@ -58,6 +70,8 @@ export class KeygateProcess {
       env.KEYGATE_AUTH__ACCESS_TOKEN_TTL_SECONDS = String(options.accessTokenTtlSeconds);
     }
     const child = spawn(bin, ["--bind", "127.0.0.1:0"], { cwd: workDir, env, stdio: ["ignore", "pipe", "pipe"] });
+    running.add(child);
+    child.on("exit", () => running.delete(child));
     const kg = new KeygateProcess(options.name, child, workDir, databaseUrl, operatorToken);
     await kg.#waitUntilListening(options.startTimeoutMs ?? 90_000);
     return kg;
