@@ -147,3 +147,21 @@ diesel::table! {
         sent_at_millis -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    project_cors_settings (project_id) {
+        project_id -> Text,
+        allow_localhost -> Bool,
+        updated_at_millis -> BigInt,
+    }
+}
+
+diesel::table! {
+    project_trusted_domains (project_id, position) {
+        project_id -> Text,
+        position -> Integer,
+        domain -> Text,
+        handler_path -> Text,
+        origin -> Text,
+    }
+}

@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod memberships;
 pub mod notification_outbox;
+pub mod project_cors;
 pub mod project_credentials;
 pub mod projects;
 pub mod server_secrets;
