@@ -76,7 +76,7 @@ fn first_start_projects_credentials_and_shutdown() {
     assert_eq!(current["display_name"], "default");
     assert_eq!(
         current["config"],
-        json!({"allow_user_api_keys": true, "allow_team_api_keys": true, "client_team_creation_enabled": true})
+        json!({"allow_user_api_keys": true, "allow_team_api_keys": true, "client_team_creation_enabled": true, "allow_localhost": true, "domains": []})
     );
 
     // The operator creates a project and issues it a credential.
@@ -118,7 +118,7 @@ fn first_start_projects_credentials_and_shutdown() {
     assert_eq!(patched["display_name"], "Acme Inc");
     assert_eq!(
         patched["config"],
-        json!({"allow_user_api_keys": true, "allow_team_api_keys": true, "client_team_creation_enabled": false})
+        json!({"allow_user_api_keys": true, "allow_team_api_keys": true, "client_team_creation_enabled": false, "allow_localhost": true, "domains": []})
     );
     // Admin access issues more credentials; server access may not.
     let more = send(
@@ -348,7 +348,7 @@ fn project_commands_print_json_and_suppress_the_default_project() {
     assert_eq!(created["project"]["display_name"], "CLI app");
     assert_eq!(
         created["project"]["config"],
-        json!({"allow_user_api_keys": true, "allow_team_api_keys": false, "client_team_creation_enabled": false})
+        json!({"allow_user_api_keys": true, "allow_team_api_keys": false, "client_team_creation_enabled": false, "allow_localhost": true, "domains": []})
     );
     let keys = ProjectKeys::from_credential(&project_id, &created["credential"]);
 

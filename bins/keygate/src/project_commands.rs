@@ -5,9 +5,10 @@ use anyhow::{bail, Context};
 use keygate_domain::ProjectId;
 use keygate_http::access_token::now_millis;
 use keygate_http::projects::{create_project, issue_credential, CredentialKeys};
-use keygate_http::routes::internal::{credential_json, project_json};
-use keygate_storage::repo::projects::{self, ProjectConfig, ProjectUpdate};
-use keygate_storage::StorageError;
+use keygate_http::routes::internal::{credential_json, project_json_with_cors};
+use keygate_storage::repo::project_cors;
+use keygate_storage::repo::projects::{self, ProjectConfig, ProjectRecord, ProjectUpdate};
+use keygate_storage::{DbConnection, StorageError};
 use serde_json::{json, Value};
 
 use crate::cli::ProjectCommand;
@@ -58,7 +59,7 @@ fn execute(command: ProjectCommand, settings: &Settings) -> anyhow::Result<Value
                 })
                 .context("could not create the project")?;
             Ok(json!({
-                "project": project_json(&project),
+                "project": project_json(&mut conn, &project)?,
                 "credential": credential_json(&credential),
             }))
         }
@@ -76,22 +77,32 @@ fn execute(command: ProjectCommand, settings: &Settings) -> anyhow::Result<Value
                 client_team_creation_enabled,
             };
             match projects::update(&mut conn, id, &changes) {
-                Ok(project) => Ok(project_json(&project)),
+                Ok(project) => project_json(&mut conn, &project),
                 Err(StorageError::NotFound { .. }) => bail!(no_such_project(id)),
                 Err(error) => Err(error).context("could not update the project"),
             }
         }
         ProjectCommand::List => {
             let all = projects::list(&mut conn).context("could not list the projects")?;
-            Ok(Value::Array(all.iter().map(project_json).collect()))
+            let shown = all
+                .iter()
+                .map(|project| project_json(&mut conn, project))
+                .collect::<anyhow::Result<Vec<Value>>>()?;
+            Ok(Value::Array(shown))
         }
         ProjectCommand::Show { id } => {
             match projects::get(&mut conn, id).context("could not read the project")? {
-                Some(project) => Ok(project_json(&project)),
+                Some(project) => project_json(&mut conn, &project),
                 None => bail!(no_such_project(id)),
             }
         }
     }
+}
+
+/// The project as the HTTP API shows it, CORS settings included.
+fn project_json(conn: &mut DbConnection, project: &ProjectRecord) -> anyhow::Result<Value> {
+    let cors = project_cors::get(conn, project.id).context("could not read the CORS settings")?;
+    Ok(project_json_with_cors(project, &cors))
 }
 
 fn no_such_project(id: ProjectId) -> String {

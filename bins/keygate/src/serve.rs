@@ -13,11 +13,12 @@ use actix_web::HttpServer;
 use anyhow::Context;
 use keygate_http::access_token::{now_millis, AccessTokenSigner};
 use keygate_http::state::system_clock;
+use keygate_http::ui::{DemoSignIn, UiSettings};
 use keygate_http::{build_app, AppConfig, AppState};
 
 use crate::first_start;
 use crate::runtime::{access_token_secret, key_hasher, open_database};
-use crate::settings::Settings;
+use crate::settings::{DemoSignInSetting, Settings};
 
 /// Runs the server until a shutdown signal.
 pub fn serve(settings: Settings) -> anyhow::Result<()> {
@@ -60,7 +61,23 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
         access_tokens,
         operator_token,
         clock: system_clock(),
+    })
+    .with_ui(UiSettings {
+        demo_sign_in: match settings.ui.demo_sign_in {
+            DemoSignInSetting::Auto => DemoSignIn::Auto,
+            DemoSignInSetting::Enabled => DemoSignIn::Enabled,
+            DemoSignInSetting::Disabled => DemoSignIn::Disabled,
+        },
+        bind: Some(bound),
     });
+    let demo_reachable = match settings.ui.demo_sign_in {
+        DemoSignInSetting::Auto => bound.ip().is_loopback(),
+        DemoSignInSetting::Enabled => true,
+        DemoSignInSetting::Disabled => false,
+    };
+    if demo_reachable {
+        println!("see the API keys UI as a demo user: open {base_url}/handler/demo-sign-in");
+    }
 
     actix_web::rt::System::new().block_on(run_http(state, listener, &base_url, &settings))
 }

@@ -69,6 +69,28 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Logging.
     pub log: LogSettings,
+    /// The prebuilt UI.
+    pub ui: UiSettings,
+}
+
+/// The prebuilt UI (the account-settings page and its demo sign-in).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiSettings {
+    /// Whether `/handler/demo-sign-in` works.
+    pub demo_sign_in: DemoSignInSetting,
+}
+
+/// When the demo sign-in works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DemoSignInSetting {
+    /// Only when bound to a loopback address, and only for requests from this machine.
+    Auto,
+    /// Always (a demo server that others reach over the network).
+    Enabled,
+    /// Never.
+    Disabled,
 }
 
 /// Database pool settings.

@@ -1,5 +1,6 @@
-//! The actix application: shared state, wire conventions, every route, and upstream-like 404 and
-//! 405 answers for the rest. The binary serves it; tests call it in-process.
+//! The actix application: shared state, wire conventions, CORS for the client API, every route,
+//! the prebuilt UI, and upstream-like 404 and 405 answers for the rest. The binary serves it;
+//! tests call it in-process.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -7,9 +8,11 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App};
 
 use crate::conventions::{not_found, wire_conventions};
+use crate::cors::cors;
 use crate::request_body::BodyLimit;
 use crate::routes;
 use crate::state::AppState;
+use crate::ui;
 
 /// Builds the application around `state`.
 pub fn build_app(
@@ -26,7 +29,10 @@ pub fn build_app(
     App::new()
         .app_data(web::Data::new(state))
         .app_data(BodyLimit::default())
+        // Inside the conventions, so CORS answers get request ids and error answers get CORS.
+        .wrap(from_fn(cors))
         .wrap(from_fn(wire_conventions))
         .configure(routes::configure)
+        .configure(ui::configure)
         .default_service(web::to(not_found))
 }

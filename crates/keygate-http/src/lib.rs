@@ -13,7 +13,10 @@
 //! * [`access_token`] — the HS256 session tokens the SDK reads;
 //! * [`auth`] — who is calling (project, access type, session user) and the operator;
 //! * [`app`] and [`routes`] — the actix application and every endpoint;
-//! * [`projects`] — creating projects and credentials (shared with the CLI and first start).
+//! * [`projects`] — creating projects and credentials (shared with the CLI and first start);
+//! * [`cors`] — CORS for the client API, with allowed origins set per project;
+//! * [`ui`] — the prebuilt web components, the hosted account-settings page and the demo
+//!   sign-in.
 //!
 //! **Key design decisions.** The HTTP layer is a library, not the binary: routes are built into
 //! an `actix_web::App` here, so tests run the full HTTP stack in-process (`actix_web::test`)
@@ -26,6 +29,7 @@ pub mod access_token;
 pub mod app;
 pub mod auth;
 pub mod conventions;
+pub mod cors;
 mod error_mapping;
 mod js_text;
 pub mod projects;
@@ -34,6 +38,7 @@ pub mod routes;
 pub mod state;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
+pub mod ui;
 pub mod validation;
 pub mod wire_error;
 

@@ -9,6 +9,7 @@ use keygate_domain::{EpochMillis, KeyHash, KeyHasher};
 use keygate_storage::{Database, DbConnection};
 
 use crate::access_token::AccessTokenSigner;
+use crate::ui::{UiSettings, UiState};
 use crate::wire_error::ApiError;
 
 /// Where "now" comes from. Always the Rust clock in production; tests move it to check expiry.
@@ -53,6 +54,8 @@ impl fmt::Debug for AppConfig {
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
+    /// The prebuilt UI's settings and demo state; see [`AppState::with_ui`].
+    ui: Arc<UiState>,
 }
 
 struct Inner {
@@ -89,7 +92,22 @@ impl AppState {
                 operator_token_hash,
                 clock: config.clock,
             }),
+            ui: Arc::new(UiState::new(UiSettings::default())),
         }
+    }
+
+    /// The same state with the prebuilt UI configured (the demo sign-in is off until this says
+    /// otherwise).
+    pub fn with_ui(self, settings: UiSettings) -> Self {
+        AppState {
+            ui: Arc::new(UiState::new(settings)),
+            ..self
+        }
+    }
+
+    /// The prebuilt UI's settings and demo state.
+    pub fn ui(&self) -> &UiState {
+        &self.ui
     }
 
     /// The database.

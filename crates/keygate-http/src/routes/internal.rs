@@ -6,7 +6,8 @@
 //! * `GET` / `PATCH /api/v1/internal/projects/current` — admin access reads and changes the
 //!   project of its credential: its name and the switches `allow_user_api_keys`,
 //!   `allow_team_api_keys` and `client_team_creation_enabled` (how an operator "enables the API
-//!   Keys app").
+//!   Keys app"), and its CORS settings for the client API under upstream's names
+//!   `allow_localhost` and `domains: [{domain, handler_path}]` (see [`crate::cors`]).
 //! * `POST /api/v1/internal/api-keys` — a new project credential; **200** with its keys, shown
 //!   only in this answer and stored hashed. Admin access for the project, as upstream, or the
 //!   operator token with `x-stack-project-id`.
@@ -27,14 +28,17 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use keygate_domain::ProjectId;
 use keygate_permissions::{AccessType, Denial};
+use keygate_storage::repo::project_cors::{self, ProjectCors};
 use keygate_storage::repo::projects::{
     self as stored_projects, ProjectConfig, ProjectRecord, ProjectUpdate,
 };
+use keygate_storage::DbConnection;
 use keygate_storage::StorageError;
 use serde_json::{json, Map, Value};
 
 use crate::auth::{authenticate, authenticate_operator, Operator, RequestAuth};
 use crate::conventions::{json_response, method_not_allowed, stack_header};
+use crate::cors::TrustedDomains;
 use crate::projects::{create_project, issue_credential, CredentialKeys, IssuedCredential};
 use crate::request_body::RequestBody;
 use crate::state::AppState;
@@ -78,6 +82,43 @@ pub fn project_json(project: &ProjectRecord) -> Value {
     })
 }
 
+/// A project with its CORS settings, as the HTTP API shows it: [`project_json`] whose `config`
+/// also holds `allow_localhost` and `domains: [{domain, handler_path}]`.
+pub fn project_json_with_cors(project: &ProjectRecord, cors: &ProjectCors) -> Value {
+    let mut value = project_json(project);
+    if let Some(config) = value.get_mut("config").and_then(Value::as_object_mut) {
+        config.insert("allow_localhost".to_owned(), json!(cors.allow_localhost));
+        let domains: Vec<Value> = cors
+            .domains
+            .iter()
+            .map(|d| json!({"domain": d.domain, "handler_path": d.handler_path}))
+            .collect();
+        config.insert("domains".to_owned(), Value::Array(domains));
+    }
+    value
+}
+
+/// Applies the CORS fields a body gave (if any) and returns the project's CORS settings.
+fn apply_cors(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    config: &ConfigFields,
+    now: keygate_domain::EpochMillis,
+) -> Result<ProjectCors, StorageError> {
+    let mut cors = project_cors::get(conn, project)?;
+    if config.allow_localhost.is_none() && config.domains.is_none() {
+        return Ok(cors);
+    }
+    if let Some(allow_localhost) = config.allow_localhost {
+        cors.allow_localhost = allow_localhost;
+    }
+    if let Some(domains) = &config.domains {
+        cors.domains = domains.0.clone();
+    }
+    project_cors::set(conn, project, &cors, now)?;
+    Ok(cors)
+}
+
 /// A credential just issued, as the API shows it (the only time its keys are shown):
 /// `{id, description, created_at_millis, expires_at_millis?, publishable_client_key?,
 /// secret_server_key?, super_secret_admin_key?}` — each optional field present only when set.
@@ -112,6 +153,8 @@ struct ConfigFields {
     allow_user_api_keys: Option<bool>,
     allow_team_api_keys: Option<bool>,
     client_team_creation_enabled: Option<bool>,
+    allow_localhost: Option<bool>,
+    domains: Option<TrustedDomains>,
 }
 
 fn read_config(reader: &mut FieldReader<'_>) -> ConfigFields {
@@ -121,6 +164,8 @@ fn read_config(reader: &mut FieldReader<'_>) -> ConfigFields {
         client_team_creation_enabled: reader
             .field::<bool>("client_team_creation_enabled")
             .optional(),
+        allow_localhost: reader.field::<bool>("allow_localhost").optional(),
+        domains: reader.field::<TrustedDomains>("domains").optional(),
     }
 }
 
@@ -153,26 +198,47 @@ async fn create(
     let query = check.query(|_| ());
     let ((display_name, config), ()) = check.finish((body, query))?;
 
-    let config = ProjectConfig {
+    let switches = ProjectConfig {
         allow_user_api_keys: config.allow_user_api_keys.unwrap_or(false),
         allow_team_api_keys: config.allow_team_api_keys.unwrap_or(false),
         client_team_creation_enabled: config.client_team_creation_enabled.unwrap_or(false),
     };
     let now = state.now();
-    let project = state
-        .with_conn(move |conn| Ok(create_project(conn, &display_name, config, now)?))
+    let (project, cors) = state
+        .with_conn(move |conn| {
+            let created = conn.in_transaction(|conn| {
+                let project = create_project(conn, &display_name, switches, now)?;
+                let cors = apply_cors(conn, project.id, &config, now)?;
+                Ok((project, cors))
+            })?;
+            Ok(created)
+        })
         .await?;
     tracing::info!(project_id = %project.id, "operator created a project");
-    json_response(StatusCode::CREATED, &project_json(&project))
+    json_response(
+        StatusCode::CREATED,
+        &project_json_with_cors(&project, &cors),
+    )
 }
 
 /// `GET /api/v1/internal/projects/current`.
-async fn read_current(request: HttpRequest, auth: RequestAuth) -> Result<HttpResponse, ApiError> {
+async fn read_current(
+    request: HttpRequest,
+    auth: RequestAuth,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     require_admin(&auth)?;
     let mut check = RequestCheck::new(&request);
     let query = check.query(|_| ());
     check.finish(query)?;
-    json_response(StatusCode::OK, &project_json(&auth.project))
+    let project_id = auth.project_id();
+    let cors = state
+        .with_conn(move |conn| Ok(project_cors::get(conn, project_id)?))
+        .await?;
+    json_response(
+        StatusCode::OK,
+        &project_json_with_cors(&auth.project, &cors),
+    )
 }
 
 /// `PATCH /api/v1/internal/projects/current`.
@@ -199,21 +265,26 @@ async fn update_current(
         client_team_creation_enabled: config.client_team_creation_enabled,
     };
     let project_id = auth.project_id();
-    let project = state
+    let now = state.now();
+    let (project, cors) = state
         .with_conn(move |conn| {
-            match stored_projects::update(conn, project_id, &changes) {
-                Ok(project) => Ok(project),
+            let project = match stored_projects::update(conn, project_id, &changes) {
+                Ok(project) => project,
                 // Projects are never deleted, but answer as upstream would if one were.
-                Err(StorageError::NotFound { .. }) => Err(KnownError::CurrentProjectNotFound {
-                    project_id: project_id.to_string(),
+                Err(StorageError::NotFound { .. }) => {
+                    return Err(KnownError::CurrentProjectNotFound {
+                        project_id: project_id.to_string(),
+                    }
+                    .into())
                 }
-                .into()),
-                Err(other) => Err(other.into()),
-            }
+                Err(other) => return Err(other.into()),
+            };
+            let cors = apply_cors(conn, project_id, &config, now)?;
+            Ok((project, cors))
         })
         .await?;
     tracing::info!(project_id = %project.id, "project updated");
-    json_response(StatusCode::OK, &project_json(&project))
+    json_response(StatusCode::OK, &project_json_with_cors(&project, &cors))
 }
 
 /// The project a credential is issued for: admin access to it, or the operator naming it.
@@ -302,6 +373,7 @@ async fn create_credential(
 mod tests {
     use actix_web::test::TestRequest;
     use keygate_domain::KeyHasher;
+    use keygate_storage::repo::project_cors::{self, ProjectCors};
     use keygate_storage::repo::project_credentials::{self, CredentialKind};
     use keygate_storage::repo::projects::ProjectConfig;
     use keygate_storage::repo::{sessions, team_permissions, users};
@@ -373,6 +445,8 @@ mod tests {
                         "allow_user_api_keys": true,
                         "allow_team_api_keys": false,
                         "client_team_creation_enabled": true,
+                        "allow_localhost": true,
+                        "domains": [],
                     },
                 })
             );
@@ -393,6 +467,8 @@ mod tests {
                     "allow_user_api_keys": false,
                     "allow_team_api_keys": false,
                     "client_team_creation_enabled": false,
+                    "allow_localhost": true,
+                    "domains": [],
                 })
             );
         }
@@ -510,6 +586,8 @@ mod tests {
                         "allow_user_api_keys": true,
                         "allow_team_api_keys": true,
                         "client_team_creation_enabled": true,
+                        "allow_localhost": true,
+                        "domains": [],
                     },
                 })
             );
@@ -548,6 +626,8 @@ mod tests {
                     "allow_user_api_keys": false,
                     "allow_team_api_keys": true,
                     "client_team_creation_enabled": false,
+                    "allow_localhost": true,
+                    "domains": [],
                 })
             );
             // Partial changes leave the rest alone; an empty body changes nothing.
@@ -569,8 +649,97 @@ mod tests {
                     "allow_user_api_keys": true,
                     "allow_team_api_keys": false,
                     "client_team_creation_enabled": true,
+                    "allow_localhost": true,
+                    "domains": [],
                 })
             );
+        }
+
+        fn admin_reads_and_sets_cors_under_upstreams_names(app) {
+            let project = app.create_open_project();
+            let response = app
+                .send(project.admin(TestRequest::patch().uri(CURRENT)).set_json(json!({
+                    "config": {
+                        "allow_localhost": false,
+                        "domains": [
+                            {"domain": "https://App.Example.com/", "handler_path": "/auth/handler"},
+                            {"domain": "http://shop.example:8080"},
+                        ],
+                    },
+                })))
+                .await;
+            let body = response.assert_ok(200);
+            assert_eq!(body["config"]["allow_localhost"], false);
+            assert_eq!(
+                body["config"]["domains"],
+                json!([
+                    {"domain": "https://App.Example.com/", "handler_path": "/auth/handler"},
+                    {"domain": "http://shop.example:8080", "handler_path": "/handler"},
+                ])
+            );
+            assert_eq!(body["config"]["allow_team_api_keys"], true, "other switches unchanged");
+            let read = get_current(app, project.admin(TestRequest::get())).await;
+            assert_eq!(read.assert_ok(200), body);
+            let mut conn = app.database().conn();
+            let stored = project_cors::get(&mut conn, project.id()).unwrap();
+            assert_eq!(stored.domains[0].origin, "https://app.example.com");
+            assert_eq!(stored.domains[1].origin, "http://shop.example:8080");
+            drop(conn);
+
+            // Leaving them out keeps them; setting one keeps the other.
+            let response = app
+                .send(project.admin(TestRequest::patch().uri(CURRENT)).set_json(json!({
+                    "config": {"allow_localhost": true},
+                })))
+                .await;
+            let body = response.assert_ok(200);
+            assert_eq!(body["config"]["allow_localhost"], true);
+            assert_eq!(body["config"]["domains"].as_array().map(Vec::len), Some(2));
+
+            // A project created with CORS settings has them from the start.
+            let created = app
+                .send(operator(TestRequest::post().uri(PROJECTS)).set_json(json!({
+                    "display_name": "Shop",
+                    "config": {"domains": [{"domain": "https://shop.example"}]},
+                })))
+                .await
+                .assert_ok(201);
+            assert_eq!(created["config"]["allow_localhost"], true);
+            assert_eq!(
+                created["config"]["domains"],
+                json!([{"domain": "https://shop.example", "handler_path": "/handler"}])
+            );
+        }
+
+        fn bad_cors_settings_are_schema_errors(app) {
+            let project = app.create_open_project();
+            for (domains, message) in [
+                (json!("https://a.example"), "body.config.domains must be a `array` type"),
+                (json!([{"domain": "ftp://a.example"}]), "body.config.domains [0] domain must be a URL starting with http:// or https://"),
+                (json!([{"domain": "not a url"}]), "body.config.domains [0] domain must be a URL"),
+                (json!([{}]), "body.config.domains [0] needs a domain"),
+                (json!([{"domain": "https://a.example", "handler_path": "handler"}]), "body.config.domains [0] handler_path must be a path starting with /"),
+                (json!([{"domain": "https://a.example", "wildcard": true}]), "body.config.domains [0] contains unknown properties: wildcard"),
+                (json!([{"domain": "https://a.example"}, {"domain": "https://a.example"}]), "body.config.domains [1] repeats a domain"),
+                (json!([7]), "body.config.domains [0] must be an object"),
+            ] {
+                let response = app
+                    .send(project.admin(TestRequest::patch().uri(CURRENT)).set_json(json!({
+                        "config": {"domains": domains},
+                    })))
+                    .await;
+                response.assert_known_error(400, "SCHEMA_ERROR");
+                assert!(response.body.contains(message), "{message}: {}", response.body);
+            }
+            let response = app
+                .send(project.admin(TestRequest::patch().uri(CURRENT)).set_json(json!({
+                    "config": {"allow_localhost": "yes"},
+                })))
+                .await;
+            response.assert_known_error(400, "SCHEMA_ERROR");
+            // Nothing was stored by the refused requests.
+            let mut conn = app.database().conn();
+            assert_eq!(project_cors::get(&mut conn, project.id()).unwrap(), ProjectCors::default());
         }
 
         fn a_bad_patch_body_is_a_schema_error(app) {

@@ -1,0 +1,519 @@
+//! CORS for the client API, with allowed origins set per project, so the prebuilt components (and
+//! a customer's own frontend) can call keygate from the customer's site.
+//!
+//! Rules, for paths under `/api/`:
+//!
+//! * An origin is **allowed for a project** when it is one of the project's trusted domains
+//!   (upstream's `domains`), or when it is a localhost origin (`localhost`, `*.localhost`,
+//!   `127.x.y.z`, `[::1]`, any port) and the project has `allow_localhost`.
+//! * **Actual requests** name their project in `x-stack-project-id` (or the `x-hexclave-`
+//!   alias); the response carries `access-control-allow-origin: <that origin>` (never `*`) and
+//!   exposes upstream's response headers, when the origin is allowed for that project and the
+//!   access type is `client` (or absent, as in the OAuth refresh grant, which names its project in
+//!   the form body: there the origin must be allowed by some project). Secret server and admin
+//!   keys never belong in a browser, so their responses get no CORS headers at all.
+//! * **Preflight requests** (`OPTIONS` with `access-control-request-method`) cannot say which
+//!   project they are for (browsers send header names, not values), so they are answered `204`
+//!   with CORS headers when some project allows the origin; the actual request is then judged
+//!   on its own. Allowed request headers are `content-type` and every `x-stack-*` /
+//!   `x-hexclave-*` header; allowed methods `GET, POST, PATCH, DELETE`.
+//! * Origins not allowed get no CORS headers (the browser then refuses to hand the answer to the
+//!   page). Every `/api/` response varies on `Origin`. keygate never sends
+//!   `access-control-allow-credentials`: the API authenticates with headers, not cookies.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
+use actix_web::{web, HttpResponse};
+use keygate_domain::ProjectId;
+use keygate_storage::repo::project_cors::{self, TrustedDomain};
+use serde_json::Value;
+
+use crate::conventions::stack_header;
+use crate::state::AppState;
+use crate::ui::demo::is_loopback_host;
+use crate::validation::{FieldContext, FieldValue, Rejection};
+
+/// Methods a cross-origin page may use.
+pub const ALLOWED_METHODS: &str = "GET, POST, PATCH, DELETE";
+
+/// Response headers a cross-origin page may read (upstream's SDK reads them).
+pub const EXPOSED_HEADERS: &str = "x-stack-request-id, x-stack-known-error, x-stack-actual-status";
+
+/// How long a browser may cache a preflight answer, in seconds.
+pub const PREFLIGHT_MAX_AGE_SECONDS: u32 = 600;
+
+/// `vary` of preflight answers.
+const PREFLIGHT_VARY: &str =
+    "Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
+
+/// The normalised web origin (`scheme://host[:port]`, lowercase host, default port left out) of
+/// an `Origin` header or a configured domain; `None` for anything that is not an `http(s)` URL.
+pub fn normalize_origin(text: &str) -> Option<String> {
+    let url = url::Url::parse(text.trim()).ok()?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return None;
+    }
+    let origin = url.origin();
+    origin.is_tuple().then(|| origin.ascii_serialization())
+}
+
+/// Whether a normalised origin is a localhost origin.
+pub fn is_localhost_origin(origin: &str) -> bool {
+    origin
+        .split_once("://")
+        .is_some_and(|(_, authority)| is_loopback_host(authority))
+}
+
+/// The most trusted domains a project may list.
+pub const MAX_TRUSTED_DOMAINS: usize = 100;
+
+/// The handler path of a trusted domain that does not name one (upstream's default).
+pub const DEFAULT_HANDLER_PATH: &str = "/handler";
+
+/// A project config's `domains` (upstream's trusted domains): a JSON array of
+/// `{"domain": "https://app.example.com", "handler_path": "/handler"}`, `handler_path` optional.
+/// Each domain must be an `http(s)` URL; its origin is what requests are matched on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedDomains(pub Vec<TrustedDomain>);
+
+impl FieldValue for TrustedDomains {
+    const TYPE_NAME: &'static str = "array";
+
+    fn placeholder() -> Self {
+        TrustedDomains::default()
+    }
+
+    fn from_json(value: &Value, _: &FieldContext) -> Result<Self, Rejection> {
+        let items = value.as_array().ok_or(Rejection::NotType)?;
+        if items.len() > MAX_TRUSTED_DOMAINS {
+            return Err(Rejection::Invalid(format!(
+                "must have at most {MAX_TRUSTED_DOMAINS} items"
+            )));
+        }
+        let mut domains: Vec<TrustedDomain> = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            let invalid = |what: &str| Rejection::Invalid(format!("[{index}] {what}"));
+            let object = item
+                .as_object()
+                .ok_or_else(|| invalid("must be an object {domain, handler_path}"))?;
+            if let Some(unknown) = object
+                .keys()
+                .find(|key| !matches!(key.as_str(), "domain" | "handler_path"))
+            {
+                return Err(invalid(&format!("contains unknown properties: {unknown}")));
+            }
+            let domain = object
+                .get("domain")
+                .and_then(Value::as_str)
+                .ok_or_else(|| invalid("needs a domain (a string)"))?;
+            let origin = normalize_origin(domain)
+                .filter(|_| domain.len() <= 2048)
+                .ok_or_else(|| invalid("domain must be a URL starting with http:// or https://"))?;
+            let handler_path = match object.get("handler_path") {
+                None | Some(Value::Null) => DEFAULT_HANDLER_PATH.to_owned(),
+                Some(Value::String(path))
+                    if path.starts_with('/') && path.len() <= 2048 && !path.contains('\0') =>
+                {
+                    path.clone()
+                }
+                Some(_) => return Err(invalid("handler_path must be a path starting with /")),
+            };
+            if domains.iter().any(|known| known.domain == domain) {
+                return Err(invalid("repeats a domain"));
+            }
+            domains.push(TrustedDomain {
+                domain: domain.to_owned(),
+                handler_path,
+                origin,
+            });
+        }
+        Ok(TrustedDomains(domains))
+    }
+
+    fn from_text(_: &str, _: &FieldContext) -> Result<Self, Rejection> {
+        Err(Rejection::NotType)
+    }
+}
+
+/// Whether a preflight may ask for request header `name`.
+fn is_allowed_request_header(name: &str) -> bool {
+    let name = name.trim().to_ascii_lowercase();
+    name == "content-type" || name.starts_with("x-stack-") || name.starts_with("x-hexclave-")
+}
+
+/// The middleware described in the module documentation; wrap it inside
+/// [`wire_conventions`](crate::conventions::wire_conventions).
+pub async fn cors(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if !request.path().starts_with("/api/") {
+        return Ok(next.call(request).await?.map_into_boxed_body());
+    }
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|value| value.to_str().ok())
+        .and_then(normalize_origin);
+    let state = request
+        .app_data::<web::Data<AppState>>()
+        .map(|data| data.get_ref().clone());
+
+    if request.method() == Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+    {
+        let allowed = match (&origin, &state) {
+            (Some(origin), Some(state)) => preflight_allows(state, origin).await,
+            _ => false,
+        };
+        let response = preflight_response(request.headers(), origin.filter(|_| allowed));
+        return Ok(request.into_response(response));
+    }
+
+    let allowed_origin = match (origin, &state) {
+        (Some(origin), Some(state)) if !is_same_origin(&request, &origin) => {
+            actual_request_allows(state, request.headers(), &origin)
+                .await
+                .then_some(origin)
+        }
+        _ => None,
+    };
+    let mut response = next.call(request).await?.map_into_boxed_body();
+    let headers = response.headers_mut();
+    headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    if let Some(origin) = allowed_origin {
+        if let Ok(value) = HeaderValue::from_str(&origin) {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static(EXPOSED_HEADERS),
+            );
+        }
+    }
+    Ok(response)
+}
+
+/// Whether the page is on keygate's own origin (no CORS needed, no lookup made).
+fn is_same_origin(request: &ServiceRequest, origin: &str) -> bool {
+    let info = request.connection_info();
+    normalize_origin(&format!("{}://{}", info.scheme(), info.host())).as_deref() == Some(origin)
+}
+
+/// The answer to a preflight: CORS headers only for an allowed origin asking for an allowed
+/// method.
+fn preflight_response(headers: &HeaderMap, allowed_origin: Option<String>) -> HttpResponse {
+    let mut response = HttpResponse::NoContent();
+    response.insert_header((header::VARY, PREFLIGHT_VARY));
+    let method_allowed = headers
+        .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|method| ALLOWED_METHODS.split(", ").any(|m| m == method.trim()));
+    let origin_value = allowed_origin
+        .filter(|_| method_allowed)
+        .and_then(|origin| HeaderValue::from_str(&origin).ok());
+    if let Some(origin) = origin_value {
+        let requested: Vec<String> = headers
+            .get_all(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|line| line.split(','))
+            .map(|name| name.trim().to_ascii_lowercase())
+            .filter(|name| !name.is_empty() && is_allowed_request_header(name))
+            .collect();
+        response
+            .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin))
+            .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, ALLOWED_METHODS))
+            .insert_header((
+                header::ACCESS_CONTROL_MAX_AGE,
+                PREFLIGHT_MAX_AGE_SECONDS.to_string(),
+            ));
+        if !requested.is_empty() {
+            if let Ok(value) = HeaderValue::from_str(&requested.join(", ")) {
+                response.insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, value));
+            }
+        }
+    }
+    response.finish()
+}
+
+/// Whether some project allows `origin` (preflights do not name their project).
+async fn preflight_allows(state: &AppState, origin: &str) -> bool {
+    let origin = origin.to_owned();
+    let localhost = is_localhost_origin(&origin);
+    state
+        .with_conn(move |conn| {
+            if localhost && project_cors::any_project_allows_localhost(conn)? {
+                return Ok(true);
+            }
+            Ok(project_cors::any_project_trusts_origin(conn, &origin)?)
+        })
+        .await
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "could not read CORS settings; answering without CORS headers");
+            false
+        })
+}
+
+/// Whether the actual request's project (or, without one, some project) allows `origin`, for
+/// client access or none.
+async fn actual_request_allows(state: &AppState, headers: &HeaderMap, origin: &str) -> bool {
+    let access_type = stack_header(headers, "access-type").map(|value| value.into_owned());
+    if !matches!(access_type.as_deref(), None | Some("client")) {
+        return false;
+    }
+    let project = match stack_header(headers, "project-id") {
+        Some(text) => match text.parse::<ProjectId>() {
+            Ok(project) => Some(project),
+            Err(_) => return false,
+        },
+        None => None,
+    };
+    let Some(project) = project else {
+        return preflight_allows(state, origin).await;
+    };
+    let origin = origin.to_owned();
+    let localhost = is_localhost_origin(&origin);
+    state
+        .with_conn(move |conn| {
+            if localhost && project_cors::project_allows_localhost(conn, project)? {
+                return Ok(true);
+            }
+            Ok(project_cors::project_trusts_origin(conn, project, &origin)?)
+        })
+        .await
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "could not read CORS settings; answering without CORS headers");
+            false
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::StatusCode;
+    use actix_web::test::TestRequest;
+    use keygate_storage::repo::project_cors::{ProjectCors, TrustedDomain};
+
+    use super::*;
+    use crate::testing::{TestApp, TestProject};
+
+    const SHOP: &str = "https://shop.example";
+
+    fn trust(app: &TestApp, project: &TestProject, allow_localhost: bool, origins: &[&str]) {
+        let mut conn = app.database().conn();
+        let settings = ProjectCors {
+            allow_localhost,
+            domains: origins
+                .iter()
+                .map(|origin| TrustedDomain {
+                    domain: (*origin).to_owned(),
+                    handler_path: "/handler".to_owned(),
+                    origin: normalize_origin(origin).expect("origin"),
+                })
+                .collect(),
+        };
+        project_cors::set(&mut conn, project.id(), &settings, app.now()).expect("set CORS");
+    }
+
+    fn preflight(origin: &str, headers: &str) -> TestRequest {
+        TestRequest::default()
+            .method(Method::OPTIONS)
+            .uri("/api/v1/user-api-keys")
+            .insert_header(("origin", origin))
+            .insert_header(("access-control-request-method", "POST"))
+            .insert_header(("access-control-request-headers", headers))
+    }
+
+    #[test]
+    fn origins_are_normalised() {
+        assert_eq!(
+            normalize_origin("https://Shop.Example:443").as_deref(),
+            Some(SHOP)
+        );
+        assert_eq!(
+            normalize_origin("https://shop.example/app/handler").as_deref(),
+            Some(SHOP)
+        );
+        assert_eq!(
+            normalize_origin("http://localhost:3000").as_deref(),
+            Some("http://localhost:3000")
+        );
+        assert_eq!(normalize_origin("null"), None);
+        assert_eq!(normalize_origin("file:///etc/passwd"), None);
+        assert_eq!(normalize_origin("javascript:alert(1)"), None);
+        assert!(is_localhost_origin("http://localhost:3000"));
+        assert!(is_localhost_origin("http://127.0.0.1:8102"));
+        assert!(is_localhost_origin("http://[::1]:5173"));
+        assert!(is_localhost_origin("https://app.localhost"));
+        assert!(!is_localhost_origin(SHOP));
+        assert!(!is_localhost_origin("http://localhost.evil.example"));
+    }
+
+    crate::http_tests! {
+        fn trusted_origins_get_cors_headers_on_success_and_error(app) {
+            let project = app.create_open_project();
+            let user = app.create_user(&project);
+            trust(app, &project, false, &["https://shop.example/"]);
+
+            let listed = app
+                .send(user.signed_in(project.client(
+                    TestRequest::get()
+                        .uri("/api/v1/user-api-keys?user_id=me")
+                        .insert_header(("origin", SHOP)),
+                )))
+                .await;
+            assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+            assert_eq!(listed.header("access-control-allow-origin"), Some(SHOP));
+            assert_eq!(listed.header("access-control-expose-headers"), Some(EXPOSED_HEADERS));
+            assert_eq!(listed.header("access-control-allow-credentials"), None);
+            assert!(listed.headers.get_all("vary").any(|v| v.to_str().unwrap_or("").contains("Origin")));
+
+            // An error answer is readable too (the SDK reads x-stack-known-error).
+            let refused = app
+                .send(project.client(
+                    TestRequest::get()
+                        .uri("/api/v1/user-api-keys?user_id=me")
+                        .insert_header(("origin", SHOP)),
+                ))
+                .await;
+            assert_eq!(refused.status.as_u16(), 400, "{}", refused.body);
+            assert_eq!(refused.header("access-control-allow-origin"), Some(SHOP));
+        }
+
+        fn untrusted_origins_get_no_cors_headers(app) {
+            let project = app.create_open_project();
+            let user = app.create_user(&project);
+            trust(app, &project, false, &[SHOP]);
+            for origin in ["https://evil.example", "http://shop.example", "http://localhost:3000", "null"] {
+                let response = app
+                    .send(user.signed_in(project.client(
+                        TestRequest::get()
+                            .uri("/api/v1/user-api-keys?user_id=me")
+                            .insert_header(("origin", origin)),
+                    )))
+                    .await;
+                assert_eq!(response.status, StatusCode::OK, "{origin}: {}", response.body);
+                assert_eq!(response.header("access-control-allow-origin"), None, "{origin}");
+                assert!(response.headers.get_all("vary").any(|v| v.to_str().unwrap_or("").contains("Origin")));
+            }
+        }
+
+        fn another_projects_domain_is_not_trusted(app) {
+            let trusting = app.create_open_project();
+            let other = app.create_open_project();
+            let user = app.create_user(&other);
+            trust(app, &trusting, false, &[SHOP]);
+            trust(app, &other, false, &[]);
+            let response = app
+                .send(user.signed_in(other.client(
+                    TestRequest::get()
+                        .uri("/api/v1/user-api-keys?user_id=me")
+                        .insert_header(("origin", SHOP)),
+                )))
+                .await;
+            assert_eq!(response.status, StatusCode::OK);
+            assert_eq!(response.header("access-control-allow-origin"), None);
+        }
+
+        fn localhost_follows_the_projects_setting(app) {
+            let open = app.create_open_project();
+            let closed = app.create_open_project();
+            trust(app, &closed, false, &[]);
+            let local = "http://localhost:5173";
+            let send = |project: &TestProject| {
+                project.client(
+                    TestRequest::get()
+                        .uri("/api/v1/user-api-keys?user_id=me")
+                        .insert_header(("origin", local)),
+                )
+            };
+            // `open` stored no settings: upstream's default allows localhost.
+            let allowed = app.send(send(&open)).await;
+            assert_eq!(allowed.header("access-control-allow-origin"), Some(local));
+            let refused = app.send(send(&closed)).await;
+            assert_eq!(refused.header("access-control-allow-origin"), None);
+        }
+
+        fn server_and_admin_access_never_get_cors_headers(app) {
+            let project = app.create_open_project();
+            trust(app, &project, true, &[SHOP]);
+            for request in [
+                project.server(TestRequest::get().uri("/api/v1/users/me")),
+                project.admin(TestRequest::get().uri("/api/v1/internal/projects/current")),
+            ] {
+                let response = app.send(request.insert_header(("origin", SHOP))).await;
+                assert_eq!(response.header("access-control-allow-origin"), None, "{}", response.body);
+            }
+        }
+
+        fn preflights_allow_the_stack_headers_for_allowed_origins(app) {
+            let project = app.create_open_project();
+            trust(app, &project, false, &[SHOP]);
+            let response = app
+                .send(preflight(
+                    SHOP,
+                    "content-type, x-stack-access-type, x-stack-project-id, x-hexclave-access-token, x-evil",
+                ))
+                .await;
+            assert_eq!(response.status, StatusCode::NO_CONTENT, "{}", response.body);
+            assert_eq!(response.header("access-control-allow-origin"), Some(SHOP));
+            assert_eq!(response.header("access-control-allow-methods"), Some(ALLOWED_METHODS));
+            assert_eq!(
+                response.header("access-control-allow-headers"),
+                Some("content-type, x-stack-access-type, x-stack-project-id, x-hexclave-access-token")
+            );
+            assert_eq!(response.header("access-control-max-age"), Some("600"));
+            assert_eq!(response.header("vary"), Some(PREFLIGHT_VARY));
+            assert_eq!(response.header("access-control-allow-credentials"), None);
+
+            let refused = app.send(preflight("https://evil.example", "x-stack-project-id")).await;
+            assert_eq!(refused.status, StatusCode::NO_CONTENT);
+            assert_eq!(refused.header("access-control-allow-origin"), None);
+            assert_eq!(refused.header("access-control-allow-headers"), None);
+
+            let wrong_method = app
+                .send(
+                    preflight(SHOP, "x-stack-project-id")
+                        .insert_header(("access-control-request-method", "PUT")),
+                )
+                .await;
+            assert_eq!(wrong_method.header("access-control-allow-origin"), None);
+
+            // Localhost preflights pass while some project allows localhost.
+            let local = app.send(preflight("http://127.0.0.1:3000", "x-stack-project-id")).await;
+            assert_eq!(local.header("access-control-allow-origin"), None, "the only project refuses localhost");
+            app.create_open_project();
+            let local = app.send(preflight("http://127.0.0.1:3000", "x-stack-project-id")).await;
+            assert_eq!(local.header("access-control-allow-origin"), Some("http://127.0.0.1:3000"));
+        }
+
+        fn the_refresh_grant_is_readable_from_an_allowed_origin(app) {
+            let project = app.create_open_project();
+            trust(app, &project, false, &[SHOP]);
+            let response = app
+                .send(
+                    TestRequest::post()
+                        .uri("/api/v1/auth/oauth/token")
+                        .insert_header(("origin", SHOP))
+                        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+                        .set_payload("grant_type=refresh_token&refresh_token=nope"),
+                )
+                .await;
+            assert_eq!(response.header("access-control-allow-origin"), Some(SHOP), "{}", response.body);
+        }
+
+        fn non_api_paths_are_left_alone(app) {
+            let project = app.create_open_project();
+            trust(app, &project, false, &[SHOP]);
+            let response = app
+                .send(TestRequest::get().uri("/handler/account-settings").insert_header(("origin", SHOP)))
+                .await;
+            assert_eq!(response.status, StatusCode::OK);
+            assert_eq!(response.header("access-control-allow-origin"), None);
+            assert_eq!(response.header("vary"), None);
+        }
+    }
+}

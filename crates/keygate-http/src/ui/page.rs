@@ -1,0 +1,298 @@
+//! `GET /handler/account-settings`: the hosted account-settings page with the API keys tab
+//! (`<keygate-api-keys>`) and the team API keys section (`<keygate-team-api-keys>`).
+//!
+//! The page needs the project id and its publishable client key: from the query
+//! (`?project_id=…&publishable_client_key=…`), else from the cookies the demo sign-in sets
+//! ([`PROJECT_COOKIE`], [`CLIENT_KEY_COOKIE`]). The user's access token is the seed's
+//! `stack-access-token` cookie, which the components read themselves. Every value is
+//! HTML-escaped; the page runs no inline script, and its `content-security-policy` allows only
+//! keygate's own script and API.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use keygate_domain::ProjectId;
+
+use super::demo::{self, DEMO_SIGN_IN_PATH};
+use super::{escape_html, request_cookie};
+use crate::state::AppState;
+
+/// Where the page is served.
+pub const ACCOUNT_SETTINGS_PATH: &str = "/handler/account-settings";
+
+/// The cookie with the signed-in user's access token (the seed's name).
+pub const ACCESS_TOKEN_COOKIE: &str = "stack-access-token";
+
+/// The cookie with the project id the page shows (set by the demo sign-in).
+pub const PROJECT_COOKIE: &str = "keygate-ui-project-id";
+
+/// The cookie with the publishable client key the page uses (set by the demo sign-in).
+pub const CLIENT_KEY_COOKIE: &str = "keygate-ui-client-key";
+
+/// The page's `content-security-policy`.
+pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// What the page is rendered with.
+#[derive(Debug, Default)]
+struct PageInput {
+    project_id: Option<String>,
+    publishable_client_key: Option<String>,
+    signed_in: bool,
+    user_label: Option<String>,
+    demo_available: bool,
+}
+
+/// `GET /handler/account-settings`.
+pub async fn account_settings(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let query: Vec<(String, String)> =
+        url::form_urlencoded::parse(request.query_string().as_bytes())
+            .into_owned()
+            .collect();
+    let from_query = |name: &str| {
+        query
+            .iter()
+            .find(|(key, value)| key == name && !value.is_empty())
+            .map(|(_, value)| value.clone())
+    };
+    let from_cookie = |name: &str| request_cookie(&request, name);
+    let project_id = from_query("project_id").or_else(|| from_cookie(PROJECT_COOKIE));
+    let publishable_client_key =
+        from_query("publishable_client_key").or_else(|| from_cookie(CLIENT_KEY_COOKIE));
+    let access_token = from_cookie(ACCESS_TOKEN_COOKIE);
+
+    // The name shown in the header comes from a token that verifies; an expired one still
+    // counts as signed in (the components refresh it), it just shows no name.
+    let user_label = match (&access_token, &project_id) {
+        (Some(token), Some(project)) if project.parse::<ProjectId>().is_ok() => state
+            .access_tokens()
+            .verify(token, project, state.now())
+            .ok()
+            .and_then(|claims| claims.email.or(claims.name)),
+        _ => None,
+    };
+    let input = PageInput {
+        signed_in: access_token.is_some() && project_id.is_some(),
+        project_id,
+        publishable_client_key,
+        user_label,
+        demo_available: demo::is_available(&request, state.ui().settings()),
+    };
+    page_response(&render(&input))
+}
+
+fn page_response(html: &str) -> HttpResponse {
+    HttpResponse::build(StatusCode::OK)
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        ))
+        .insert_header((header::CONTENT_SECURITY_POLICY, PAGE_CSP))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(html.to_owned())
+}
+
+fn render(input: &PageInput) -> String {
+    let who = match (&input.user_label, input.signed_in) {
+        (Some(label), true) => format!(
+            r#"<div class="who"><span class="avatar" aria-hidden="true">{initial}</span><span><span class="who-label">Signed in as</span> <strong>{label}</strong></span></div>"#,
+            initial = escape_html(
+                &label
+                    .chars()
+                    .next()
+                    .unwrap_or('?')
+                    .to_uppercase()
+                    .to_string()
+            ),
+            label = escape_html(label),
+        ),
+        _ => String::new(),
+    };
+    let main = if input.signed_in {
+        let attributes = format!(
+            r#"project-id="{project}"{key}"#,
+            project = escape_html(input.project_id.as_deref().unwrap_or_default()),
+            key = input
+                .publishable_client_key
+                .as_deref()
+                .map(|key| format!(r#" publishable-client-key="{}""#, escape_html(key)))
+                .unwrap_or_default(),
+        );
+        format!(
+            r#"<h1 id="page-title">API keys</h1>
+      <p class="lead">Create keys for your scripts, CI jobs and other programs, see when each was made and when it expires, and revoke any you no longer trust.</p>
+      <keygate-api-keys {attributes}></keygate-api-keys>
+      <keygate-team-api-keys {attributes}></keygate-team-api-keys>"#
+        )
+    } else {
+        let action = if input.demo_available {
+            format!(
+                r#"<p>This server runs on your machine, so you can try the page as a demo user of the <code>default</code> project.</p>
+        <p><a class="button" href="{DEMO_SIGN_IN_PATH}">Sign in as the demo user</a></p>"#
+            )
+        } else {
+            r#"<p>Open this page from your application after signing in, or embed the components in your own pages (see <code>docs/ui.md</code>).</p>"#.to_owned()
+        };
+        format!(
+            r#"<h1 id="page-title">Sign in to manage your API keys</h1>
+      <div class="panel">
+        <p>This page shows the API keys of a signed-in user. No session was found in this browser.</p>
+        {action}
+      </div>"#
+        )
+    };
+    format!(
+        r##"<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>API keys · Account settings</title>
+  <style>{PAGE_CSS}</style>
+</head>
+<body>
+  <a class="skip" href="#content">Skip to content</a>
+  <header class="topbar">
+    <div class="brand"><span class="logo" aria-hidden="true"></span>keygate</div>
+    {who}
+  </header>
+  <div class="layout">
+    <nav class="sidebar" aria-label="Account settings">
+      <p class="nav-title">Account settings</p>
+      <a href="{ACCOUNT_SETTINGS_PATH}" aria-current="page">API keys</a>
+    </nav>
+    <main id="content" aria-labelledby="page-title" tabindex="-1">
+      {main}
+    </main>
+  </div>
+  <script src="/ui/keygate-components.js"></script>
+</body>
+</html>
+"##
+    )
+}
+
+/// The page's own styles (the components style themselves inside their shadow roots).
+const PAGE_CSS: &str = r#"
+:root { color-scheme: light; --bg: #f6f7f9; --text: #111827; --muted: #6b7280; --border: #e5e7eb; --primary: #4f46e5; }
+* { box-sizing: border-box; }
+body { margin: 0; background: var(--bg); color: var(--text); font: 15px/1.5 ui-sans-serif, system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; -webkit-font-smoothing: antialiased; }
+.skip { position: absolute; left: -9999px; top: 8px; background: #fff; padding: 8px 12px; border-radius: 8px; }
+.skip:focus { left: 8px; z-index: 10; }
+.topbar { display: flex; align-items: center; justify-content: space-between; gap: 16px; padding: 14px 32px; background: #fff; border-bottom: 1px solid var(--border); }
+.brand { display: flex; align-items: center; gap: 10px; font-weight: 650; font-size: 16px; letter-spacing: -0.01em; }
+.logo { width: 26px; height: 26px; border-radius: 7px; background: linear-gradient(135deg, #6366f1, #4338ca); box-shadow: inset 0 0 0 6px rgba(255,255,255,.0); position: relative; }
+.logo::after { content: ""; position: absolute; inset: 8px; border: 2px solid #fff; border-radius: 50%; }
+.who { display: flex; align-items: center; gap: 10px; font-size: 14px; color: var(--muted); min-width: 0; }
+.who strong { color: var(--text); font-weight: 600; overflow-wrap: anywhere; }
+.avatar { flex: none; width: 30px; height: 30px; border-radius: 50%; background: #eef2ff; color: #4338ca; display: grid; place-items: center; font-weight: 600; font-size: 13px; }
+.layout { display: grid; grid-template-columns: 220px minmax(0, 1fr); gap: 40px; max-width: 1120px; margin: 0 auto; padding: 40px 32px 64px; }
+.sidebar { display: flex; flex-direction: column; gap: 2px; }
+.nav-title { margin: 0 0 8px; font-size: 12px; font-weight: 600; text-transform: uppercase; letter-spacing: .05em; color: var(--muted); }
+.sidebar a { display: block; padding: 8px 12px; border-radius: 8px; color: var(--text); text-decoration: none; font-weight: 500; font-size: 14px; }
+.sidebar a[aria-current="page"] { background: #eef2ff; color: #3730a3; }
+main { display: grid; gap: 24px; align-content: start; min-width: 0; }
+main:focus { outline: none; }
+h1 { margin: 0; font-size: 26px; line-height: 1.25; letter-spacing: -0.02em; font-weight: 700; }
+.lead { margin: -16px 0 0; color: var(--muted); max-width: 60ch; }
+.panel { background: #fff; border: 1px solid var(--border); border-radius: 12px; padding: 24px; box-shadow: 0 1px 2px rgba(16,24,40,.05); }
+.panel p { margin: 0 0 12px; }
+.panel p:last-child { margin-bottom: 0; }
+code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; background: #f3f4f6; padding: 1px 5px; border-radius: 5px; }
+.button { display: inline-block; background: var(--primary); color: #fff; text-decoration: none; font-weight: 500; font-size: 14px; padding: 9px 16px; border-radius: 8px; }
+.button:hover { background: #4338ca; }
+a:focus-visible, .button:focus-visible { outline: 2px solid #6366f1; outline-offset: 2px; }
+@media (max-width: 760px) {
+  .topbar { padding: 12px 16px; }
+  .who-label { display: none; }
+  .layout { grid-template-columns: 1fr; gap: 16px; padding: 16px 12px 40px; }
+  .sidebar { flex-direction: row; align-items: center; gap: 8px; overflow-x: auto; }
+  .nav-title { display: none; }
+  h1 { font-size: 22px; }
+  .lead { margin-top: -12px; font-size: 14px; }
+}
+"#;
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    crate::http_tests! {
+        fn the_page_mounts_both_components_with_the_query_configuration(app) {
+            let project = app.create_open_project();
+            let user = app.create_user(&project);
+            let uri = format!(
+                "{ACCOUNT_SETTINGS_PATH}?project_id={}&publishable_client_key={}",
+                project.id(),
+                project.publishable_client_key
+            );
+            let response = app
+                .send(
+                    TestRequest::get()
+                        .uri(&uri)
+                        .insert_header(("cookie", format!("{ACCESS_TOKEN_COOKIE}={}", user.access_token))),
+                )
+                .await;
+            assert_eq!(response.status, StatusCode::OK);
+            assert_eq!(response.header("content-type"), Some("text/html; charset=utf-8"));
+            assert_eq!(response.header("content-security-policy"), Some(PAGE_CSP));
+            assert_eq!(response.header("x-frame-options"), Some("DENY"));
+            assert_eq!(response.header("cache-control"), Some("no-store, max-age=0"));
+            let expected = format!(
+                r#"<keygate-api-keys project-id="{}" publishable-client-key="{}"></keygate-api-keys>"#,
+                project.id(),
+                project.publishable_client_key
+            );
+            assert!(response.body.contains(&expected), "{}", response.body);
+            assert!(response.body.contains("<keygate-team-api-keys project-id="));
+            assert!(response.body.contains(r#"<script src="/ui/keygate-components.js"></script>"#));
+            assert!(!response.body.contains("<script>"), "no inline script");
+        }
+
+        fn the_page_takes_its_configuration_from_the_demo_cookies(app) {
+            let project = app.create_open_project();
+            let user = app.create_user(&project);
+            let cookies = format!(
+                "{ACCESS_TOKEN_COOKIE}={}; {PROJECT_COOKIE}={}; {CLIENT_KEY_COOKIE}={}",
+                user.access_token,
+                project.id(),
+                project.publishable_client_key
+            );
+            let response = app
+                .send(TestRequest::get().uri(ACCOUNT_SETTINGS_PATH).insert_header(("cookie", cookies)))
+                .await;
+            assert_eq!(response.status, StatusCode::OK);
+            assert!(response.body.contains(&format!(r#"project-id="{}""#, project.id())));
+            assert!(response
+                .body
+                .contains(&format!(r#"publishable-client-key="{}""#, project.publishable_client_key)));
+        }
+
+        fn without_a_session_the_page_asks_to_sign_in(app) {
+            let response = app.send(TestRequest::get().uri(ACCOUNT_SETTINGS_PATH)).await;
+            assert_eq!(response.status, StatusCode::OK);
+            assert!(response.body.contains("Sign in to manage your API keys"));
+            assert!(!response.body.contains("<keygate-api-keys"));
+            // The test app does not enable the demo sign-in, so the page does not offer it.
+            assert!(!response.body.contains(DEMO_SIGN_IN_PATH), "{}", response.body);
+        }
+
+        fn hostile_query_values_are_escaped(app) {
+            let response = app
+                .send(
+                    TestRequest::get()
+                        .uri(&format!(
+                            "{ACCOUNT_SETTINGS_PATH}?project_id=%22%3E%3Cscript%3Ealert(1)%3C/script%3E"
+                        ))
+                        .insert_header(("cookie", format!("{ACCESS_TOKEN_COOKIE}=x"))),
+                )
+                .await;
+            assert_eq!(response.status, StatusCode::OK);
+            assert!(!response.body.contains("<script>alert(1)"), "{}", response.body);
+            assert!(response.body.contains("&quot;&gt;&lt;script&gt;alert(1)"));
+        }
+    }
+}
