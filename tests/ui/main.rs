@@ -1,0 +1,734 @@
+//! Browser tests of the prebuilt UI: headless Chromium (Debian's `chromium` and
+//! `chromium-driver`) drives the real `keygate` binary through the demo sign-in, the hosted
+//! account-settings page and a customer's page on another origin.
+//!
+//! Run with `cargo test -p keygate --test ui` (not part of a plain `cargo test`; CI runs it).
+//! Screenshots land in `target/ui-screenshots/`. Without Chromium or chromedriver the tests
+//! print why and pass, except under `CI=true`, where a missing browser is a failure.
+//! The scenarios run one at a time (each starts its own server and browser; the machine may
+//! have two cores).
+
+#[path = "../e2e/harness.rs"]
+#[allow(dead_code)]
+mod harness;
+mod webdriver;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+use std::thread;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use harness::{banner_value, sqlite_url, temp_dir, ProjectKeys, Reply, Server};
+use webdriver::{keys, Browser, Installation};
+
+/// One scenario at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// The user section of the page.
+const USER: &str = "document.querySelector('keygate-api-keys').shadowRoot";
+/// The team section of the page.
+const TEAM: &str = "document.querySelector('keygate-team-api-keys').shadowRoot";
+
+/// What every scenario needs: the lock, a server with its `default` project's keys, a browser.
+struct Scenario {
+    browser: Browser,
+    keys: ProjectKeys,
+    server: Server,
+    http: reqwest::blocking::Client,
+    _dir: tempfile::TempDir,
+    _serial: MutexGuard<'static, ()>,
+}
+
+/// Starts a scenario, or `None` (after saying why) when no browser is installed outside CI.
+fn scenario(width: u32, height: u32) -> Option<Scenario> {
+    let serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let installation = match Installation::find() {
+        Ok(installation) => installation,
+        Err(reason) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("browser tests need Chromium and chromedriver under CI: {reason}")
+        }
+        Err(reason) => {
+            eprintln!("skipping the browser test: {reason}");
+            return None;
+        }
+    };
+    let dir = temp_dir();
+    let server = Server::start(dir.path(), &sqlite_url(dir.path()), &[]);
+    let banner = &server.startup_output;
+    let value = |label: &str| {
+        banner_value(banner, label).unwrap_or_else(|| panic!("no `{label}` in:\n{banner}"))
+    };
+    let keys = ProjectKeys {
+        project_id: value("project id"),
+        client: value("publishable client key"),
+        server: value("secret server key"),
+        admin: value("super secret admin key"),
+    };
+    assert!(
+        server.stdout().contains("/handler/demo-sign-in"),
+        "the server does not point at the demo sign-in:\n{}",
+        server.stdout()
+    );
+    let browser = Browser::launch(&installation, width, height);
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("HTTP client");
+    Some(Scenario {
+        browser,
+        keys,
+        server,
+        http,
+        _dir: dir,
+        _serial: serial,
+    })
+}
+
+fn screenshots() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/ui-screenshots")
+}
+
+impl Scenario {
+    fn send(&self, request: reqwest::blocking::RequestBuilder) -> Reply {
+        Reply::read(request.send().expect("send the request"))
+    }
+
+    /// Signs in through the demo and waits for the user's keys to load.
+    fn demo_sign_in(&self) {
+        self.browser.goto(&self.server.url("/handler/demo-sign-in"));
+        assert!(
+            self.browser.url().ends_with("/handler/account-settings"),
+            "the demo sign-in did not land on the page: {}",
+            self.browser.url()
+        );
+        self.wait_loaded(USER);
+    }
+
+    /// Waits until a section finished loading.
+    fn wait_loaded(&self, root: &str) {
+        self.browser.wait_for(
+            "the keys to load",
+            &format!("const r = {root}; const b = r && r.querySelector('[aria-busy]'); return b && b.getAttribute('aria-busy') === 'false';"),
+        );
+    }
+
+    /// Creates a user (server access) with an open session; returns (user id, access token).
+    fn user_with_session(&self, email: &str) -> (String, String) {
+        let user = self
+            .send(self.keys.server(self.http.post(self.server.url("/api/v1/users"))).json(
+                &json!({"primary_email": email, "display_name": email, "primary_email_verified": true}),
+            ))
+            .ok(201);
+        let user_id = user["id"].as_str().expect("user id").to_owned();
+        let session = self
+            .send(
+                self.keys
+                    .server(self.http.post(self.server.url("/api/v1/auth/sessions")))
+                    .json(&json!({"user_id": user_id})),
+            )
+            .ok(200);
+        (
+            user_id,
+            session["access_token"].as_str().expect("token").to_owned(),
+        )
+    }
+
+    /// Checks `key` with server access.
+    fn check(&self, key: &str) -> Reply {
+        self.send(
+            self.keys
+                .server(
+                    self.http
+                        .post(self.server.url("/api/v1/user-api-keys/check")),
+                )
+                .json(&json!({ "api_key": key })),
+        )
+    }
+
+    /// The rows of a section: `[{description, key, status}]`.
+    fn rows(&self, root: &str) -> Value {
+        self.browser.script(
+            &format!(
+                "return Array.from({root}.querySelectorAll('tbody tr')).map(tr => ({{
+                    description: tr.querySelector('td.description').textContent.trim(),
+                    key: tr.querySelector('td.key').textContent.trim(),
+                    status: tr.querySelector('.badge').textContent.trim(),
+                    id: tr.getAttribute('data-key-id'),
+                }}));"
+            ),
+            vec![],
+        )
+    }
+
+    fn shot(&self, name: &str) {
+        let path = self.browser.screenshot(&screenshots(), name);
+        eprintln!("screenshot: {}", path.display());
+    }
+}
+
+#[test]
+fn a_demo_user_creates_reads_once_and_revokes_a_key_with_the_mouse() {
+    let Some(s) = scenario(1280, 900) else { return };
+    s.demo_sign_in();
+    s.browser.wait_for(
+        "the empty state",
+        &format!("return {USER}.textContent.includes('No API keys yet');"),
+    );
+    s.wait_loaded(TEAM);
+    s.shot("01-account-settings-empty");
+
+    // Create: description and a 30-day expiry.
+    let create = s.browser.element(
+        "the create button",
+        &format!("return {USER}.querySelector('.card-header button');"),
+    );
+    s.browser.click(&create);
+    let description = s.browser.element(
+        "the description field",
+        &format!("return {USER}.querySelector('input[name=description]');"),
+    );
+    s.browser.type_into(&description, "CI deploy script");
+    let thirty_days = s.browser.element(
+        "the 30-day option",
+        &format!("return {USER}.querySelector('select[name=expiry] option[value=\"30\"]');"),
+    );
+    s.browser.click(&thirty_days);
+    s.shot("02-create-form");
+    let submit = s.browser.element(
+        "the submit button",
+        &format!("return {USER}.querySelector('form.create button[type=submit]');"),
+    );
+    s.browser.click(&submit);
+
+    // Shown once, with a warning and a copy button.
+    let secret = s
+        .browser
+        .wait_for(
+            "the new key",
+            &format!("const c = {USER}.querySelector('[data-secret]'); return c && c.textContent;"),
+        )
+        .as_str()
+        .expect("secret text")
+        .to_owned();
+    assert!(secret.starts_with("sk_") && secret.len() == 102, "{secret}");
+    let reveal = s.browser.script(
+        &format!("return {USER}.querySelector('.reveal').textContent;"),
+        vec![],
+    );
+    assert!(
+        reveal
+            .as_str()
+            .unwrap_or_default()
+            .contains("only time it is shown"),
+        "{reveal}"
+    );
+    assert_eq!(
+        s.browser.focused(),
+        "Your new API key: CI deploy script",
+        "focus moves to the new key"
+    );
+    let copy = s.browser.element(
+        "the copy button",
+        &format!("return {USER}.querySelector('[aria-label=\"Copy the new API key\"]');"),
+    );
+    s.browser.click(&copy);
+    s.browser.wait_for(
+        "the copied confirmation",
+        &format!("return {USER}.querySelector('[aria-label=\"Copy the new API key\"]').textContent.includes('Copied');"),
+    );
+    s.browser.wait_for(
+        "the list to show the key",
+        &format!("return {USER}.querySelectorAll('tbody tr').length === 1;"),
+    );
+    s.shot("03-new-key-shown-once");
+
+    // The key is real: the server resolves it to the demo user.
+    let checked = s.check(&secret).ok(200);
+    assert_eq!(checked["description"], "CI deploy script");
+    let expires = checked["expires_at_millis"].as_f64().expect("an expiry");
+    let created = checked["created_at_millis"].as_f64().expect("created");
+    let days = (expires - created) / 86_400_000.0;
+    assert!((29.9..30.1).contains(&days), "30 days, got {days}");
+
+    // Done: the secret leaves the page for good.
+    let done = s.browser.element(
+        "the done button",
+        &format!("return Array.from({USER}.querySelectorAll('.reveal button')).find(b => b.textContent.startsWith('Done'));"),
+    );
+    s.browser.click(&done);
+    let still_there = s.browser.script(
+        &format!("return {USER}.innerHTML.includes(arguments[0]) || document.body.innerHTML.includes(arguments[0]);"),
+        vec![json!(secret)],
+    );
+    assert_eq!(still_there, json!(false), "the secret is gone after Done");
+
+    // Listed with its last four, active.
+    let rows = s.rows(USER);
+    let last_four = &secret[secret.len() - 4..];
+    assert_eq!(rows[0]["description"], "CI deploy script");
+    assert_eq!(rows[0]["key"], format!("••••{last_four}"));
+    assert_eq!(rows[0]["status"], "Active");
+    // A reload shows the list, never the secret.
+    s.browser.goto(&s.server.url("/handler/account-settings"));
+    s.wait_loaded(USER);
+    let reloaded = s.browser.script(
+        &format!("return {USER}.innerHTML.includes(arguments[0]);"),
+        vec![json!(secret)],
+    );
+    assert_eq!(reloaded, json!(false));
+    assert_eq!(s.rows(USER)[0]["key"], format!("••••{last_four}"));
+    s.shot("04-key-listed");
+
+    // Revoke, after a confirmation.
+    let revoke = s.browser.element(
+        "the revoke button",
+        &format!("return {USER}.querySelector('button[data-action=revoke]');"),
+    );
+    s.browser.click(&revoke);
+    s.browser.wait_for(
+        "the confirmation dialog",
+        &format!("return {USER}.querySelector('dialog').open;"),
+    );
+    let dialog_text = s.browser.script(
+        &format!("return {USER}.querySelector('dialog').textContent;"),
+        vec![],
+    );
+    assert!(
+        dialog_text.as_str().unwrap_or_default().contains(last_four),
+        "{dialog_text}"
+    );
+    s.shot("05-revoke-confirmation");
+    let confirm = s.browser.element(
+        "the confirm button",
+        &format!("return {USER}.querySelector('dialog .btn-danger');"),
+    );
+    s.browser.click(&confirm);
+    s.browser.wait_for(
+        "the key to be marked revoked",
+        &format!("const b = {USER}.querySelector('tbody .badge'); return b && b.textContent === 'Revoked';"),
+    );
+    // Announced to screen readers through the polite live region.
+    s.browser.wait_for(
+        "the revocation to be announced",
+        &format!("return {USER}.querySelector('[role=status][aria-live=polite]').textContent.includes('Revoked');"),
+    );
+    s.shot("06-key-revoked");
+    s.check(&secret).known(401, "API_KEY_REVOKED");
+}
+
+#[test]
+fn a_demo_user_manages_keys_with_the_keyboard_alone() {
+    let Some(s) = scenario(1280, 900) else { return };
+    s.demo_sign_in();
+    s.wait_loaded(TEAM);
+
+    // From the top of the page, Tab reaches the first section's create button.
+    s.browser.script(
+        "document.activeElement && document.activeElement.blur();",
+        vec![],
+    );
+    s.browser.tab_to("Create API key", 8);
+    s.browser.press(&[keys::ENTER]);
+    assert_eq!(
+        s.browser.script(
+            &format!("return {USER}.activeElement && {USER}.activeElement.name;"),
+            vec![]
+        ),
+        json!("description"),
+        "Enter opens the form with focus in the description"
+    );
+    // Enter with no description is refused with a message tied to the field.
+    s.browser.press(&[keys::ENTER]);
+    let invalid = s.browser.script(
+        &format!("const i = {USER}.querySelector('input[name=description]'); return [i.getAttribute('aria-invalid'), {USER}.querySelector('.field-error').textContent];"),
+        vec![],
+    );
+    assert_eq!(invalid, json!(["true", "Enter a description."]));
+    s.browser.press(&["Keyboard key"]);
+    // Tab to the expiry and pick "Never" with the arrow keys.
+    s.browser.press(&[keys::TAB]);
+    s.browser
+        .press(&[keys::ARROW_DOWN, keys::ARROW_DOWN, keys::ARROW_DOWN]);
+    assert_eq!(
+        s.browser.script(
+            &format!("return {USER}.querySelector('select[name=expiry]').value;"),
+            vec![]
+        ),
+        json!("never")
+    );
+    // Back to the description, where Enter submits the form.
+    s.browser.press_shift_tab();
+    s.browser.press(&[keys::ENTER]);
+    let secret = s
+        .browser
+        .wait_for(
+            "the new key",
+            &format!("const c = {USER}.querySelector('[data-secret]'); return c && c.textContent;"),
+        )
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    assert_eq!(s.browser.focused(), "Your new API key: Keyboard key");
+    let checked = s.check(&secret).ok(200);
+    assert!(
+        checked.get("expires_at_millis").is_none(),
+        "never expires: {checked}"
+    );
+
+    // Tab to Done, press it: focus returns to the create button.
+    s.browser.tab_to("Done, I have stored it", 4);
+    s.browser.press(&[keys::ENTER]);
+    assert_eq!(s.browser.focused(), "Create API key");
+
+    // Tab to the row's revoke button; Escape cancels the dialog and returns focus.
+    let label = format!(
+        "Revoke Keyboard key (ending in {})",
+        &secret[secret.len() - 4..]
+    );
+    s.browser.tab_to(&label, 4);
+    s.browser.press(&[keys::ENTER]);
+    assert_eq!(
+        s.browser.focused(),
+        "Cancel",
+        "the dialog focuses the safe choice"
+    );
+    s.browser.press(&[keys::ESCAPE]);
+    assert_eq!(
+        s.browser.script(
+            &format!("return {USER}.querySelector('dialog').open;"),
+            vec![]
+        ),
+        json!(false)
+    );
+    assert_eq!(s.browser.focused(), label);
+    // Again, and confirm with Tab + Enter.
+    s.browser.press(&[keys::ENTER]);
+    s.browser.press(&[keys::TAB]);
+    assert_eq!(s.browser.focused(), "Revoke key");
+    s.browser.press(&[keys::ENTER]);
+    s.browser.wait_for(
+        "the key to be marked revoked",
+        &format!("const b = {USER}.querySelector('tbody .badge'); return b && b.textContent === 'Revoked';"),
+    );
+    s.check(&secret).known(401, "API_KEY_REVOKED");
+    s.shot("07-keyboard-revoked");
+}
+
+#[test]
+fn team_keys_are_offered_only_where_the_user_manages_them() {
+    let Some(s) = scenario(1280, 1000) else {
+        return;
+    };
+    s.demo_sign_in();
+    s.wait_loaded(TEAM);
+    let heading = s.browser.script(
+        &format!("return {TEAM}.querySelector('h2').textContent;"),
+        vec![],
+    );
+    assert_eq!(heading, json!("API keys for Demo team"));
+
+    // The demo user created its team, so it manages the team's keys.
+    let create = s.browser.element(
+        "the team create button",
+        &format!("return {TEAM}.querySelector('.card-header button');"),
+    );
+    s.browser.click(&create);
+    let description = s.browser.element(
+        "the team description field",
+        &format!("return {TEAM}.querySelector('input[name=description]');"),
+    );
+    s.browser.type_into(&description, "Billing worker");
+    let submit = s.browser.element(
+        "the team submit button",
+        &format!("return {TEAM}.querySelector('form.create button[type=submit]');"),
+    );
+    s.browser.click(&submit);
+    let secret = s
+        .browser
+        .wait_for(
+            "the new team key",
+            &format!("const c = {TEAM}.querySelector('[data-secret]'); return c && c.textContent;"),
+        )
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    assert!(secret.contains("team"), "a team key: {secret}");
+    s.browser.wait_for(
+        "the team key in the list",
+        &format!("return {TEAM}.querySelectorAll('tbody tr').length === 1;"),
+    );
+    s.shot("08-team-key-created");
+    let checked = s
+        .send(
+            s.keys
+                .server(s.http.post(s.server.url("/api/v1/team-api-keys/check")))
+                .json(&json!({ "api_key": secret })),
+        )
+        .ok(200);
+    assert_eq!(checked["description"], "Billing worker");
+
+    // A plain member of a team (team_member: no $manage_api_keys) sees no team section.
+    let (owner, _) = s.user_with_session("owner@example.com");
+    let (member, member_token) = s.user_with_session("member@example.com");
+    let team = s
+        .send(
+            s.keys
+                .server(s.http.post(s.server.url("/api/v1/teams")))
+                .json(&json!({"display_name": "Acme", "creator_user_id": owner})),
+        )
+        .ok(201);
+    let team_id = team["id"].as_str().expect("team id");
+    let joined = s.send(
+        s.keys
+            .server(
+                s.http.post(
+                    s.server
+                        .url(&format!("/api/v1/team-memberships/{team_id}/{member}")),
+                ),
+            )
+            .json(&json!({})),
+    );
+    assert!(
+        joined.status == 200 || joined.status == 201,
+        "{}",
+        joined.text
+    );
+
+    s.browser.goto(&s.server.url("/handler/account-settings"));
+    s.browser.script(
+        "document.cookie = 'stack-access-token=' + arguments[0] + '; path=/';",
+        vec![json!(member_token)],
+    );
+    let page = format!(
+        "/handler/account-settings?project_id={}&publishable_client_key={}",
+        s.keys.project_id, s.keys.client
+    );
+    s.browser.goto(&s.server.url(&page));
+    s.wait_loaded(USER);
+    s.browser.wait_for(
+        "the team section to settle hidden",
+        "return document.querySelector('keygate-team-api-keys').hidden;",
+    );
+    let team_section = s.browser.script(
+        &format!("return [{TEAM}.querySelectorAll('section').length, {TEAM}.textContent.includes('Acme')];"),
+        vec![],
+    );
+    assert_eq!(
+        team_section,
+        json!([0, false]),
+        "nothing to manage for a plain member"
+    );
+    s.shot("09-member-without-manage-permission");
+
+    // With team keys disabled for the project, the demo user's team section disappears too.
+    s.send(
+        s.keys
+            .admin(
+                s.http
+                    .patch(s.server.url("/api/v1/internal/projects/current")),
+            )
+            .json(&json!({"config": {"allow_team_api_keys": false}})),
+    )
+    .ok(200);
+    s.browser.script(
+        "document.cookie = 'stack-access-token=; path=/; max-age=0';",
+        vec![],
+    );
+    s.demo_sign_in();
+    s.browser.wait_for(
+        "the team section to be absent",
+        "return document.querySelector('keygate-team-api-keys').hidden;",
+    );
+    assert_eq!(
+        s.browser.script(
+            &format!("return {TEAM}.querySelectorAll('section').length;"),
+            vec![]
+        ),
+        json!(0)
+    );
+}
+
+/// Serves `page` as `text/html` for every request on a new local port, until the process ends;
+/// returns the port.
+fn serve_page(page: String) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the customer's site");
+    let port = listener.local_addr().expect("address").port();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone the stream"));
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                page.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    port
+}
+
+#[test]
+fn the_components_work_embedded_on_another_origin_through_cors() {
+    let Some(s) = scenario(1100, 800) else { return };
+    let (_, token) = s.user_with_session("embedded@example.com");
+    let page = format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Customer app</title>
+<style>body {{ font-family: system-ui, sans-serif; background: #fafafa; margin: 0; padding: 32px; }}
+header {{ font-weight: 700; font-size: 20px; margin-bottom: 24px; }}
+keygate-api-keys {{ --keygate-color-primary: #0f766e; --keygate-color-primary-hover: #115e59; max-width: 860px; }}</style>
+<script src="{base}/ui/keygate-components.js"></script></head>
+<body><header>Customer app · Developer settings</header>
+<keygate-api-keys base-url="{base}" project-id="{project}" publishable-client-key="{key}"></keygate-api-keys>
+<script>document.querySelector('keygate-api-keys').accessToken = {token};</script>
+</body></html>"#,
+        base = s.server.base_url,
+        project = s.keys.project_id,
+        key = s.keys.client,
+        token = json!(token),
+    );
+    let port = serve_page(page);
+
+    // A site the project does not trust: the browser withholds the answers.
+    s.browser.goto(&format!("http://customer.test:{port}/"));
+    let message = s.browser.wait_for(
+        "the CORS failure to be explained",
+        &format!("const a = {USER}.querySelector('[role=alert]'); return a && a.textContent;"),
+    );
+    assert!(
+        message.as_str().unwrap_or_default().contains("CORS"),
+        "{message}"
+    );
+    s.shot("10-embedded-untrusted-origin");
+
+    // Trust it (upstream's project config names), then the same page works.
+    s.send(
+        s.keys
+            .admin(s.http.patch(s.server.url("/api/v1/internal/projects/current")))
+            .json(&json!({"config": {
+                "allow_localhost": false,
+                "domains": [{"domain": format!("http://customer.test:{port}"), "handler_path": "/handler"}],
+            }})),
+    )
+    .ok(200);
+    s.browser.goto(&format!("http://customer.test:{port}/"));
+    s.wait_loaded(USER);
+    let create = s.browser.element(
+        "the create button",
+        &format!("return {USER}.querySelector('.card-header button');"),
+    );
+    s.browser.click(&create);
+    let description = s.browser.element(
+        "the description field",
+        &format!("return {USER}.querySelector('input[name=description]');"),
+    );
+    s.browser.type_into(&description, "Embedded key");
+    let submit = s.browser.element(
+        "the submit button",
+        &format!("return {USER}.querySelector('form.create button[type=submit]');"),
+    );
+    s.browser.click(&submit);
+    let secret = s
+        .browser
+        .wait_for(
+            "the new key",
+            &format!("const c = {USER}.querySelector('[data-secret]'); return c && c.textContent;"),
+        )
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    s.browser.wait_for(
+        "the list to show the key",
+        &format!("return {USER}.querySelectorAll('tbody tr').length === 1;"),
+    );
+    s.shot("11-embedded-trusted-origin");
+    s.check(&secret).ok(200);
+
+    // localhost is now refused: the project said allow_localhost = false.
+    s.browser.goto(&format!("http://localhost:{port}/"));
+    s.browser.wait_for(
+        "the localhost origin to be refused",
+        &format!("const a = {USER}.querySelector('[role=alert]'); return a && a.textContent.includes('CORS');"),
+    );
+}
+
+#[test]
+fn the_page_fits_a_phone_screen() {
+    let Some(s) = scenario(390, 844) else { return };
+    s.demo_sign_in();
+    // One key of each state so the stacked rows show every badge.
+    let me = s
+        .send(
+            s.keys
+                .client(s.http.get(s.server.url("/api/v1/users/me")))
+                .header("x-stack-access-token", s.browser.script(
+                    "return document.cookie.split('; ').find(c => c.startsWith('stack-access-token=')).split('=')[1];",
+                    vec![],
+                ).as_str().expect("token")),
+        )
+        .ok(200);
+    let user_id = me["id"].as_str().expect("id");
+    for (description, expires, revoke) in [
+        ("Nightly backup", Value::Null, false),
+        ("Old laptop", json!(1_000), false),
+        ("Leaked in a gist", Value::Null, true),
+    ] {
+        let key = s
+            .send(
+                s.keys
+                    .server(s.http.post(s.server.url("/api/v1/user-api-keys")))
+                    .json(&json!({"user_id": user_id, "description": description, "expires_at_millis": expires})),
+            )
+            .ok(200);
+        // Distinct creation times, so the newest-first order is certain.
+        thread::sleep(Duration::from_millis(20));
+        if revoke {
+            let id = key["id"].as_str().expect("id");
+            s.send(
+                s.keys
+                    .server(
+                        s.http
+                            .patch(s.server.url(&format!("/api/v1/user-api-keys/{id}"))),
+                    )
+                    .json(&json!({"revoked": true})),
+            )
+            .ok(200);
+        }
+    }
+    s.browser.goto(&s.server.url("/handler/account-settings"));
+    s.wait_loaded(USER);
+    s.wait_loaded(TEAM);
+    let statuses = s.rows(USER);
+    let statuses: Vec<&str> = statuses
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|row| row["status"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(statuses, ["Revoked", "Expired", "Active"]);
+    let overflow = s.browser.script(
+        "return document.documentElement.scrollWidth - window.innerWidth;",
+        vec![],
+    );
+    assert!(
+        overflow.as_i64().unwrap_or(1) <= 0,
+        "horizontal overflow of {overflow}px"
+    );
+    s.shot("12-phone");
+    let create = s.browser.element(
+        "the create button",
+        &format!("return {USER}.querySelector('.card-header button');"),
+    );
+    s.browser.click(&create);
+    s.shot("13-phone-create-form");
+}
