@@ -70,6 +70,31 @@ impl DbConnection {
         diesel::Connection::transaction(self, work)
     }
 
+    /// Like [`DbConnection::in_transaction`], for work whose errors are the caller's own type
+    /// (e.g. a refusal decided half-way): any `Err` rolls the transaction back and is returned
+    /// unchanged; a failure of the database itself comes back as a [`StorageError`] converted
+    /// into `E`.
+    pub fn in_transaction_with<T, E: From<StorageError>>(
+        &mut self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E> {
+        enum Failure<E> {
+            Database(diesel::result::Error),
+            Work(E),
+        }
+        impl<E> From<diesel::result::Error> for Failure<E> {
+            fn from(error: diesel::result::Error) -> Self {
+                Failure::Database(error)
+            }
+        }
+        diesel::Connection::transaction(self, |conn| work(conn).map_err(Failure::Work)).map_err(
+            |failure| match failure {
+                Failure::Database(error) => E::from(StorageError::from(error)),
+                Failure::Work(error) => error,
+            },
+        )
+    }
+
     /// Runs a trivial query: proves the connection still reaches the database (readiness).
     pub fn ping(&mut self) -> Result<(), StorageError> {
         use diesel::connection::SimpleConnection;
@@ -619,6 +644,26 @@ mod tests {
             assert_eq!(conn.backend(), db.backend());
             assert_eq!(format!("{:?}", *conn), format!("DbConnection::{:?}", db.backend()));
             assert!(db.run_migrations().unwrap().is_empty());
+        }
+
+        fn in_transaction_with_returns_the_callers_own_error_after_rolling_back(db) {
+            use crate::repo::projects;
+            #[derive(Debug, PartialEq)]
+            enum Refusal { NotToday, Storage }
+            impl From<StorageError> for Refusal {
+                fn from(_: StorageError) -> Self { Refusal::Storage }
+            }
+            let mut conn = db.get().unwrap();
+            let kept = crate::testing::insert_project(&mut conn);
+            let result: Result<(), Refusal> = conn.in_transaction_with(|conn| {
+                projects::update(conn, kept.id, &projects::ProjectUpdate {
+                    display_name: Some("renamed".into()),
+                    ..Default::default()
+                })?;
+                Err(Refusal::NotToday)
+            });
+            assert_eq!(result, Err(Refusal::NotToday));
+            assert_eq!(projects::get(&mut conn, kept.id).unwrap().unwrap().display_name, kept.display_name);
         }
 
         fn ping_reaches_the_database(db) {

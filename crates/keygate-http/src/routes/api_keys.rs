@@ -28,7 +28,6 @@ mod credential_scanning;
 mod crud;
 mod input;
 mod revocation_notice;
-mod standing;
 mod wire;
 
 #[cfg(test)]

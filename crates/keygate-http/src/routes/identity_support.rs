@@ -10,11 +10,10 @@ use actix_web::http::StatusCode;
 use base64::Engine;
 use keygate_domain::{EpochMillis, ProjectId, TeamId, UserId};
 use keygate_permissions::{
-    authorize_identity, Caller, IdentityAction, MembershipKind, PermissionCatalogue,
-    PermissionDefinition, PermissionId, SystemPermission, TeamStanding,
+    authorize_identity, Caller, IdentityAction, MembershipKind, PermissionId, SystemPermission,
 };
 use keygate_storage::repo::memberships::{self, MembershipRecord};
-use keygate_storage::repo::team_permissions::{self, GrantFilter, GrantRecord};
+use keygate_storage::repo::team_permissions::{self, GrantRecord};
 use keygate_storage::repo::teams::{self, TeamRecord};
 use keygate_storage::repo::users::{self, UserRecord};
 use keygate_storage::{DbConnection, StorageError};
@@ -22,88 +21,10 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::access_token::{AccessTokenSubject, IssuedAccessToken};
+use crate::routes::team_standing::{load_catalogue, load_standing};
 use crate::state::AppState;
 use crate::validation::{FieldContext, FieldValue, Rejection};
 use crate::wire_error::{ApiError, KnownError, PlainError};
-
-/// Runs `work` in one database transaction. Any error — a known error decided half-way as much
-/// as a failed statement — rolls everything back and is returned as it was.
-pub(crate) fn in_transaction<T>(
-    conn: &mut DbConnection,
-    work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    let mut refusal = None;
-    let outcome = conn.in_transaction(|conn| {
-        work(conn).map_err(|error| {
-            refusal = Some(error);
-            // Any error makes the transaction roll back; the real one is returned below.
-            StorageError::NotFound {
-                entity: "rolled-back transaction",
-            }
-        })
-    });
-    match (outcome, refusal) {
-        (Ok(value), _) => Ok(value),
-        (Err(_), Some(error)) => Err(error),
-        (Err(error), None) => Err(error.into()),
-    }
-}
-
-/// The project's team permission definitions as a catalogue: the system permissions plus the
-/// custom ones stored for the project.
-pub(crate) fn load_catalogue(
-    conn: &mut DbConnection,
-    project: ProjectId,
-) -> Result<PermissionCatalogue, StorageError> {
-    let mut catalogue = PermissionCatalogue::system_only();
-    for record in team_permissions::list_definitions(conn, project)? {
-        if record.is_system {
-            continue;
-        }
-        let Ok(id) = PermissionId::parse(&record.id) else {
-            tracing::warn!(permission_id = %record.id, "stored permission id is not valid; ignored");
-            continue;
-        };
-        let definition = PermissionDefinition {
-            id,
-            description: Some(record.description),
-            contained_permission_ids: record
-                .contained_permission_ids
-                .iter()
-                .filter_map(|contained| PermissionId::parse(contained).ok())
-                .collect(),
-        };
-        // Only a system id could be refused, and those were skipped above.
-        let _ = catalogue.define(definition);
-    }
-    Ok(catalogue)
-}
-
-/// `user`'s standing in `team`: not a member (or no such team), or a member holding the
-/// permissions their direct grants resolve to.
-pub(crate) fn load_standing(
-    conn: &mut DbConnection,
-    project: ProjectId,
-    team: TeamId,
-    user: UserId,
-) -> Result<TeamStanding, StorageError> {
-    if !memberships::exists(conn, project, team, user)? {
-        return Ok(TeamStanding::NotMember);
-    }
-    let grants = team_permissions::list_grants(
-        conn,
-        project,
-        &GrantFilter {
-            team_id: Some(team),
-            user_id: Some(user),
-            permission_id: None,
-        },
-    )?;
-    let catalogue = load_catalogue(conn, project)?;
-    Ok(TeamStanding::Member(catalogue.resolve(
-        grants.iter().map(|grant| grant.permission_id.as_str()),
-    )))
-}
 
 /// Asks `keygate_permissions` whether `caller` may perform `action`, loading the caller's
 /// standing in the team first when the decision needs it.

@@ -16,9 +16,7 @@ use keygate_storage::StorageError;
 use serde_json::json;
 
 use super::identity_json::success_json;
-use super::identity_support::{
-    add_member, authorize, ensure_membership, ensure_user_exists, in_transaction,
-};
+use super::identity_support::{add_member, authorize, ensure_membership, ensure_user_exists};
 use crate::auth::RequestAuth;
 use crate::conventions::{json_response, method_not_allowed};
 use crate::request_body::RequestBody;
@@ -63,7 +61,7 @@ async fn add_team_member(
     let now = state.now();
     state
         .with_conn(move |conn| {
-            in_transaction(conn, |conn| {
+            conn.in_transaction_with(|conn| {
                 ensure_user_exists(conn, project, user_id)?;
                 if teams::get(conn, project, team_id)?.is_none() {
                     return Err(KnownError::TeamNotFound { team_id }.into());
@@ -88,7 +86,7 @@ fn remove(
     team_id: TeamId,
     user_id: UserId,
 ) -> Result<(), ApiError> {
-    in_transaction(conn, |conn| {
+    conn.in_transaction_with(|conn| {
         ensure_membership(conn, project, team_id, user_id)?;
         memberships::delete(conn, project, team_id, user_id).map_err(|error| match error {
             StorageError::NotFound { .. } => {

@@ -20,9 +20,8 @@ use keygate_storage::{DbConnection, StorageError};
 use serde_json::{json, Value};
 
 use super::identity_json::{list_json, success_json};
-use super::identity_support::{
-    authorize, ensure_membership, in_transaction, load_catalogue, PermissionIdField, TextFlag,
-};
+use super::identity_support::{authorize, ensure_membership, PermissionIdField, TextFlag};
+use super::team_standing::load_catalogue;
 use crate::auth::RequestAuth;
 use crate::conventions::{json_response, method_not_allowed};
 use crate::request_body::RequestBody;
@@ -91,7 +90,7 @@ async fn grant_team_permission(
     let stored = grant.clone();
     state
         .with_conn(move |conn| {
-            in_transaction(conn, |conn| {
+            conn.in_transaction_with(|conn| {
                 ensure_membership(conn, stored.project_id, stored.team_id, stored.user_id)?;
                 if !load_catalogue(conn, stored.project_id)?.is_defined(&stored.permission_id) {
                     return Err(KnownError::PermissionNotFound {
@@ -125,7 +124,7 @@ async fn revoke_team_permission(
     let grant = grant_record(auth.project_id(), &params);
     state
         .with_conn(move |conn| {
-            in_transaction(conn, |conn| {
+            conn.in_transaction_with(|conn| {
                 ensure_membership(conn, grant.project_id, grant.team_id, grant.user_id)?;
                 team_permissions::delete_grant(conn, &grant).map_err(|error| match error {
                     StorageError::NotFound { .. } => KnownError::TeamPermissionNotFound {

@@ -22,8 +22,7 @@ use serde_json::Value;
 
 use super::identity_json::{list_json, metadata_text, success_json, team_json, View};
 use super::identity_support::{
-    add_member, authorize, ensure_user_exists, in_transaction, require_client_image, ImageUrl,
-    MAX_IMAGE_URL_CHARS,
+    add_member, authorize, ensure_user_exists, require_client_image, ImageUrl, MAX_IMAGE_URL_CHARS,
 };
 use crate::auth::RequestAuth;
 use crate::conventions::{json_response, method_not_allowed};
@@ -141,7 +140,7 @@ async fn create_team(
     let stored = team.clone();
     state
         .with_conn(move |conn| {
-            in_transaction(conn, |conn| {
+            conn.in_transaction_with(|conn| {
                 teams::insert(conn, &stored)?;
                 if let Some(creator) = creator {
                     ensure_user_exists(conn, stored.project_id, creator)?;

@@ -23,7 +23,7 @@ use serde_json::Value;
 
 use super::identity_json::{metadata_text, success_json, user_json, View};
 use super::identity_support::{
-    ensure_membership, in_transaction, load_user, require_client_image, Email, ImageUrl, NoSignIn,
+    ensure_membership, load_user, require_client_image, Email, ImageUrl, NoSignIn,
     MAX_IMAGE_URL_CHARS,
 };
 use crate::auth::RequestAuth;
@@ -301,7 +301,7 @@ fn apply_update(
     user_id: UserId,
     fields: UserFields,
 ) -> Result<(UserRecord, Option<TeamRecord>), ApiError> {
-    in_transaction(conn, |conn| {
+    conn.in_transaction_with(|conn| {
         let existing =
             users::get(conn, project, user_id)?.ok_or(ApiError::from(KnownError::UserNotFound))?;
         if let Some(Some(team)) = fields.selected_team_id {

@@ -26,9 +26,9 @@ use uuid::Uuid;
 
 use super::input::read_api_key_body;
 use super::revocation_notice::compose;
-use super::standing::members_holding;
 use crate::conventions::json_response;
 use crate::request_body::RequestBody;
+use crate::routes::team_standing::members_holding;
 use crate::state::AppState;
 use crate::validation::RequestCheck;
 use crate::wire_error::{ApiError, KnownError};

@@ -13,11 +13,11 @@ use keygate_storage::repo::api_keys;
 use keygate_storage::{DbConnection, StorageError};
 
 use super::input::{read_create_body, read_owner_query, read_update_body};
-use super::standing::load_standing;
 use super::wire::{first_view_object, list_object, read_object};
 use crate::auth::RequestAuth;
 use crate::conventions::json_response;
 use crate::request_body::RequestBody;
+use crate::routes::team_standing::load_standing;
 use crate::state::AppState;
 use crate::validation::RequestCheck;
 use crate::wire_error::{ApiError, KnownError};

@@ -12,7 +12,7 @@ use keygate_storage::{DbConnection, StorageError};
 
 /// The project's catalogue: the system permissions plus its stored custom definitions. A stored
 /// id that is not a valid permission id cannot be granted meaningfully and is left out.
-pub(super) fn load_catalogue(
+pub(crate) fn load_catalogue(
     conn: &mut DbConnection,
     project: ProjectId,
 ) -> Result<PermissionCatalogue, StorageError> {
@@ -22,6 +22,7 @@ pub(super) fn load_catalogue(
             continue;
         }
         let Ok(id) = PermissionId::parse(&record.id) else {
+            tracing::warn!(permission_id = %record.id, "stored permission id is not valid; ignored");
             continue;
         };
         let definition = PermissionDefinition {
@@ -59,7 +60,7 @@ fn team_grants(
 
 /// `user`'s standing in `team`: not a member (also when the team does not exist), or a member
 /// with the permissions their grants resolve to.
-pub(super) fn load_standing(
+pub(crate) fn load_standing(
     conn: &mut DbConnection,
     project: ProjectId,
     team: TeamId,
@@ -76,7 +77,7 @@ pub(super) fn load_standing(
 }
 
 /// The members of `team` who hold `permission` (recursively), in membership order.
-pub(super) fn members_holding(
+pub(crate) fn members_holding(
     conn: &mut DbConnection,
     project: ProjectId,
     team: TeamId,
