@@ -20,7 +20,11 @@ use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
+use sha2::Sha256;
 
 use harness::{banner_value, sqlite_url, temp_dir, ProjectKeys, Reply, Server};
 use webdriver::{keys, Browser, Installation};
@@ -45,6 +49,11 @@ struct Scenario {
 
 /// Starts a scenario, or `None` (after saying why) when no browser is installed outside CI.
 fn scenario(width: u32, height: u32) -> Option<Scenario> {
+    scenario_with(width, height, &[])
+}
+
+/// [`scenario`] with extra environment variables for the server.
+fn scenario_with(width: u32, height: u32, env: &[(&str, &str)]) -> Option<Scenario> {
     let serial = SERIAL
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -59,7 +68,7 @@ fn scenario(width: u32, height: u32) -> Option<Scenario> {
         }
     };
     let dir = temp_dir();
-    let server = Server::start(dir.path(), &sqlite_url(dir.path()), &[]);
+    let server = Server::start(dir.path(), &sqlite_url(dir.path()), env);
     let banner = &server.startup_output;
     let value = |label: &str| {
         banner_value(banner, label).unwrap_or_else(|| panic!("no `{label}` in:\n{banner}"))
@@ -603,7 +612,9 @@ keygate-api-keys {{ --keygate-color-primary: #0f766e; --keygate-color-primary-ho
     s.browser.goto(&format!("http://customer.test:{port}/"));
     let message = s.browser.wait_for(
         "the CORS failure to be explained",
-        &format!("const a = {USER}.querySelector('[role=alert]'); return a && a.textContent;"),
+        &format!(
+            "const a = {USER}.querySelector('.alert[role=alert]'); return a && a.textContent;"
+        ),
     );
     assert!(
         message.as_str().unwrap_or_default().contains("CORS"),
@@ -658,7 +669,7 @@ keygate-api-keys {{ --keygate-color-primary: #0f766e; --keygate-color-primary-ho
     s.browser.goto(&format!("http://localhost:{port}/"));
     s.browser.wait_for(
         "the localhost origin to be refused",
-        &format!("const a = {USER}.querySelector('[role=alert]'); return a && a.textContent.includes('CORS');"),
+        &format!("const a = {USER}.querySelector('.alert[role=alert]'); return a && a.textContent.includes('CORS');"),
     );
 }
 
@@ -731,4 +742,101 @@ fn the_page_fits_a_phone_screen() {
     );
     s.browser.click(&create);
     s.shot("13-phone-create-form");
+}
+
+/// The signing secret of the refresh scenario's server, so the test can forge an expired token.
+const JWT_SECRET: &str = "ui-test-access-token-secret-0123456789abcdef";
+
+/// `token` with its expiry an hour in the past, signed again with [`JWT_SECRET`].
+fn expired_copy(token: &str) -> String {
+    let mut parts = token.split('.');
+    let header = parts.next().expect("JWT header");
+    let payload = parts.next().expect("JWT payload");
+    let mut claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url payload"))
+            .expect("JSON claims");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    claims["iat"] = json!(now - 7_200);
+    claims["exp"] = json!(now - 3_600);
+    let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("claims"));
+    let signing_input = format!("{header}.{payload}");
+    let mut mac = Hmac::<Sha256>::new_from_slice(JWT_SECRET.as_bytes()).expect("HMAC key");
+    mac.update(signing_input.as_bytes());
+    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    format!("{signing_input}.{signature}")
+}
+
+#[test]
+fn an_expired_access_token_is_renewed_with_the_refresh_cookie() {
+    let Some(s) = scenario_with(1280, 900, &[("KEYGATE_AUTH__JWT_SECRET", JWT_SECRET)]) else {
+        return;
+    };
+    s.demo_sign_in();
+    let token_cookie = "return document.cookie.split('; ').find(c => c.startsWith('stack-access-token=')).split('=')[1];";
+    let fresh = s
+        .browser
+        .script(token_cookie, vec![])
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let expired = expired_copy(&fresh);
+    // The server refuses the forged copy as expired (so the signature is right).
+    s.send(
+        s.keys
+            .client(s.http.get(s.server.url("/api/v1/users/me")))
+            .header("x-stack-access-token", &expired),
+    )
+    .known(401, "ACCESS_TOKEN_EXPIRED");
+
+    s.browser.script(
+        "document.cookie = 'stack-access-token=' + arguments[0] + '; path=/';",
+        vec![json!(expired)],
+    );
+    s.browser.goto(&s.server.url("/handler/account-settings"));
+    s.wait_loaded(USER);
+    s.wait_loaded(TEAM);
+    let alerts = s.browser.script(
+        &format!("return Array.from({USER}.querySelectorAll('.alert[role=alert]')).concat(Array.from({TEAM}.querySelectorAll('.alert[role=alert]'))).map(a => a.textContent);"),
+        vec![],
+    );
+    assert_eq!(alerts, json!([]), "the sections loaded without an error");
+    let renewed = s
+        .browser
+        .script(token_cookie, vec![])
+        .as_str()
+        .expect("token")
+        .to_owned();
+    assert_ne!(renewed, expired, "the cookie holds a renewed token");
+    s.send(
+        s.keys
+            .client(s.http.get(s.server.url("/api/v1/users/me")))
+            .header("x-stack-access-token", &renewed),
+    )
+    .ok(200);
+
+    // A signed-out session cannot be renewed: the page says so in words.
+    s.send(
+        s.keys
+            .client(s.http.delete(s.server.url("/api/v1/auth/sessions/current")))
+            .header("x-stack-access-token", &renewed),
+    )
+    .ok(200);
+    s.browser.goto(&s.server.url("/handler/account-settings"));
+    let message = s.browser.wait_for(
+        "the signed-out message",
+        &format!(
+            "const a = {USER}.querySelector('.alert[role=alert]'); return a && a.textContent;"
+        ),
+    );
+    assert!(
+        message
+            .as_str()
+            .unwrap_or_default()
+            .contains("Sign in again"),
+        "{message}"
+    );
+    s.shot("14-session-ended");
 }

@@ -298,6 +298,9 @@
     ".btn-ghost-danger { background: transparent; color: var(--kg-danger); border-color: transparent; padding: 6px 10px; min-height: 34px; }",
     ".btn-ghost-danger:hover:not(:disabled) { background: #fef2f2; border-color: #fecaca; }",
     ".btn-icon { display: inline-flex; align-items: center; gap: 6px; }",
+    ".btn-link { display: inline-flex; align-items: center; min-height: 38px; padding: 8px 14px; border-radius: var(--kg-radius-sm); background: var(--kg-surface); border: 1px solid var(--kg-border); color: var(--kg-text); font-size: 14px; font-weight: 500; text-decoration: none; }",
+    ".btn-link:hover { background: var(--kg-subtle); }",
+    ".btn-link:focus-visible { outline: 2px solid var(--kg-focus); outline-offset: 2px; }",
     ".btn-icon svg { width: 16px; height: 16px; flex: none; }",
     "form.create { display: grid; gap: 16px; padding: 20px 24px; background: var(--kg-subtle); border-bottom: 1px solid var(--kg-border); }",
     ".form-title { margin: 0; font-size: 15px; font-weight: 600; }",
@@ -419,7 +422,18 @@
 
   // --- configuration -----------------------------------------------------------------------------
 
-  var CONFIG_ATTRIBUTES = ["base-url", "project-id", "publishable-client-key", "access-token"];
+  var CONFIG_ATTRIBUTES = ["base-url", "project-id", "publishable-client-key", "access-token", "sign-in-url"];
+
+  /** Errors that only signing in again can cure. */
+  var SESSION_ERRORS = {
+    NO_ACCESS_TOKEN: true,
+    USER_AUTHENTICATION_REQUIRED: true,
+    CANNOT_GET_OWN_USER_WITHOUT_USER: true,
+    ACCESS_TOKEN_EXPIRED: true,
+    UNPARSABLE_ACCESS_TOKEN: true,
+    INVALID_ACCESS_TOKEN: true,
+    INVALID_PROJECT_FOR_ACCESS_TOKEN: true,
+  };
 
   /** The element's configuration: attributes, then properties, then page-wide defaults. */
   function readConfig(el) {
@@ -432,7 +446,20 @@
       accessToken: el.getAttribute("access-token") || el.accessToken || defaults.accessToken || null,
       refreshToken: el.refreshToken || defaults.refreshToken || null,
       getAccessToken: el.getAccessToken || defaults.getAccessToken || null,
+      signInUrl: el.getAttribute("sign-in-url") || el.signInUrl || defaults.signInUrl || null,
     };
+  }
+
+  /** An alert for `error`: "Sign in again" (when a sign-in URL is known) for session errors,
+   * otherwise "Try again" when `retry` is given. */
+  function errorAlert(error, config, retry) {
+    var action = null;
+    if (SESSION_ERRORS[error.code] && config.signInUrl) {
+      action = h("a", { class: "btn-link", href: config.signInUrl, text: "Sign in again" });
+    } else if (retry) {
+      action = h("button", { type: "button", class: "btn-secondary", onclick: retry }, "Try again");
+    }
+    return h("div", { class: "alert", role: "alert" }, h("span", { text: error.message }), action);
   }
 
   // --- one list of keys (a user's or a team's) --------------------------------------------------
@@ -556,14 +583,7 @@
       return;
     }
     if (this.error) {
-      slot.appendChild(
-        h(
-          "div",
-          { class: "alert", role: "alert" },
-          h("span", { text: this.error.message }),
-          h("button", { type: "button", class: "btn-secondary", onclick: function () { self.load(); } }, "Try again")
-        )
-      );
+      slot.appendChild(errorAlert(this.error, this.api.config, function () { self.load(); }));
       if (!this.keys) return;
     }
     var keys = this.keys || [];
@@ -1025,7 +1045,7 @@
     }
   }
 
-  ["accessToken", "getAccessToken", "refreshToken", "projectId", "publishableClientKey", "baseUrl"].forEach(function (name) {
+  ["accessToken", "getAccessToken", "refreshToken", "projectId", "publishableClientKey", "baseUrl", "signInUrl"].forEach(function (name) {
     Object.defineProperty(KeygateElement.prototype, name, {
       get: function () { return this["_" + name]; },
       set: function (value) {
@@ -1067,7 +1087,16 @@
       } catch (error) {
         if (generation !== this._generation) return;
         this.hidden = false;
-        this.shadowRoot.appendChild(h("div", { class: "card" }, h("div", { class: "alert", role: "alert", text: error.message })));
+        var self = this;
+        var heading = uid("team-heading");
+        this.shadowRoot.appendChild(
+          h(
+            "section",
+            { class: "card", "aria-labelledby": heading },
+            h("div", { class: "card-header" }, h("div", null, h("h2", { id: heading, text: "Team API keys" }))),
+            errorAlert(error, api.config, function () { self.refresh(); })
+          )
+        );
         return;
       }
       if (generation !== this._generation) return;

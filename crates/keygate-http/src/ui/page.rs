@@ -110,8 +110,13 @@ fn render(input: &PageInput) -> String {
         _ => String::new(),
     };
     let main = if input.signed_in {
+        let sign_in = if input.demo_available {
+            format!(r#" sign-in-url="{DEMO_SIGN_IN_PATH}""#)
+        } else {
+            String::new()
+        };
         let attributes = format!(
-            r#"project-id="{project}"{key}"#,
+            r#"project-id="{project}"{key}{sign_in}"#,
             project = escape_html(input.project_id.as_deref().unwrap_or_default()),
             key = input
                 .publishable_client_key
