@@ -568,19 +568,34 @@ fn team_keys_are_offered_only_where_the_user_manages_them() {
 fn serve_page(page: String) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind the customer's site");
     let port = listener.local_addr().expect("address").port();
+    let page = std::sync::Arc::new(page);
     thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().expect("clone the stream"));
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                line.clear();
-            }
-            let response = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
-                page.len()
-            );
-            let _ = stream.write_all(response.as_bytes());
+            let page = std::sync::Arc::clone(&page);
+            // One thread per connection: browsers open spare connections that never send a
+            // request, and one of those must not hold up the real one.
+            thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                let Ok(clone) = stream.try_clone() else {
+                    return;
+                };
+                let mut reader = BufReader::new(clone);
+                let mut line = String::new();
+                let mut request_seen = false;
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    request_seen = true;
+                    line.clear();
+                }
+                if !request_seen {
+                    return;
+                }
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                    page.len()
+                );
+                let _ = stream.write_all(response.as_bytes());
+            });
         }
     });
     port
@@ -589,7 +604,19 @@ fn serve_page(page: String) -> u16 {
 #[test]
 fn the_components_work_embedded_on_another_origin_through_cors() {
     let Some(s) = scenario(1100, 800) else { return };
-    let (_, token) = s.user_with_session("embedded@example.com");
+    let (user_id, token) = s.user_with_session("embedded@example.com");
+    // Two teams the user created (so it manages both); the page shows only the one it names.
+    let mut team_ids = Vec::new();
+    for name in ["Embedded team", "Other team"] {
+        let team = s
+            .send(
+                s.keys
+                    .server(s.http.post(s.server.url("/api/v1/teams")))
+                    .json(&json!({"display_name": name, "creator_user_id": user_id})),
+            )
+            .ok(201);
+        team_ids.push(team["id"].as_str().expect("team id").to_owned());
+    }
     let page = format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Customer app</title>
@@ -599,12 +626,27 @@ keygate-api-keys {{ --keygate-color-primary: #0f766e; --keygate-color-primary-ho
 <script src="{base}/ui/keygate-components.js"></script></head>
 <body><header>Customer app · Developer settings</header>
 <keygate-api-keys base-url="{base}" project-id="{project}" publishable-client-key="{key}"></keygate-api-keys>
-<script>document.querySelector('keygate-api-keys').accessToken = {token};</script>
+<keygate-team-api-keys team-id="{team}" style="display:block;margin-top:24px;max-width:860px"></keygate-team-api-keys>
+<script>
+  // The user's section: attributes plus a token property.
+  document.querySelector('keygate-api-keys').accessToken = {token};
+  // The team section: page-wide defaults with a token callback.
+  KeygateComponents.configure({{
+    baseUrl: {base_json},
+    projectId: {project_json},
+    publishableClientKey: {key_json},
+    getAccessToken: async () => {token},
+  }});
+</script>
 </body></html>"#,
         base = s.server.base_url,
         project = s.keys.project_id,
         key = s.keys.client,
         token = json!(token),
+        team = team_ids[0],
+        base_json = json!(s.server.base_url),
+        project_json = json!(s.keys.project_id),
+        key_json = json!(s.keys.client),
     );
     let port = serve_page(page);
 
@@ -634,6 +676,16 @@ keygate-api-keys {{ --keygate-color-primary: #0f766e; --keygate-color-primary-ho
     .ok(200);
     s.browser.goto(&format!("http://customer.test:{port}/"));
     s.wait_loaded(USER);
+    s.wait_loaded(TEAM);
+    let team_headings = s.browser.script(
+        &format!("return Array.from({TEAM}.querySelectorAll('h2')).map(h => h.textContent);"),
+        vec![],
+    );
+    assert_eq!(
+        team_headings,
+        json!(["API keys for Embedded team"]),
+        "only the team named by team-id"
+    );
     let create = s.browser.element(
         "the create button",
         &format!("return {USER}.querySelector('.card-header button');"),
