@@ -5,6 +5,7 @@
 //! process when the test ends, whether it passed or not.
 
 mod harness;
+mod key_cache;
 
 use std::time::Duration;
 

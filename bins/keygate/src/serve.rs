@@ -1,5 +1,6 @@
 //! `keygate serve`: open (and migrate) the database, settle the access-token secret, bind, run
-//! the first start, and serve until SIGINT or SIGTERM.
+//! the first start, follow other nodes' key changes (Postgres), and serve until SIGINT or
+//! SIGTERM; keys' last uses are written in the background and once more after the last request.
 //!
 //! Shutdown is graceful on both signals (actix on its own stops abruptly on SIGINT): the
 //! listener closes at once, requests in flight get `shutdown_timeout_seconds` to finish, then
@@ -7,14 +8,18 @@
 
 use std::io::Write;
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::HttpServer;
 use anyhow::Context;
 use keygate_http::access_token::{now_millis, AccessTokenSigner};
+use keygate_http::key_usage::{UsageFlusher, DEFAULT_FLUSH_INTERVAL};
 use keygate_http::state::system_clock;
 use keygate_http::ui::{DemoSignIn, UiSettings};
 use keygate_http::{build_app, AppConfig, AppState};
+use keygate_storage::key_changes;
+use keygate_storage::Backend;
 
 use crate::first_start;
 use crate::runtime::{access_token_secret, key_hasher, open_database};
@@ -70,6 +75,7 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
         },
         bind: Some(bound),
     });
+    follow_key_changes(&state, &settings);
     let demo_reachable = match settings.ui.demo_sign_in {
         DemoSignInSetting::Auto => bound.ip().is_loopback(),
         DemoSignInSetting::Enabled => true,
@@ -82,6 +88,27 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(run_http(state, listener, &base_url, &settings))
 }
 
+/// On Postgres, other nodes may change keys: the check cache is trusted only while a listener
+/// hears their announcements (`keygate_storage::key_changes`); until it has subscribed, and
+/// whenever its connection is lost, every check reads the database. SQLite has one node.
+fn follow_key_changes(state: &AppState, settings: &Settings) {
+    if state.database().backend() != Backend::Postgres {
+        return;
+    }
+    let cache = Arc::clone(state.check_cache());
+    cache.set_trusted(false);
+    match key_changes::spawn_listener(&settings.database_url, move |event| {
+        cache.on_key_change(event);
+    }) {
+        // The listener runs on its own thread for the life of the process.
+        Ok(_listener) => {}
+        Err(error) => tracing::warn!(
+            %error,
+            "cannot listen for other nodes' key changes: the check cache stays off"
+        ),
+    }
+}
+
 async fn run_http(
     state: AppState,
     listener: TcpListener,
@@ -89,6 +116,11 @@ async fn run_http(
     settings: &Settings,
 ) -> anyhow::Result<()> {
     let bound = listener.local_addr()?;
+    let usage = UsageFlusher::start(
+        Arc::clone(state.key_usage()),
+        state.database().clone(),
+        DEFAULT_FLUSH_INTERVAL,
+    );
     let mut server = HttpServer::new(move || build_app(state.clone()))
         .shutdown_timeout(settings.shutdown_timeout_seconds)
         .shutdown_signal(shutdown_signal());
@@ -104,7 +136,15 @@ async fn run_http(
     std::io::stdout().flush()?;
     tracing::info!(address = %bound, public_url = base_url, "keygate is listening");
 
-    server.await.context("the HTTP server failed")?;
+    let served = server.await.context("the HTTP server failed");
+    // After the last request: nothing recorded as a key's last use is lost at shutdown.
+    match usage.stop() {
+        Ok(written) => tracing::debug!(keys = written, "recorded when API keys were last used"),
+        Err(error) => {
+            tracing::error!(%error, "could not record when API keys were last used at shutdown");
+        }
+    }
+    served?;
     tracing::info!("keygate stopped");
     Ok(())
 }

@@ -13,6 +13,8 @@
 //! * [`access_token`] — the HS256 session tokens the SDK reads;
 //! * [`auth`] — who is calling (project, access type, session user) and the operator;
 //! * [`app`] and [`routes`] — the actix application and every endpoint;
+//! * [`check_cache`] — the key check's in-process cache and how writes invalidate it;
+//! * [`key_usage`] — `last_used_at_millis`, collected in memory and written in batches;
 //! * [`projects`] — creating projects and credentials (shared with the CLI and first start);
 //! * [`cors`] — CORS for the client API, with allowed origins set per project;
 //! * [`ui`] — the prebuilt web components, the hosted account-settings page and the demo
@@ -28,10 +30,12 @@
 pub mod access_token;
 pub mod app;
 pub mod auth;
+pub mod check_cache;
 pub mod conventions;
 pub mod cors;
 mod error_mapping;
 mod js_text;
+pub mod key_usage;
 pub mod projects;
 pub mod request_body;
 pub mod routes;

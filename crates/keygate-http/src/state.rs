@@ -9,6 +9,8 @@ use keygate_domain::{EpochMillis, KeyHash, KeyHasher};
 use keygate_storage::{Database, DbConnection};
 
 use crate::access_token::AccessTokenSigner;
+use crate::check_cache::{CheckCache, CheckCacheSettings};
+use crate::key_usage::KeyUsage;
 use crate::ui::{UiSettings, UiState};
 use crate::wire_error::ApiError;
 
@@ -56,6 +58,10 @@ pub struct AppState {
     inner: Arc<Inner>,
     /// The prebuilt UI's settings and demo state; see [`AppState::with_ui`].
     ui: Arc<UiState>,
+    /// The check path's cache of stored keys; see [`AppState::with_check_cache`].
+    check_cache: Arc<CheckCache>,
+    /// When keys were last used, pending their next batched write.
+    key_usage: Arc<KeyUsage>,
 }
 
 struct Inner {
@@ -93,7 +99,29 @@ impl AppState {
                 clock: config.clock,
             }),
             ui: Arc::new(UiState::new(UiSettings::default())),
+            check_cache: Arc::new(CheckCache::new(CheckCacheSettings::default())),
+            key_usage: Arc::new(KeyUsage::new()),
         }
+    }
+
+    /// The same state with a check cache of other bounds (the default: [`CheckCacheSettings`]).
+    pub fn with_check_cache(self, settings: CheckCacheSettings) -> Self {
+        AppState {
+            check_cache: Arc::new(CheckCache::new(settings)),
+            ..self
+        }
+    }
+
+    /// The check path's cache of stored keys. Every write that changes or deletes a key
+    /// invalidates it here before its response is sent.
+    pub fn check_cache(&self) -> &Arc<CheckCache> {
+        &self.check_cache
+    }
+
+    /// This node's record of when keys were last used (flushed by a
+    /// [`UsageFlusher`](crate::key_usage::UsageFlusher) the binary runs).
+    pub fn key_usage(&self) -> &Arc<KeyUsage> {
+        &self.key_usage
     }
 
     /// The same state with the prebuilt UI configured (the demo sign-in is off until this says

@@ -26,6 +26,9 @@
 //!   point at a user or team of another project; deleting a user or a team deletes, through
 //!   `ON DELETE CASCADE`, their keys, sessions, memberships and grants on both backends.
 //!
+//! Nodes sharing one Postgres database learn of each other's key changes through
+//! [`key_changes`] (`NOTIFY` in the writing transaction, `LISTEN` on a dedicated connection).
+//!
 //! API shape: functions in [`repo`] take `&mut DbConnection` and block (async callers use a
 //! blocking thread pool). `get`-style reads return `Ok(None)` for a missing row; updates and
 //! deletes of a missing row return [`StorageError::NotFound`]; constraint violations come back
@@ -35,6 +38,7 @@
 mod connection;
 mod database_url;
 mod error;
+pub mod key_changes;
 pub mod repo;
 mod schema;
 mod stored;

@@ -117,6 +117,7 @@ diesel::table! {
         created_at_millis -> BigInt,
         expires_at_millis -> Nullable<BigInt>,
         manually_revoked_at_millis -> Nullable<BigInt>,
+        last_used_at_millis -> Nullable<BigInt>,
     }
 }
 

@@ -107,6 +107,15 @@ impl TestDatabase {
         }
     }
 
+    /// The URL of the Postgres database, or `None` on SQLite (for tests that open connections of
+    /// their own, like the key-change listener's).
+    pub fn postgres_url(&self) -> Option<&str> {
+        match &self.cleanup {
+            Cleanup::Sqlite(_) => None,
+            Cleanup::Postgres(guard) => Some(&guard.url),
+        }
+    }
+
     /// The database.
     pub fn database(&self) -> &Database {
         &self.database

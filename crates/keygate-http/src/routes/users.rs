@@ -12,10 +12,13 @@
 //! project (`409 USER_EMAIL_ALREADY_EXISTS`). Deleting a user deletes their sessions,
 //! memberships, permission grants and API keys (the database cascades).
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use keygate_domain::{ProjectId, TeamId, UserId};
+use keygate_domain::{Owner, ProjectId, TeamId, UserId};
 use keygate_permissions::{authorize_identity, IdentityAction};
+use keygate_storage::repo::api_keys;
 use keygate_storage::repo::teams::TeamRecord;
 use keygate_storage::repo::users::{self, UserRecord, UserUpdate};
 use keygate_storage::StorageError;
@@ -27,6 +30,7 @@ use super::identity_support::{
     MAX_IMAGE_URL_CHARS,
 };
 use crate::auth::RequestAuth;
+use crate::check_cache::write_keys;
 use crate::conventions::{json_response, method_not_allowed};
 use crate::request_body::RequestBody;
 use crate::state::AppState;
@@ -385,10 +389,17 @@ async fn update_user(
     )
 }
 
+/// Deletes the user with their API keys, which leave the check cache before this returns.
 async fn delete(state: &AppState, project: ProjectId, user_id: UserId) -> Result<(), ApiError> {
+    let cache = Arc::clone(state.check_cache());
     state
         .with_conn(move |conn| {
-            users::delete(conn, project, user_id).map_err(|error| match error {
+            write_keys(conn, &cache, |conn| {
+                let keys = api_keys::list_ids_for_owner(conn, project, Owner::User(user_id))?;
+                users::delete(conn, project, user_id)?;
+                Ok(((), keys))
+            })
+            .map_err(|error| match error {
                 StorageError::NotFound { .. } => KnownError::UserNotFound.into(),
                 other => ApiError::from(other),
             })

@@ -5,6 +5,8 @@
 //! `api_keys_exactly_one_owner`), an owner of the key's own project (composite foreign keys),
 //! and a globally unique digest. Deleting the owning user or team deletes the key.
 
+use std::collections::HashMap;
+
 use diesel::prelude::*;
 use keygate_domain::{ApiKey, ApiKeyId, EpochMillis, KeyHash, Owner, ProjectId};
 
@@ -13,8 +15,8 @@ use crate::error::StorageError;
 use crate::schema::api_keys;
 use crate::stored::{parse_hash, parse_id};
 
-// Fields in table order: `RETURNING table::all_columns` is read by position (the
-// multi-backend connection cannot return a `Selectable`).
+// Fields in the order of `ROW_COLUMNS`: `RETURNING` is read by position (the multi-backend
+// connection cannot return a `Selectable`).
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = api_keys, treat_none_as_default_value = false)]
 struct ApiKeyRow {
@@ -30,6 +32,34 @@ struct ApiKeyRow {
     expires_at_millis: Option<i64>,
     manually_revoked_at_millis: Option<i64>,
 }
+
+/// The columns of [`ApiKeyRow`], in its field order, for `RETURNING`. `last_used_at_millis` is
+/// not among them: it is bookkeeping written in batches, read only through [`last_used`].
+const ROW_COLUMNS: (
+    api_keys::id,
+    api_keys::project_id,
+    api_keys::user_id,
+    api_keys::team_id,
+    api_keys::description,
+    api_keys::is_public,
+    api_keys::key_hash,
+    api_keys::last_four,
+    api_keys::created_at_millis,
+    api_keys::expires_at_millis,
+    api_keys::manually_revoked_at_millis,
+) = (
+    api_keys::id,
+    api_keys::project_id,
+    api_keys::user_id,
+    api_keys::team_id,
+    api_keys::description,
+    api_keys::is_public,
+    api_keys::key_hash,
+    api_keys::last_four,
+    api_keys::created_at_millis,
+    api_keys::expires_at_millis,
+    api_keys::manually_revoked_at_millis,
+);
 
 impl From<&ApiKey> for ApiKeyRow {
     fn from(key: &ApiKey) -> Self {
@@ -194,7 +224,7 @@ pub fn update_description(
             .filter(api_keys::id.eq(id.to_string())),
     )
     .set(api_keys::description.eq(description))
-    .returning(api_keys::all_columns)
+    .returning(ROW_COLUMNS)
     .get_result::<ApiKeyRow>(conn)
     .map_err(StorageError::not_found_as("API key"))?
     .try_into()
@@ -217,7 +247,7 @@ pub fn revoke(
             .filter(api_keys::manually_revoked_at_millis.is_null()),
     )
     .set(api_keys::manually_revoked_at_millis.eq(now))
-    .returning(api_keys::all_columns)
+    .returning(ROW_COLUMNS)
     .get_result::<ApiKeyRow>(conn)
     .optional()?;
     let row = match revoked_now {
@@ -228,6 +258,58 @@ pub fn revoke(
             .map_err(StorageError::not_found_as("API key"))?,
     };
     row.try_into()
+}
+
+/// When each of `ids` was last used, for those used at all (keys of any project; ids without a
+/// row are left out).
+pub fn last_used(
+    conn: &mut DbConnection,
+    ids: &[ApiKeyId],
+) -> Result<HashMap<ApiKeyId, EpochMillis>, StorageError> {
+    let mut found = HashMap::new();
+    // Bounded statements, whatever the number of ids (SQLite allows 32766 parameters).
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(String, Option<i64>)> = api_keys::table
+            .filter(api_keys::id.eq_any(chunk.iter().map(ToString::to_string)))
+            .filter(api_keys::last_used_at_millis.is_not_null())
+            .select((api_keys::id, api_keys::last_used_at_millis))
+            .load(conn)?;
+        for (id, used_at) in rows {
+            if let Some(used_at) = used_at {
+                found.insert(parse_id("api_keys.id", &id)?, used_at);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Records that each key was used at the given instant, in one transaction; a key's value only
+/// ever moves forward (an older instant than the stored one changes nothing), and ids without a
+/// row (deleted meanwhile) are skipped. Returns how many keys moved.
+pub fn record_last_used(
+    conn: &mut DbConnection,
+    uses: &[(ApiKeyId, EpochMillis)],
+) -> Result<usize, StorageError> {
+    if uses.is_empty() {
+        return Ok(0);
+    }
+    conn.in_transaction(|conn| {
+        let mut moved = 0;
+        for (id, used_at) in uses {
+            moved += diesel::update(
+                api_keys::table
+                    .filter(api_keys::id.eq(id.to_string()))
+                    .filter(
+                        api_keys::last_used_at_millis
+                            .is_null()
+                            .or(api_keys::last_used_at_millis.lt(*used_at)),
+                    ),
+            )
+            .set(api_keys::last_used_at_millis.eq(*used_at))
+            .execute(conn)?;
+        }
+        Ok(moved)
+    })
 }
 
 #[cfg(test)]
@@ -365,6 +447,32 @@ mod tests {
                     Err(StorageError::NotFound { entity: "API key" })
                 ));
             }
+        }
+
+        fn last_used_only_moves_forward(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let user = insert_user(&mut conn, project).id;
+            let used = insert_api_key(&mut conn, project, Owner::User(user), 1);
+            let unused = insert_api_key(&mut conn, project, Owner::User(user), 2);
+            let gone = ApiKeyId::new_random();
+            assert!(last_used(&mut conn, &[used.id, unused.id, gone]).unwrap().is_empty());
+            assert_eq!(record_last_used(&mut conn, &[]).unwrap(), 0);
+
+            assert_eq!(record_last_used(&mut conn, &[(used.id, 5_000), (gone, 6_000)]).unwrap(), 1);
+            // Older and equal instants change nothing; a newer one moves it.
+            assert_eq!(record_last_used(&mut conn, &[(used.id, 4_000), (used.id, 5_000)]).unwrap(), 0);
+            let read = last_used(&mut conn, &[used.id, unused.id, gone]).unwrap();
+            assert_eq!(read, HashMap::from([(used.id, 5_000)]));
+            assert_eq!(record_last_used(&mut conn, &[(used.id, 7_000)]).unwrap(), 1);
+            assert_eq!(last_used(&mut conn, &[used.id]).unwrap()[&used.id], 7_000);
+
+            // The key itself is untouched, and revoking still returns it whole.
+            assert_eq!(get(&mut conn, project, used.id).unwrap(), Some(used.clone()));
+            assert_eq!(revoke(&mut conn, project, used.id, 8_000).unwrap().id, used.id);
+            // Many ids at once, beyond one statement's chunk.
+            let many: Vec<ApiKeyId> = (0..1_200).map(|_| ApiKeyId::new_random()).collect();
+            assert_eq!(last_used(&mut conn, &many).unwrap().len(), 0);
         }
 
         fn id_and_hash_are_unique(db) {

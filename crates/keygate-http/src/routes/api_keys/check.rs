@@ -5,8 +5,13 @@
 //! switch → the key's format → lookup in the caller's project → wrong type → revoked → expired.
 //! A string that is not a well-formed key (length, characters, prefix, type, marker, checksum)
 //! is `API_KEY_NOT_FOUND` before any database work (A1): the key is parsed before the handler
-//! asks for a connection. A well-formed key is found by the id embedded in it and its hash is
-//! compared in constant time, so a forged key with a real id is not found either.
+//! asks for a connection. A well-formed key is found by the id embedded in it — in the node's
+//! [`CheckCache`](crate::check_cache::CheckCache), else in the database — and its hash is
+//! compared in constant time, so a forged key with a real id is not found either; a key of
+//! another project is not found. The cache holds rows, not verdicts: revocation and expiry are
+//! evaluated on every check.
+
+use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -17,6 +22,7 @@ use keygate_storage::repo::api_keys;
 use super::input::read_api_key_body;
 use super::wire::read_object;
 use crate::auth::RequestAuth;
+use crate::check_cache::CachedLookup;
 use crate::conventions::json_response;
 use crate::request_body::RequestBody;
 use crate::state::AppState;
@@ -46,18 +52,32 @@ pub(super) async fn check(
     let Ok(parsed) = parse_api_key(&presented) else {
         return Err(KnownError::ApiKeyNotFound.into());
     };
-    let project = auth.project_id();
+    let stored = match state.check_cache().lookup(parsed.id) {
+        CachedLookup::Found(key) => Some(key),
+        CachedLookup::Unknown => None,
+        CachedLookup::Miss => {
+            let cache = Arc::clone(state.check_cache());
+            let id = parsed.id;
+            state
+                .with_conn(move |conn| {
+                    let ticket = cache.ticket();
+                    let stored = api_keys::get_by_id(conn, id)?;
+                    cache.store(ticket, id, stored.as_ref());
+                    Ok(stored.map(Arc::new))
+                })
+                .await?
+        }
+    };
+    // Verified on every check, cached row or not: the digest (constant time), the project, then
+    // type, revocation and expiry at this check's clock.
+    let key = stored
+        .filter(|stored| state.hasher().verify(&presented, &stored.hash))
+        .filter(|stored| stored.project_id == auth.project_id())
+        .ok_or(KnownError::ApiKeyNotFound)?;
     let now = state.now();
-    let hasher = state.hasher().clone();
-    let key = state
-        .with_conn(move |conn| {
-            let key = api_keys::get(conn, project, parsed.id)?
-                .filter(|stored| hasher.verify(&presented, &stored.hash))
-                .ok_or(KnownError::ApiKeyNotFound)?;
-            key.check(route, now)?;
-            Ok(key)
-        })
-        .await?;
+    key.check(route, now)?;
+    // A valid check is a use: noted in memory, written later in a batch (`crate::key_usage`).
+    let last_used = state.key_usage().record(key.id, now);
     tracing::debug!(api_key_id = %key.id, owner = ?key.owner, "checked API key: valid");
-    json_response(StatusCode::OK, &read_object(&key))
+    json_response(StatusCode::OK, &read_object(&key, Some(last_used)))
 }

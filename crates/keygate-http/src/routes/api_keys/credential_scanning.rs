@@ -14,6 +14,8 @@
 //! left out, as upstream does. Each notice carries a dedupe key (`api-key-revoked/<key
 //! id>/<email>`), so two reports racing for the same key notify each recipient once.
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use keygate_domain::{parse_api_key, ApiKey, EpochMillis, Owner};
@@ -26,6 +28,7 @@ use uuid::Uuid;
 
 use super::input::read_api_key_body;
 use super::revocation_notice::compose;
+use crate::check_cache::{write_keys, CheckCache};
 use crate::conventions::json_response;
 use crate::request_body::RequestBody;
 use crate::routes::team_standing::members_holding;
@@ -93,40 +96,56 @@ fn write_notices(
     Ok(written)
 }
 
-/// Finds, checks and revokes the key with `hash`, with its notices, in one transaction.
+/// Finds, checks and revokes the key with `hash`, with its notices, in one transaction; the
+/// revoked key leaves the check cache before this returns.
 fn revoke_and_notify(
+    conn: &mut DbConnection,
+    cache: &CheckCache,
+    hash: &keygate_domain::KeyHash,
+    now: EpochMillis,
+) -> Result<Outcome, StorageError> {
+    write_keys(conn, cache, |conn| {
+        let outcome = find_and_revoke(conn, hash, now)?;
+        let changed = match &outcome {
+            Outcome::Revoked { key, .. } => vec![key.id],
+            _ => Vec::new(),
+        };
+        Ok((outcome, changed))
+    })
+}
+
+/// The steps of [`revoke_and_notify`] inside its transaction.
+fn find_and_revoke(
     conn: &mut DbConnection,
     hash: &keygate_domain::KeyHash,
     now: EpochMillis,
 ) -> Result<Outcome, StorageError> {
-    conn.in_transaction(|conn| {
-        let Some(key) = api_keys::find_by_hash(conn, hash)? else {
-            return Ok(Outcome::NotFound);
-        };
-        if key.is_public {
-            return Ok(Outcome::Public);
-        }
-        // Upstream checks expiry before revocation here (the check route does the reverse);
-        // expiry is strict, as everywhere: a key is still valid at its expiry instant.
-        if key
-            .expires_at_millis
-            .is_some_and(|expires_at| expires_at < now)
-        {
-            return Ok(Outcome::Expired);
-        }
-        if key.manually_revoked_at_millis.is_some() {
-            return Ok(Outcome::AlreadyRevoked);
-        }
-        let revoked = api_keys::revoke(conn, key.project_id, key.id, now)?;
-        if revoked.manually_revoked_at_millis != Some(now) {
-            // Another request revoked it between the read and the write; it notifies.
-            return Ok(Outcome::AlreadyRevoked);
-        }
-        let notices = write_notices(conn, &revoked, now)?;
-        Ok(Outcome::Revoked {
-            key: revoked,
-            notices,
-        })
+    let Some(key) = api_keys::find_by_hash(conn, hash)? else {
+        return Ok(Outcome::NotFound);
+    };
+    if key.is_public {
+        return Ok(Outcome::Public);
+    }
+    // Upstream checks expiry before revocation here (the check route does the reverse);
+    // expiry is strict, as everywhere: a key is still valid at its expiry instant.
+    if key
+        .expires_at_millis
+        .is_some_and(|expires_at| expires_at < now)
+    {
+        return Ok(Outcome::Expired);
+    }
+    if key.manually_revoked_at_millis.is_some() {
+        return Ok(Outcome::AlreadyRevoked);
+    }
+    let revoked = api_keys::revoke(conn, key.project_id, key.id, now)?;
+    if revoked.manually_revoked_at_millis != Some(now) {
+        // Another request revoked it between the read and the write; it notifies.
+        return Ok(Outcome::AlreadyRevoked);
+    }
+    let notices = write_notices(conn, &revoked, now)?;
+    Ok(Outcome::Revoked {
+        key: revoked,
+        notices,
     })
 }
 
@@ -146,8 +165,9 @@ pub(super) async fn revoke(
     let hash = state.hasher().hash(&presented);
     drop(presented);
     let now = state.now();
+    let cache = Arc::clone(state.check_cache());
     let outcome = state
-        .with_conn(move |conn| Ok(revoke_and_notify(conn, &hash, now)?))
+        .with_conn(move |conn| Ok(revoke_and_notify(conn, &cache, &hash, now)?))
         .await?;
     match outcome {
         Outcome::NotFound => Err(KnownError::ApiKeyNotFound.into()),

@@ -5,9 +5,12 @@
 //! the named owner, the session user's standing in the owning team when a client acts on a team
 //! key, the decision of `authorize_api_key`, and the change.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use keygate_domain::{ApiKey, ApiKeyId, KeyType, NewApiKey, Owner, ProjectId};
+use keygate_domain::{ApiKey, ApiKeyId, EpochMillis, KeyType, NewApiKey, Owner, ProjectId};
 use keygate_permissions::{authorize_api_key, ApiKeyAction, Caller, ProjectSwitches};
 use keygate_storage::repo::api_keys;
 use keygate_storage::{DbConnection, StorageError};
@@ -15,7 +18,9 @@ use keygate_storage::{DbConnection, StorageError};
 use super::input::{read_create_body, read_owner_query, read_update_body};
 use super::wire::{first_view_object, list_object, read_object};
 use crate::auth::RequestAuth;
+use crate::check_cache::write_keys;
 use crate::conventions::json_response;
+use crate::key_usage::KeyUsage;
 use crate::request_body::RequestBody;
 use crate::routes::team_standing::load_standing;
 use crate::state::AppState;
@@ -64,6 +69,21 @@ fn load_authorized(
     stored.ok_or_else(|| KnownError::ApiKeyNotFound.into())
 }
 
+/// When each of `keys` was last used: the stored instant or this node's pending one, whichever
+/// is later; keys never used are left out.
+fn last_used_of(
+    conn: &mut DbConnection,
+    usage: &KeyUsage,
+    keys: &[ApiKey],
+) -> Result<HashMap<ApiKeyId, EpochMillis>, StorageError> {
+    let ids: Vec<ApiKeyId> = keys.iter().map(|key| key.id).collect();
+    let stored = api_keys::last_used(conn, &ids)?;
+    Ok(ids
+        .into_iter()
+        .filter_map(|id| Some((id, usage.merged(id, stored.get(&id).copied())?)))
+        .collect())
+}
+
 /// The answer for a create whose owner is not in the project (the insert's foreign key).
 fn owner_not_found(owner: Owner) -> ApiError {
     match owner {
@@ -91,6 +111,7 @@ pub(super) async fn create(
     let project = auth.project_id();
     let now = state.now();
     let hasher = state.hasher().clone();
+    let cache = Arc::clone(state.check_cache());
     let (key, plain) = state
         .with_conn(move |conn| {
             let action = ApiKeyAction::Create { owner: body.owner };
@@ -103,7 +124,9 @@ pub(super) async fn create(
                 expires_at_millis: body.expires_at_millis,
             }
             .generate(now, &hasher);
-            match api_keys::insert(conn, &key) {
+            let inserted = api_keys::insert(conn, &key);
+            cache.created(key.id);
+            match inserted {
                 Ok(()) => Ok((key, plain)),
                 Err(StorageError::ForeignKeyViolation { .. }) => Err(owner_not_found(key.owner)),
                 Err(other) => Err(other.into()),
@@ -134,7 +157,8 @@ pub(super) async fn list(
 
     let switches = auth.switches();
     let project = auth.project_id();
-    let keys = state
+    let usage = Arc::clone(state.key_usage());
+    let (keys, last_used) = state
         .with_conn(move |conn| {
             authorize(
                 conn,
@@ -145,13 +169,15 @@ pub(super) async fn list(
                 &ApiKeyAction::List { owner },
             )?;
             // The decision refuses a list without an owner, so `None` never gets here.
-            match owner {
-                Some(owner) => Ok(api_keys::list_for_owner(conn, project, owner)?),
-                None => Ok(Vec::new()),
-            }
+            let keys = match owner {
+                Some(owner) => api_keys::list_for_owner(conn, project, owner)?,
+                None => Vec::new(),
+            };
+            let last_used = last_used_of(conn, &usage, &keys)?;
+            Ok((keys, last_used))
         })
         .await?;
-    json_response(StatusCode::OK, &list_object(&keys))
+    json_response(StatusCode::OK, &list_object(&keys, &last_used))
 }
 
 /// Reads the `api_key_id` path parameter and the owner query (validated, then ignored: read and
@@ -182,10 +208,18 @@ pub(super) async fn read(
 
     let switches = auth.switches();
     let project = auth.project_id();
-    let key = state
-        .with_conn(move |conn| load_authorized(conn, &caller, &switches, route, project, id, false))
+    let usage = Arc::clone(state.key_usage());
+    let (key, last_used) = state
+        .with_conn(move |conn| {
+            let key = load_authorized(conn, &caller, &switches, route, project, id, false)?;
+            let last_used = last_used_of(conn, &usage, std::slice::from_ref(&key))?;
+            Ok((key, last_used))
+        })
         .await?;
-    json_response(StatusCode::OK, &read_object(&key))
+    json_response(
+        StatusCode::OK,
+        &read_object(&key, last_used.get(&key.id).copied()),
+    )
 }
 
 /// `PATCH /api/v1/{type}-api-keys/{api_key_id}`: replaces the description and/or revokes the
@@ -206,13 +240,17 @@ pub(super) async fn update(
     let switches = auth.switches();
     let project = auth.project_id();
     let now = state.now();
-    let key = state
+    let cache = Arc::clone(state.check_cache());
+    let usage = Arc::clone(state.key_usage());
+    let (key, last_used) = state
         .with_conn(move |conn| {
             let stored = load_authorized(conn, &caller, &switches, route, project, id, true)?;
+            let last_used = last_used_of(conn, &usage, std::slice::from_ref(&stored))?;
+            let last_used = last_used.get(&id).copied();
             if changes.description.is_none() && !changes.revoke {
-                return Ok(stored);
+                return Ok((stored, last_used));
             }
-            conn.in_transaction(|conn| {
+            write_keys(conn, &cache, |conn| {
                 let mut key = stored;
                 if let Some(description) = &changes.description {
                     key = api_keys::update_description(conn, project, id, description)?;
@@ -220,7 +258,7 @@ pub(super) async fn update(
                 if changes.revoke {
                     key = api_keys::revoke(conn, project, id, now)?;
                 }
-                Ok(key)
+                Ok(((key, last_used), vec![id]))
             })
             .map_err(|error| match error {
                 // Deleted (with its owner) between the read and the write.
@@ -232,5 +270,5 @@ pub(super) async fn update(
     if changes.revoke {
         tracing::debug!(api_key_id = %key.id, "revoked API key");
     }
-    json_response(StatusCode::OK, &read_object(&key))
+    json_response(StatusCode::OK, &read_object(&key, last_used))
 }

@@ -5,8 +5,10 @@
 //! * [`matrix`] proves isolation: every endpoint × access type × owner across two projects;
 //! * [`without_database`] proves that malformed keys are answered without a database query;
 //! * [`secrets_at_rest`] proves no full key is stored or logged;
-//! * [`hostile`] throws garbage at every endpoint and expects no 5xx.
+//! * [`hostile`] throws garbage at every endpoint and expects no 5xx;
+//! * [`cached`] proves the check cache never answers for a key that changed.
 
+mod cached;
 mod hostile;
 mod matrix;
 mod rules;

@@ -3,13 +3,16 @@
 //! The read object (list items, read, update, check) shows `value` as `{"last_four"}`; the
 //! first-view object (create only) shows the full key string instead. `expires_at_millis` and
 //! `manually_revoked_at_millis` are left out while unset, as upstream's serializer drops
-//! `undefined`; the owner is `user_id` or `team_id` next to `type`.
+//! `undefined`; the owner is `user_id` or `team_id` next to `type`. `last_used_at_millis` is
+//! keygate's own (left out while the key was never used; see `crate::key_usage`).
 
-use keygate_domain::{ApiKey, Owner, PlainApiKey};
+use std::collections::HashMap;
+
+use keygate_domain::{ApiKey, ApiKeyId, EpochMillis, Owner, PlainApiKey};
 use serde_json::{json, Map, Value};
 
 /// The fields every view shares.
-fn common_fields(key: &ApiKey) -> Map<String, Value> {
+fn common_fields(key: &ApiKey, last_used_at_millis: Option<EpochMillis>) -> Map<String, Value> {
     let mut object = Map::new();
     object.insert("id".into(), json!(key.id.to_string()));
     object.insert("description".into(), json!(key.description));
@@ -19,6 +22,10 @@ fn common_fields(key: &ApiKey) -> Map<String, Value> {
     }
     if let Some(revoked_at) = key.manually_revoked_at_millis {
         object.insert("manually_revoked_at_millis".into(), json!(revoked_at));
+    }
+    // keygate's own field (upstream has none; its clients ignore unknown fields).
+    if let Some(last_used) = last_used_at_millis {
+        object.insert("last_used_at_millis".into(), json!(last_used));
     }
     object.insert("is_public".into(), json!(key.is_public));
     object.insert("type".into(), json!(key.key_type().as_str()));
@@ -30,23 +37,27 @@ fn common_fields(key: &ApiKey) -> Map<String, Value> {
 }
 
 /// The read object: `value` is `{"last_four": …}`.
-pub(super) fn read_object(key: &ApiKey) -> Value {
-    let mut object = common_fields(key);
+pub(super) fn read_object(key: &ApiKey, last_used_at_millis: Option<EpochMillis>) -> Value {
+    let mut object = common_fields(key, last_used_at_millis);
     object.insert("value".into(), json!({ "last_four": key.last_four }));
     Value::Object(object)
 }
 
 /// The first-view object of the create response: `value` is the full key, shown only here.
 pub(super) fn first_view_object(key: &ApiKey, plain: PlainApiKey) -> Value {
-    let mut object = common_fields(key);
+    let mut object = common_fields(key, None);
     object.insert("value".into(), Value::String(plain.into_string()));
     Value::Object(object)
 }
 
-/// A list answer: every key as a read object, unpaginated.
-pub(super) fn list_object(keys: &[ApiKey]) -> Value {
+/// A list answer: every key as a read object (with its entry in `last_used`, if any),
+/// unpaginated.
+pub(super) fn list_object(keys: &[ApiKey], last_used: &HashMap<ApiKeyId, EpochMillis>) -> Value {
     json!({
-        "items": keys.iter().map(read_object).collect::<Vec<_>>(),
+        "items": keys
+            .iter()
+            .map(|key| read_object(key, last_used.get(&key.id).copied()))
+            .collect::<Vec<_>>(),
         "is_paginated": false,
     })
 }
@@ -73,7 +84,7 @@ mod tests {
         let user = UserId::new_random();
         let (key, _) = generate(Owner::User(user), None);
         assert_eq!(
-            read_object(&key),
+            read_object(&key, None),
             json!({
                 "id": key.id.to_string(),
                 "description": "ci",
@@ -91,7 +102,8 @@ mod tests {
         let team = TeamId::new_random();
         let (mut key, _) = generate(Owner::Team(team), Some(0));
         key.manually_revoked_at_millis = Some(2_000);
-        let object = read_object(&key);
+        let object = read_object(&key, Some(3_000));
+        assert_eq!(object["last_used_at_millis"], 3_000);
         assert_eq!(object["expires_at_millis"], 0);
         assert_eq!(object["manually_revoked_at_millis"], 2_000);
         assert_eq!(object["type"], "team");
@@ -107,8 +119,10 @@ mod tests {
         assert_eq!(object["value"], full);
         assert_eq!(object["expires_at_millis"], 5);
         assert!(object.get("manually_revoked_at_millis").is_none());
-        let listed = list_object(std::slice::from_ref(&key));
+        assert!(object.get("last_used_at_millis").is_none());
+        let used = HashMap::from([(key.id, 7)]);
+        let listed = list_object(std::slice::from_ref(&key), &used);
         assert_eq!(listed["is_paginated"], false);
-        assert_eq!(listed["items"][0], read_object(&key));
+        assert_eq!(listed["items"][0], read_object(&key, Some(7)));
     }
 }

@@ -116,10 +116,12 @@ crate::http_tests! {
             .send(check_request(&project, "user", &key_value(&expiring)))
             .await
             .assert_ok(200);
+        // Upstream's fields, and keygate's own `last_used_at_millis` (this check is a use).
         assert_eq!(
             field_names(&checked),
-            ["created_at_millis", "description", "expires_at_millis", "id", "is_public", "type", "user_id", "value"]
+            ["created_at_millis", "description", "expires_at_millis", "id", "is_public", "last_used_at_millis", "type", "user_id", "value"]
         );
+        assert_eq!(checked["last_used_at_millis"], app.now());
         assert_eq!(checked["description"], "Test Expiring User API Key");
         assert_eq!(checked["value"], json!({"last_four": &key_value(&expiring)[98..]}));
 
@@ -311,10 +313,12 @@ crate::http_tests! {
             ))))
             .await
             .assert_ok(200);
+        // Upstream's fields, and keygate's own `last_used_at_millis` (checked once above).
         assert_eq!(
             field_names(&revoked),
-            ["created_at_millis", "description", "id", "is_public", "manually_revoked_at_millis", "type", "user_id", "value"]
+            ["created_at_millis", "description", "id", "is_public", "last_used_at_millis", "manually_revoked_at_millis", "type", "user_id", "value"]
         );
+        assert_eq!(revoked["last_used_at_millis"], app.now() - 1_000);
         assert_eq!(revoked["manually_revoked_at_millis"], app.now());
 
         let check = app.send(check_request(&project, "user", &value)).await;

@@ -1,0 +1,375 @@
+//! The check path's in-process cache of stored API-key rows, keyed by the key id embedded in the
+//! key.
+//!
+//! **What is cached is the stored row, never a verdict.** A check still hashes the presented key
+//! and compares it with the cached hash in constant time, compares the project, and evaluates
+//! type, revocation and expiry against the clock of that check — so a cached row can never make
+//! an expired key valid. Only the database round trip is saved.
+//!
+//! Two caches, both bounded: found rows are weighed by their size in bytes
+//! ([`CheckCacheSettings::max_bytes`]); ids with no row at all ("unknown") live in a separate,
+//! smaller cache with a short TTL, so a flood of well-formed unknown keys can neither evict the
+//! good entries nor grow memory.
+//!
+//! **Revocation never lingers.** Every write that changes a key (revoke, description, deletion
+//! of its owner) calls [`CheckCache::invalidate`] after it committed and before its response is
+//! sent. A check that read the database *before* that write must not put its stale row back
+//! afterwards: each invalidation bumps a generation counter, a check takes a
+//! [`CheckCache::ticket`] before it reads, and [`CheckCache::store`] drops its row when the
+//! generation moved — re-checking after the insert, so an invalidation racing the insert removes
+//! it again. Other nodes' writes arrive through Postgres `LISTEN/NOTIFY`; while that channel is
+//! down the cache is not trusted ([`CheckCache::set_trusted`]): every check reads the database
+//! and nothing is stored, and it is cleared when the channel is back.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use keygate_domain::{ApiKey, ApiKeyId};
+use keygate_storage::key_changes::{self, KeyChangeEvent};
+use keygate_storage::{DbConnection, StorageError};
+use moka::sync::Cache;
+
+/// Bounds of the check cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckCacheSettings {
+    /// Approximate bytes the found rows may take (0 disables the cache of found rows).
+    pub max_bytes: u64,
+    /// How many unknown ids are remembered at most (0 disables the negative cache).
+    pub max_unknown: u64,
+    /// How long an unknown id is remembered.
+    pub unknown_ttl: Duration,
+}
+
+impl Default for CheckCacheSettings {
+    /// 32 MiB of rows (about 100,000 keys), 100,000 unknown ids for 2 seconds.
+    fn default() -> Self {
+        CheckCacheSettings {
+            max_bytes: 32 * 1024 * 1024,
+            max_unknown: 100_000,
+            unknown_ttl: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What the cache knows about a key id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CachedLookup {
+    /// The stored row (still to be verified by the caller).
+    Found(Arc<ApiKey>),
+    /// No row has this id, as of a moment ago.
+    Unknown,
+    /// Not cached, or the cache is not trusted right now: read the database.
+    Miss,
+}
+
+/// Taken before a check reads the database; see [`CheckCache::store`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheTicket(u64);
+
+/// The cache; shared by every worker of a node.
+pub struct CheckCache {
+    found: Cache<ApiKeyId, Arc<ApiKey>>,
+    unknown: Cache<ApiKeyId, ()>,
+    generation: AtomicU64,
+    trusted: AtomicBool,
+}
+
+impl fmt::Debug for CheckCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CheckCache")
+            .field("found", &self.found.entry_count())
+            .field("unknown", &self.unknown.entry_count())
+            .field("trusted", &self.is_trusted())
+            .finish()
+    }
+}
+
+/// The approximate heap and entry size of a cached row, in bytes.
+fn weight(key: &ApiKey) -> u32 {
+    // The row itself, the Arc and moka's per-entry bookkeeping, then the two strings.
+    let fixed = std::mem::size_of::<ApiKey>() + 128;
+    let total = fixed + key.description.len() + key.last_four.len();
+    u32::try_from(total).unwrap_or(u32::MAX)
+}
+
+impl CheckCache {
+    /// An empty, trusted cache.
+    pub fn new(settings: CheckCacheSettings) -> Self {
+        CheckCache {
+            found: Cache::builder()
+                .max_capacity(settings.max_bytes)
+                .weigher(|_id: &ApiKeyId, key: &Arc<ApiKey>| weight(key))
+                .build(),
+            unknown: Cache::builder()
+                .max_capacity(settings.max_unknown)
+                .time_to_live(settings.unknown_ttl)
+                .build(),
+            generation: AtomicU64::new(0),
+            trusted: AtomicBool::new(true),
+        }
+    }
+
+    /// What is cached for `id`; always [`CachedLookup::Miss`] while the cache is not trusted.
+    pub fn lookup(&self, id: ApiKeyId) -> CachedLookup {
+        if !self.is_trusted() {
+            return CachedLookup::Miss;
+        }
+        if let Some(key) = self.found.get(&id) {
+            return CachedLookup::Found(key);
+        }
+        if self.unknown.contains_key(&id) {
+            return CachedLookup::Unknown;
+        }
+        CachedLookup::Miss
+    }
+
+    /// Taken before reading the database for a key, to be handed to [`CheckCache::store`].
+    pub fn ticket(&self) -> CacheTicket {
+        CacheTicket(self.generation.load(Ordering::SeqCst))
+    }
+
+    /// Remembers what the database said about `id` (`None`: no row), unless the cache is not
+    /// trusted or anything was invalidated since `ticket` was taken.
+    pub fn store(&self, ticket: CacheTicket, id: ApiKeyId, stored: Option<&ApiKey>) {
+        if !self.is_trusted() || self.ticket() != ticket {
+            return;
+        }
+        match stored {
+            Some(key) => self.found.insert(id, Arc::new(key.clone())),
+            None => self.unknown.insert(id, ()),
+        }
+        // An invalidation between the check above and the insert bumped the generation before
+        // it removed entries; if it removed them before the insert, remove the insert here.
+        if self.ticket() != ticket || !self.is_trusted() {
+            self.forget(id);
+        }
+    }
+
+    /// Forgets `ids` after a write that changed or deleted them (on this node or, through
+    /// `NOTIFY`, another one). Checks already reading the database will not store what they read.
+    pub fn invalidate(&self, ids: &[ApiKeyId]) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        for id in ids {
+            self.forget(*id);
+        }
+    }
+
+    /// Forgets a newly created key's id as unknown (a check may have guessed it just before).
+    pub fn created(&self, id: ApiKeyId) {
+        self.unknown.invalidate(&id);
+    }
+
+    /// Forgets everything.
+    pub fn clear(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.found.invalidate_all();
+        self.unknown.invalidate_all();
+    }
+
+    /// Whether invalidations from other nodes are known to arrive. Setting it clears the cache
+    /// either way: when trust is lost, what was cached may already be stale; when it comes back,
+    /// invalidations sent while it was away were missed.
+    pub fn set_trusted(&self, trusted: bool) {
+        if trusted {
+            self.clear();
+            self.trusted.store(true, Ordering::SeqCst);
+        } else {
+            self.trusted.store(false, Ordering::SeqCst);
+            self.clear();
+        }
+    }
+
+    /// See [`CheckCache::set_trusted`].
+    pub fn is_trusted(&self) -> bool {
+        self.trusted.load(Ordering::SeqCst)
+    }
+
+    /// Applies what the key-change listener reports: other nodes' changes are invalidated, and
+    /// the cache is trusted only while the listener is subscribed.
+    pub fn on_key_change(&self, event: KeyChangeEvent) {
+        match event {
+            KeyChangeEvent::Listening => self.set_trusted(true),
+            KeyChangeEvent::Changed(ids) => self.invalidate(&ids),
+            KeyChangeEvent::Lost => self.set_trusted(false),
+        }
+    }
+
+    fn forget(&self, id: ApiKeyId) {
+        self.found.invalidate(&id);
+        self.unknown.invalidate(&id);
+    }
+
+    /// Entries counted by the cache (approximate until its pending work runs; for tests and
+    /// diagnostics).
+    pub fn entry_counts(&self) -> (u64, u64) {
+        self.found.run_pending_tasks();
+        self.unknown.run_pending_tasks();
+        (self.found.entry_count(), self.unknown.entry_count())
+    }
+}
+
+/// Runs `write` — a change to stored keys that returns the ids of the keys it changed or deleted
+/// — in a transaction that also announces those ids to the other nodes
+/// ([`key_changes::announce`]: delivered at commit), then invalidates them in `cache` before
+/// returning, so the caller's response is sent only after the next check on this node would see
+/// the change.
+///
+/// Invalidation happens inside the caller's blocking database work, which runs to completion even
+/// if the client goes away. A failed write changed nothing, but still moves the cache's
+/// generation (a commit that failed late may have landed).
+pub fn write_keys<T, E: From<StorageError>>(
+    conn: &mut DbConnection,
+    cache: &CheckCache,
+    write: impl FnOnce(&mut DbConnection) -> Result<(T, Vec<ApiKeyId>), E>,
+) -> Result<T, E> {
+    let written = conn.in_transaction_with(|conn| {
+        let (value, changed) = write(conn)?;
+        key_changes::announce(conn, &changed)?;
+        Ok((value, changed))
+    });
+    match written {
+        Ok((value, changed)) => {
+            cache.invalidate(&changed);
+            Ok(value)
+        }
+        Err(error) => {
+            cache.invalidate(&[]);
+            Err(error)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use keygate_domain::{KeyHasher, NewApiKey, Owner, ProjectId, UserId};
+
+    use super::*;
+
+    fn key() -> ApiKey {
+        NewApiKey {
+            project_id: ProjectId::new_random(),
+            owner: Owner::User(UserId::new_random()),
+            description: "ci".to_owned(),
+            is_public: false,
+            expires_at_millis: None,
+        }
+        .generate(1_000, &KeyHasher::sha256())
+        .0
+    }
+
+    #[test]
+    fn stores_found_rows_and_unknown_ids() {
+        let cache = CheckCache::new(CheckCacheSettings::default());
+        let stored = key();
+        let unknown = ApiKeyId::new_random();
+        assert_eq!(cache.lookup(stored.id), CachedLookup::Miss);
+        let ticket = cache.ticket();
+        cache.store(ticket, stored.id, Some(&stored));
+        cache.store(ticket, unknown, None);
+        assert_eq!(
+            cache.lookup(stored.id),
+            CachedLookup::Found(Arc::new(stored.clone()))
+        );
+        assert_eq!(cache.lookup(unknown), CachedLookup::Unknown);
+
+        cache.invalidate(&[stored.id, unknown]);
+        assert_eq!(cache.lookup(stored.id), CachedLookup::Miss);
+        assert_eq!(cache.lookup(unknown), CachedLookup::Miss);
+    }
+
+    #[test]
+    fn a_read_older_than_an_invalidation_is_not_stored() {
+        let cache = CheckCache::new(CheckCacheSettings::default());
+        let stored = key();
+        let ticket = cache.ticket();
+        // Another key's write still bumps the generation: the read may predate any write.
+        cache.invalidate(&[ApiKeyId::new_random()]);
+        cache.store(ticket, stored.id, Some(&stored));
+        assert_eq!(cache.lookup(stored.id), CachedLookup::Miss);
+        cache.store(cache.ticket(), stored.id, Some(&stored));
+        assert!(matches!(cache.lookup(stored.id), CachedLookup::Found(_)));
+    }
+
+    #[test]
+    fn an_untrusted_cache_answers_nothing_and_stores_nothing() {
+        let cache = CheckCache::new(CheckCacheSettings::default());
+        let stored = key();
+        cache.store(cache.ticket(), stored.id, Some(&stored));
+        cache.set_trusted(false);
+        assert!(!cache.is_trusted());
+        assert_eq!(cache.lookup(stored.id), CachedLookup::Miss);
+        cache.store(cache.ticket(), stored.id, Some(&stored));
+        cache.set_trusted(true);
+        // Back, but empty: what was cached before may have changed meanwhile.
+        assert_eq!(cache.lookup(stored.id), CachedLookup::Miss);
+    }
+
+    #[test]
+    fn the_listener_decides_trust_and_invalidates_other_nodes_changes() {
+        let cache = CheckCache::new(CheckCacheSettings::default());
+        let stored = key();
+        cache.on_key_change(KeyChangeEvent::Lost);
+        cache.store(cache.ticket(), stored.id, Some(&stored));
+        assert_eq!(cache.lookup(stored.id), CachedLookup::Miss);
+        cache.on_key_change(KeyChangeEvent::Listening);
+        cache.store(cache.ticket(), stored.id, Some(&stored));
+        assert!(matches!(cache.lookup(stored.id), CachedLookup::Found(_)));
+        cache.on_key_change(KeyChangeEvent::Changed(vec![stored.id]));
+        assert_eq!(cache.lookup(stored.id), CachedLookup::Miss);
+    }
+
+    #[test]
+    fn a_created_key_is_no_longer_unknown() {
+        let cache = CheckCache::new(CheckCacheSettings::default());
+        let id = ApiKeyId::new_random();
+        cache.store(cache.ticket(), id, None);
+        cache.created(id);
+        assert_eq!(cache.lookup(id), CachedLookup::Miss);
+    }
+
+    #[test]
+    fn both_caches_are_bounded() {
+        let settings = CheckCacheSettings {
+            max_bytes: 64 * 1024,
+            max_unknown: 50,
+            unknown_ttl: Duration::from_secs(60),
+        };
+        let cache = CheckCache::new(settings);
+        let good: Vec<ApiKey> = (0..20).map(|_| key()).collect();
+        for stored in &good {
+            cache.store(cache.ticket(), stored.id, Some(stored));
+        }
+        // A flood of unknown ids fills only the unknown cache, which stays within its bound.
+        for _ in 0..5_000 {
+            cache.store(cache.ticket(), ApiKeyId::new_random(), None);
+        }
+        let (found, unknown) = cache.entry_counts();
+        assert_eq!(found, 20);
+        assert!(unknown <= 50, "{unknown}");
+        assert!(good
+            .iter()
+            .all(|k| matches!(cache.lookup(k.id), CachedLookup::Found(_))));
+        // Found rows are bounded by their weight.
+        for _ in 0..5_000 {
+            let stored = key();
+            cache.store(cache.ticket(), stored.id, Some(&stored));
+        }
+        let (found, _) = cache.entry_counts();
+        let per_entry = u64::from(weight(&good[0]));
+        assert!(found * per_entry <= settings.max_bytes, "{found}");
+    }
+
+    #[test]
+    fn unknown_ids_expire() {
+        let cache = CheckCache::new(CheckCacheSettings {
+            unknown_ttl: Duration::from_millis(50),
+            ..CheckCacheSettings::default()
+        });
+        let id = ApiKeyId::new_random();
+        cache.store(cache.ticket(), id, None);
+        std::thread::sleep(Duration::from_millis(120));
+        assert_eq!(cache.lookup(id), CachedLookup::Miss);
+    }
+}

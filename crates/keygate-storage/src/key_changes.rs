@@ -1,0 +1,269 @@
+//! Telling every node that shares one Postgres database which API keys changed, so each can drop
+//! them from its in-process check cache.
+//!
+//! A write announces the ids it changed with [`announce`] inside its own transaction
+//! (`pg_notify` on [`KEY_CHANGES_CHANNEL`]): Postgres delivers the notification at commit and
+//! drops it on rollback, so no node hears of a change that did not happen, and every listening
+//! node hears of every change that did. On SQLite (one node) [`announce`] does nothing.
+//!
+//! [`spawn_listener`] keeps a dedicated connection that `LISTEN`s on a background thread and
+//! reports [`KeyChangeEvent`]s: `Listening` once subscribed (again after every reconnect),
+//! `Changed` per notification, and `Lost` as soon as the connection fails — after which the node
+//! must not trust its cache until the next `Listening`. The connection is probed every second
+//! while idle, so a silently dead connection is noticed within about two seconds.
+//!
+//! The listener uses the `postgres` crate (rust-postgres, synchronous) rather than Diesel:
+//! Diesel's `PgConnection` can send `LISTEN` but offers no way to wait for notifications, and
+//! pq-sys's notification functions would need `unsafe`, which the workspace forbids.
+
+use std::fmt;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use diesel::sql_types::Text;
+use diesel::RunQueryDsl;
+use keygate_domain::ApiKeyId;
+use postgres::fallible_iterator::FallibleIterator;
+
+use crate::connection::{Backend, DbConnection};
+use crate::error::StorageError;
+
+/// The Postgres notification channel for changed API keys; payloads are comma-separated key ids.
+pub const KEY_CHANGES_CHANNEL: &str = "keygate_key_invalidation";
+
+/// At most this many ids go in one notification (Postgres limits payloads to 8000 bytes; an id
+/// takes 37 with its comma).
+const IDS_PER_NOTIFICATION: usize = 100;
+
+/// How long the listener waits for a notification before probing its connection.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How long the listener waits before reconnecting after a failure.
+const RECONNECT_DELAY: Duration = Duration::from_millis(250);
+
+/// Announces, within the caller's transaction, that the keys `ids` changed or were deleted.
+/// Nothing happens on SQLite or for an empty list.
+pub fn announce(conn: &mut DbConnection, ids: &[ApiKeyId]) -> Result<(), StorageError> {
+    if conn.backend() != Backend::Postgres {
+        return Ok(());
+    }
+    for chunk in ids.chunks(IDS_PER_NOTIFICATION) {
+        let payload = chunk
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        diesel::sql_query("SELECT pg_notify($1, $2)")
+            .bind::<Text, _>(KEY_CHANGES_CHANNEL)
+            .bind::<Text, _>(payload)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// What the listener reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyChangeEvent {
+    /// Subscribed (first time or after a reconnect): from now on every change is reported.
+    /// Changes made while not subscribed were missed.
+    Listening,
+    /// These keys changed or were deleted.
+    Changed(Vec<ApiKeyId>),
+    /// The connection failed; changes may be missed until the next `Listening`.
+    Lost,
+}
+
+/// Why one listening session ended.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct ListenError(#[from] postgres::Error);
+
+/// A handle to the listener thread; it runs for the life of the process.
+pub struct KeyChangeListener {
+    thread: JoinHandle<()>,
+}
+
+impl fmt::Debug for KeyChangeListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyChangeListener")
+            .field("running", &!self.thread.is_finished())
+            .finish()
+    }
+}
+
+impl KeyChangeListener {
+    /// Whether the listener thread is still running (it only stops if `on_event` panics).
+    pub fn is_running(&self) -> bool {
+        !self.thread.is_finished()
+    }
+}
+
+/// Starts listening for key changes on the Postgres database at `url`, on a thread of its own,
+/// reporting each [`KeyChangeEvent`] to `on_event` (called on that thread). Failures are
+/// retried forever; each one is reported as [`KeyChangeEvent::Lost`] and logged.
+///
+/// # Errors
+/// If `url` is not a Postgres URL the listener understands (nothing is started then).
+pub fn spawn_listener(
+    url: &str,
+    mut on_event: impl FnMut(KeyChangeEvent) + Send + 'static,
+) -> Result<KeyChangeListener, StorageError> {
+    let mut config: postgres::Config =
+        url.parse()
+            .map_err(|error: postgres::Error| StorageError::InvalidUrl {
+                reason: format!("the key-change listener cannot use this Postgres URL: {error}"),
+            })?;
+    config.application_name("keygate-key-changes");
+    config.connect_timeout(Duration::from_secs(5));
+    let thread = std::thread::Builder::new()
+        .name("keygate-key-changes".to_owned())
+        .spawn(move || loop {
+            if let Err(error) = listen(&config, &mut on_event) {
+                tracing::warn!(
+                    %error,
+                    "lost the key-change channel; the check cache is bypassed until it is back"
+                );
+            }
+            on_event(KeyChangeEvent::Lost);
+            std::thread::sleep(RECONNECT_DELAY);
+        })
+        .map_err(|error| StorageError::InvalidUrl {
+            reason: format!("could not start the key-change listener: {error}"),
+        })?;
+    Ok(KeyChangeListener { thread })
+}
+
+/// One listening session: connect, subscribe, report until the connection fails.
+fn listen(
+    config: &postgres::Config,
+    on_event: &mut impl FnMut(KeyChangeEvent),
+) -> Result<(), ListenError> {
+    let mut client = config.connect(postgres::NoTls)?;
+    client.batch_execute(&format!("LISTEN {KEY_CHANGES_CHANNEL}"))?;
+    tracing::debug!("listening for key changes");
+    on_event(KeyChangeEvent::Listening);
+    loop {
+        {
+            let mut notifications = client.notifications();
+            let mut waiting = notifications.timeout_iter(PROBE_INTERVAL);
+            while let Some(notification) = waiting.next()? {
+                let ids = parse_payload(notification.payload());
+                on_event(KeyChangeEvent::Changed(ids));
+            }
+        }
+        // Quiet for a second: make sure the connection is still there.
+        client.is_valid(PROBE_INTERVAL)?;
+    }
+}
+
+/// The ids in a payload; anything unreadable is skipped (only keygate writes on the channel).
+fn parse_payload(payload: &str) -> Vec<ApiKeyId> {
+    payload
+        .split(',')
+        .filter_map(|id| id.trim().parse().ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::*;
+
+    #[test]
+    fn payloads_are_comma_separated_ids() {
+        let (a, b) = (ApiKeyId::new_random(), ApiKeyId::new_random());
+        assert_eq!(parse_payload(&format!("{a},{b}")), vec![a, b]);
+        assert_eq!(parse_payload(&format!("{a},junk,")), vec![a]);
+        assert!(parse_payload("").is_empty());
+    }
+
+    #[test]
+    fn a_url_the_listener_cannot_read_is_refused() {
+        assert!(matches!(
+            spawn_listener("postgres://host/db?no_such_option=1", |_| {}),
+            Err(StorageError::InvalidUrl { .. })
+        ));
+    }
+
+    /// Waits for the next event that `accept` takes, up to `within`.
+    fn wait_for(
+        events: &mpsc::Receiver<KeyChangeEvent>,
+        within: Duration,
+        accept: impl Fn(&KeyChangeEvent) -> bool,
+    ) -> KeyChangeEvent {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let event = events
+                .recv_timeout(left)
+                .expect("the expected event arrives in time");
+            if accept(&event) {
+                return event;
+            }
+        }
+    }
+
+    crate::backend_tests! {
+        fn changes_reach_listeners_at_commit_and_never_on_rollback(db) {
+            let mut conn = db.conn();
+            let ids: Vec<ApiKeyId> = (0..150).map(|_| ApiKeyId::new_random()).collect();
+            let Some(url) = db.postgres_url() else {
+                // SQLite: a single node, nothing to announce.
+                announce(&mut conn, &ids).unwrap();
+                return;
+            };
+            let (sender, events) = mpsc::channel();
+            let listener = spawn_listener(url, move |event| {
+                let _ = sender.send(event);
+            })
+            .unwrap();
+            wait_for(&events, Duration::from_secs(10), |e| *e == KeyChangeEvent::Listening);
+
+            let rolled_back = ApiKeyId::new_random();
+            let _ = conn.in_transaction(|conn| {
+                announce(conn, &[rolled_back])?;
+                Err::<(), _>(StorageError::NotFound { entity: "test" })
+            });
+            conn.in_transaction(|conn| announce(conn, &ids)).unwrap();
+            let mut heard = Vec::new();
+            while heard.len() < ids.len() {
+                let KeyChangeEvent::Changed(changed) =
+                    wait_for(&events, Duration::from_secs(1), |e| matches!(e, KeyChangeEvent::Changed(_)))
+                else {
+                    unreachable!()
+                };
+                heard.extend(changed);
+            }
+            assert_eq!(heard, ids, "every id, in order, in notifications of at most 100 ids");
+            assert!(!heard.contains(&rolled_back));
+            assert!(listener.is_running());
+        }
+
+        fn a_dropped_connection_is_reported_and_listening_resumes(db) {
+            let Some(url) = db.postgres_url() else { return };
+            let (sender, events) = mpsc::channel();
+            let _listener = spawn_listener(url, move |event| {
+                let _ = sender.send(event);
+            })
+            .unwrap();
+            wait_for(&events, Duration::from_secs(10), |e| *e == KeyChangeEvent::Listening);
+
+            let mut conn = db.conn();
+            diesel::sql_query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE application_name = 'keygate-key-changes' AND datname = current_database()",
+            )
+            .execute(&mut conn)
+            .unwrap();
+            wait_for(&events, Duration::from_secs(5), |e| *e == KeyChangeEvent::Lost);
+            wait_for(&events, Duration::from_secs(10), |e| *e == KeyChangeEvent::Listening);
+            let id = ApiKeyId::new_random();
+            announce(&mut conn, &[id]).unwrap();
+            assert_eq!(
+                wait_for(&events, Duration::from_secs(1), |e| matches!(e, KeyChangeEvent::Changed(_))),
+                KeyChangeEvent::Changed(vec![id])
+            );
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Two keygate processes on one Postgres database: a key revoked on one is refused by the other
+//! within a second, even while the other serves a steady load of checks from its cache.
+//!
+//! Skipped without `KEYGATE_TEST_POSTGRES_URL` (failing instead under `CI=true`); each run gets a
+//! fresh database on that server.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use keygate_storage::testing::TestDatabase;
+use serde_json::json;
+
+use super::{client, first_start_keys, send};
+use crate::harness::{temp_dir, ProjectKeys, Server};
+
+/// How soon another node must refuse a revoked key.
+const PROPAGATION_BOUND: Duration = Duration::from_secs(1);
+
+/// One check made during the load: when it started and whether it said "valid".
+#[derive(Debug, Clone, Copy)]
+struct Observed {
+    started: Instant,
+    valid: bool,
+}
+
+fn check(http: &reqwest::blocking::Client, server: &Server, keys: &ProjectKeys, key: &str) -> u16 {
+    keys.server(http.post(server.url("/api/v1/user-api-keys/check")))
+        .json(&json!({ "api_key": key }))
+        .send()
+        .expect("send a check")
+        .status()
+        .as_u16()
+}
+
+#[test]
+fn a_revoke_on_one_node_is_refused_by_the_other_within_a_second() {
+    let Some(database) = TestDatabase::postgres() else {
+        eprintln!("skipped: KEYGATE_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let url = database
+        .postgres_url()
+        .expect("a Postgres database")
+        .to_owned();
+    let dir = temp_dir();
+    let node_a = Server::start(dir.path(), &url, &[]);
+    let node_b = Server::start(dir.path(), &url, &[]);
+    let keys = first_start_keys(&node_a.startup_output);
+    let http = client();
+
+    let user = send(
+        keys.server(http.post(node_a.url("/api/v1/users")))
+            .json(&json!({"display_name": "Ada"})),
+    )
+    .ok(201);
+    let created = send(
+        keys.server(http.post(node_a.url("/api/v1/user-api-keys")))
+            .json(&json!({"user_id": user["id"], "description": "ci", "expires_at_millis": null})),
+    )
+    .ok(200);
+    let key = created["value"].as_str().unwrap().to_owned();
+    let key_id = created["id"].as_str().unwrap().to_owned();
+
+    // B's listener subscribes shortly after start; until then B reads the database. Either way
+    // the key is valid on B now, and B's cache holds it once trusted.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while check(&http, &node_b, &keys, &key) != 200 {
+        assert!(Instant::now() < deadline, "the key never became valid on B");
+        thread::sleep(Duration::from_millis(50));
+    }
+
+    // A steady load of checks on B, from before the revoke until well after the bound.
+    let stop = Arc::new(AtomicBool::new(false));
+    let observed = Arc::new(Mutex::new(Vec::<Observed>::new()));
+    let load: Vec<_> = (0..4)
+        .map(|_| {
+            let (stop, observed) = (Arc::clone(&stop), Arc::clone(&observed));
+            let (http, keys, key) = (client(), keys.clone(), key.clone());
+            let url = node_b.url("/api/v1/user-api-keys/check");
+            thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    let started = Instant::now();
+                    let status = keys
+                        .server(http.post(&url))
+                        .json(&json!({ "api_key": key }))
+                        .send()
+                        .expect("send a check")
+                        .status()
+                        .as_u16();
+                    assert!(status == 200 || status == 401, "unexpected status {status}");
+                    observed.lock().unwrap().push(Observed {
+                        started,
+                        valid: status == 200,
+                    });
+                }
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(500));
+
+    send(
+        keys.server(http.patch(node_a.url(&format!("/api/v1/user-api-keys/{key_id}"))))
+            .json(&json!({"revoked": true})),
+    )
+    .ok(200);
+    let revoked_at = Instant::now();
+    // A itself never answers "valid" again, not even once.
+    assert_eq!(check(&http, &node_a, &keys, &key), 401);
+
+    // B refuses it within the bound.
+    loop {
+        let status = check(&http, &node_b, &keys, &key);
+        if status == 401 {
+            break;
+        }
+        assert_eq!(status, 200);
+        assert!(
+            revoked_at.elapsed() < PROPAGATION_BOUND,
+            "B still accepted the key {:?} after the revoke",
+            revoked_at.elapsed()
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+    let refused_after = revoked_at.elapsed();
+
+    thread::sleep(PROPAGATION_BOUND + Duration::from_millis(500));
+    stop.store(true, Ordering::SeqCst);
+    for worker in load {
+        worker.join().expect("a load thread");
+    }
+    let observed = observed.lock().unwrap();
+    let late_successes = observed
+        .iter()
+        .filter(|o| o.valid && o.started > revoked_at + PROPAGATION_BOUND)
+        .count();
+    let after_bound = observed
+        .iter()
+        .filter(|o| o.started > revoked_at + PROPAGATION_BOUND)
+        .count();
+    let before_revoke = observed
+        .iter()
+        .filter(|o| o.started < revoked_at && o.valid)
+        .count();
+    eprintln!(
+        "B refused the key {refused_after:?} after the revoke; {} checks under load, {before_revoke} valid before the revoke, {after_bound} started after the bound",
+        observed.len()
+    );
+    assert!(before_revoke > 0, "the load ran before the revoke");
+    assert!(after_bound > 0, "the load ran past the bound");
+    assert_eq!(
+        late_successes, 0,
+        "checks that started more than {PROPAGATION_BOUND:?} after the revoke succeeded"
+    );
+}
+
+#[test]
+fn last_use_recorded_before_sigterm_survives_a_restart() {
+    let dir = temp_dir();
+    let database_url = crate::harness::sqlite_url(dir.path());
+    let mut server = Server::start(dir.path(), &database_url, &[]);
+    let keys = first_start_keys(&server.startup_output);
+    let http = client();
+    let user = send(
+        keys.server(http.post(server.url("/api/v1/users")))
+            .json(&json!({"display_name": "Ada"})),
+    )
+    .ok(201);
+    let created = send(
+        keys.server(http.post(server.url("/api/v1/user-api-keys")))
+            .json(&json!({"user_id": user["id"], "description": "ci", "expires_at_millis": null})),
+    )
+    .ok(200);
+    let key = created["value"].as_str().unwrap();
+    let item = format!("/api/v1/user-api-keys/{}", created["id"].as_str().unwrap());
+    let checked = send(
+        keys.server(http.post(server.url("/api/v1/user-api-keys/check")))
+            .json(&json!({ "api_key": key })),
+    )
+    .ok(200);
+    let used_at = checked["last_used_at_millis"]
+        .as_i64()
+        .expect("a check reports the use");
+
+    // Stopped right away: well before the periodic flush.
+    let status = server.stop_with("TERM");
+    assert!(status.success(), "{}", server.stderr());
+
+    let server = Server::start(dir.path(), &database_url, &[]);
+    let read = send(keys.server(http.get(server.url(&item)))).ok(200);
+    assert_eq!(read["last_used_at_millis"], used_at, "{read}");
+}
