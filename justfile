@@ -33,3 +33,8 @@ seed:
 test-sdk db="":
     cargo build -p keygate
     KEYGATE_BIN="$PWD/target/debug/keygate" KEYGATE_SDK_DATABASE_URL="{{db}}" bash tests/sdk-js/run.sh
+
+# Load benchmark (not run by CI): release build on SQLite and Postgres, 10^3 and 10^6 keys, wrk;
+# prints req/s, p50, p99, ratios to /health and peak RSS. Results: docs/benchmarks.md.
+bench:
+    BENCH_POSTGRES_URL={{pg_url}} bash scripts/bench.sh

@@ -37,6 +37,8 @@ pub enum Action {
     Migrate,
     /// `project …`.
     Project(ProjectCommand),
+    /// `seed-keys` (benchmarks).
+    SeedKeys(SeedKeysArgs),
 }
 
 impl Cli {
@@ -57,6 +59,7 @@ impl Cli {
             }
             Some(Command::Migrate) => Ok(Action::Migrate),
             Some(Command::Project(command)) => Ok(Action::Project(command)),
+            Some(Command::SeedKeys(args)) => Ok(Action::SeedKeys(args)),
         }
     }
 }
@@ -71,6 +74,27 @@ pub enum Command {
     /// Manage projects (prints JSON).
     #[command(subcommand)]
     Project(ProjectCommand),
+    /// Benchmarks only: store many real user API keys directly (see `scripts/bench.sh`).
+    #[command(hide = true)]
+    SeedKeys(SeedKeysArgs),
+}
+
+/// Flags of the hidden `seed-keys` command.
+#[derive(Debug, Clone, Args)]
+pub struct SeedKeysArgs {
+    /// The project that gets the keys (a new user of it owns them).
+    #[arg(long, value_name = "ID")]
+    pub project_id: ProjectId,
+    /// How many keys to store.
+    #[arg(long, value_name = "N")]
+    pub count: u64,
+    /// How many of them to print, one per line (the rest exist only as hashes).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub print: u64,
+    /// After those, print this many well-formed keys that are NOT stored (for checks of unknown
+    /// keys).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub unknown: u64,
 }
 
 impl Command {
@@ -80,6 +104,7 @@ impl Command {
             Command::Serve(_) => "serve",
             Command::Migrate => "migrate",
             Command::Project(_) => "project",
+            Command::SeedKeys(_) => "seed-keys",
         }
     }
 }

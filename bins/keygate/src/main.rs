@@ -12,6 +12,7 @@ mod first_start;
 mod logging;
 mod project_commands;
 mod runtime;
+mod seed_keys;
 mod serve;
 mod settings;
 
@@ -38,7 +39,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli, action: Action) -> anyhow::Result<()> {
     let bind = match &action {
         Action::Serve(args) => args.bind.clone(),
-        Action::Migrate | Action::Project(_) => None,
+        Action::Migrate | Action::Project(_) | Action::SeedKeys(_) => None,
     };
     let flags = FlagOverrides {
         bind,
@@ -57,6 +58,7 @@ fn run(cli: Cli, action: Action) -> anyhow::Result<()> {
         Action::Serve(_) => serve::serve(settings),
         Action::Migrate => migrate(&settings),
         Action::Project(command) => project_commands::run(command, &settings),
+        Action::SeedKeys(args) => seed_keys::run(&args, &settings),
     }
 }
 

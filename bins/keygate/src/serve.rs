@@ -14,6 +14,7 @@ use std::time::Duration;
 use actix_web::HttpServer;
 use anyhow::Context;
 use keygate_http::access_token::{now_millis, AccessTokenSigner};
+use keygate_http::check_cache::CheckCacheSettings;
 use keygate_http::key_usage::{UsageFlusher, DEFAULT_FLUSH_INTERVAL};
 use keygate_http::state::system_clock;
 use keygate_http::ui::{DemoSignIn, UiSettings};
@@ -66,6 +67,11 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
         access_tokens,
         operator_token,
         clock: system_clock(),
+    })
+    .with_check_cache(CheckCacheSettings {
+        max_bytes: settings.check_cache.max_bytes,
+        max_unknown: settings.check_cache.max_unknown,
+        unknown_ttl: Duration::from_millis(settings.check_cache.unknown_ttl_millis),
     })
     .with_ui(UiSettings {
         demo_sign_in: match settings.ui.demo_sign_in {

@@ -71,6 +71,20 @@ pub struct Settings {
     pub log: LogSettings,
     /// The prebuilt UI.
     pub ui: UiSettings,
+    /// The key check's in-process cache.
+    pub check_cache: CheckCacheSettings,
+}
+
+/// The key check's in-process cache (`keygate_http::check_cache`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckCacheSettings {
+    /// Approximate bytes the cached key rows may take; 0 turns the cache off.
+    pub max_bytes: u64,
+    /// How many unknown key ids are remembered at most; 0 turns that off.
+    pub max_unknown: u64,
+    /// How long an unknown key id is remembered, in milliseconds.
+    pub unknown_ttl_millis: u64,
 }
 
 /// The prebuilt UI (the account-settings page and its demo sign-in).
