@@ -38,8 +38,12 @@ const IDS_PER_NOTIFICATION: usize = 100;
 /// How long the listener waits for a notification before probing its connection.
 const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
-/// How long the listener waits before reconnecting after a failure.
+/// How long the listener waits before reconnecting after a dropped connection; doubled after
+/// each failed attempt, up to [`MAX_RECONNECT_DELAY`].
 const RECONNECT_DELAY: Duration = Duration::from_millis(250);
+
+/// The longest wait between two connection attempts.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(5);
 
 /// Announces, within the caller's transaction, that the keys `ids` changed or were deleted.
 /// Nothing happens on SQLite or for an empty list.
@@ -117,15 +121,26 @@ pub fn spawn_listener(
     config.connect_timeout(Duration::from_secs(5));
     let thread = std::thread::Builder::new()
         .name("keygate-key-changes".to_owned())
-        .spawn(move || loop {
-            if let Err(error) = listen(&config, &mut on_event) {
-                tracing::warn!(
-                    %error,
-                    "lost the key-change channel; the check cache is bypassed until it is back"
-                );
+        .spawn(move || {
+            let mut delay = RECONNECT_DELAY;
+            loop {
+                let mut subscribed = false;
+                if let Err(error) = listen(&config, &mut on_event, &mut subscribed) {
+                    tracing::warn!(
+                        %error,
+                        retry_in_millis = delay.as_millis() as u64,
+                        "lost the key-change channel; the check cache is bypassed until it is back"
+                    );
+                }
+                on_event(KeyChangeEvent::Lost);
+                // Reconnect at once after a drop; back off while the server stays unreachable.
+                delay = if subscribed {
+                    RECONNECT_DELAY
+                } else {
+                    (delay * 2).min(MAX_RECONNECT_DELAY)
+                };
+                std::thread::sleep(delay);
             }
-            on_event(KeyChangeEvent::Lost);
-            std::thread::sleep(RECONNECT_DELAY);
         })
         .map_err(|error| StorageError::InvalidUrl {
             reason: format!("could not start the key-change listener: {error}"),
@@ -137,9 +152,11 @@ pub fn spawn_listener(
 fn listen(
     config: &postgres::Config,
     on_event: &mut impl FnMut(KeyChangeEvent),
+    subscribed: &mut bool,
 ) -> Result<(), ListenError> {
     let mut client = config.connect(postgres::NoTls)?;
     client.batch_execute(&format!("LISTEN {KEY_CHANGES_CHANNEL}"))?;
+    *subscribed = true;
     tracing::debug!("listening for key changes");
     on_event(KeyChangeEvent::Listening);
     loop {
