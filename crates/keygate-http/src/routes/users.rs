@@ -89,6 +89,25 @@ fn image_url(o: &mut FieldReader<'_>) -> Option<Option<ImageUrl>> {
 
 /// `usersCrudServerUpdateSchema` (server and admin `PATCH`).
 fn read_server_update(o: &mut FieldReader<'_>) -> UserFields {
+    read_server_fields(o, ServerSchema::Update)
+}
+
+/// `usersCrudServerCreateSchema` (`POST /users`): the update fields without
+/// `selected_team_id`, plus `oauth_providers`.
+fn read_server_create(o: &mut FieldReader<'_>) -> UserFields {
+    read_server_fields(o, ServerSchema::Create)
+}
+
+/// Which of upstream's two server-side user schemas a body is read with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ServerSchema {
+    Create,
+    Update,
+}
+
+/// The fields of the server-side user schemas, declared in upstream's order (which is the order
+/// of the `SCHEMA_ERROR` lines).
+fn read_server_fields(o: &mut FieldReader<'_>, schema: ServerSchema) -> UserFields {
     let display_name = o.field::<Option<String>>("display_name").optional();
     let profile_image_url = image_url(o);
     let client_metadata = o.field::<Value>("client_metadata").optional();
@@ -96,18 +115,22 @@ fn read_server_update(o: &mut FieldReader<'_>) -> UserFields {
     let server_metadata = o.field::<Value>("server_metadata").optional();
     let primary_email = o.field::<Option<Email>>("primary_email").optional();
     let primary_email_verified = o.field::<bool>("primary_email_verified").optional();
-    no_sign_in(
-        o,
-        &[
-            "primary_email_auth_enabled",
-            "passkey_auth_enabled",
-            "password",
-            "password_hash",
-            "otp_auth_enabled",
-            "totp_secret_base64",
-        ],
-    );
-    let selected_team_id = o.field::<Option<TeamId>>("selected_team_id").optional();
+    let mut sign_in_fields = vec![
+        "primary_email_auth_enabled",
+        "passkey_auth_enabled",
+        "password",
+        "password_hash",
+        "otp_auth_enabled",
+        "totp_secret_base64",
+    ];
+    if schema == ServerSchema::Create {
+        sign_in_fields.push("oauth_providers");
+    }
+    no_sign_in(o, &sign_in_fields);
+    let selected_team_id = match schema {
+        ServerSchema::Update => o.field::<Option<TeamId>>("selected_team_id").optional(),
+        ServerSchema::Create => None,
+    };
     let _: Option<bool> = o.field::<bool>("is_anonymous").one_of(&[false]).optional();
     UserFields {
         display_name,
@@ -118,41 +141,6 @@ fn read_server_update(o: &mut FieldReader<'_>) -> UserFields {
         primary_email,
         primary_email_verified,
         selected_team_id,
-    }
-}
-
-/// `usersCrudServerCreateSchema` (`POST /users`): the update fields without
-/// `selected_team_id`, plus `oauth_providers`.
-fn read_server_create(o: &mut FieldReader<'_>) -> UserFields {
-    let display_name = o.field::<Option<String>>("display_name").optional();
-    let profile_image_url = image_url(o);
-    let client_metadata = o.field::<Value>("client_metadata").optional();
-    let client_read_only_metadata = o.field::<Value>("client_read_only_metadata").optional();
-    let server_metadata = o.field::<Value>("server_metadata").optional();
-    let primary_email = o.field::<Option<Email>>("primary_email").optional();
-    let primary_email_verified = o.field::<bool>("primary_email_verified").optional();
-    no_sign_in(
-        o,
-        &[
-            "primary_email_auth_enabled",
-            "passkey_auth_enabled",
-            "password",
-            "password_hash",
-            "otp_auth_enabled",
-            "totp_secret_base64",
-            "oauth_providers",
-        ],
-    );
-    let _: Option<bool> = o.field::<bool>("is_anonymous").one_of(&[false]).optional();
-    UserFields {
-        display_name,
-        profile_image_url,
-        client_metadata,
-        client_read_only_metadata,
-        server_metadata,
-        primary_email,
-        primary_email_verified,
-        selected_team_id: None,
     }
 }
 
