@@ -15,6 +15,7 @@ use actix_web::HttpServer;
 use anyhow::Context;
 use keygate_http::access_token::{now_millis, AccessTokenSigner};
 use keygate_http::check_cache::CheckCacheSettings;
+use keygate_http::project_auth_cache::ProjectAuthCacheSettings;
 use keygate_http::key_usage::{UsageFlusher, DEFAULT_FLUSH_INTERVAL};
 use keygate_http::state::system_clock;
 use keygate_http::ui::{DemoSignIn, UiSettings};
@@ -72,6 +73,15 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
         max_bytes: settings.check_cache.max_bytes,
         max_unknown: settings.check_cache.max_unknown,
         unknown_ttl: Duration::from_millis(settings.check_cache.unknown_ttl_millis),
+    })
+    .with_project_auth_cache(ProjectAuthCacheSettings {
+        // A zero TTL means "off": nothing is kept at all.
+        max_entries: if settings.project_auth_cache.ttl_millis == 0 {
+            0
+        } else {
+            settings.project_auth_cache.max_entries
+        },
+        ttl: Duration::from_millis(settings.project_auth_cache.ttl_millis),
     })
     .with_ui(UiSettings {
         demo_sign_in: match settings.ui.demo_sign_in {

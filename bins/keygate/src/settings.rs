@@ -73,6 +73,20 @@ pub struct Settings {
     pub ui: UiSettings,
     /// The key check's in-process cache.
     pub check_cache: CheckCacheSettings,
+    /// The in-process cache of project authentication.
+    pub project_auth_cache: ProjectAuthCacheSettings,
+}
+
+/// The in-process cache of which project a presented project key opens
+/// (`keygate_http::project_auth_cache`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectAuthCacheSettings {
+    /// How long an entry lives, in milliseconds: how late a change made elsewhere is seen; 0
+    /// turns the cache off.
+    pub ttl_millis: u64,
+    /// How many presented keys are remembered at most; 0 turns the cache off.
+    pub max_entries: u64,
 }
 
 /// The key check's in-process cache (`keygate_http::check_cache`).

@@ -19,11 +19,12 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderMap, AUTHORIZATION};
 use actix_web::{web, FromRequest, HttpRequest};
-use keygate_domain::{ProjectId, UserId};
+use keygate_domain::{EpochMillis, ProjectId, UserId};
 use keygate_permissions::{AccessType, Caller, ProjectSwitches};
 use keygate_storage::repo::project_credentials::{self, CredentialKind};
 use keygate_storage::repo::projects::{self, ProjectRecord};
@@ -31,6 +32,7 @@ use keygate_storage::repo::sessions;
 use uuid::Uuid;
 
 use crate::conventions::stack_header;
+use crate::project_auth_cache::PresentedProjectKey;
 use crate::state::AppState;
 use crate::wire_error::{ApiError, KnownError};
 
@@ -46,8 +48,10 @@ pub struct SessionUser {
 /// An authenticated request to a project: the extractor of every endpoint that needs one.
 #[derive(Debug, Clone)]
 pub struct RequestAuth {
-    /// The project, as stored.
-    pub project: ProjectRecord,
+    /// The project, as stored (shared with the [`ProjectAuthCache`]).
+    ///
+    /// [`ProjectAuthCache`]: crate::project_auth_cache::ProjectAuthCache
+    pub project: Arc<ProjectRecord>,
     /// The access type its key proved.
     pub access_type: AccessType,
     /// The session user, when an access token was sent.
@@ -117,6 +121,81 @@ impl AuthHeaders {
     }
 }
 
+/// The project `presented` opens at `now`: from this node's [`ProjectAuthCache`], else from the
+/// database (a credential of that project, for that kind of key, with that digest, neither
+/// revoked nor expired), which is then cached.
+///
+/// [`ProjectAuthCache`]: crate::project_auth_cache::ProjectAuthCache
+pub async fn project_opened_by(
+    state: &AppState,
+    presented: PresentedProjectKey,
+    now: EpochMillis,
+) -> Result<Option<Arc<ProjectRecord>>, ApiError> {
+    if let Some(project) = state.project_auth_cache().lookup(&presented, now) {
+        return Ok(Some(project));
+    }
+    let cache = Arc::clone(state.project_auth_cache());
+    state
+        .with_conn(move |conn| {
+            let ticket = cache.ticket();
+            let PresentedProjectKey {
+                project_id,
+                kind,
+                hash,
+            } = presented;
+            let Some(credential) =
+                project_credentials::find_valid(conn, project_id, kind, &hash, now)?
+            else {
+                return Ok(None);
+            };
+            let Some(project) = projects::get(conn, project_id)? else {
+                return Ok(None);
+            };
+            let project = Arc::new(project);
+            cache.store(ticket, presented, &credential, Arc::clone(&project));
+            Ok(Some(project))
+        })
+        .await
+}
+
+/// The open session of an access token's `refresh_token_id`, for `user_id` in `project_id`.
+/// Never cached: a sign-out or a deleted user ends the session's access at once. A session that
+/// is gone, signed out or expired is `ACCESS_TOKEN_EXPIRED`, so upstream's SDK refreshes, fails,
+/// and signs the user out.
+async fn open_session(
+    state: &AppState,
+    project_id: ProjectId,
+    user_id: UserId,
+    session_id: &str,
+    now: EpochMillis,
+) -> Result<SessionUser, ApiError> {
+    let stored = match Uuid::parse_str(session_id) {
+        Ok(session_id) => {
+            state
+                .with_conn(move |conn| Ok(sessions::get(conn, project_id, session_id)?))
+                .await?
+        }
+        Err(_) => None,
+    };
+    // The session (or its user) is gone.
+    let Some(record) = stored.filter(|s| s.user_id == user_id) else {
+        return Err(KnownError::AccessTokenExpired {
+            expired_at_millis: None,
+        }
+        .into());
+    };
+    match record.revoked_at_millis {
+        None if record.expires_at_millis >= now => Ok(SessionUser {
+            user_id: record.user_id,
+            session_id: record.id,
+        }),
+        revoked_at => Err(KnownError::AccessTokenExpired {
+            expired_at_millis: Some(revoked_at.unwrap_or(record.expires_at_millis)),
+        }
+        .into()),
+    }
+}
+
 /// Authenticates `request` against the project it names; `Ok(None)` for an anonymous request
 /// (no access type and no project key).
 pub async fn authenticate(
@@ -181,61 +260,18 @@ pub async fn authenticate(
     let Ok(project_id) = project_id_text.parse::<ProjectId>() else {
         return Err(invalid.into());
     };
-    let key_hash = state.hasher().hash(&presented_key);
-    let session_ref = token_claims
-        .as_ref()
-        .map(|claims| (claims.sub, claims.refresh_token_id.clone()));
-
-    let loaded = state
-        .with_conn(move |conn| {
-            let credential =
-                project_credentials::find_valid(conn, project_id, kind, &key_hash, now)?;
-            if credential.is_none() {
-                return Ok(None);
-            }
-            let Some(project) = projects::get(conn, project_id)? else {
-                return Ok(None);
-            };
-            let session = match session_ref {
-                Some((user_id, session_id)) => {
-                    let session = Uuid::parse_str(&session_id)
-                        .ok()
-                        .map(|id| sessions::get(conn, project_id, id))
-                        .transpose()?
-                        .flatten()
-                        .filter(|s| s.user_id == user_id);
-                    Some(session.ok_or(()).map_err(|()| (user_id, session_id)))
-                }
-                None => None,
-            };
-            Ok(Some((project, session)))
-        })
-        .await?;
-    let Some((project, session)) = loaded else {
+    let presented = PresentedProjectKey {
+        project_id,
+        kind,
+        hash: state.hasher().hash(&presented_key),
+    };
+    let Some(project) = project_opened_by(state, presented, now).await? else {
         return Err(invalid.into());
     };
 
-    let session = match session {
+    let session = match token_claims {
         None => None,
-        Some(Ok(record)) => match record.revoked_at_millis {
-            None if record.expires_at_millis >= now => Some(SessionUser {
-                user_id: record.user_id,
-                session_id: record.id,
-            }),
-            revoked_at => {
-                return Err(KnownError::AccessTokenExpired {
-                    expired_at_millis: Some(revoked_at.unwrap_or(record.expires_at_millis)),
-                }
-                .into())
-            }
-        },
-        // The session (or its user) is gone.
-        Some(Err(_)) => {
-            return Err(KnownError::AccessTokenExpired {
-                expired_at_millis: None,
-            }
-            .into())
-        }
+        Some(claims) => Some(open_session(state, project_id, claims.sub, &claims.refresh_token_id, now).await?),
     };
 
     Ok(Some(RequestAuth {

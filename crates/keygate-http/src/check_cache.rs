@@ -22,7 +22,7 @@
 //! and nothing is stored, and it is cleared when the channel is back.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +30,9 @@ use keygate_domain::{ApiKey, ApiKeyId};
 use keygate_storage::key_changes::{self, KeyChangeEvent};
 use keygate_storage::{DbConnection, StorageError};
 use moka::sync::Cache;
+
+use crate::cache_generation::Generation;
+pub use crate::cache_generation::CacheTicket;
 
 /// Bounds of the check cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,15 +67,11 @@ pub enum CachedLookup {
     Miss,
 }
 
-/// Taken before a check reads the database; see [`CheckCache::store`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CacheTicket(u64);
-
 /// The cache; shared by every worker of a node.
 pub struct CheckCache {
     found: Cache<ApiKeyId, Arc<ApiKey>>,
     unknown: Cache<ApiKeyId, ()>,
-    generation: AtomicU64,
+    generation: Generation,
     trusted: AtomicBool,
 }
 
@@ -106,7 +105,7 @@ impl CheckCache {
                 .max_capacity(settings.max_unknown)
                 .time_to_live(settings.unknown_ttl)
                 .build(),
-            generation: AtomicU64::new(0),
+            generation: Generation::default(),
             trusted: AtomicBool::new(true),
         }
     }
@@ -127,13 +126,13 @@ impl CheckCache {
 
     /// Taken before reading the database for a key, to be handed to [`CheckCache::store`].
     pub fn ticket(&self) -> CacheTicket {
-        CacheTicket(self.generation.load(Ordering::SeqCst))
+        self.generation.ticket()
     }
 
     /// Remembers what the database said about `id` (`None`: no row), unless the cache is not
     /// trusted or anything was invalidated since `ticket` was taken.
     pub fn store(&self, ticket: CacheTicket, id: ApiKeyId, stored: Option<&ApiKey>) {
-        if !self.is_trusted() || self.ticket() != ticket {
+        if !self.is_trusted() || !self.generation.is_current(ticket) {
             return;
         }
         match stored {
@@ -142,7 +141,7 @@ impl CheckCache {
         }
         // An invalidation between the check above and the insert bumped the generation before
         // it removed entries; if it removed them before the insert, remove the insert here.
-        if self.ticket() != ticket || !self.is_trusted() {
+        if !self.generation.is_current(ticket) || !self.is_trusted() {
             self.forget(id);
         }
     }
@@ -150,7 +149,7 @@ impl CheckCache {
     /// Forgets `ids` after a write that changed or deleted them (on this node or, through
     /// `NOTIFY`, another one). Checks already reading the database will not store what they read.
     pub fn invalidate(&self, ids: &[ApiKeyId]) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.generation.advance();
         for id in ids {
             self.forget(*id);
         }
@@ -163,7 +162,7 @@ impl CheckCache {
 
     /// Forgets everything.
     pub fn clear(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.generation.advance();
         self.found.invalidate_all();
         self.unknown.invalidate_all();
     }

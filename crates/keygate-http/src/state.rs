@@ -11,6 +11,7 @@ use keygate_storage::{Database, DbConnection};
 use crate::access_token::AccessTokenSigner;
 use crate::check_cache::{CheckCache, CheckCacheSettings};
 use crate::key_usage::KeyUsage;
+use crate::project_auth_cache::{ProjectAuthCache, ProjectAuthCacheSettings};
 use crate::ui::{UiSettings, UiState};
 use crate::wire_error::ApiError;
 
@@ -60,6 +61,8 @@ pub struct AppState {
     ui: Arc<UiState>,
     /// The check path's cache of stored keys; see [`AppState::with_check_cache`].
     check_cache: Arc<CheckCache>,
+    /// Which project a presented project key opens; see [`AppState::with_project_auth_cache`].
+    project_auth_cache: Arc<ProjectAuthCache>,
     /// When keys were last used, pending their next batched write.
     key_usage: Arc<KeyUsage>,
 }
@@ -100,6 +103,9 @@ impl AppState {
             }),
             ui: Arc::new(UiState::new(UiSettings::default())),
             check_cache: Arc::new(CheckCache::new(CheckCacheSettings::default())),
+            project_auth_cache: Arc::new(ProjectAuthCache::new(
+                ProjectAuthCacheSettings::default(),
+            )),
             key_usage: Arc::new(KeyUsage::new()),
         }
     }
@@ -116,6 +122,21 @@ impl AppState {
     /// invalidates it here before its response is sent.
     pub fn check_cache(&self) -> &Arc<CheckCache> {
         &self.check_cache
+    }
+
+    /// The same state with a project-authentication cache of other bounds (the default:
+    /// [`ProjectAuthCacheSettings`]).
+    pub fn with_project_auth_cache(self, settings: ProjectAuthCacheSettings) -> Self {
+        AppState {
+            project_auth_cache: Arc::new(ProjectAuthCache::new(settings)),
+            ..self
+        }
+    }
+
+    /// Which project a presented project key opens. Every change this node makes to a project
+    /// or its credentials clears it before its response is sent.
+    pub fn project_auth_cache(&self) -> &Arc<ProjectAuthCache> {
+        &self.project_auth_cache
     }
 
     /// This node's record of when keys were last used (flushed by a

@@ -91,7 +91,13 @@ impl TestApp {
 
     /// Sends `request` through the whole app.
     pub async fn send(&self, request: TestRequest) -> TestResponse {
-        let service = actix_test::init_service(build_app(self.state.clone())).await;
+        self.send_to(&self.state, request).await
+    }
+
+    /// Sends `request` through an app over `state` — another node sharing this app's database,
+    /// say, made from [`TestApp::state`] with caches of its own.
+    pub async fn send_to(&self, state: &AppState, request: TestRequest) -> TestResponse {
+        let service = actix_test::init_service(build_app(state.clone())).await;
         let response = actix_test::call_service(&service, request.to_request()).await;
         let status = response.status();
         let headers = response.headers().clone();
@@ -199,6 +205,15 @@ impl TestApp {
             }
         }
         team.id
+    }
+
+    /// Changes `project`'s `config` (its switches) as its admin would, through
+    /// `PATCH /api/v1/internal/projects/current`, so every cache of this node sees the change.
+    pub async fn configure_project(&self, project: &TestProject, config: Value) {
+        let request = TestRequest::patch()
+            .uri("/api/v1/internal/projects/current")
+            .set_json(serde_json::json!({ "config": config }));
+        self.send(project.admin(request)).await.assert_ok(200);
     }
 
     /// A project with user and team API keys and client team creation all enabled.

@@ -23,6 +23,8 @@
 //! The project and credential JSON shapes are public ([`project_json`], [`credential_json`]) so
 //! that the `keygate project …` commands print exactly what the HTTP API answers.
 
+use std::sync::Arc;
+
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -283,6 +285,8 @@ async fn update_current(
             Ok((project, cors))
         })
         .await?;
+    // Before the response: the next request on this node sees the new switches.
+    state.project_auth_cache().invalidate_all();
     tracing::info!(project_id = %project.id, "project updated");
     json_response(StatusCode::OK, &project_json_with_cors(&project, &cors))
 }
@@ -291,7 +295,7 @@ async fn update_current(
 async fn credential_project(
     request: &HttpRequest,
     state: &AppState,
-) -> Result<ProjectRecord, ApiError> {
+) -> Result<Arc<ProjectRecord>, ApiError> {
     let headers = request.headers();
     let present = |name: &str| stack_header(headers, name).is_some_and(|v| !v.is_empty());
     let project_caller = present("access-type")
@@ -310,7 +314,7 @@ async fn credential_project(
         let project = state
             .with_conn(move |conn| Ok(stored_projects::get(conn, project_id)?))
             .await?;
-        return project.ok_or_else(|| not_found().into());
+        return project.map(Arc::new).ok_or_else(|| not_found().into());
     }
     let auth = authenticate(request, state)
         .await?

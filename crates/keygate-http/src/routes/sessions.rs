@@ -21,9 +21,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
 use keygate_domain::{EpochMillis, ProjectId, SecretToken};
 use keygate_permissions::{authorize_identity, IdentityAction};
-use keygate_storage::repo::project_credentials::{self, CredentialKind};
+use keygate_storage::repo::project_credentials::CredentialKind;
 use keygate_storage::repo::sessions::{self, SessionRecord};
-use keygate_storage::repo::{projects, users};
+use keygate_storage::repo::users;
 use keygate_storage::{DbConnection, StorageError};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -31,8 +31,9 @@ use uuid::Uuid;
 use super::identity_json::success_json;
 use super::identity_support::issue_access_token;
 use crate::access_token::BRANCH_ID;
-use crate::auth::RequestAuth;
+use crate::auth::{project_opened_by, RequestAuth};
 use crate::conventions::{json_response, method_not_allowed, stack_header};
+use crate::project_auth_cache::PresentedProjectKey;
 use crate::request_body::RequestBody;
 use crate::state::{AppState, DEFAULT_REFRESH_TOKEN_LIFETIME_MILLIS};
 use crate::validation::{FieldContext, FieldValue, Rejection, RequestCheck, UserIdOrMe};
@@ -347,20 +348,14 @@ async fn authenticate_client(
     ) else {
         return Err(invalid());
     };
-    let hash = state.hasher().hash(&secret);
-    let now = state.now();
-    let valid = state
-        .with_conn(move |conn| {
-            let key = project_credentials::find_valid(
-                conn,
-                project,
-                CredentialKind::PublishableClientKey,
-                &hash,
-                now,
-            )?;
-            Ok(key.is_some() && projects::get(conn, project)?.is_some())
-        })
-        .await?;
+    let presented = PresentedProjectKey {
+        project_id: project,
+        kind: CredentialKind::PublishableClientKey,
+        hash: state.hasher().hash(&secret),
+    };
+    let valid = project_opened_by(state, presented, state.now())
+        .await?
+        .is_some();
     if valid {
         Ok(project)
     } else {

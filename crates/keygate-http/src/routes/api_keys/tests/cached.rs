@@ -159,3 +159,91 @@ crate::http_tests! {
         assert_eq!(patched["last_used_at_millis"], used_at);
     }
 }
+
+/// The project-authentication cache (`crate::project_auth_cache`) seen through the check: it
+/// saves the credential and project reads, never an expiry, and a project change made on this
+/// node is seen by its very next request.
+mod project_authentication {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::project_auth_cache::ProjectAuthCacheSettings;
+    use crate::testing::TestProject;
+
+    crate::http_tests! {
+        fn a_switch_change_is_seen_by_the_next_check(app) {
+            let project = app.create_open_project();
+            let user = app.create_user(&project);
+            let key = key_value(&server_user_key(app, &project, user.id, "ci").await);
+            check_and_cache(app, &project, "user", &key).await;
+
+            app.configure_project(&project, json!({"allow_user_api_keys": false})).await;
+            app.send(check_request(&project, "user", &key))
+                .await
+                .assert_plain_error(400, "User API keys are not enabled for this project.");
+            app.configure_project(&project, json!({"allow_user_api_keys": true})).await;
+            app.send(check_request(&project, "user", &key)).await.assert_ok(200);
+        }
+
+        fn a_cached_credential_still_expires(app) {
+            let project = app.create_open_project();
+            let user = app.create_user(&project);
+            let key = key_value(&server_user_key(app, &project, user.id, "ci").await);
+            let expires_at = app.now() + 1_000;
+            let issued = app
+                .send(project.admin(post_json(
+                    "/api/v1/internal/api-keys",
+                    json!({
+                        "description": "short-lived",
+                        "expires_at_millis": expires_at,
+                        "has_publishable_client_key": false,
+                        "has_secret_server_key": true,
+                        "has_super_secret_admin_key": false,
+                    }),
+                )))
+                .await
+                .assert_ok(200);
+            let short_lived = TestProject {
+                secret_server_key: issued["secret_server_key"].as_str().unwrap().to_owned(),
+                ..project.clone()
+            };
+            // Read once, so the credential is cached; it works through its last millisecond.
+            app.send(check_request(&short_lived, "user", &key)).await.assert_ok(200);
+            app.advance_clock(1_000);
+            app.send(check_request(&short_lived, "user", &key)).await.assert_ok(200);
+            app.advance_clock(1);
+            app.send(check_request(&short_lived, "user", &key))
+                .await
+                .assert_known_error(401, "INVALID_SECRET_SERVER_KEY");
+            // The project's other credential is unaffected.
+            app.send(check_request(&project, "user", &key)).await.assert_ok(200);
+        }
+
+        fn another_nodes_project_change_is_seen_within_the_cache_ttl(app) {
+            let project = app.create_open_project();
+            let user = app.create_user(&project);
+            let key = key_value(&server_user_key(app, &project, user.id, "ci").await);
+            // Node B shares the database but has caches of its own, which node A's writes do not
+            // clear (as for `keygate project update` run by another process).
+            let ttl = Duration::from_millis(300);
+            let node_b = app
+                .state
+                .clone()
+                .with_project_auth_cache(ProjectAuthCacheSettings { ttl, ..ProjectAuthCacheSettings::default() });
+            app.send_to(&node_b, check_request(&project, "user", &key)).await.assert_ok(200);
+
+            app.configure_project(&project, json!({"allow_user_api_keys": false})).await;
+            let changed = std::time::Instant::now();
+            loop {
+                let response = app.send_to(&node_b, check_request(&project, "user", &key)).await;
+                if response.status.as_u16() == 400 {
+                    response.assert_plain_error(400, "User API keys are not enabled for this project.");
+                    break;
+                }
+                response.assert_ok(200);
+                assert!(changed.elapsed() < ttl + Duration::from_millis(200), "still open after the TTL");
+                actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}

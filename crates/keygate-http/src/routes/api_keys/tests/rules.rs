@@ -3,7 +3,6 @@
 //! team permissions and the update semantics.
 
 use keygate_domain::{ApiKeyId, KeyType, PlainApiKey};
-use keygate_storage::repo::projects::{self, ProjectUpdate};
 use serde_json::json;
 
 use super::*;
@@ -24,10 +23,10 @@ crate::http_tests! {
         let team_key = server_team_key(app, &project, team, "t").await;
 
         for (route, disabled, message) in [
-            ("user", ProjectUpdate { allow_user_api_keys: Some(false), ..ProjectUpdate::default() }, "User API keys are not enabled for this project."),
-            ("team", ProjectUpdate { allow_team_api_keys: Some(false), ..ProjectUpdate::default() }, "Team API keys are not enabled for this project."),
+            ("user", json!({"allow_user_api_keys": false}), "User API keys are not enabled for this project."),
+            ("team", json!({"allow_team_api_keys": false}), "Team API keys are not enabled for this project."),
         ] {
-            projects::update(&mut app.database().conn(), project.id(), &disabled).unwrap();
+            app.configure_project(&project, disabled).await;
             let (key, owner_query, create_body) = match route {
                 "user" => (&user_key, format!("user_id={}", user.id), user_key_body(user.id, "x")),
                 _ => (&team_key, format!("team_id={team}"), team_key_body(team, "x")),
@@ -50,12 +49,7 @@ crate::http_tests! {
             let other = if route == "user" { ("team", &team_key) } else { ("user", &user_key) };
             app.send(check_request(&project, other.0, &key_value(other.1))).await.assert_ok(200);
             // Re-enable for the next round.
-            projects::update(
-                &mut app.database().conn(),
-                project.id(),
-                &ProjectUpdate { allow_user_api_keys: Some(true), allow_team_api_keys: Some(true), ..ProjectUpdate::default() },
-            )
-            .unwrap();
+            app.configure_project(&project, json!({"allow_user_api_keys": true, "allow_team_api_keys": true})).await;
         }
         // Nothing was revoked while disabled.
         app.send(check_request(&project, "user", &key_value(&user_key))).await.assert_ok(200);
@@ -624,12 +618,7 @@ crate::http_tests! {
         assert!(notices_of(app, &project).is_empty());
 
         // Switched off: the scanner still revokes (it ignores the switches).
-        projects::update(
-            &mut app.database().conn(),
-            project.id(),
-            &ProjectUpdate { allow_user_api_keys: Some(false), ..ProjectUpdate::default() },
-        )
-        .unwrap();
+        app.configure_project(&project, json!({"allow_user_api_keys": false})).await;
         assert_eq!(app.send(scan(&live)).await.assert_ok(200), json!({"success": true}));
         assert_eq!(notices_of(app, &project).len(), 1);
         let stored = keygate_storage::repo::api_keys::get(

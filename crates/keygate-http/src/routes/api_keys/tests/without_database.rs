@@ -1,12 +1,12 @@
 //! A1: a string that is not a well-formed key is answered `API_KEY_NOT_FOUND` without touching
-//! the database.
+//! the database; and a warm check does no database work at all.
 //!
 //! The proof observes every SQL statement Diesel runs on the test database's connections
-//! (Diesel's connection instrumentation, installed before the app opens its pool): a check with
-//! a malformed key runs exactly the statements of authentication — the same as a check refused
-//! by schema validation, which never reaches a handler's database work — and the
-//! credential-scanning endpoint (no authentication) runs none at all. A well-formed key that is
-//! not stored, by contrast, is looked up.
+//! (Diesel's connection instrumentation, installed before the app opens its pool). Cold, a
+//! request's authentication reads the project's credential and row (never `api_keys`); once the
+//! node has cached them, a check with a malformed key runs no statement, nor does the
+//! credential-scanning endpoint (no authentication). A well-formed key that is not stored, by
+//! contrast, is looked up — and a stored key, once cached, is checked without a statement.
 
 use std::sync::{Mutex, OnceLock};
 
@@ -146,7 +146,8 @@ async fn malformed_keys_never_reach_the_database(app: &TestApp) {
     let real = key_value(&created);
     let watch = Watch::start(app);
 
-    // Authenticated, then refused by validation: the statements of authentication only.
+    // Cold: authenticated (reading the credential and the project), then refused by validation.
+    app.state.project_auth_cache().invalidate_all();
     app.send(project.server(post_json("/api/v1/user-api-keys/check", json!({}))))
         .await
         .assert_known_error(400, "SCHEMA_ERROR");
@@ -159,6 +160,7 @@ async fn malformed_keys_never_reach_the_database(app: &TestApp) {
         !authentication.iter().any(|s| touches_api_keys(s)),
         "{authentication:?}"
     );
+    // Warm from here on: the node knows which project the server key opens.
 
     for (what, malformed) in malformed_variants(&real) {
         assert!(parse_api_key(&malformed).is_err(), "{what} must not parse");
@@ -167,7 +169,7 @@ async fn malformed_keys_never_reach_the_database(app: &TestApp) {
             response.assert_known_error(404, "API_KEY_NOT_FOUND");
             assert_eq!(
                 watch.take(),
-                authentication,
+                Vec::<String>::new(),
                 "check on {route} route, {what}"
             );
         }
@@ -206,13 +208,18 @@ async fn malformed_keys_never_reach_the_database(app: &TestApp) {
         statements.iter().any(|s| touches_api_keys(s)),
         "{statements:?}"
     );
-    // And the real key still checks.
+    // And the real key still checks: once from the database, then without any statement.
     app.send(check_request(&project, "user", &real))
         .await
         .assert_ok(200);
+    watch.take();
+    app.send(check_request(&project, "user", &real))
+        .await
+        .assert_ok(200);
+    assert_eq!(watch.take(), Vec::<String>::new(), "a warm check");
 }
 
-mod malformed_keys_are_answered_without_a_query {
+mod malformed_keys_and_warm_checks_are_answered_without_a_query {
     use super::*;
 
     #[actix_web::test]

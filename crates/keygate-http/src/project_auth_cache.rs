@@ -1,0 +1,257 @@
+//! The node's in-process cache of project authentication: which project a presented project key
+//! (publishable client, secret server or super-secret admin key) opens, with that project's row
+//! and switches. Without it every authenticated request — the key check above all — would spend
+//! two database queries on proving who calls before doing any work.
+//!
+//! **Rows, not verdicts.** An entry holds the credential's expiry and the project's row as they
+//! were read; every request evaluates the expiry at its own clock, so a cached credential never
+//! outlives its `expires_at_millis`. Only credentials that were valid when read are cached: an
+//! unknown or wrong key always reads the database (there is no negative cache to outdate a
+//! credential issued a moment later).
+//!
+//! **Bounded staleness.** A change made through this node's HTTP API (a project's switches or
+//! name) clears the cache before the response is sent, and a read that started before it is not
+//! stored afterwards ([`Generation`]). A change this node cannot see — another node's, or
+//! `keygate project update` run by another process, or a hand edit — is picked up when the entry
+//! expires: entries live at most [`ProjectAuthCacheSettings::ttl`] (one second by default), so a
+//! warm node reads each credential about once a second.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use keygate_domain::{EpochMillis, KeyHash, ProjectId};
+use keygate_storage::repo::project_credentials::{CredentialKind, ProjectCredentialRecord};
+use keygate_storage::repo::projects::ProjectRecord;
+use moka::sync::Cache;
+
+use crate::cache_generation::{CacheTicket, Generation};
+
+/// Bounds of the project-authentication cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProjectAuthCacheSettings {
+    /// How many presented keys are remembered at most (0 turns the cache off).
+    pub max_entries: u64,
+    /// How long an entry lives; the bound on how late this node sees a change made elsewhere.
+    pub ttl: Duration,
+}
+
+impl Default for ProjectAuthCacheSettings {
+    /// 10,000 keys for one second.
+    fn default() -> Self {
+        ProjectAuthCacheSettings {
+            max_entries: 10_000,
+            ttl: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A project key as presented: the project it claims, which of the three keys it is, and its
+/// digest (the key itself is never kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PresentedProjectKey {
+    /// The project named by `x-stack-project-id`.
+    pub project_id: ProjectId,
+    /// Which header carried the key.
+    pub kind: CredentialKind,
+    /// The key's digest.
+    pub hash: KeyHash,
+}
+
+/// What a valid presented key was found to open.
+struct CachedCredential {
+    /// The credential's expiry, evaluated on every use.
+    expires_at_millis: Option<EpochMillis>,
+    /// The project, as stored when the credential was read.
+    project: Arc<ProjectRecord>,
+}
+
+/// The cache; shared by every worker of a node.
+pub struct ProjectAuthCache {
+    entries: Cache<PresentedProjectKey, Arc<CachedCredential>>,
+    generation: Generation,
+}
+
+impl fmt::Debug for ProjectAuthCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProjectAuthCache")
+            .field("entries", &self.entries.entry_count())
+            .finish()
+    }
+}
+
+impl ProjectAuthCache {
+    /// An empty cache.
+    pub fn new(settings: ProjectAuthCacheSettings) -> Self {
+        ProjectAuthCache {
+            entries: Cache::builder()
+                .max_capacity(settings.max_entries)
+                .time_to_live(settings.ttl)
+                .build(),
+            generation: Generation::default(),
+        }
+    }
+
+    /// The project `key` opens at `now`, if a valid credential for it is cached; `None` means
+    /// "read the database" (not cached, or the cached credential has expired since).
+    pub fn lookup(&self, key: &PresentedProjectKey, now: EpochMillis) -> Option<Arc<ProjectRecord>> {
+        let cached = self.entries.get(key)?;
+        let valid = cached.expires_at_millis.is_none_or(|expires| now <= expires);
+        valid.then(|| Arc::clone(&cached.project))
+    }
+
+    /// Taken before reading the database for a key, to be handed to [`ProjectAuthCache::store`].
+    pub fn ticket(&self) -> CacheTicket {
+        self.generation.ticket()
+    }
+
+    /// Remembers that `key` matched the valid `credential` of `project`, unless anything was
+    /// invalidated since `ticket` was taken.
+    pub fn store(
+        &self,
+        ticket: CacheTicket,
+        key: PresentedProjectKey,
+        credential: &ProjectCredentialRecord,
+        project: Arc<ProjectRecord>,
+    ) {
+        if !self.generation.is_current(ticket) {
+            return;
+        }
+        let cached = CachedCredential {
+            expires_at_millis: credential.expires_at_millis,
+            project,
+        };
+        self.entries.insert(key, Arc::new(cached));
+        // An invalidation between the check above and the insert may have cleared the cache
+        // before the insert landed: undo it.
+        if !self.generation.is_current(ticket) {
+            self.entries.invalidate(&key);
+        }
+    }
+
+    /// Forgets everything, after this node changed a project or its credentials. Changes are
+    /// rare, so one project's change clears all projects' entries.
+    pub fn invalidate_all(&self) {
+        self.generation.advance();
+        self.entries.invalidate_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use keygate_storage::repo::projects::ProjectConfig;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn project() -> Arc<ProjectRecord> {
+        Arc::new(ProjectRecord {
+            id: ProjectId::new_random(),
+            display_name: "p".to_owned(),
+            created_at_millis: 0,
+            config: ProjectConfig::default(),
+        })
+    }
+
+    fn credential(project: &ProjectRecord, expires_at_millis: Option<i64>) -> ProjectCredentialRecord {
+        ProjectCredentialRecord {
+            id: Uuid::new_v4(),
+            project_id: project.id,
+            description: String::new(),
+            created_at_millis: 0,
+            expires_at_millis,
+            revoked_at_millis: None,
+            publishable_client_key_hash: None,
+            secret_server_key_hash: None,
+            super_secret_admin_key_hash: None,
+        }
+    }
+
+    fn presented(project: &ProjectRecord, secret: &str) -> PresentedProjectKey {
+        PresentedProjectKey {
+            project_id: project.id,
+            kind: CredentialKind::SecretServerKey,
+            hash: keygate_domain::KeyHasher::sha256().hash(secret),
+        }
+    }
+
+    #[test]
+    fn remembers_the_project_a_key_opens_and_nothing_else() {
+        let cache = ProjectAuthCache::new(ProjectAuthCacheSettings::default());
+        let project = project();
+        let key = presented(&project, "ssk_a");
+        assert_eq!(cache.lookup(&key, 0), None);
+        cache.store(cache.ticket(), key, &credential(&project, None), Arc::clone(&project));
+        assert_eq!(cache.lookup(&key, 0), Some(Arc::clone(&project)));
+        // Another digest, another kind or another project is a different key.
+        assert_eq!(cache.lookup(&presented(&project, "ssk_b"), 0), None);
+        let admin = PresentedProjectKey {
+            kind: CredentialKind::SuperSecretAdminKey,
+            ..key
+        };
+        assert_eq!(cache.lookup(&admin, 0), None);
+        let elsewhere = PresentedProjectKey {
+            project_id: ProjectId::new_random(),
+            ..key
+        };
+        assert_eq!(cache.lookup(&elsewhere, 0), None);
+    }
+
+    #[test]
+    fn expiry_is_evaluated_at_every_lookup() {
+        let cache = ProjectAuthCache::new(ProjectAuthCacheSettings::default());
+        let project = project();
+        let key = presented(&project, "ssk_a");
+        cache.store(cache.ticket(), key, &credential(&project, Some(1_000)), project);
+        assert!(cache.lookup(&key, 1_000).is_some(), "valid through its expiry");
+        assert_eq!(cache.lookup(&key, 1_001), None);
+    }
+
+    #[test]
+    fn a_read_older_than_an_invalidation_is_not_stored() {
+        let cache = ProjectAuthCache::new(ProjectAuthCacheSettings::default());
+        let project = project();
+        let key = presented(&project, "ssk_a");
+        let ticket = cache.ticket();
+        cache.invalidate_all();
+        cache.store(ticket, key, &credential(&project, None), Arc::clone(&project));
+        assert_eq!(cache.lookup(&key, 0), None);
+
+        cache.store(cache.ticket(), key, &credential(&project, None), project);
+        cache.invalidate_all();
+        assert_eq!(cache.lookup(&key, 0), None);
+    }
+
+    #[test]
+    fn entries_expire_after_the_ttl_and_the_cache_is_bounded() {
+        let cache = ProjectAuthCache::new(ProjectAuthCacheSettings {
+            max_entries: 20,
+            ttl: Duration::from_millis(50),
+        });
+        let project = project();
+        let key = presented(&project, "ssk_a");
+        cache.store(cache.ticket(), key, &credential(&project, None), Arc::clone(&project));
+        std::thread::sleep(Duration::from_millis(120));
+        assert_eq!(cache.lookup(&key, 0), None, "a change made elsewhere shows after the TTL");
+
+        for n in 0..1_000 {
+            let key = presented(&project, &format!("ssk_{n}"));
+            cache.store(cache.ticket(), key, &credential(&project, None), Arc::clone(&project));
+        }
+        cache.entries.run_pending_tasks();
+        assert!(cache.entries.entry_count() <= 20, "{}", cache.entries.entry_count());
+    }
+
+    #[test]
+    fn a_zero_bound_caches_nothing() {
+        let cache = ProjectAuthCache::new(ProjectAuthCacheSettings {
+            max_entries: 0,
+            ..ProjectAuthCacheSettings::default()
+        });
+        let project = project();
+        let key = presented(&project, "ssk_a");
+        cache.store(cache.ticket(), key, &credential(&project, None), project);
+        cache.entries.run_pending_tasks();
+        assert_eq!(cache.lookup(&key, 0), None);
+    }
+}
