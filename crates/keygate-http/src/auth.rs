@@ -271,7 +271,9 @@ pub async fn authenticate(
 
     let session = match token_claims {
         None => None,
-        Some(claims) => Some(open_session(state, project_id, claims.sub, &claims.refresh_token_id, now).await?),
+        Some(claims) => {
+            Some(open_session(state, project_id, claims.sub, &claims.refresh_token_id, now).await?)
+        }
     };
 
     Ok(Some(RequestAuth {

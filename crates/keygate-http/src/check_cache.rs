@@ -31,8 +31,8 @@ use keygate_storage::key_changes::{self, KeyChangeEvent};
 use keygate_storage::{DbConnection, StorageError};
 use moka::sync::Cache;
 
-use crate::cache_generation::Generation;
 pub use crate::cache_generation::CacheTicket;
+use crate::cache_generation::Generation;
 
 /// Bounds of the check cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

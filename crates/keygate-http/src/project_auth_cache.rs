@@ -94,9 +94,15 @@ impl ProjectAuthCache {
 
     /// The project `key` opens at `now`, if a valid credential for it is cached; `None` means
     /// "read the database" (not cached, or the cached credential has expired since).
-    pub fn lookup(&self, key: &PresentedProjectKey, now: EpochMillis) -> Option<Arc<ProjectRecord>> {
+    pub fn lookup(
+        &self,
+        key: &PresentedProjectKey,
+        now: EpochMillis,
+    ) -> Option<Arc<ProjectRecord>> {
         let cached = self.entries.get(key)?;
-        let valid = cached.expires_at_millis.is_none_or(|expires| now <= expires);
+        let valid = cached
+            .expires_at_millis
+            .is_none_or(|expires| now <= expires);
         valid.then(|| Arc::clone(&cached.project))
     }
 
@@ -153,7 +159,10 @@ mod tests {
         })
     }
 
-    fn credential(project: &ProjectRecord, expires_at_millis: Option<i64>) -> ProjectCredentialRecord {
+    fn credential(
+        project: &ProjectRecord,
+        expires_at_millis: Option<i64>,
+    ) -> ProjectCredentialRecord {
         ProjectCredentialRecord {
             id: Uuid::new_v4(),
             project_id: project.id,
@@ -181,7 +190,12 @@ mod tests {
         let project = project();
         let key = presented(&project, "ssk_a");
         assert_eq!(cache.lookup(&key, 0), None);
-        cache.store(cache.ticket(), key, &credential(&project, None), Arc::clone(&project));
+        cache.store(
+            cache.ticket(),
+            key,
+            &credential(&project, None),
+            Arc::clone(&project),
+        );
         assert_eq!(cache.lookup(&key, 0), Some(Arc::clone(&project)));
         // Another digest, another kind or another project is a different key.
         assert_eq!(cache.lookup(&presented(&project, "ssk_b"), 0), None);
@@ -202,8 +216,16 @@ mod tests {
         let cache = ProjectAuthCache::new(ProjectAuthCacheSettings::default());
         let project = project();
         let key = presented(&project, "ssk_a");
-        cache.store(cache.ticket(), key, &credential(&project, Some(1_000)), project);
-        assert!(cache.lookup(&key, 1_000).is_some(), "valid through its expiry");
+        cache.store(
+            cache.ticket(),
+            key,
+            &credential(&project, Some(1_000)),
+            project,
+        );
+        assert!(
+            cache.lookup(&key, 1_000).is_some(),
+            "valid through its expiry"
+        );
         assert_eq!(cache.lookup(&key, 1_001), None);
     }
 
@@ -214,7 +236,12 @@ mod tests {
         let key = presented(&project, "ssk_a");
         let ticket = cache.ticket();
         cache.invalidate_all();
-        cache.store(ticket, key, &credential(&project, None), Arc::clone(&project));
+        cache.store(
+            ticket,
+            key,
+            &credential(&project, None),
+            Arc::clone(&project),
+        );
         assert_eq!(cache.lookup(&key, 0), None);
 
         cache.store(cache.ticket(), key, &credential(&project, None), project);
@@ -230,16 +257,34 @@ mod tests {
         });
         let project = project();
         let key = presented(&project, "ssk_a");
-        cache.store(cache.ticket(), key, &credential(&project, None), Arc::clone(&project));
+        cache.store(
+            cache.ticket(),
+            key,
+            &credential(&project, None),
+            Arc::clone(&project),
+        );
         std::thread::sleep(Duration::from_millis(120));
-        assert_eq!(cache.lookup(&key, 0), None, "a change made elsewhere shows after the TTL");
+        assert_eq!(
+            cache.lookup(&key, 0),
+            None,
+            "a change made elsewhere shows after the TTL"
+        );
 
         for n in 0..1_000 {
             let key = presented(&project, &format!("ssk_{n}"));
-            cache.store(cache.ticket(), key, &credential(&project, None), Arc::clone(&project));
+            cache.store(
+                cache.ticket(),
+                key,
+                &credential(&project, None),
+                Arc::clone(&project),
+            );
         }
         cache.entries.run_pending_tasks();
-        assert!(cache.entries.entry_count() <= 20, "{}", cache.entries.entry_count());
+        assert!(
+            cache.entries.entry_count() <= 20,
+            "{}",
+            cache.entries.entry_count()
+        );
     }
 
     #[test]

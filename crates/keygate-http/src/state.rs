@@ -103,9 +103,9 @@ impl AppState {
             }),
             ui: Arc::new(UiState::new(UiSettings::default())),
             check_cache: Arc::new(CheckCache::new(CheckCacheSettings::default())),
-            project_auth_cache: Arc::new(ProjectAuthCache::new(
-                ProjectAuthCacheSettings::default(),
-            )),
+            project_auth_cache: Arc::new(
+                ProjectAuthCache::new(ProjectAuthCacheSettings::default()),
+            ),
             key_usage: Arc::new(KeyUsage::new()),
         }
     }
