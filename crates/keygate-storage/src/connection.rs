@@ -281,6 +281,10 @@ impl Database {
         drop(probe);
 
         let pool = Pool::builder()
+            // A Postgres connection can die while idle (server restart, idle timeout), so it is
+            // probed before use. A SQLite connection is a handle on a local file that cannot go
+            // away: probing it would add a statement to every checkout for nothing.
+            .test_on_check_out(backend == Backend::Postgres)
             .max_size(options.max_size)
             .min_idle(options.min_idle)
             .connection_timeout(options.connection_timeout)

@@ -24,7 +24,11 @@
 //! - every child row carries its `project_id` and references its parent with a composite
 //!   foreign key `(project_id, parent_id)`, so a membership, grant, session or key can never
 //!   point at a user or team of another project; deleting a user or a team deletes, through
-//!   `ON DELETE CASCADE`, their keys, sessions, memberships and grants on both backends.
+//!   `ON DELETE CASCADE`, their keys, sessions, memberships and grants on both backends;
+//! - a lookup by a primary or unique key reads with `get_result`, never `first`: `first` adds
+//!   `LIMIT ?`, and SQLite re-prepares a statement whose LIMIT is a bound parameter on every
+//!   execution, so the prepared-statement cache saved nothing and each lookup re-parsed its SQL
+//!   (a third of a cache-missing key check's CPU time, see `docs/benchmarks.md`).
 //!
 //! Nodes sharing one Postgres database learn of each other's key changes through
 //! [`key_changes`] (`NOTIFY` in the writing transaction, `LISTEN` on a dedicated connection).

@@ -117,7 +117,7 @@ fn load_one(
 ) -> Result<Option<ApiKey>, StorageError> {
     query
         .select(ApiKeyRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(ApiKey::try_from)
         .transpose()
@@ -147,11 +147,18 @@ pub fn get(
 
 /// The key `id` in any project. For the check path, where the id comes from the presented key
 /// itself and the caller then compares digests and projects.
+///
+/// Not boxed, unlike the other reads: a query whose type is fixed is found in Diesel's
+/// prepared-statement cache by that type, without building its SQL first, and this is the query
+/// of every key check that misses the node's cache.
 pub fn get_by_id(conn: &mut DbConnection, id: ApiKeyId) -> Result<Option<ApiKey>, StorageError> {
-    let query = api_keys::table
-        .filter(api_keys::id.eq(id.to_string()))
-        .into_boxed();
-    load_one(conn, query)
+    api_keys::table
+        .find(id.to_string())
+        .select(ApiKeyRow::as_select())
+        .get_result(conn)
+        .optional()?
+        .map(ApiKey::try_from)
+        .transpose()
 }
 
 /// The key with this digest in any project (credential-scanning revocation is global).
@@ -254,7 +261,7 @@ pub fn revoke(
         Some(row) => row,
         None => this_key
             .select(ApiKeyRow::as_select())
-            .first(conn)
+            .get_result(conn)
             .map_err(StorageError::not_found_as("API key"))?,
     };
     row.try_into()

@@ -148,7 +148,7 @@ pub fn find_valid(
         }
     };
     query
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(ProjectCredentialRecord::try_from)
         .transpose()

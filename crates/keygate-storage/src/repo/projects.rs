@@ -110,7 +110,7 @@ pub fn get(conn: &mut DbConnection, id: ProjectId) -> Result<Option<ProjectRecor
     projects::table
         .find(id.to_string())
         .select(ProjectRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(ProjectRecord::try_from)
         .transpose()

@@ -84,7 +84,7 @@ pub fn get(
     Ok(server_secrets::table
         .find(name)
         .select(ServerSecretRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(|row| ServerSecretRecord {
             name: row.name,

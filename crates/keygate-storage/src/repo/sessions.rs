@@ -91,7 +91,7 @@ pub fn find_by_refresh_token_hash(
     sessions::table
         .filter(sessions::refresh_token_hash.eq(hash.as_bytes().to_vec()))
         .select(SessionRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(SessionRecord::try_from)
         .transpose()
@@ -108,7 +108,7 @@ pub fn get(
         .filter(sessions::project_id.eq(project.to_string()))
         .filter(sessions::id.eq(id.to_string()))
         .select(SessionRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(SessionRecord::try_from)
         .transpose()
@@ -138,7 +138,7 @@ pub fn revoke(
         Some(row) => row,
         None => this_session
             .select(SessionRow::as_select())
-            .first(conn)
+            .get_result(conn)
             .map_err(StorageError::not_found_as("session"))?,
     };
     row.try_into()

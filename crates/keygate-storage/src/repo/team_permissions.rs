@@ -147,7 +147,7 @@ pub fn get_definition(
         .filter(team_permission_definitions::project_id.eq(project.to_string()))
         .filter(team_permission_definitions::id.eq(id))
         .select(DefinitionRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
     else {
         return Ok(None);

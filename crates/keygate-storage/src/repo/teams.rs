@@ -124,7 +124,7 @@ pub fn get(
         .filter(teams::project_id.eq(project.to_string()))
         .filter(teams::id.eq(id.to_string()))
         .select(TeamRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(TeamRecord::try_from)
         .transpose()

@@ -172,7 +172,7 @@ pub fn get(
 ) -> Result<Option<UserRecord>, StorageError> {
     user_row(project, id)
         .select(UserRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(UserRecord::try_from)
         .transpose()
