@@ -31,7 +31,10 @@ use keygate_storage::repo::projects::{self, ProjectRecord};
 use keygate_storage::repo::sessions;
 use uuid::Uuid;
 
-use crate::conventions::stack_header;
+use crate::conventions::{
+    stack_header, StackHeader, ACCESS_TOKEN, ACCESS_TYPE, PROJECT_ID, PUBLISHABLE_CLIENT_KEY,
+    SECRET_SERVER_KEY, SUPER_SECRET_ADMIN_KEY,
+};
 use crate::project_auth_cache::PresentedProjectKey;
 use crate::state::AppState;
 use crate::wire_error::{ApiError, KnownError};
@@ -99,18 +102,18 @@ struct AuthHeaders {
 impl AuthHeaders {
     fn read(headers: &HeaderMap) -> Self {
         // An empty header counts as absent, as in upstream (`!value`).
-        let get = |name: &str| {
-            stack_header(headers, name)
+        let get = |header: &StackHeader| {
+            stack_header(headers, header)
                 .map(|v| v.into_owned())
                 .filter(|v| !v.is_empty())
         };
         AuthHeaders {
-            access_type: get("access-type"),
-            project_id: get("project-id"),
-            publishable_client_key: get("publishable-client-key"),
-            secret_server_key: get("secret-server-key"),
-            super_secret_admin_key: get("super-secret-admin-key"),
-            access_token: get("access-token"),
+            access_type: get(&ACCESS_TYPE),
+            project_id: get(&PROJECT_ID),
+            publishable_client_key: get(&PUBLISHABLE_CLIENT_KEY),
+            secret_server_key: get(&SECRET_SERVER_KEY),
+            super_secret_admin_key: get(&SUPER_SECRET_ADMIN_KEY),
+            access_token: get(&ACCESS_TOKEN),
         }
     }
 

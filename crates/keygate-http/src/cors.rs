@@ -31,7 +31,7 @@ use keygate_domain::ProjectId;
 use keygate_storage::repo::project_cors::{self, TrustedDomain};
 use serde_json::Value;
 
-use crate::conventions::stack_header;
+use crate::conventions::{stack_header, ACCESS_TYPE, PROJECT_ID};
 use crate::state::AppState;
 use crate::ui::demo::is_loopback_host;
 use crate::validation::{FieldContext, FieldValue, Rejection};
@@ -261,11 +261,11 @@ async fn preflight_allows(state: &AppState, origin: &str) -> bool {
 /// Whether the actual request's project (or, without one, some project) allows `origin`, for
 /// client access or none.
 async fn actual_request_allows(state: &AppState, headers: &HeaderMap, origin: &str) -> bool {
-    let access_type = stack_header(headers, "access-type").map(|value| value.into_owned());
+    let access_type = stack_header(headers, &ACCESS_TYPE).map(|value| value.into_owned());
     if !matches!(access_type.as_deref(), None | Some("client")) {
         return false;
     }
-    let project = match stack_header(headers, "project-id") {
+    let project = match stack_header(headers, &PROJECT_ID) {
         Some(text) => match text.parse::<ProjectId>() {
             Ok(project) => Some(project),
             Err(_) => return false,

@@ -39,7 +39,10 @@ use keygate_storage::StorageError;
 use serde_json::{json, Map, Value};
 
 use crate::auth::{authenticate, authenticate_operator, Operator, RequestAuth};
-use crate::conventions::{json_response, method_not_allowed, stack_header};
+use crate::conventions::{
+    json_response, method_not_allowed, stack_header, StackHeader, ACCESS_TYPE, PROJECT_ID,
+    PUBLISHABLE_CLIENT_KEY, SECRET_SERVER_KEY, SUPER_SECRET_ADMIN_KEY,
+};
 use crate::cors::TrustedDomains;
 use crate::projects::{create_project, issue_credential, CredentialKeys, IssuedCredential};
 use crate::request_body::RequestBody;
@@ -297,14 +300,15 @@ async fn credential_project(
     state: &AppState,
 ) -> Result<Arc<ProjectRecord>, ApiError> {
     let headers = request.headers();
-    let present = |name: &str| stack_header(headers, name).is_some_and(|v| !v.is_empty());
-    let project_caller = present("access-type")
-        || present("publishable-client-key")
-        || present("secret-server-key")
-        || present("super-secret-admin-key");
+    let present =
+        |header: &StackHeader| stack_header(headers, header).is_some_and(|v| !v.is_empty());
+    let project_caller = present(&ACCESS_TYPE)
+        || present(&PUBLISHABLE_CLIENT_KEY)
+        || present(&SECRET_SERVER_KEY)
+        || present(&SUPER_SECRET_ADMIN_KEY);
     if !project_caller && headers.contains_key(AUTHORIZATION) {
         authenticate_operator(request, state)?;
-        let project_id_text = stack_header(headers, "project-id")
+        let project_id_text = stack_header(headers, &PROJECT_ID)
             .map(|v| v.into_owned())
             .unwrap_or_default();
         let not_found = || KnownError::CurrentProjectNotFound {

@@ -18,11 +18,14 @@ use actix_web::web;
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
+    // The key check is the hot path: actix tries resources in registration order, and each
+    // resource with a `{segment}` costs a regex match, so the API-key routes (whose check path is
+    // static) come before the identity routes' many dynamic ones. No two routes overlap.
+    api_keys::configure(cfg);
     internal::configure(cfg);
     users::configure(cfg);
     sessions::configure(cfg);
     teams::configure(cfg);
     team_memberships::configure(cfg);
     team_permissions::configure(cfg);
-    api_keys::configure(cfg);
 }

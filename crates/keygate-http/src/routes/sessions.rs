@@ -32,7 +32,7 @@ use super::identity_json::success_json;
 use super::identity_support::issue_access_token;
 use crate::access_token::BRANCH_ID;
 use crate::auth::{project_opened_by, RequestAuth};
-use crate::conventions::{json_response, method_not_allowed, stack_header};
+use crate::conventions::{json_response, method_not_allowed, stack_header, REFRESH_TOKEN};
 use crate::project_auth_cache::PresentedProjectKey;
 use crate::request_body::RequestBody;
 use crate::state::{AppState, DEFAULT_REFRESH_TOKEN_LIFETIME_MILLIS};
@@ -217,7 +217,7 @@ async fn refresh_session(
     let mut check = RequestCheck::new(&request).with_current_user(auth.session_user_id());
     let query = check.query(|_| ());
     check.finish(query)?;
-    let Some(refresh_token) = stack_header(request.headers(), "refresh-token") else {
+    let Some(refresh_token) = stack_header(request.headers(), &REFRESH_TOKEN) else {
         return Err(ApiError::schema(format!(
             "Request validation failed on {} {}:\n  - headers.x-stack-refresh-token must be defined",
             request.method(),
