@@ -8,65 +8,112 @@
 
 use std::collections::HashMap;
 
-use keygate_domain::{ApiKey, ApiKeyId, EpochMillis, Owner, PlainApiKey};
-use serde_json::{json, Map, Value};
+use keygate_domain::{ApiKey, ApiKeyId, EpochMillis, Owner, PlainApiKey, TeamId, UserId};
+use serde::Serialize;
 
-/// The fields every view shares.
-fn common_fields(key: &ApiKey, last_used_at_millis: Option<EpochMillis>) -> Map<String, Value> {
-    let mut object = Map::new();
-    object.insert("id".into(), json!(key.id.to_string()));
-    object.insert("description".into(), json!(key.description));
-    object.insert("created_at_millis".into(), json!(key.created_at_millis));
-    if let Some(expires_at) = key.expires_at_millis {
-        object.insert("expires_at_millis".into(), json!(expires_at));
+/// An API key on the wire, serialized straight from the stored row (the check answers one per
+/// request, so no intermediate JSON tree is built).
+#[derive(Debug, Serialize)]
+pub(super) struct ApiKeyObject<'a> {
+    id: ApiKeyId,
+    description: &'a str,
+    created_at_millis: EpochMillis,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at_millis: Option<EpochMillis>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    manually_revoked_at_millis: Option<EpochMillis>,
+    /// keygate's own field (upstream has none; its clients ignore unknown fields).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_used_at_millis: Option<EpochMillis>,
+    is_public: bool,
+    #[serde(rename = "type")]
+    key_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<UserId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    team_id: Option<TeamId>,
+    value: KeyValue<'a>,
+}
+
+/// `value`: the last four characters, or the full key in the create response only.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum KeyValue<'a> {
+    LastFour { last_four: &'a str },
+    Full(String),
+}
+
+impl<'a> ApiKeyObject<'a> {
+    fn new(key: &'a ApiKey, last_used_at_millis: Option<EpochMillis>, value: KeyValue<'a>) -> Self {
+        let (user_id, team_id) = match key.owner {
+            Owner::User(user) => (Some(user), None),
+            Owner::Team(team) => (None, Some(team)),
+        };
+        ApiKeyObject {
+            id: key.id,
+            description: &key.description,
+            created_at_millis: key.created_at_millis,
+            expires_at_millis: key.expires_at_millis,
+            manually_revoked_at_millis: key.manually_revoked_at_millis,
+            last_used_at_millis,
+            is_public: key.is_public,
+            key_type: key.key_type().as_str(),
+            user_id,
+            team_id,
+            value,
+        }
     }
-    if let Some(revoked_at) = key.manually_revoked_at_millis {
-        object.insert("manually_revoked_at_millis".into(), json!(revoked_at));
-    }
-    // keygate's own field (upstream has none; its clients ignore unknown fields).
-    if let Some(last_used) = last_used_at_millis {
-        object.insert("last_used_at_millis".into(), json!(last_used));
-    }
-    object.insert("is_public".into(), json!(key.is_public));
-    object.insert("type".into(), json!(key.key_type().as_str()));
-    match key.owner {
-        Owner::User(user) => object.insert("user_id".into(), json!(user.to_string())),
-        Owner::Team(team) => object.insert("team_id".into(), json!(team.to_string())),
-    };
-    object
 }
 
 /// The read object: `value` is `{"last_four": …}`.
-pub(super) fn read_object(key: &ApiKey, last_used_at_millis: Option<EpochMillis>) -> Value {
-    let mut object = common_fields(key, last_used_at_millis);
-    object.insert("value".into(), json!({ "last_four": key.last_four }));
-    Value::Object(object)
+pub(super) fn read_object(
+    key: &ApiKey,
+    last_used_at_millis: Option<EpochMillis>,
+) -> ApiKeyObject<'_> {
+    let last_four = KeyValue::LastFour {
+        last_four: &key.last_four,
+    };
+    ApiKeyObject::new(key, last_used_at_millis, last_four)
 }
 
 /// The first-view object of the create response: `value` is the full key, shown only here.
-pub(super) fn first_view_object(key: &ApiKey, plain: PlainApiKey) -> Value {
-    let mut object = common_fields(key, None);
-    object.insert("value".into(), Value::String(plain.into_string()));
-    Value::Object(object)
+pub(super) fn first_view_object(key: &ApiKey, plain: PlainApiKey) -> ApiKeyObject<'_> {
+    ApiKeyObject::new(key, None, KeyValue::Full(plain.into_string()))
 }
 
 /// A list answer: every key as a read object (with its entry in `last_used`, if any),
 /// unpaginated.
-pub(super) fn list_object(keys: &[ApiKey], last_used: &HashMap<ApiKeyId, EpochMillis>) -> Value {
-    json!({
-        "items": keys
+#[derive(Debug, Serialize)]
+pub(super) struct ApiKeyList<'a> {
+    items: Vec<ApiKeyObject<'a>>,
+    is_paginated: bool,
+}
+
+/// See [`ApiKeyList`].
+pub(super) fn list_object<'a>(
+    keys: &'a [ApiKey],
+    last_used: &HashMap<ApiKeyId, EpochMillis>,
+) -> ApiKeyList<'a> {
+    ApiKeyList {
+        items: keys
             .iter()
             .map(|key| read_object(key, last_used.get(&key.id).copied()))
-            .collect::<Vec<_>>(),
-        "is_paginated": false,
-    })
+            .collect(),
+        is_paginated: false,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use keygate_domain::{KeyHasher, NewApiKey, ProjectId, TeamId, UserId};
 
+    use serde_json::{json, Value};
+
     use super::*;
+
+    fn to_json(value: impl Serialize) -> Value {
+        serde_json::to_value(value).unwrap()
+    }
 
     fn generate(owner: Owner, expires_at_millis: Option<i64>) -> (ApiKey, PlainApiKey) {
         NewApiKey {
@@ -84,7 +131,7 @@ mod tests {
         let user = UserId::new_random();
         let (key, _) = generate(Owner::User(user), None);
         assert_eq!(
-            read_object(&key, None),
+            to_json(read_object(&key, None)),
             json!({
                 "id": key.id.to_string(),
                 "description": "ci",
@@ -102,7 +149,7 @@ mod tests {
         let team = TeamId::new_random();
         let (mut key, _) = generate(Owner::Team(team), Some(0));
         key.manually_revoked_at_millis = Some(2_000);
-        let object = read_object(&key, Some(3_000));
+        let object = to_json(read_object(&key, Some(3_000)));
         assert_eq!(object["last_used_at_millis"], 3_000);
         assert_eq!(object["expires_at_millis"], 0);
         assert_eq!(object["manually_revoked_at_millis"], 2_000);
@@ -115,14 +162,14 @@ mod tests {
     fn the_first_view_carries_the_full_key() {
         let (key, plain) = generate(Owner::User(UserId::new_random()), Some(5));
         let full = plain.expose_secret().to_owned();
-        let object = first_view_object(&key, plain);
+        let object = to_json(first_view_object(&key, plain));
         assert_eq!(object["value"], full);
         assert_eq!(object["expires_at_millis"], 5);
         assert!(object.get("manually_revoked_at_millis").is_none());
         assert!(object.get("last_used_at_millis").is_none());
         let used = HashMap::from([(key.id, 7)]);
-        let listed = list_object(std::slice::from_ref(&key), &used);
+        let listed = to_json(list_object(std::slice::from_ref(&key), &used));
         assert_eq!(listed["is_paginated"], false);
-        assert_eq!(listed["items"][0], read_object(&key, Some(7)));
+        assert_eq!(listed["items"][0], to_json(read_object(&key, Some(7))));
     }
 }
