@@ -125,6 +125,24 @@ fn follow_key_changes(state: &AppState, settings: &Settings) {
     }
 }
 
+/// How many threads each HTTP worker may use for database work (`web::block`), from
+/// `database.blocking_threads` (for the whole node; 0 chooses by backend).
+///
+/// SQLite work is CPU-bound, so more threads than workers only add hand-offs and context
+/// switches: one per worker served 40% more cache-missing checks than actix's default of 512
+/// (docs/benchmarks.md). Postgres work mostly waits on the network, so there is one thread per
+/// pooled connection, and none waits for a connection the pool does not have.
+fn blocking_threads_per_worker(settings: &Settings, backend: Backend, workers: usize) -> usize {
+    let total = match settings.database.blocking_threads {
+        0 => match backend {
+            Backend::Sqlite => workers,
+            Backend::Postgres => settings.database.max_connections as usize,
+        },
+        threads => threads,
+    };
+    total.div_ceil(workers.max(1)).max(1)
+}
+
 async fn run_http(
     state: AppState,
     listener: TcpListener,
@@ -137,12 +155,22 @@ async fn run_http(
         state.database().clone(),
         DEFAULT_FLUSH_INTERVAL,
     );
-    let mut server = HttpServer::new(move || build_app(state.clone()))
+    let app_state = state.clone();
+    let mut server = HttpServer::new(move || build_app(app_state.clone()))
         .shutdown_timeout(settings.shutdown_timeout_seconds)
         .shutdown_signal(shutdown_signal());
-    if settings.workers > 0 {
-        server = server.workers(settings.workers);
-    }
+    let workers = if settings.workers > 0 {
+        settings.workers
+    } else {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    };
+    server = server
+        .workers(workers)
+        .worker_max_blocking_threads(blocking_threads_per_worker(
+            settings,
+            state.database().backend(),
+            workers,
+        ));
     let server = server
         .listen(listener)
         .with_context(|| format!("could not serve on {bound}"))?
@@ -198,4 +226,53 @@ async fn shutdown_signal() {
         signal = received,
         "shutting down: no new connections; requests in flight may finish"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::settings::FlagOverrides;
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        let env: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load_from(None, &env, &FlagOverrides::default())
+            .unwrap()
+            .settings
+    }
+
+    #[test]
+    fn database_threads_follow_the_backend_unless_set() {
+        let automatic = settings(&[("KEYGATE_DATABASE__MAX_CONNECTIONS", "16")]);
+        // SQLite: one per worker.
+        assert_eq!(
+            blocking_threads_per_worker(&automatic, Backend::Sqlite, 2),
+            1
+        );
+        assert_eq!(
+            blocking_threads_per_worker(&automatic, Backend::Sqlite, 8),
+            1
+        );
+        // Postgres: the pool's connections, shared out over the workers (rounded up).
+        assert_eq!(
+            blocking_threads_per_worker(&automatic, Backend::Postgres, 2),
+            8
+        );
+        assert_eq!(
+            blocking_threads_per_worker(&automatic, Backend::Postgres, 3),
+            6
+        );
+        assert_eq!(
+            blocking_threads_per_worker(&automatic, Backend::Postgres, 32),
+            1
+        );
+
+        let set = settings(&[("KEYGATE_DATABASE__BLOCKING_THREADS", "10")]);
+        assert_eq!(blocking_threads_per_worker(&set, Backend::Sqlite, 2), 5);
+        assert_eq!(blocking_threads_per_worker(&set, Backend::Postgres, 4), 3);
+    }
 }

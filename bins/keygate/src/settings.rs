@@ -127,6 +127,8 @@ pub enum DemoSignInSetting {
 pub struct DatabaseSettings {
     /// Connections in the pool.
     pub max_connections: u32,
+    /// Threads that run database work, for the whole node; 0 chooses by backend.
+    pub blocking_threads: usize,
 }
 
 /// Tokens and hashing.
