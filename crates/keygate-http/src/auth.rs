@@ -17,6 +17,7 @@
 //!
 //! Every header is also read under its `x-hexclave-` name.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -88,25 +89,21 @@ impl RequestAuth {
     }
 }
 
-/// The headers that matter for authentication, read once.
+/// The headers that matter for authentication, read once and borrowed from the request.
 #[derive(Debug, Default)]
-struct AuthHeaders {
-    access_type: Option<String>,
-    project_id: Option<String>,
-    publishable_client_key: Option<String>,
-    secret_server_key: Option<String>,
-    super_secret_admin_key: Option<String>,
-    access_token: Option<String>,
+struct AuthHeaders<'a> {
+    access_type: Option<Cow<'a, str>>,
+    project_id: Option<Cow<'a, str>>,
+    publishable_client_key: Option<Cow<'a, str>>,
+    secret_server_key: Option<Cow<'a, str>>,
+    super_secret_admin_key: Option<Cow<'a, str>>,
+    access_token: Option<Cow<'a, str>>,
 }
 
-impl AuthHeaders {
-    fn read(headers: &HeaderMap) -> Self {
+impl<'a> AuthHeaders<'a> {
+    fn read(headers: &'a HeaderMap) -> Self {
         // An empty header counts as absent, as in upstream (`!value`).
-        let get = |header: &StackHeader| {
-            stack_header(headers, header)
-                .map(|v| v.into_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |header: &StackHeader| stack_header(headers, header).filter(|v| !v.is_empty());
         AuthHeaders {
             access_type: get(&ACCESS_TYPE),
             project_id: get(&PROJECT_ID),
@@ -206,7 +203,7 @@ pub async fn authenticate(
     state: &AppState,
 ) -> Result<Option<RequestAuth>, ApiError> {
     let headers = AuthHeaders::read(request.headers());
-    let Some(access_type_text) = headers.access_type.clone() else {
+    let Some(access_type_text) = headers.access_type.as_deref() else {
         if headers.has_project_key() {
             return Err(KnownError::ProjectKeyWithoutAccessType.into());
         }
@@ -216,60 +213,64 @@ pub async fn authenticate(
         access_type_text
             .parse()
             .map_err(|_| KnownError::InvalidAccessType {
-                access_type: access_type_text.clone(),
+                access_type: access_type_text.to_owned(),
             })?;
     let project_id_text =
         headers
             .project_id
-            .clone()
+            .as_deref()
             .ok_or(KnownError::AccessTypeWithoutProjectId {
                 request_type: access_type,
             })?;
 
     let now = state.now();
     let token_claims = match &headers.access_token {
-        Some(token) => Some(state.access_tokens().verify(token, &project_id_text, now)?),
+        Some(token) => Some(state.access_tokens().verify(token, project_id_text, now)?),
         None => None,
     };
 
-    let (kind, presented_key, missing, invalid) = match access_type {
+    let (kind, presented_key, missing) = match access_type {
         AccessType::Client => (
             CredentialKind::PublishableClientKey,
-            headers.publishable_client_key,
+            headers.publishable_client_key.as_deref(),
             KnownError::ClientAuthenticationRequired,
-            KnownError::InvalidPublishableClientKey {
-                project_id: project_id_text.clone(),
-            },
         ),
         AccessType::Server => (
             CredentialKind::SecretServerKey,
-            headers.secret_server_key,
+            headers.secret_server_key.as_deref(),
             KnownError::ServerAuthenticationRequired,
-            KnownError::InvalidSecretServerKey {
-                project_id: project_id_text.clone(),
-            },
         ),
         AccessType::Admin => (
             CredentialKind::SuperSecretAdminKey,
-            headers.super_secret_admin_key,
+            headers.super_secret_admin_key.as_deref(),
             KnownError::AdminAuthenticationRequired,
-            KnownError::InvalidSuperSecretAdminKey {
-                project_id: project_id_text.clone(),
-            },
         ),
     };
     let presented_key = presented_key.ok_or(missing)?;
+    let invalid = || -> ApiError {
+        let project_id = project_id_text.to_owned();
+        match kind {
+            CredentialKind::PublishableClientKey => {
+                KnownError::InvalidPublishableClientKey { project_id }
+            }
+            CredentialKind::SecretServerKey => KnownError::InvalidSecretServerKey { project_id },
+            CredentialKind::SuperSecretAdminKey => {
+                KnownError::InvalidSuperSecretAdminKey { project_id }
+            }
+        }
+        .into()
+    };
     // A project id that is not a UUID cannot match any project: the key is simply invalid.
     let Ok(project_id) = project_id_text.parse::<ProjectId>() else {
-        return Err(invalid.into());
+        return Err(invalid());
     };
     let presented = PresentedProjectKey {
         project_id,
         kind,
-        hash: state.hasher().hash(&presented_key),
+        hash: state.hasher().hash(presented_key),
     };
     let Some(project) = project_opened_by(state, presented, now).await? else {
-        return Err(invalid.into());
+        return Err(invalid());
     };
 
     let session = match token_claims {

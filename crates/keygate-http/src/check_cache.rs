@@ -46,11 +46,11 @@ pub struct CheckCacheSettings {
 }
 
 impl Default for CheckCacheSettings {
-    /// 32 MiB of rows (about 100,000 keys), 100,000 unknown ids for 2 seconds.
+    /// 32 MiB of rows (about 50,000 keys), 50,000 unknown ids (about 10 MiB) for 2 seconds.
     fn default() -> Self {
         CheckCacheSettings {
             max_bytes: 32 * 1024 * 1024,
-            max_unknown: 100_000,
+            max_unknown: 50_000,
             unknown_ttl: Duration::from_secs(2),
         }
     }
@@ -85,11 +85,19 @@ impl fmt::Debug for CheckCache {
     }
 }
 
-/// The approximate heap and entry size of a cached row, in bytes.
+/// What a cached row costs the process beyond the row's own size: the `Arc`, moka's entry,
+/// its access-order and hash-table slots, the strings' allocations and the allocator's slack.
+/// Measured, not derived: the server's RSS with a full cache minus its RSS with the cache off,
+/// divided by the number of entries, came to about 670 bytes an entry for 176-byte rows
+/// (docs/benchmarks.md). A smaller guess let a "32 MiB" cache take 72 MiB.
+const ENTRY_OVERHEAD_BYTES: usize = 500;
+
+/// What a cached row costs the process, in bytes, for the cache's byte budget.
 fn weight(key: &ApiKey) -> u32 {
-    // The row itself, the Arc and moka's per-entry bookkeeping, then the two strings.
-    let fixed = std::mem::size_of::<ApiKey>() + 128;
-    let total = fixed + key.description.len() + key.last_four.len();
+    let total = std::mem::size_of::<ApiKey>()
+        + ENTRY_OVERHEAD_BYTES
+        + key.description.len()
+        + key.last_four.len();
     u32::try_from(total).unwrap_or(u32::MAX)
 }
 
