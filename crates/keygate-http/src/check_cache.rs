@@ -46,11 +46,11 @@ pub struct CheckCacheSettings {
 }
 
 impl Default for CheckCacheSettings {
-    /// 32 MiB of rows (about 50,000 keys), 50,000 unknown ids (about 10 MiB) for 2 seconds.
+    /// 32 MiB of rows (about 50,000 keys), 20,000 unknown ids (about 4 MiB) for 2 seconds.
     fn default() -> Self {
         CheckCacheSettings {
             max_bytes: 32 * 1024 * 1024,
-            max_unknown: 50_000,
+            max_unknown: 20_000,
             unknown_ttl: Duration::from_secs(2),
         }
     }
