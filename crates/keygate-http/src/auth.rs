@@ -9,13 +9,15 @@
 //! 3. An access token is verified first (signature, expiry, then project binding).
 //! 4. The access type's key must be present (`*_AUTHENTICATION_REQUIRED`) and valid for the
 //!    project (`INVALID_*_KEY`). An unknown project fails here too, so a caller without a valid
-//!    key never learns whether a project exists.
+//!    key never learns whether a project exists. Which project a key opens comes from the
+//!    node's [`ProjectAuthCache`](crate::project_auth_cache::ProjectAuthCache) when it is warm
+//!    (expiry still checked per request), so a warm request needs no database work for it.
 //! 5. The token's session must still be open: a signed-out session, or one whose user was
 //!    deleted, answers `ACCESS_TOKEN_EXPIRED` so that upstream's SDK refreshes, fails, and signs
 //!    the user out — an access token never outlives its session here (upstream lets it live
 //!    until it expires).
 //!
-//! Every header is also read under its `x-hexclave-` name.
+//! The session is never cached. Every header is also read under its `x-hexclave-` name.
 
 use std::borrow::Cow;
 use std::future::Future;
