@@ -1,10 +1,10 @@
 //! The guard both in-process caches use so that a database read older than an invalidation is
-//! never stored: every invalidation advances a [`Generation`], a reader takes a [`CacheTicket`]
+//! never stored: every invalidation advances a `Generation`, a reader takes a [`CacheTicket`]
 //! before it reads, and stores what it read only while its ticket is still current.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Taken before a database read whose result may be cached; see [`Generation`].
+/// Taken before a database read whose result may be cached; see `Generation`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheTicket(u64);
 

@@ -11,7 +11,7 @@
 //!
 //! **Bounded staleness.** A change made through this node's HTTP API (a project's switches or
 //! name) clears the cache before the response is sent, and a read that started before it is not
-//! stored afterwards ([`Generation`]). A change this node cannot see — another node's, or
+//! stored afterwards (`crate::cache_generation`). A change this node cannot see — another node's, or
 //! `keygate project update` run by another process, or a hand edit — is picked up when the entry
 //! expires: entries live at most [`ProjectAuthCacheSettings::ttl`] (one second by default), so a
 //! warm node reads each credential about once a second.

@@ -3,11 +3,11 @@
 //!
 //! | Method & path | Access | Module |
 //! |---|---|---|
-//! | `POST /api/v1/{user,team}-api-keys` | client, server, admin | [`crud`] |
-//! | `GET /api/v1/{user,team}-api-keys` | client, server, admin | [`crud`] |
-//! | `GET`, `PATCH /api/v1/{user,team}-api-keys/{api_key_id}` | client, server, admin | [`crud`] |
-//! | `POST /api/v1/{user,team}-api-keys/check` | server, admin | [`check`] |
-//! | `POST /api/v1/integrations/credential-scanning/revoke` | none | [`credential_scanning`] |
+//! | `POST /api/v1/{user,team}-api-keys` | client, server, admin | `crud` |
+//! | `GET /api/v1/{user,team}-api-keys` | client, server, admin | `crud` |
+//! | `GET`, `PATCH /api/v1/{user,team}-api-keys/{api_key_id}` | client, server, admin | `crud` |
+//! | `POST /api/v1/{user,team}-api-keys/check` | server, admin | `check` |
+//! | `POST /api/v1/integrations/credential-scanning/revoke` | none | `credential_scanning` |
 //!
 //! Every handler reads its input in upstream's order — body parsing, authentication, schema
 //! validation — and asks `keygate_permissions::authorize_api_key` for every decision; the
