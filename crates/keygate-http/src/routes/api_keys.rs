@@ -11,7 +11,7 @@
 //!
 //! Every handler reads its input in upstream's order — body parsing, authentication, schema
 //! validation — and asks `keygate_permissions::authorize_api_key` for every decision; the
-//! session user's standing in a team is loaded from storage for it ([`standing`]). Keys are
+//! session user's standing in a team is loaded from storage for it (`standing`). Keys are
 //! generated, parsed and checked by `keygate-domain`; only their hash and last four characters
 //! are stored, and the full key exists only in the create response.
 //!

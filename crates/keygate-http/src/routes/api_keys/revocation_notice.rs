@@ -1,6 +1,6 @@
 //! The notice sent to the owner of a key that the credential-scanning endpoint revoked, worded
 //! as upstream's e-mail: subject `API Key Revoked: <description>`, and a body saying that the
-//! key "for <project>" was revoked automatically because it was found in a public repository.
+//! key "for `<project>`" was revoked automatically because it was found in a public repository.
 
 /// A composed notice.
 #[derive(Debug, Clone, PartialEq, Eq)]
