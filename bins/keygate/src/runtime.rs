@@ -77,21 +77,13 @@ pub fn access_token_secret(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use keygate_storage::testing::TestDatabase;
 
     use super::*;
-    use crate::settings::FlagOverrides;
 
-    fn settings(env: &[(&str, &str)]) -> Settings {
-        let env: BTreeMap<String, String> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Settings::load_from(None, &env, &FlagOverrides::default())
-            .unwrap()
-            .settings
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        Settings::from_env_pairs(pairs)
     }
 
     #[test]

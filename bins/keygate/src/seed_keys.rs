@@ -11,7 +11,7 @@
 use std::io::{BufWriter, Write};
 
 use anyhow::Context;
-use keygate_domain::{ApiKeyId, KeyType, NewApiKey, Owner, PlainApiKey, ProjectId, UserId};
+use keygate_domain::{ApiKeyId, KeyType, NewApiKey, Owner, PlainApiKey, ProjectId};
 use keygate_http::access_token::now_millis;
 use keygate_storage::repo::api_keys;
 use keygate_storage::repo::users::{self, UserRecord};
@@ -30,20 +30,7 @@ pub fn run(args: &SeedKeysArgs, settings: &Settings) -> anyhow::Result<()> {
     let project: ProjectId = args.project_id;
     let now = now_millis();
     let mut conn = database.get()?;
-    let owner = UserRecord {
-        id: UserId::new_random(),
-        project_id: project,
-        display_name: Some("benchmark keys".to_owned()),
-        primary_email: None,
-        primary_email_verified: false,
-        profile_image_url: None,
-        client_metadata: None,
-        client_read_only_metadata: None,
-        server_metadata: None,
-        selected_team_id: None,
-        signed_up_at_millis: now,
-        last_active_at_millis: now,
-    };
+    let owner = UserRecord::new(project, Some("benchmark keys".to_owned()), now);
     users::insert(&mut conn, &owner)
         .context("could not create the keys' owner (is the project id right?)")?;
 

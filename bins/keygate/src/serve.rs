@@ -230,19 +230,11 @@ async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::*;
-    use crate::settings::FlagOverrides;
 
     fn settings(pairs: &[(&str, &str)]) -> Settings {
-        let env: BTreeMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Settings::load_from(None, &env, &FlagOverrides::default())
-            .unwrap()
-            .settings
+        Settings::from_env_pairs(pairs)
     }
 
     #[test]

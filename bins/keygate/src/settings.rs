@@ -182,6 +182,18 @@ pub struct LoadedSettings {
 }
 
 impl Settings {
+    /// The settings the given `KEYGATE_*` variables make on top of the defaults (for tests).
+    #[cfg(test)]
+    pub(crate) fn from_env_pairs(pairs: &[(&str, &str)]) -> Settings {
+        let env: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load_from(None, &env, &FlagOverrides::default())
+            .expect("valid test settings")
+            .settings
+    }
+
     /// Loads the settings from the process environment.
     pub fn load(
         config_file: Option<&Path>,

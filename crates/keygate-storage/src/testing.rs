@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
-use keygate_domain::{ApiKey, ApiKeyId, KeyHash, Owner, ProjectId, TeamId, UserId};
+use keygate_domain::{ApiKey, ApiKeyId, KeyHash, Owner, ProjectId, TeamId};
 use uuid::Uuid;
 
 use crate::connection::{Database, PoolOptions, PooledDbConnection};
@@ -300,20 +300,7 @@ pub fn insert_project(conn: &mut DbConnection) -> ProjectRecord {
 /// # Panics
 /// If the insert fails.
 pub fn insert_user(conn: &mut DbConnection, project: ProjectId) -> UserRecord {
-    let user = UserRecord {
-        id: UserId::new_random(),
-        project_id: project,
-        display_name: Some("test user".to_owned()),
-        primary_email: None,
-        primary_email_verified: false,
-        profile_image_url: None,
-        client_metadata: None,
-        client_read_only_metadata: None,
-        server_metadata: None,
-        selected_team_id: None,
-        signed_up_at_millis: 2_000,
-        last_active_at_millis: 2_000,
-    };
+    let user = UserRecord::new(project, Some("test user".to_owned()), 2_000);
     users::insert(conn, &user).expect("insert test user");
     user
 }

@@ -334,17 +334,9 @@ fn demo_user(
     }
     let user = UserRecord {
         id: user_id,
-        project_id: project,
-        display_name: Some(DEMO_USER_NAME.to_owned()),
         primary_email: Some(DEMO_USER_EMAIL.to_owned()),
         primary_email_verified: true,
-        profile_image_url: None,
-        client_metadata: None,
-        client_read_only_metadata: None,
-        server_metadata: None,
-        selected_team_id: None,
-        signed_up_at_millis: now,
-        last_active_at_millis: now,
+        ..UserRecord::new(project, Some(DEMO_USER_NAME.to_owned()), now)
     };
     let created = conn.in_transaction(|conn| {
         match users::insert(conn, &user) {

@@ -42,6 +42,27 @@ pub struct UserRecord {
     pub last_active_at_millis: EpochMillis,
 }
 
+impl UserRecord {
+    /// A new user of `project_id` who signed up at `at`: a random id, `display_name`, and
+    /// nothing else yet (no e-mail, no metadata, no selected team).
+    pub fn new(project_id: ProjectId, display_name: Option<String>, at: EpochMillis) -> Self {
+        UserRecord {
+            id: UserId::new_random(),
+            project_id,
+            display_name,
+            primary_email: None,
+            primary_email_verified: false,
+            profile_image_url: None,
+            client_metadata: None,
+            client_read_only_metadata: None,
+            server_metadata: None,
+            selected_team_id: None,
+            signed_up_at_millis: at,
+            last_active_at_millis: at,
+        }
+    }
+}
+
 /// Changes to a user. The outer `None` leaves a field as it is; `Some(None)` clears it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UserUpdate {
