@@ -10,7 +10,9 @@
 //! older keygate) gets the marker and no `default` project. Later starts print nothing secret.
 
 use keygate_domain::{EpochMillis, KeyHasher};
-use keygate_http::projects::{create_project, issue_credential, CredentialKeys, IssuedCredential};
+use keygate_service::projects::{
+    create_project, issue_credential, CredentialKeys, IssuedCredential,
+};
 use keygate_storage::repo::projects::{self, ProjectConfig, ProjectRecord};
 use keygate_storage::repo::server_secrets;
 use keygate_storage::{Database, StorageError};

@@ -1,14 +1,17 @@
 //! `keygate project create|update|list|show`: the operator's project management without HTTP,
-//! printing the same JSON as the API (`keygate_http::routes::internal`).
+//! through the same use cases as the API (`keygate_service::projects`), printing the same JSON
+//! (`keygate_http::project_objects`).
 
 use anyhow::{bail, Context};
 use keygate_domain::ProjectId;
-use keygate_http::access_token::now_millis;
-use keygate_http::projects::{create_project, issue_credential, CredentialKeys};
-use keygate_http::routes::internal::{credential_json, project_json_with_cors};
-use keygate_storage::repo::project_cors;
-use keygate_storage::repo::projects::{self, ProjectConfig, ProjectRecord, ProjectUpdate};
-use keygate_storage::{DbConnection, StorageError};
+use keygate_http::project_objects::{CredentialObject, ProjectObject};
+use keygate_service::clock::now_millis;
+use keygate_service::projects::{
+    create_project_with_cors, find_project, issue_credential, list_projects, update_project,
+    CorsChanges, CredentialKeys,
+};
+use keygate_service::records::{ProjectConfig, ProjectUpdate};
+use keygate_service::{NotFound, ServiceError};
 use serde_json::{json, Value};
 
 use crate::cli::ProjectCommand;
@@ -29,6 +32,7 @@ pub fn run(command: ProjectCommand, settings: &Settings) -> anyhow::Result<()> {
 fn execute(command: ProjectCommand, settings: &Settings) -> anyhow::Result<Value> {
     let database = open_database(settings, COMMAND_CONNECTIONS)?;
     let mut conn = database.get()?;
+    let now = now_millis();
     match command {
         ProjectCommand::Create {
             display_name,
@@ -42,25 +46,30 @@ fn execute(command: ProjectCommand, settings: &Settings) -> anyhow::Result<Value
                 allow_team_api_keys,
                 client_team_creation_enabled,
             };
-            let now = now_millis();
-            let (project, credential) = conn
+            let (view, credential) = conn
                 .in_transaction(|conn| {
-                    let project = create_project(conn, &display_name, config, now)?;
+                    let view = create_project_with_cors(
+                        conn,
+                        &display_name,
+                        config,
+                        &CorsChanges::default(),
+                        now,
+                    )?;
                     let credential = issue_credential(
                         conn,
                         &hasher,
-                        project.id,
+                        view.project.id,
                         "created with `keygate project create`",
                         None,
                         CredentialKeys::ALL,
                         now,
                     )?;
-                    Ok((project, credential))
+                    Ok((view, credential))
                 })
                 .context("could not create the project")?;
             Ok(json!({
-                "project": project_json(&mut conn, &project)?,
-                "credential": credential_json(&credential),
+                "project": ProjectObject::new(&view),
+                "credential": CredentialObject::new(&credential),
             }))
         }
         ProjectCommand::Update {
@@ -76,33 +85,26 @@ fn execute(command: ProjectCommand, settings: &Settings) -> anyhow::Result<Value
                 allow_team_api_keys,
                 client_team_creation_enabled,
             };
-            match projects::update(&mut conn, id, &changes) {
-                Ok(project) => project_json(&mut conn, &project),
-                Err(StorageError::NotFound { .. }) => bail!(no_such_project(id)),
+            match update_project(&mut conn, id, &changes, &CorsChanges::default(), now) {
+                Ok(view) => Ok(serde_json::to_value(ProjectObject::new(&view))?),
+                Err(ServiceError::NotFound(NotFound::Project { .. })) => {
+                    bail!(no_such_project(id))
+                }
                 Err(error) => Err(error).context("could not update the project"),
             }
         }
         ProjectCommand::List => {
-            let all = projects::list(&mut conn).context("could not list the projects")?;
-            let shown = all
-                .iter()
-                .map(|project| project_json(&mut conn, project))
-                .collect::<anyhow::Result<Vec<Value>>>()?;
-            Ok(Value::Array(shown))
+            let all = list_projects(&mut conn).context("could not list the projects")?;
+            let shown: Vec<ProjectObject<'_>> = all.iter().map(ProjectObject::new).collect();
+            Ok(serde_json::to_value(shown)?)
         }
         ProjectCommand::Show { id } => {
-            match projects::get(&mut conn, id).context("could not read the project")? {
-                Some(project) => project_json(&mut conn, &project),
+            match find_project(&mut conn, id).context("could not read the project")? {
+                Some(view) => Ok(serde_json::to_value(ProjectObject::new(&view))?),
                 None => bail!(no_such_project(id)),
             }
         }
     }
-}
-
-/// The project as the HTTP API shows it, CORS settings included.
-fn project_json(conn: &mut DbConnection, project: &ProjectRecord) -> anyhow::Result<Value> {
-    let cors = project_cors::get(conn, project.id).context("could not read the CORS settings")?;
-    Ok(project_json_with_cors(project, &cors))
 }
 
 fn no_such_project(id: ProjectId) -> String {

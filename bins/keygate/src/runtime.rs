@@ -110,7 +110,7 @@ mod tests {
             selected_team_id: None,
             signed_up_at_millis: 0,
         };
-        let now = keygate_http::access_token::now_millis();
+        let now = keygate_service::clock::now_millis();
         let token = keygate_http::access_token::AccessTokenSigner::new(&first)
             .issue(&subject, now)
             .unwrap();

@@ -12,7 +12,7 @@ use std::io::{BufWriter, Write};
 
 use anyhow::Context;
 use keygate_domain::{ApiKeyId, KeyType, NewApiKey, Owner, PlainApiKey, ProjectId};
-use keygate_http::access_token::now_millis;
+use keygate_service::clock::now_millis;
 use keygate_storage::repo::api_keys;
 use keygate_storage::repo::users::{self, UserRecord};
 

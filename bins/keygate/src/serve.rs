@@ -13,13 +13,13 @@ use std::time::Duration;
 
 use actix_web::HttpServer;
 use anyhow::Context;
-use keygate_http::access_token::{now_millis, AccessTokenSigner};
-use keygate_http::check_cache::CheckCacheSettings;
-use keygate_http::key_usage::{UsageFlusher, DEFAULT_FLUSH_INTERVAL};
-use keygate_http::project_auth_cache::ProjectAuthCacheSettings;
-use keygate_http::state::system_clock;
+use keygate_http::access_token::AccessTokenSigner;
 use keygate_http::ui::{DemoSignIn, UiSettings};
 use keygate_http::{build_app, AppConfig, AppState};
+use keygate_service::check_cache::CheckCacheSettings;
+use keygate_service::clock::{now_millis, system_clock};
+use keygate_service::key_usage::{UsageFlusher, DEFAULT_FLUSH_INTERVAL};
+use keygate_service::project_auth_cache::ProjectAuthCacheSettings;
 use keygate_storage::key_changes;
 use keygate_storage::Backend;
 

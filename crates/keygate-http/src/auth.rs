@@ -10,7 +10,7 @@
 //! 4. The access type's key must be present (`*_AUTHENTICATION_REQUIRED`) and valid for the
 //!    project (`INVALID_*_KEY`). An unknown project fails here too, so a caller without a valid
 //!    key never learns whether a project exists. Which project a key opens comes from the
-//!    node's [`ProjectAuthCache`](crate::project_auth_cache::ProjectAuthCache) when it is warm
+//!    node's [`ProjectAuthCache`](keygate_service::project_auth_cache::ProjectAuthCache) when it is warm
 //!    (expiry still checked per request), so a warm request needs no database work for it.
 //! 5. The token's session must still be open: a signed-out session, or one whose user was
 //!    deleted, answers `ACCESS_TOKEN_EXPIRED` so that upstream's SDK refreshes, fails, and signs
@@ -27,18 +27,18 @@ use std::sync::Arc;
 use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderMap, AUTHORIZATION};
 use actix_web::{web, FromRequest, HttpRequest};
-use keygate_domain::{EpochMillis, ProjectId, UserId};
+use keygate_domain::{ProjectId, UserId};
 use keygate_permissions::{AccessType, Caller, ProjectSwitches};
-use keygate_storage::repo::project_credentials::{self, CredentialKind};
-use keygate_storage::repo::projects::{self, ProjectRecord};
-use keygate_storage::repo::sessions;
+use keygate_service::project_auth_cache::PresentedProjectKey;
+use keygate_service::records::{CredentialKind, ProjectRecord};
+use keygate_service::sessions::SessionState;
+use keygate_service::Actor;
 use uuid::Uuid;
 
 use crate::conventions::{
     stack_header, StackHeader, ACCESS_TOKEN, ACCESS_TYPE, PROJECT_ID, PUBLISHABLE_CLIENT_KEY,
     SECRET_SERVER_KEY, SUPER_SECRET_ADMIN_KEY,
 };
-use crate::project_auth_cache::PresentedProjectKey;
 use crate::state::AppState;
 use crate::wire_error::{ApiError, KnownError};
 
@@ -56,7 +56,7 @@ pub struct SessionUser {
 pub struct RequestAuth {
     /// The project, as stored (shared with the [`ProjectAuthCache`]).
     ///
-    /// [`ProjectAuthCache`]: crate::project_auth_cache::ProjectAuthCache
+    /// [`ProjectAuthCache`]: keygate_service::project_auth_cache::ProjectAuthCache
     pub project: Arc<ProjectRecord>,
     /// The access type its key proved.
     pub access_type: AccessType,
@@ -77,6 +77,15 @@ impl RequestAuth {
             allow_user_api_keys: config.allow_user_api_keys,
             allow_team_api_keys: config.allow_team_api_keys,
             client_team_creation_enabled: config.client_team_creation_enabled,
+        }
+    }
+
+    /// Who acts in which project, as the use cases take it.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            project: self.project.id,
+            switches: self.switches(),
+            caller: self.caller(),
         }
     }
 
@@ -123,76 +132,38 @@ impl<'a> AuthHeaders<'a> {
     }
 }
 
-/// The project `presented` opens at `now`: from this node's [`ProjectAuthCache`], else from the
-/// database (a credential of that project, for that kind of key, with that digest, neither
-/// revoked nor expired), which is then cached.
-///
-/// [`ProjectAuthCache`]: crate::project_auth_cache::ProjectAuthCache
-pub async fn project_opened_by(
-    state: &AppState,
-    presented: PresentedProjectKey,
-    now: EpochMillis,
-) -> Result<Option<Arc<ProjectRecord>>, ApiError> {
-    if let Some(project) = state.project_auth_cache().lookup(&presented, now) {
-        return Ok(Some(project));
-    }
-    let cache = Arc::clone(state.project_auth_cache());
-    state
-        .with_conn(move |conn| {
-            let ticket = cache.ticket();
-            let PresentedProjectKey {
-                project_id,
-                kind,
-                hash,
-            } = presented;
-            let Some(credential) =
-                project_credentials::find_valid(conn, project_id, kind, &hash, now)?
-            else {
-                return Ok(None);
-            };
-            let Some(project) = projects::get(conn, project_id)? else {
-                return Ok(None);
-            };
-            let project = Arc::new(project);
-            cache.store(ticket, presented, &credential, Arc::clone(&project));
-            Ok(Some(project))
-        })
-        .await
-}
-
 /// The open session of an access token's `refresh_token_id`, for `user_id` in `project_id`.
-/// Never cached: a sign-out or a deleted user ends the session's access at once. A session that
-/// is gone, signed out or expired is `ACCESS_TOKEN_EXPIRED`, so upstream's SDK refreshes, fails,
-/// and signs the user out.
-async fn open_session(
+/// Never cached. A session that is gone, signed out or expired is `ACCESS_TOKEN_EXPIRED`, so
+/// upstream's SDK refreshes, fails, and signs the user out.
+async fn token_session(
     state: &AppState,
     project_id: ProjectId,
     user_id: UserId,
     session_id: &str,
-    now: EpochMillis,
 ) -> Result<SessionUser, ApiError> {
-    let stored = match Uuid::parse_str(session_id) {
+    let session = match Uuid::parse_str(session_id) {
         Ok(session_id) => {
             state
-                .with_conn(move |conn| Ok(sessions::get(conn, project_id, session_id)?))
+                .service()
+                .session_state(project_id, user_id, session_id)
                 .await?
         }
-        Err(_) => None,
+        Err(_) => SessionState::Gone,
     };
-    // The session (or its user) is gone.
-    let Some(record) = stored.filter(|s| s.user_id == user_id) else {
-        return Err(KnownError::AccessTokenExpired {
+    match session {
+        SessionState::Open {
+            user_id,
+            session_id,
+        } => Ok(SessionUser {
+            user_id,
+            session_id,
+        }),
+        SessionState::Gone => Err(KnownError::AccessTokenExpired {
             expired_at_millis: None,
         }
-        .into());
-    };
-    match record.revoked_at_millis {
-        None if record.expires_at_millis >= now => Ok(SessionUser {
-            user_id: record.user_id,
-            session_id: record.id,
-        }),
-        revoked_at => Err(KnownError::AccessTokenExpired {
-            expired_at_millis: Some(revoked_at.unwrap_or(record.expires_at_millis)),
+        .into()),
+        SessionState::Ended { at } => Err(KnownError::AccessTokenExpired {
+            expired_at_millis: Some(at),
         }
         .into()),
     }
@@ -271,14 +242,14 @@ pub async fn authenticate(
         kind,
         hash: state.hasher().hash(presented_key),
     };
-    let Some(project) = project_opened_by(state, presented, now).await? else {
+    let Some(project) = state.service().project_opened_by(presented).await? else {
         return Err(invalid());
     };
 
     let session = match token_claims {
         None => None,
         Some(claims) => {
-            Some(open_session(state, project_id, claims.sub, &claims.refresh_token_id, now).await?)
+            Some(token_session(state, project_id, claims.sub, &claims.refresh_token_id).await?)
         }
     };
 

@@ -28,7 +28,7 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 use keygate_domain::ProjectId;
-use keygate_storage::repo::project_cors::{self, TrustedDomain};
+use keygate_service::records::TrustedDomain;
 use serde_json::Value;
 
 use crate::conventions::{stack_header, ACCESS_TYPE, PROJECT_ID};
@@ -242,15 +242,10 @@ fn preflight_response(headers: &HeaderMap, allowed_origin: Option<String>) -> Ht
 
 /// Whether some project allows `origin` (preflights do not name their project).
 async fn preflight_allows(state: &AppState, origin: &str) -> bool {
-    let origin = origin.to_owned();
-    let localhost = is_localhost_origin(&origin);
+    let localhost = is_localhost_origin(origin);
     state
-        .with_conn(move |conn| {
-            if localhost && project_cors::any_project_allows_localhost(conn)? {
-                return Ok(true);
-            }
-            Ok(project_cors::any_project_trusts_origin(conn, &origin)?)
-        })
+        .service()
+        .origin_allowed(None, origin.to_owned(), localhost)
         .await
         .unwrap_or_else(|error| {
             tracing::warn!(%error, "could not read CORS settings; answering without CORS headers");
@@ -275,15 +270,10 @@ async fn actual_request_allows(state: &AppState, headers: &HeaderMap, origin: &s
     let Some(project) = project else {
         return preflight_allows(state, origin).await;
     };
-    let origin = origin.to_owned();
-    let localhost = is_localhost_origin(&origin);
+    let localhost = is_localhost_origin(origin);
     state
-        .with_conn(move |conn| {
-            if localhost && project_cors::project_allows_localhost(conn, project)? {
-                return Ok(true);
-            }
-            Ok(project_cors::project_trusts_origin(conn, project, &origin)?)
-        })
+        .service()
+        .origin_allowed(Some(project), origin.to_owned(), localhost)
         .await
         .unwrap_or_else(|error| {
             tracing::warn!(%error, "could not read CORS settings; answering without CORS headers");
@@ -295,7 +285,7 @@ async fn actual_request_allows(state: &AppState, headers: &HeaderMap, origin: &s
 mod tests {
     use actix_web::http::StatusCode;
     use actix_web::test::TestRequest;
-    use keygate_storage::repo::project_cors::{ProjectCors, TrustedDomain};
+    use keygate_storage::repo::project_cors::{self, ProjectCors, TrustedDomain};
 
     use super::*;
     use crate::testing::{TestApp, TestProject};

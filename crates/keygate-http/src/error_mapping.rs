@@ -1,10 +1,77 @@
-//! How the other crates' errors become wire errors. This is the only place that decides it.
+//! How the other crates' errors become wire errors. This is the only place that decides it:
+//! a use case answers a [`ServiceError`], and each of its cases maps to the contract's answer
+//! here.
 
 use keygate_domain::api_key::CheckRejection;
 use keygate_permissions::Denial;
+use keygate_service::{Conflict, NotFound, Refusal, ServiceError};
 use keygate_storage::StorageError;
 
 use crate::wire_error::{ApiError, KnownError, PlainError};
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::Denied(denial) => denial.into(),
+            ServiceError::Rejected(rejection) => rejection.into(),
+            ServiceError::NotFound(missing) => missing.into(),
+            ServiceError::Conflict(conflict) => conflict.into(),
+            ServiceError::Refused(refusal) => refusal.into(),
+            ServiceError::Storage(error) => error.into(),
+            ServiceError::Internal(message) => ApiError::internal(&std::io::Error::other(message)),
+        }
+    }
+}
+
+impl From<NotFound> for ApiError {
+    fn from(missing: NotFound) -> Self {
+        match missing {
+            NotFound::ApiKey => KnownError::ApiKeyNotFound,
+            NotFound::User => KnownError::UserNotFound,
+            NotFound::SessionUser { user_id } => KnownError::UserIdDoesNotExist { user_id },
+            NotFound::Team { team_id } => KnownError::TeamNotFound { team_id },
+            NotFound::Membership { team_id, user_id } => {
+                KnownError::TeamMembershipNotFound { team_id, user_id }
+            }
+            NotFound::PermissionDefinition { permission_id } => {
+                KnownError::PermissionNotFound { permission_id }
+            }
+            NotFound::TeamPermission {
+                team_id,
+                user_id,
+                permission_id,
+            } => KnownError::TeamPermissionNotFound {
+                team_id,
+                user_id,
+                permission_id,
+            },
+            NotFound::Project { project_id } => KnownError::CurrentProjectNotFound { project_id },
+            NotFound::RefreshToken => KnownError::RefreshTokenNotFoundOrExpired,
+        }
+        .into()
+    }
+}
+
+impl From<Conflict> for ApiError {
+    fn from(conflict: Conflict) -> Self {
+        match conflict {
+            Conflict::UserEmailTaken { email } => KnownError::UserEmailAlreadyExists {
+                email,
+                would_work_if_email_was_verified: false,
+            },
+            Conflict::AlreadyMember => KnownError::TeamMembershipAlreadyExists,
+        }
+        .into()
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::PublicApiKeyCannotBeRevoked => KnownError::PublicApiKeyCannotBeRevoked.into(),
+        }
+    }
+}
 
 impl From<Denial> for ApiError {
     fn from(denial: Denial) -> Self {

@@ -1,27 +1,21 @@
-//! What every handler shares: the database, the hasher for secrets, the access-token signer, the
-//! operator token and the clock.
+//! What every handler shares: the application layer ([`Service`]: database, hasher, clock,
+//! caches), the access-token signer, the operator token and the prebuilt UI's state.
 
 use std::fmt;
 use std::sync::Arc;
 
 use actix_web::web;
 use keygate_domain::{EpochMillis, KeyHash, KeyHasher};
+use keygate_service::check_cache::{CheckCache, CheckCacheSettings};
+use keygate_service::clock::Clock;
+use keygate_service::key_usage::KeyUsage;
+use keygate_service::project_auth_cache::{ProjectAuthCache, ProjectAuthCacheSettings};
+use keygate_service::Service;
 use keygate_storage::{Database, DbConnection};
 
 use crate::access_token::AccessTokenSigner;
-use crate::check_cache::{CheckCache, CheckCacheSettings};
-use crate::key_usage::KeyUsage;
-use crate::project_auth_cache::{ProjectAuthCache, ProjectAuthCacheSettings};
 use crate::ui::{UiSettings, UiState};
 use crate::wire_error::ApiError;
-
-/// Where "now" comes from. Always the Rust clock in production; tests move it to check expiry.
-pub type Clock = Arc<dyn Fn() -> EpochMillis + Send + Sync>;
-
-/// The system clock in epoch milliseconds.
-pub fn system_clock() -> Clock {
-    Arc::new(crate::access_token::now_millis)
-}
 
 /// How long a session's refresh token lives unless the creator asks for less (upstream: 365 days).
 pub const DEFAULT_REFRESH_TOKEN_LIFETIME_MILLIS: i64 = 365 * 24 * 60 * 60 * 1000;
@@ -57,30 +51,22 @@ impl fmt::Debug for AppConfig {
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
+    /// The application layer: use cases, caches, database, hasher and clock.
+    service: Service,
     /// The prebuilt UI's settings and demo state; see [`AppState::with_ui`].
     ui: Arc<UiState>,
-    /// The check path's cache of stored keys; see [`AppState::with_check_cache`].
-    check_cache: Arc<CheckCache>,
-    /// Which project a presented project key opens; see [`AppState::with_project_auth_cache`].
-    project_auth_cache: Arc<ProjectAuthCache>,
-    /// When keys were last used, pending their next batched write.
-    key_usage: Arc<KeyUsage>,
 }
 
 struct Inner {
-    database: Database,
-    hasher: KeyHasher,
     access_tokens: AccessTokenSigner,
     /// Only the digest of the operator token is kept, and compared in constant time.
     operator_token_hash: Option<KeyHash>,
-    clock: Clock,
 }
 
 impl fmt::Debug for AppState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AppState")
-            .field("database", &self.inner.database)
-            .field("hasher", &self.inner.hasher)
+            .field("service", &self.service)
             .field("operator_token", &self.inner.operator_token_hash.is_some())
             .finish_non_exhaustive()
     }
@@ -95,54 +81,49 @@ impl AppState {
             .map(|token| config.hasher.hash(token));
         AppState {
             inner: Arc::new(Inner {
-                database: config.database,
-                hasher: config.hasher,
                 access_tokens: config.access_tokens,
                 operator_token_hash,
-                clock: config.clock,
             }),
+            service: Service::new(config.database, config.hasher, config.clock),
             ui: Arc::new(UiState::new(UiSettings::default())),
-            check_cache: Arc::new(CheckCache::new(CheckCacheSettings::default())),
-            project_auth_cache: Arc::new(
-                ProjectAuthCache::new(ProjectAuthCacheSettings::default()),
-            ),
-            key_usage: Arc::new(KeyUsage::new()),
         }
+    }
+
+    /// The application layer every handler calls.
+    pub fn service(&self) -> &Service {
+        &self.service
     }
 
     /// The same state with a check cache of other bounds (the default: [`CheckCacheSettings`]).
     pub fn with_check_cache(self, settings: CheckCacheSettings) -> Self {
         AppState {
-            check_cache: Arc::new(CheckCache::new(settings)),
+            service: self.service.with_check_cache(settings),
             ..self
         }
     }
 
-    /// The check path's cache of stored keys. Every write that changes or deletes a key
-    /// invalidates it here before its response is sent.
+    /// The check path's cache of stored keys (see [`Service::check_cache`]).
     pub fn check_cache(&self) -> &Arc<CheckCache> {
-        &self.check_cache
+        self.service.check_cache()
     }
 
     /// The same state with a project-authentication cache of other bounds (the default:
     /// [`ProjectAuthCacheSettings`]).
     pub fn with_project_auth_cache(self, settings: ProjectAuthCacheSettings) -> Self {
         AppState {
-            project_auth_cache: Arc::new(ProjectAuthCache::new(settings)),
+            service: self.service.with_project_auth_cache(settings),
             ..self
         }
     }
 
-    /// Which project a presented project key opens. Every change this node makes to a project
-    /// or its credentials clears it before its response is sent.
+    /// Which project a presented project key opens (see [`Service::project_auth_cache`]).
     pub fn project_auth_cache(&self) -> &Arc<ProjectAuthCache> {
-        &self.project_auth_cache
+        self.service.project_auth_cache()
     }
 
-    /// This node's record of when keys were last used (flushed by a
-    /// [`UsageFlusher`](crate::key_usage::UsageFlusher) the binary runs).
+    /// This node's record of when keys were last used (see [`Service::key_usage`]).
     pub fn key_usage(&self) -> &Arc<KeyUsage> {
-        &self.key_usage
+        self.service.key_usage()
     }
 
     /// The same state with the prebuilt UI configured (the demo sign-in is off until this says
@@ -161,12 +142,12 @@ impl AppState {
 
     /// The database.
     pub fn database(&self) -> &Database {
-        &self.inner.database
+        self.service.database()
     }
 
     /// The hasher for stored secrets.
     pub fn hasher(&self) -> &KeyHasher {
-        &self.inner.hasher
+        self.service.hasher()
     }
 
     /// The access-token signer.
@@ -176,13 +157,13 @@ impl AppState {
 
     /// The current time in epoch milliseconds.
     pub fn now(&self) -> EpochMillis {
-        (self.inner.clock)()
+        self.service.now()
     }
 
     /// Whether `presented` is the operator token (constant-time); always false when none is set.
     pub fn is_operator_token(&self, presented: &str) -> bool {
         match &self.inner.operator_token_hash {
-            Some(hash) => self.inner.hasher.verify(presented, hash),
+            Some(hash) => self.hasher().verify(presented, hash),
             None => false,
         }
     }
@@ -194,7 +175,7 @@ impl AppState {
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let database = self.inner.database.clone();
+        let database = self.database().clone();
         web::block(move || {
             let mut conn = database.get()?;
             work(&mut conn)

@@ -23,9 +23,9 @@ use uuid::Uuid;
 
 use crate::access_token::{AccessTokenSecret, AccessTokenSigner, AccessTokenSubject};
 use crate::app::build_app;
-use crate::projects::{create_project, issue_credential, CredentialKeys};
 use crate::state::{AppConfig, AppState, DEFAULT_REFRESH_TOKEN_LIFETIME_MILLIS};
 use crate::wire_error::KNOWN_ERROR_HEADER;
+use keygate_service::projects::{create_project, issue_credential, CredentialKeys};
 
 /// The operator token every test app accepts.
 pub const TEST_OPERATOR_TOKEN: &str = "test-operator-token-0123456789abcdef";

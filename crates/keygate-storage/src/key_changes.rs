@@ -1,5 +1,12 @@
-//! Telling every node that shares one Postgres database which API keys changed, so each can drop
-//! them from its in-process check cache.
+//! Every change to stored API keys, and telling every node that shares one Postgres database
+//! which keys changed, so each can drop them from its in-process check cache.
+//!
+//! **Key writes are only reachable through [`write_keys`].** The functions that change or delete
+//! keys (`api_keys::revoke`, `api_keys::update_description`, and `users::delete` /
+//! `teams::delete`, which delete their owner's keys) take a [`KeyWrite`], not a connection, and
+//! record the ids they touch themselves. A `KeyWrite` exists only inside [`write_keys`], which
+//! runs the work in one transaction, announces the recorded ids, and hands them to the caller's
+//! `invalidate` after the commit — so no caller can change a key and forget to invalidate it.
 //!
 //! A write announces the ids it changed with [`announce`] inside its own transaction
 //! (`pg_notify` on [`KEY_CHANGES_CHANNEL`]): Postgres delivers the notification at commit and
@@ -45,9 +52,69 @@ const RECONNECT_DELAY: Duration = Duration::from_millis(250);
 /// The longest wait between two connection attempts.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(5);
 
+/// A transaction that may change API keys; see [`write_keys`]. Reads and other writes of the
+/// same transaction go through [`KeyWrite::conn`].
+pub struct KeyWrite<'c> {
+    conn: &'c mut DbConnection,
+    changed: Vec<ApiKeyId>,
+}
+
+impl fmt::Debug for KeyWrite<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyWrite")
+            .field("changed", &self.changed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyWrite<'_> {
+    /// The transaction's connection, for reads and for writes that change no key.
+    pub fn conn(&mut self) -> &mut DbConnection {
+        self.conn
+    }
+
+    /// Notes that the keys `ids` changed or were deleted (called by the key-changing functions).
+    pub(crate) fn changed(&mut self, ids: impl IntoIterator<Item = ApiKeyId>) {
+        self.changed.extend(ids);
+    }
+}
+
+/// Runs `work` — which changes stored keys through the [`KeyWrite`] it is given — in one
+/// transaction that also announces the changed ids to the other nodes ([`announce`]: delivered
+/// at commit), then calls `invalidate` with those ids after the commit and before returning.
+///
+/// A failed write changed nothing, but `invalidate` is still called (with no ids): a commit that
+/// failed late may have landed, so a cache must not keep reads that started before it.
+pub fn write_keys<T, E: From<StorageError>>(
+    conn: &mut DbConnection,
+    invalidate: impl FnOnce(&[ApiKeyId]),
+    work: impl FnOnce(&mut KeyWrite<'_>) -> Result<T, E>,
+) -> Result<T, E> {
+    let written = conn.in_transaction_with(|conn| {
+        let mut write = KeyWrite {
+            conn,
+            changed: Vec::new(),
+        };
+        let value = work(&mut write)?;
+        let changed = write.changed;
+        announce(conn, &changed)?;
+        Ok((value, changed))
+    });
+    match written {
+        Ok((value, changed)) => {
+            invalidate(&changed);
+            Ok(value)
+        }
+        Err(error) => {
+            invalidate(&[]);
+            Err(error)
+        }
+    }
+}
+
 /// Announces, within the caller's transaction, that the keys `ids` changed or were deleted.
 /// Nothing happens on SQLite or for an empty list.
-pub fn announce(conn: &mut DbConnection, ids: &[ApiKeyId]) -> Result<(), StorageError> {
+fn announce(conn: &mut DbConnection, ids: &[ApiKeyId]) -> Result<(), StorageError> {
     if conn.backend() != Backend::Postgres {
         return Ok(());
     }

@@ -20,6 +20,8 @@ use keygate_domain::{ApiKey, ApiKeyId, KeyHash, Owner, ProjectId, TeamId};
 use uuid::Uuid;
 
 use crate::connection::{Database, PoolOptions, PooledDbConnection};
+use crate::error::StorageError;
+use crate::key_changes::{write_keys, KeyWrite};
 use crate::repo::projects::{ProjectConfig, ProjectRecord};
 use crate::repo::teams::TeamRecord;
 use crate::repo::users::UserRecord;
@@ -459,6 +461,15 @@ pub fn all_stored_values(conn: &mut DbConnection) -> Vec<StoredValue> {
         }
     }
     found
+}
+
+/// Runs key-changing `work` through [`write_keys`] with no cache to invalidate: for tests of
+/// storage itself (the service layer always passes its check cache).
+pub fn write_keys_uncached<T>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut KeyWrite<'_>) -> Result<T, StorageError>,
+) -> Result<T, StorageError> {
+    write_keys(conn, |_| {}, work)
 }
 
 #[cfg(test)]

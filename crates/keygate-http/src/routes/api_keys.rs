@@ -10,10 +10,10 @@
 //! | `POST /api/v1/integrations/credential-scanning/revoke` | none | `credential_scanning` |
 //!
 //! Every handler reads its input in upstream's order — body parsing, authentication, schema
-//! validation — and asks `keygate_permissions::authorize_api_key` for every decision; the
-//! session user's standing in a team is loaded from storage for it (`standing`). Keys are
-//! generated, parsed and checked by `keygate-domain`; only their hash and last four characters
-//! are stored, and the full key exists only in the create response.
+//! validation — then calls its use case in `keygate_service` (which asks
+//! `keygate_permissions::authorize_api_key` for every decision) and shapes the answer (`wire`).
+//! Only a key's hash and last four characters are stored, and the full key exists only in the
+//! create response.
 //!
 //! Differences from upstream (contract A1): a key read or patched through the other type's
 //! route is `API_KEY_NOT_FOUND` (upstream: 500); `team_id` in the create body is validated as a
@@ -27,7 +27,6 @@ mod check;
 mod credential_scanning;
 mod crud;
 mod input;
-mod revocation_notice;
 mod wire;
 
 #[cfg(test)]

@@ -8,23 +8,20 @@
 
 use actix_web::http::StatusCode;
 use base64::Engine;
-use keygate_domain::{EpochMillis, ProjectId, TeamId, UserId};
+use keygate_domain::{EpochMillis, ProjectId};
 use keygate_permissions::{
-    authorize_identity, Caller, IdentityAction, MembershipKind, PermissionId, SystemPermission,
+    authorize_identity, Caller, IdentityAction, PermissionId, SystemPermission,
 };
-use keygate_storage::repo::memberships::{self, MembershipRecord};
-use keygate_storage::repo::team_permissions::{self, GrantRecord};
-use keygate_storage::repo::teams::{self, TeamRecord};
-use keygate_storage::repo::users::{self, UserRecord};
-use keygate_storage::{DbConnection, StorageError};
+use keygate_service::records::UserRecord;
+use keygate_storage::DbConnection;
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::access_token::{AccessTokenSubject, IssuedAccessToken};
-use crate::routes::team_standing::{load_catalogue, load_standing};
 use crate::state::AppState;
 use crate::validation::{FieldContext, FieldValue, Rejection};
-use crate::wire_error::{ApiError, KnownError, PlainError};
+use crate::wire_error::{ApiError, PlainError};
+use keygate_service::team_standing::load_standing;
 
 /// Asks `keygate_permissions` whether `caller` may perform `action`, loading the caller's
 /// standing in the team first when the decision needs it.
@@ -39,98 +36,6 @@ pub(crate) fn authorize(
         None => None,
     };
     authorize_identity(caller, action, standing.as_ref()).map_err(ApiError::from)
-}
-
-/// `USER_NOT_FOUND` unless the project has the user (upstream's `ensureUserExists`).
-pub(crate) fn ensure_user_exists(
-    conn: &mut DbConnection,
-    project: ProjectId,
-    user: UserId,
-) -> Result<(), ApiError> {
-    if users::exists(conn, project, user)? {
-        Ok(())
-    } else {
-        Err(KnownError::UserNotFound.into())
-    }
-}
-
-/// `USER_NOT_FOUND`, then `TEAM_MEMBERSHIP_NOT_FOUND`, unless the user is a member of the team
-/// (upstream's `ensureTeamMembershipExists`).
-pub(crate) fn ensure_membership(
-    conn: &mut DbConnection,
-    project: ProjectId,
-    team: TeamId,
-    user: UserId,
-) -> Result<(), ApiError> {
-    ensure_user_exists(conn, project, user)?;
-    if memberships::exists(conn, project, team, user)? {
-        Ok(())
-    } else {
-        Err(KnownError::TeamMembershipNotFound {
-            team_id: team,
-            user_id: user,
-        }
-        .into())
-    }
-}
-
-/// Adds `user` to `team` with the permissions granted on joining as `kind` (the creator gets
-/// `team_admin`, a member `team_member`). The caller has checked that both exist and that the
-/// user is not a member yet.
-pub(crate) fn add_member(
-    conn: &mut DbConnection,
-    project: ProjectId,
-    team: TeamId,
-    user: UserId,
-    kind: MembershipKind,
-    now: EpochMillis,
-) -> Result<(), ApiError> {
-    memberships::insert(
-        conn,
-        &MembershipRecord {
-            project_id: project,
-            team_id: team,
-            user_id: user,
-            created_at_millis: now,
-        },
-    )
-    .map_err(|error| match error {
-        StorageError::AlreadyExists { .. } => KnownError::TeamMembershipAlreadyExists.into(),
-        other => ApiError::from(other),
-    })?;
-    let catalogue = load_catalogue(conn, project)?;
-    for permission in kind.default_grants() {
-        // A project whose operator removed a default definition simply grants nothing for it.
-        if !catalogue.is_defined(permission.as_str()) {
-            continue;
-        }
-        team_permissions::grant(
-            conn,
-            &GrantRecord {
-                project_id: project,
-                team_id: team,
-                user_id: user,
-                permission_id: permission.as_str().to_owned(),
-            },
-        )?;
-    }
-    Ok(())
-}
-
-/// The user with the team they selected, if the project has the user.
-pub(crate) fn load_user(
-    conn: &mut DbConnection,
-    project: ProjectId,
-    user: UserId,
-) -> Result<Option<(UserRecord, Option<TeamRecord>)>, StorageError> {
-    let Some(record) = users::get(conn, project, user)? else {
-        return Ok(None);
-    };
-    let team = match record.selected_team_id {
-        Some(team) => teams::get(conn, project, team)?,
-        None => None,
-    };
-    Ok(Some((record, team)))
 }
 
 /// Issues an access token for a session of `user`, carrying the user's current name, e-mail

@@ -20,8 +20,9 @@
 //! exist; a project caller never learns it, see [`crate::auth`]). Anything else answers
 //! `ACCESS_TYPE_REQUIRED`, like every other project endpoint.
 //!
-//! The project and credential JSON shapes are public ([`project_json`], [`credential_json`]) so
-//! that the `keygate project …` commands print exactly what the HTTP API answers.
+//! The project and credential JSON shapes are [`crate::project_objects`]', shared with the
+//! `keygate project …` commands so that they print exactly what the HTTP API answers. The use
+//! cases are `keygate_service::projects`'.
 
 use std::sync::Arc;
 
@@ -30,13 +31,9 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use keygate_domain::ProjectId;
 use keygate_permissions::{AccessType, Denial};
-use keygate_storage::repo::project_cors::{self, ProjectCors};
-use keygate_storage::repo::projects::{
-    self as stored_projects, ProjectConfig, ProjectRecord, ProjectUpdate,
-};
-use keygate_storage::DbConnection;
-use keygate_storage::StorageError;
-use serde_json::{json, Map, Value};
+use keygate_service::projects::{CorsChanges, CredentialKeys, ProjectView};
+use keygate_service::records::{ProjectConfig, ProjectRecord, ProjectUpdate};
+use keygate_service::NotFound;
 
 use crate::auth::{authenticate, authenticate_operator, Operator, RequestAuth};
 use crate::conventions::{
@@ -44,7 +41,7 @@ use crate::conventions::{
     PUBLISHABLE_CLIENT_KEY, SECRET_SERVER_KEY, SUPER_SECRET_ADMIN_KEY,
 };
 use crate::cors::TrustedDomains;
-use crate::projects::{create_project, issue_credential, CredentialKeys, IssuedCredential};
+use crate::project_objects::{CredentialObject, ProjectObject};
 use crate::request_body::RequestBody;
 use crate::state::AppState;
 use crate::validation::{FieldReader, RequestCheck};
@@ -70,88 +67,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// A project as the API shows it:
-/// `{id, display_name, created_at_millis, config: {allow_user_api_keys, allow_team_api_keys,
-/// client_team_creation_enabled}}`.
-pub fn project_json(project: &ProjectRecord) -> Value {
-    let config = &project.config;
-    json!({
-        "id": project.id.to_string(),
-        "display_name": project.display_name,
-        "created_at_millis": project.created_at_millis,
-        "config": {
-            "allow_user_api_keys": config.allow_user_api_keys,
-            "allow_team_api_keys": config.allow_team_api_keys,
-            "client_team_creation_enabled": config.client_team_creation_enabled,
-        },
-    })
-}
-
-/// A project with its CORS settings, as the HTTP API shows it: [`project_json`] whose `config`
-/// also holds `allow_localhost` and `domains: [{domain, handler_path}]`.
-pub fn project_json_with_cors(project: &ProjectRecord, cors: &ProjectCors) -> Value {
-    let mut value = project_json(project);
-    if let Some(config) = value.get_mut("config").and_then(Value::as_object_mut) {
-        config.insert("allow_localhost".to_owned(), json!(cors.allow_localhost));
-        let domains: Vec<Value> = cors
-            .domains
-            .iter()
-            .map(|d| json!({"domain": d.domain, "handler_path": d.handler_path}))
-            .collect();
-        config.insert("domains".to_owned(), Value::Array(domains));
-    }
-    value
-}
-
-/// Applies the CORS fields a body gave (if any) and returns the project's CORS settings.
-fn apply_cors(
-    conn: &mut DbConnection,
-    project: ProjectId,
-    config: &ConfigFields,
-    now: keygate_domain::EpochMillis,
-) -> Result<ProjectCors, StorageError> {
-    let mut cors = project_cors::get(conn, project)?;
-    if config.allow_localhost.is_none() && config.domains.is_none() {
-        return Ok(cors);
-    }
-    if let Some(allow_localhost) = config.allow_localhost {
-        cors.allow_localhost = allow_localhost;
-    }
-    if let Some(domains) = &config.domains {
-        cors.domains = domains.0.clone();
-    }
-    project_cors::set(conn, project, &cors, now)?;
-    Ok(cors)
-}
-
-/// A credential just issued, as the API shows it (the only time its keys are shown):
-/// `{id, description, created_at_millis, expires_at_millis?, publishable_client_key?,
-/// secret_server_key?, super_secret_admin_key?}` — each optional field present only when set.
-pub fn credential_json(credential: &IssuedCredential) -> Value {
-    let record = &credential.record;
-    let mut object = Map::new();
-    object.insert("id".to_owned(), json!(record.id.to_string()));
-    object.insert("description".to_owned(), json!(record.description));
-    object.insert(
-        "created_at_millis".to_owned(),
-        json!(record.created_at_millis),
-    );
-    if let Some(expires_at_millis) = record.expires_at_millis {
-        object.insert("expires_at_millis".to_owned(), json!(expires_at_millis));
-    }
-    let keys = [
-        ("publishable_client_key", &credential.publishable_client_key),
-        ("secret_server_key", &credential.secret_server_key),
-        ("super_secret_admin_key", &credential.super_secret_admin_key),
-    ];
-    for (name, key) in keys {
-        if let Some(key) = key {
-            object.insert(name.to_owned(), json!(key.expose_secret()));
-        }
-    }
-    Value::Object(object)
-}
-
 /// The switches of a create or update body; `None` where the body leaves one out.
 #[derive(Debug, Default)]
 struct ConfigFields {
@@ -171,6 +86,16 @@ fn read_config(reader: &mut FieldReader<'_>) -> ConfigFields {
             .optional(),
         allow_localhost: reader.field::<bool>("allow_localhost").optional(),
         domains: reader.field::<TrustedDomains>("domains").optional(),
+    }
+}
+
+impl ConfigFields {
+    /// The CORS changes the body asks for.
+    fn cors(&mut self) -> CorsChanges {
+        CorsChanges {
+            allow_localhost: self.allow_localhost,
+            domains: self.domains.take().map(|domains| domains.0),
+        }
     }
 }
 
@@ -203,27 +128,17 @@ async fn create(
     let query = check.query(|_| ());
     let ((display_name, config), ()) = check.finish((body, query))?;
 
+    let mut config = config;
     let switches = ProjectConfig {
         allow_user_api_keys: config.allow_user_api_keys.unwrap_or(false),
         allow_team_api_keys: config.allow_team_api_keys.unwrap_or(false),
         client_team_creation_enabled: config.client_team_creation_enabled.unwrap_or(false),
     };
-    let now = state.now();
-    let (project, cors) = state
-        .with_conn(move |conn| {
-            let created = conn.in_transaction(|conn| {
-                let project = create_project(conn, &display_name, switches, now)?;
-                let cors = apply_cors(conn, project.id, &config, now)?;
-                Ok((project, cors))
-            })?;
-            Ok(created)
-        })
+    let view = state
+        .service()
+        .create_project(display_name, switches, config.cors())
         .await?;
-    tracing::info!(project_id = %project.id, "operator created a project");
-    json_response(
-        StatusCode::CREATED,
-        &project_json_with_cors(&project, &cors),
-    )
+    json_response(StatusCode::CREATED, &ProjectObject::new(&view))
 }
 
 /// `GET /api/v1/internal/projects/current`.
@@ -236,14 +151,12 @@ async fn read_current(
     let mut check = RequestCheck::new(&request);
     let query = check.query(|_| ());
     check.finish(query)?;
-    let project_id = auth.project_id();
-    let cors = state
-        .with_conn(move |conn| Ok(project_cors::get(conn, project_id)?))
-        .await?;
-    json_response(
-        StatusCode::OK,
-        &project_json_with_cors(&auth.project, &cors),
-    )
+    let cors = state.service().project_cors(auth.project_id()).await?;
+    let view = ProjectView {
+        project: ProjectRecord::clone(&auth.project),
+        cors,
+    };
+    json_response(StatusCode::OK, &ProjectObject::new(&view))
 }
 
 /// `PATCH /api/v1/internal/projects/current`.
@@ -263,35 +176,18 @@ async fn update_current(
     let query = check.query(|_| ());
     let ((display_name, config), ()) = check.finish((body, query))?;
 
+    let mut config = config;
     let changes = ProjectUpdate {
         display_name,
         allow_user_api_keys: config.allow_user_api_keys,
         allow_team_api_keys: config.allow_team_api_keys,
         client_team_creation_enabled: config.client_team_creation_enabled,
     };
-    let project_id = auth.project_id();
-    let now = state.now();
-    let (project, cors) = state
-        .with_conn(move |conn| {
-            let project = match stored_projects::update(conn, project_id, &changes) {
-                Ok(project) => project,
-                // Projects are never deleted, but answer as upstream would if one were.
-                Err(StorageError::NotFound { .. }) => {
-                    return Err(KnownError::CurrentProjectNotFound {
-                        project_id: project_id.to_string(),
-                    }
-                    .into())
-                }
-                Err(other) => return Err(other.into()),
-            };
-            let cors = apply_cors(conn, project_id, &config, now)?;
-            Ok((project, cors))
-        })
+    let view = state
+        .service()
+        .update_project(auth.project_id(), changes, config.cors())
         .await?;
-    // Before the response: the next request on this node sees the new switches.
-    state.project_auth_cache().invalidate_all();
-    tracing::info!(project_id = %project.id, "project updated");
-    json_response(StatusCode::OK, &project_json_with_cors(&project, &cors))
+    json_response(StatusCode::OK, &ProjectObject::new(&view))
 }
 
 /// The project a credential is issued for: admin access to it, or the operator naming it.
@@ -311,14 +207,14 @@ async fn credential_project(
         let project_id_text = stack_header(headers, &PROJECT_ID)
             .map(|v| v.into_owned())
             .unwrap_or_default();
-        let not_found = || KnownError::CurrentProjectNotFound {
+        let not_found = || NotFound::Project {
             project_id: project_id_text.clone(),
         };
         let project_id: ProjectId = project_id_text.parse().map_err(|_| not_found())?;
-        let project = state
-            .with_conn(move |conn| Ok(stored_projects::get(conn, project_id)?))
-            .await?;
-        return project.map(Arc::new).ok_or_else(|| not_found().into());
+        let view = state.service().find_project(project_id).await?;
+        return view
+            .map(|view| Arc::new(view.project))
+            .ok_or_else(|| not_found().into());
     }
     let auth = authenticate(request, state)
         .await?
@@ -353,28 +249,11 @@ async fn create_credential(
         ));
     }
 
-    let project_id = project.id;
-    let hasher = state.hasher().clone();
-    let now = state.now();
     let issued = state
-        .with_conn(move |conn| {
-            Ok(issue_credential(
-                conn,
-                &hasher,
-                project_id,
-                &description,
-                expires_at_millis,
-                keys,
-                now,
-            )?)
-        })
+        .service()
+        .issue_credential(project.id, description, expires_at_millis, keys)
         .await?;
-    tracing::info!(
-        project_id = %project_id,
-        credential_id = %issued.record.id,
-        "issued a project credential"
-    );
-    json_response(StatusCode::OK, &credential_json(&issued))
+    json_response(StatusCode::OK, &CredentialObject::new(&issued))
 }
 
 #[cfg(test)]
@@ -385,6 +264,7 @@ mod tests {
     use keygate_storage::repo::project_credentials::{self, CredentialKind};
     use keygate_storage::repo::projects::ProjectConfig;
     use keygate_storage::repo::{sessions, team_permissions, users};
+    use keygate_storage::testing::write_keys_uncached;
     use serde_json::json;
 
     use crate::testing::{TestApp, TestProject, TestResponse, TEST_OPERATOR_TOKEN};
@@ -1177,7 +1057,10 @@ mod tests {
 
             // A deleted user.
             let deleted = app.create_user(&project);
-            users::delete(&mut app.database().conn(), project.id(), deleted.id).unwrap();
+            write_keys_uncached(&mut app.database().conn(), |w| {
+                users::delete(w, project.id(), deleted.id)
+            })
+            .unwrap();
             get_current(app, with_token(&deleted.access_token))
                 .await
                 .assert_known_error(401, "ACCESS_TOKEN_EXPIRED");

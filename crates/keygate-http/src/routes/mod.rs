@@ -9,7 +9,7 @@ pub mod internal;
 pub mod sessions;
 pub mod team_memberships;
 pub mod team_permissions;
-mod team_standing;
+
 pub mod teams;
 pub mod users;
 

@@ -31,13 +31,13 @@ use uuid::Uuid;
 use super::identity_json::success_json;
 use super::identity_support::issue_access_token;
 use crate::access_token::BRANCH_ID;
-use crate::auth::{project_opened_by, RequestAuth};
+use crate::auth::RequestAuth;
 use crate::conventions::{json_response, method_not_allowed, stack_header, REFRESH_TOKEN};
-use crate::project_auth_cache::PresentedProjectKey;
 use crate::request_body::RequestBody;
 use crate::state::{AppState, DEFAULT_REFRESH_TOKEN_LIFETIME_MILLIS};
 use crate::validation::{FieldContext, FieldValue, Rejection, RequestCheck, UserIdOrMe};
 use crate::wire_error::{ApiError, KnownError};
+use keygate_service::project_auth_cache::PresentedProjectKey;
 
 /// Prefix of refresh tokens (`kgrt_…`), so a leaked one is recognisable.
 pub const REFRESH_TOKEN_PREFIX: &str = "kgrt";
@@ -353,7 +353,9 @@ async fn authenticate_client(
         kind: CredentialKind::PublishableClientKey,
         hash: state.hasher().hash(&secret),
     };
-    let valid = project_opened_by(state, presented, state.now())
+    let valid = state
+        .service()
+        .project_opened_by(presented)
         .await?
         .is_some();
     if valid {

@@ -16,7 +16,9 @@ use keygate_storage::StorageError;
 use serde_json::json;
 
 use super::identity_json::success_json;
-use super::identity_support::{add_member, authorize, ensure_membership, ensure_user_exists};
+use keygate_service::identity::{add_member, ensure_membership, ensure_user_exists};
+
+use super::identity_support::authorize;
 use crate::auth::RequestAuth;
 use crate::conventions::{json_response, method_not_allowed};
 use crate::request_body::RequestBody;
@@ -69,7 +71,14 @@ async fn add_team_member(
                 if memberships::exists(conn, project, team_id, user_id)? {
                     return Err(KnownError::TeamMembershipAlreadyExists.into());
                 }
-                add_member(conn, project, team_id, user_id, MembershipKind::Member, now)
+                Ok(add_member(
+                    conn,
+                    project,
+                    team_id,
+                    user_id,
+                    MembershipKind::Member,
+                    now,
+                )?)
             })
         })
         .await?;

@@ -20,14 +20,16 @@ use keygate_storage::{DbConnection, StorageError};
 use serde_json::{json, Value};
 
 use super::identity_json::{list_json, success_json};
-use super::identity_support::{authorize, ensure_membership, PermissionIdField, TextFlag};
-use super::team_standing::load_catalogue;
+use keygate_service::identity::ensure_membership;
+
+use super::identity_support::{authorize, PermissionIdField, TextFlag};
 use crate::auth::RequestAuth;
 use crate::conventions::{json_response, method_not_allowed};
 use crate::request_body::RequestBody;
 use crate::state::AppState;
 use crate::validation::{Pending, RequestCheck, UserIdOrMe};
 use crate::wire_error::{ApiError, KnownError};
+use keygate_service::team_standing::load_catalogue;
 
 /// Registers the team permission routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -12,23 +12,19 @@
 //! memberships, permission grants and API keys, and clears it as anyone's selected team (the
 //! database cascades).
 
-use std::sync::Arc;
-
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use keygate_domain::{Owner, TeamId};
+use keygate_domain::TeamId;
 use keygate_permissions::{authorize_create_team, IdentityAction, MembershipKind};
-use keygate_storage::repo::api_keys;
 use keygate_storage::repo::teams::{self, TeamRecord, TeamUpdate};
 use keygate_storage::StorageError;
 use serde_json::Value;
 
 use super::identity_json::{list_json, metadata_text, success_json, team_json, View};
-use super::identity_support::{
-    add_member, authorize, ensure_user_exists, require_client_image, ImageUrl, MAX_IMAGE_URL_CHARS,
-};
+use keygate_service::identity::{add_member, ensure_user_exists};
+
+use super::identity_support::{authorize, require_client_image, ImageUrl, MAX_IMAGE_URL_CHARS};
 use crate::auth::RequestAuth;
-use crate::check_cache::write_keys;
 use crate::conventions::{json_response, method_not_allowed};
 use crate::request_body::RequestBody;
 use crate::state::AppState;
@@ -284,26 +280,7 @@ async fn delete_team(
     let params = team_id_param(&mut check);
     let query = check.query(|_| ());
     let (team_id, ()) = check.finish((params, query))?;
-    let project = auth.project_id();
-    let caller = auth.caller();
-    let cache = Arc::clone(state.check_cache());
-    state
-        .with_conn(move |conn| {
-            authorize(
-                conn,
-                project,
-                &caller,
-                &IdentityAction::DeleteTeam { team_id },
-            )?;
-            // The team's API keys go with it, and leave the check cache before the answer.
-            write_keys(conn, &cache, |conn| {
-                let keys = api_keys::list_ids_for_owner(conn, project, Owner::Team(team_id))?;
-                teams::delete(conn, project, team_id)?;
-                Ok(((), keys))
-            })
-            .map_err(team_not_found(team_id))
-        })
-        .await?;
+    state.service().delete_team(auth.actor(), team_id).await?;
     json_response(StatusCode::OK, &success_json())
 }
 

@@ -12,25 +12,22 @@
 //! project (`409 USER_EMAIL_ALREADY_EXISTS`). Deleting a user deletes their sessions,
 //! memberships, permission grants and API keys (the database cascades).
 
-use std::sync::Arc;
-
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use keygate_domain::{Owner, ProjectId, TeamId, UserId};
+use keygate_domain::{ProjectId, TeamId, UserId};
 use keygate_permissions::{authorize_identity, IdentityAction};
-use keygate_storage::repo::api_keys;
 use keygate_storage::repo::teams::TeamRecord;
 use keygate_storage::repo::users::{self, UserRecord, UserUpdate};
 use keygate_storage::StorageError;
 use serde_json::Value;
 
 use super::identity_json::{metadata_text, success_json, user_json, View};
+use keygate_service::identity::{ensure_membership, load_user};
+
 use super::identity_support::{
-    ensure_membership, load_user, require_client_image, Email, ImageUrl, NoSignIn,
-    MAX_IMAGE_URL_CHARS,
+    require_client_image, Email, ImageUrl, NoSignIn, MAX_IMAGE_URL_CHARS,
 };
 use crate::auth::RequestAuth;
-use crate::check_cache::write_keys;
 use crate::conventions::{json_response, method_not_allowed};
 use crate::request_body::RequestBody;
 use crate::state::AppState;
@@ -377,24 +374,6 @@ async fn update_user(
     )
 }
 
-/// Deletes the user with their API keys, which leave the check cache before this returns.
-async fn delete(state: &AppState, project: ProjectId, user_id: UserId) -> Result<(), ApiError> {
-    let cache = Arc::clone(state.check_cache());
-    state
-        .with_conn(move |conn| {
-            write_keys(conn, &cache, |conn| {
-                let keys = api_keys::list_ids_for_owner(conn, project, Owner::User(user_id))?;
-                users::delete(conn, project, user_id)?;
-                Ok(((), keys))
-            })
-            .map_err(|error| match error {
-                StorageError::NotFound { .. } => KnownError::UserNotFound.into(),
-                other => ApiError::from(other),
-            })
-        })
-        .await
-}
-
 /// `DELETE /api/v1/users/{user_id}`.
 async fn delete_user(
     request: HttpRequest,
@@ -404,7 +383,10 @@ async fn delete_user(
 ) -> Result<HttpResponse, ApiError> {
     authorize_identity(&auth.caller(), &IdentityAction::DeleteUser, None)?;
     let (user_id, _) = user_id_param(&request, &auth, None, read_server_update)?;
-    delete(&state, auth.project_id(), user_id).await?;
+    state
+        .service()
+        .delete_user(auth.actor(), user_id, false)
+        .await?;
     json_response(StatusCode::OK, &success_json())
 }
 
@@ -481,7 +463,10 @@ async fn delete_current_user(
     check.finish(query)?;
     authorize_identity(&auth.caller(), &IdentityAction::DeleteCurrentUser, None)?;
     let user_id = session_user(&auth)?;
-    delete(&state, auth.project_id(), user_id).await?;
+    state
+        .service()
+        .delete_user(auth.actor(), user_id, true)
+        .await?;
     json_response(StatusCode::OK, &success_json())
 }
 

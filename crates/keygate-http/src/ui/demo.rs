@@ -41,10 +41,10 @@ use uuid::Uuid;
 use super::page::{ACCESS_TOKEN_COOKIE, ACCOUNT_SETTINGS_PATH, CLIENT_KEY_COOKIE, PROJECT_COOKIE};
 use super::{DemoClientKey, DemoSignIn, UiSettings};
 use crate::conventions::not_found;
-use crate::projects::{issue_credential, CredentialKeys};
 use crate::routes::sessions::REFRESH_TOKEN_PREFIX;
 use crate::state::AppState;
 use crate::wire_error::{ApiError, PlainError};
+use keygate_service::projects::{issue_credential, CredentialKeys};
 
 /// Where the demo sign-in is served.
 pub const DEMO_SIGN_IN_PATH: &str = "/handler/demo-sign-in";
@@ -400,8 +400,8 @@ mod tests {
 
     use super::*;
     use crate::app::build_app;
-    use crate::projects::create_project;
     use crate::testing::{TestApp, TestResponse};
+    use keygate_service::projects::create_project;
 
     const LOOPBACK_PEER: &str = "127.0.0.1:50000";
 
@@ -619,7 +619,10 @@ mod tests {
                     .expect("read")
                     .expect("stored");
                 let id = String::from_utf8(marker.value).expect("utf-8").parse().expect("id");
-                users::delete(&mut conn, project, id).expect("delete demo user");
+                keygate_storage::testing::write_keys_uncached(&mut conn, |w| {
+                    users::delete(w, project, id)
+                })
+                .expect("delete demo user");
                 id
             };
             let again = send_with(app, ui, local_request("localhost")).await;

@@ -12,6 +12,7 @@ use keygate_domain::{ApiKey, ApiKeyId, EpochMillis, KeyHash, Owner, ProjectId};
 
 use crate::connection::DbConnection;
 use crate::error::StorageError;
+use crate::key_changes::KeyWrite;
 use crate::schema::api_keys;
 use crate::stored::{parse_hash, parse_id};
 
@@ -220,11 +221,12 @@ pub fn list_ids_for_owner(
 /// Replaces the description and returns the key; [`StorageError::NotFound`] if the project has
 /// no such key.
 pub fn update_description(
-    conn: &mut DbConnection,
+    write: &mut KeyWrite<'_>,
     project: ProjectId,
     id: ApiKeyId,
     description: &str,
 ) -> Result<ApiKey, StorageError> {
+    write.changed([id]);
     diesel::update(
         api_keys::table
             .filter(api_keys::project_id.eq(project.to_string()))
@@ -232,7 +234,7 @@ pub fn update_description(
     )
     .set(api_keys::description.eq(description))
     .returning(ROW_COLUMNS)
-    .get_result::<ApiKeyRow>(conn)
+    .get_result::<ApiKeyRow>(write.conn())
     .map_err(StorageError::not_found_as("API key"))?
     .try_into()
 }
@@ -240,11 +242,13 @@ pub fn update_description(
 /// Revokes the key at `now` unless it already is revoked (the first time is kept; there is no
 /// un-revoke) and returns it; [`StorageError::NotFound`] if the project has no such key.
 pub fn revoke(
-    conn: &mut DbConnection,
+    write: &mut KeyWrite<'_>,
     project: ProjectId,
     id: ApiKeyId,
     now: EpochMillis,
 ) -> Result<ApiKey, StorageError> {
+    write.changed([id]);
+    let conn = write.conn();
     let this_key = api_keys::table
         .filter(api_keys::project_id.eq(project.to_string()))
         .filter(api_keys::id.eq(id.to_string()));
@@ -324,7 +328,9 @@ mod tests {
     use keygate_domain::{TeamId, UserId};
 
     use super::*;
-    use crate::testing::{insert_api_key, insert_project, insert_team, insert_user, random_hash};
+    use crate::testing::{
+        insert_api_key, insert_project, insert_team, insert_user, random_hash, write_keys_uncached,
+    };
 
     fn key_for(project: ProjectId, owner: Owner, created_at_millis: i64) -> ApiKey {
         ApiKey {
@@ -397,7 +403,7 @@ mod tests {
             let tied_b = insert_api_key(&mut conn, project, Owner::User(user), 200);
             insert_api_key(&mut conn, project, Owner::User(other_user), 400);
             let team_key = insert_api_key(&mut conn, project, Owner::Team(team), 500);
-            revoke(&mut conn, project, oldest.id, 600).unwrap();
+            write_keys_uncached(&mut conn, |w| revoke(w, project, oldest.id, 600)).unwrap();
 
             let (tied_high, tied_low) =
                 if tied_a.id > tied_b.id { (tied_a, tied_b) } else { (tied_b, tied_a) };
@@ -424,13 +430,13 @@ mod tests {
             let user = insert_user(&mut conn, project).id;
             let key = insert_api_key(&mut conn, project, Owner::User(user), 1);
 
-            let updated = update_description(&mut conn, project, key.id, "").unwrap();
+            let updated = write_keys_uncached(&mut conn, |w| update_description(w, project, key.id, "")).unwrap();
             assert_eq!(updated, ApiKey { description: String::new(), ..key.clone() });
             assert_eq!(get(&mut conn, project, key.id).unwrap(), Some(updated));
 
             let other_project = insert_project(&mut conn).id;
             assert!(matches!(
-                update_description(&mut conn, other_project, key.id, "x"),
+                write_keys_uncached(&mut conn, |w| update_description(w, other_project, key.id, "x")),
                 Err(StorageError::NotFound { entity: "API key" })
             ));
         }
@@ -441,16 +447,16 @@ mod tests {
             let team = insert_team(&mut conn, project).id;
             let key = insert_api_key(&mut conn, project, Owner::Team(team), 1);
 
-            let revoked = revoke(&mut conn, project, key.id, 5_000).unwrap();
+            let revoked = write_keys_uncached(&mut conn, |w| revoke(w, project, key.id, 5_000)).unwrap();
             assert_eq!(revoked, ApiKey { manually_revoked_at_millis: Some(5_000), ..key.clone() });
-            let again = revoke(&mut conn, project, key.id, 9_000).unwrap();
+            let again = write_keys_uncached(&mut conn, |w| revoke(w, project, key.id, 9_000)).unwrap();
             assert_eq!(again.manually_revoked_at_millis, Some(5_000));
             assert_eq!(get_by_id(&mut conn, key.id).unwrap(), Some(revoked));
 
             let other_project = insert_project(&mut conn).id;
             for (project, id) in [(other_project, key.id), (project, ApiKeyId::new_random())] {
                 assert!(matches!(
-                    revoke(&mut conn, project, id, 1),
+                    write_keys_uncached(&mut conn, |w| revoke(w, project, id, 1)),
                     Err(StorageError::NotFound { entity: "API key" })
                 ));
             }
@@ -476,7 +482,7 @@ mod tests {
 
             // The key itself is untouched, and revoking still returns it whole.
             assert_eq!(get(&mut conn, project, used.id).unwrap(), Some(used.clone()));
-            assert_eq!(revoke(&mut conn, project, used.id, 8_000).unwrap().id, used.id);
+            assert_eq!(write_keys_uncached(&mut conn, |w| revoke(w, project, used.id, 8_000)).unwrap().id, used.id);
             // Many ids at once, beyond one statement's chunk.
             let many: Vec<ApiKeyId> = (0..1_200).map(|_| ApiKeyId::new_random()).collect();
             assert_eq!(last_used(&mut conn, &many).unwrap().len(), 0);

@@ -2,10 +2,12 @@
 //! keys, and clears it as anyone's selected team (all by the database's foreign keys).
 
 use diesel::prelude::*;
-use keygate_domain::{EpochMillis, ProjectId, TeamId, UserId};
+use keygate_domain::{EpochMillis, Owner, ProjectId, TeamId, UserId};
 
 use crate::connection::DbConnection;
 use crate::error::StorageError;
+use crate::key_changes::KeyWrite;
+use crate::repo::api_keys;
 use crate::schema::{team_memberships, teams};
 use crate::stored::parse_id;
 
@@ -165,13 +167,19 @@ pub fn update(
 
 /// Deletes the team with everything that belongs to it; [`StorageError::NotFound`] if the
 /// project has no such team.
-pub fn delete(conn: &mut DbConnection, project: ProjectId, id: TeamId) -> Result<(), StorageError> {
+pub fn delete(
+    write: &mut KeyWrite<'_>,
+    project: ProjectId,
+    id: TeamId,
+) -> Result<(), StorageError> {
+    let keys = api_keys::list_ids_for_owner(write.conn(), project, Owner::Team(id))?;
+    write.changed(keys);
     let deleted = diesel::delete(
         teams::table
             .filter(teams::project_id.eq(project.to_string()))
             .filter(teams::id.eq(id.to_string())),
     )
-    .execute(conn)?;
+    .execute(write.conn())?;
     if deleted == 0 {
         return Err(StorageError::NotFound { entity: "team" });
     }
@@ -218,7 +226,9 @@ mod tests {
         self, GrantFilter, GrantRecord, PermissionDefinitionRecord,
     };
     use crate::repo::{api_keys, users};
-    use crate::testing::{insert_api_key, insert_project, insert_team, insert_user};
+    use crate::testing::{
+        insert_api_key, insert_project, insert_team, insert_user, write_keys_uncached,
+    };
 
     fn team_at(project: ProjectId, created_at_millis: i64) -> TeamRecord {
         TeamRecord {
@@ -363,7 +373,7 @@ mod tests {
             })
             .unwrap();
 
-            delete(&mut conn, project, team.id).unwrap();
+            write_keys_uncached(&mut conn, |w| delete(w, project, team.id)).unwrap();
 
             assert_eq!(get(&mut conn, project, team.id).unwrap(), None);
             assert_eq!(api_keys::get_by_id(&mut conn, key.id).unwrap(), None);
@@ -386,7 +396,7 @@ mod tests {
             let team = insert_team(&mut conn, project);
             let other_project = insert_project(&mut conn).id;
             assert!(matches!(
-                delete(&mut conn, other_project, team.id),
+                write_keys_uncached(&mut conn, |w| delete(w, other_project, team.id)),
                 Err(StorageError::NotFound { entity: "team" })
             ));
             assert!(get(&mut conn, project, team.id).unwrap().is_some());

@@ -2,10 +2,12 @@
 //! (all by the database's foreign keys).
 
 use diesel::prelude::*;
-use keygate_domain::{EpochMillis, ProjectId, TeamId, UserId};
+use keygate_domain::{EpochMillis, Owner, ProjectId, TeamId, UserId};
 
 use crate::connection::DbConnection;
 use crate::error::StorageError;
+use crate::key_changes::KeyWrite;
+use crate::repo::api_keys;
 use crate::schema::users;
 use crate::stored::{parse_id, parse_optional_id};
 
@@ -245,8 +247,14 @@ pub fn update(
 
 /// Deletes the user with everything that belongs to them; [`StorageError::NotFound`] if the
 /// project has no such user.
-pub fn delete(conn: &mut DbConnection, project: ProjectId, id: UserId) -> Result<(), StorageError> {
-    let deleted = diesel::delete(user_row(project, id)).execute(conn)?;
+pub fn delete(
+    write: &mut KeyWrite<'_>,
+    project: ProjectId,
+    id: UserId,
+) -> Result<(), StorageError> {
+    let keys = api_keys::list_ids_for_owner(write.conn(), project, Owner::User(id))?;
+    write.changed(keys);
+    let deleted = diesel::delete(user_row(project, id)).execute(write.conn())?;
     if deleted == 0 {
         return Err(StorageError::NotFound { entity: "user" });
     }
@@ -263,7 +271,9 @@ mod tests {
         self, GrantFilter, GrantRecord, PermissionDefinitionRecord,
     };
     use crate::repo::{api_keys, sessions};
-    use crate::testing::{insert_api_key, insert_project, insert_team, insert_user, random_hash};
+    use crate::testing::{
+        insert_api_key, insert_project, insert_team, insert_user, random_hash, write_keys_uncached,
+    };
 
     fn full_user(project: ProjectId, email: &str) -> UserRecord {
         UserRecord {
@@ -392,7 +402,7 @@ mod tests {
                 ));
             }
             assert!(matches!(
-                delete(&mut conn, other_project, user),
+                write_keys_uncached(&mut conn, |w| delete(w, other_project, user)),
                 Err(StorageError::NotFound { entity: "user" })
             ));
             assert!(exists(&mut conn, project, user).unwrap());
@@ -469,7 +479,7 @@ mod tests {
             let kept_key = insert_api_key(&mut conn, project, Owner::User(kept_user), 1);
             let team_key = insert_api_key(&mut conn, project, Owner::Team(team), 1);
 
-            delete(&mut conn, project, user).unwrap();
+            write_keys_uncached(&mut conn, |w| delete(w, project, user)).unwrap();
 
             assert!(!exists(&mut conn, project, user).unwrap());
             assert_eq!(api_keys::get_by_id(&mut conn, key.id).unwrap(), None);

@@ -4,7 +4,7 @@
 //! first-view object (create only) shows the full key string instead. `expires_at_millis` and
 //! `manually_revoked_at_millis` are left out while unset, as upstream's serializer drops
 //! `undefined`; the owner is `user_id` or `team_id` next to `type`. `last_used_at_millis` is
-//! keygate's own (left out while the key was never used; see `crate::key_usage`).
+//! keygate's own (left out while the key was never used; see `keygate_service::key_usage`).
 
 use std::collections::HashMap;
 

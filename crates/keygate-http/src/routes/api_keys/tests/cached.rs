@@ -1,4 +1,4 @@
-//! The check cache (`crate::check_cache`) seen through HTTP: a cached row saves the database
+//! The check cache (`keygate_service::check_cache`) seen through HTTP: a cached row saves the database
 //! round trip but never a verdict, and every write that changes or deletes a key is seen by the
 //! very next check on this node.
 
@@ -7,7 +7,7 @@ use keygate_storage::repo::api_keys;
 use serde_json::json;
 
 use super::*;
-use crate::check_cache::CachedLookup;
+use keygate_service::check_cache::CachedLookup;
 
 /// Checks `key` once so its row is cached, and asserts that it is.
 async fn check_and_cache(app: &TestApp, project: &TestProject, route: &str, key: &str) {
@@ -160,15 +160,15 @@ crate::http_tests! {
     }
 }
 
-/// The project-authentication cache (`crate::project_auth_cache`) seen through the check: it
+/// The project-authentication cache (`keygate_service::project_auth_cache`) seen through the check: it
 /// saves the credential and project reads, never an expiry, and a project change made on this
 /// node is seen by its very next request.
 mod project_authentication {
     use std::time::Duration;
 
     use super::*;
-    use crate::project_auth_cache::ProjectAuthCacheSettings;
     use crate::testing::TestProject;
+    use keygate_service::project_auth_cache::ProjectAuthCacheSettings;
 
     crate::http_tests! {
         fn a_switch_change_is_seen_by_the_next_check(app) {

@@ -12,8 +12,8 @@
 //! good entries nor grow memory.
 //!
 //! **Revocation never lingers.** Every write that changes a key (revoke, description, deletion
-//! of its owner) calls [`CheckCache::invalidate`] after it committed and before its response is
-//! sent. A check that read the database *before* that write must not put its stale row back
+//! of its owner) goes through [`Service::write_keys`](crate::Service), which calls
+//! [`CheckCache::invalidate`] after it committed and before its response is sent. A check that read the database *before* that write must not put its stale row back
 //! afterwards: each invalidation bumps a generation counter, a check takes a
 //! [`CheckCache::ticket`] before it reads, and [`CheckCache::store`] drops its row when the
 //! generation moved — re-checking after the insert, so an invalidation racing the insert removes
@@ -27,8 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keygate_domain::{ApiKey, ApiKeyId};
-use keygate_storage::key_changes::{self, KeyChangeEvent};
-use keygate_storage::{DbConnection, StorageError};
+use keygate_storage::key_changes::KeyChangeEvent;
 use moka::sync::Cache;
 
 pub use crate::cache_generation::CacheTicket;
@@ -214,37 +213,6 @@ impl CheckCache {
         self.found.run_pending_tasks();
         self.unknown.run_pending_tasks();
         (self.found.entry_count(), self.unknown.entry_count())
-    }
-}
-
-/// Runs `write` — a change to stored keys that returns the ids of the keys it changed or deleted
-/// — in a transaction that also announces those ids to the other nodes
-/// ([`key_changes::announce`]: delivered at commit), then invalidates them in `cache` before
-/// returning, so the caller's response is sent only after the next check on this node would see
-/// the change.
-///
-/// Invalidation happens inside the caller's blocking database work, which runs to completion even
-/// if the client goes away. A failed write changed nothing, but still moves the cache's
-/// generation (a commit that failed late may have landed).
-pub fn write_keys<T, E: From<StorageError>>(
-    conn: &mut DbConnection,
-    cache: &CheckCache,
-    write: impl FnOnce(&mut DbConnection) -> Result<(T, Vec<ApiKeyId>), E>,
-) -> Result<T, E> {
-    let written = conn.in_transaction_with(|conn| {
-        let (value, changed) = write(conn)?;
-        key_changes::announce(conn, &changed)?;
-        Ok((value, changed))
-    });
-    match written {
-        Ok((value, changed)) => {
-            cache.invalidate(&changed);
-            Ok(value)
-        }
-        Err(error) => {
-            cache.invalidate(&[]);
-            Err(error)
-        }
     }
 }
 

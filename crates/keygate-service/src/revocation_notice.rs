@@ -4,7 +4,7 @@
 
 /// A composed notice.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct RevocationNotice {
+pub(crate) struct RevocationNotice {
     /// The subject line.
     pub subject: String,
     /// The plain-text body.
@@ -38,7 +38,7 @@ fn single_line(text: &str) -> String {
 }
 
 /// The notice for the key `description` of the project `project_display_name`.
-pub(super) fn compose(description: &str, project_display_name: &str) -> RevocationNotice {
+pub(crate) fn compose(description: &str, project_display_name: &str) -> RevocationNotice {
     let subject = format!("API Key Revoked: {}", single_line(description));
     let body_text = format!(
         "API KEY REVOKED\n\n\

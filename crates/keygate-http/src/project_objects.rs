@@ -1,0 +1,96 @@
+//! Projects and credentials as the API shows them — and as `keygate project …` prints them, so
+//! the CLI and the HTTP API answer the same JSON.
+
+use keygate_domain::{EpochMillis, ProjectId};
+use keygate_service::projects::{IssuedCredential, ProjectView};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// A project with its switches and CORS settings:
+/// `{id, display_name, created_at_millis, config: {allow_user_api_keys, allow_team_api_keys,
+/// client_team_creation_enabled, allow_localhost, domains: [{domain, handler_path}]}}`.
+#[derive(Debug, Serialize)]
+pub struct ProjectObject<'a> {
+    id: ProjectId,
+    display_name: &'a str,
+    created_at_millis: EpochMillis,
+    config: ProjectConfigObject<'a>,
+}
+
+#[derive(Debug, Serialize)]
+struct ProjectConfigObject<'a> {
+    allow_user_api_keys: bool,
+    allow_team_api_keys: bool,
+    client_team_creation_enabled: bool,
+    allow_localhost: bool,
+    domains: Vec<TrustedDomainObject<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct TrustedDomainObject<'a> {
+    domain: &'a str,
+    handler_path: &'a str,
+}
+
+impl<'a> ProjectObject<'a> {
+    /// The object of `view`.
+    pub fn new(view: &'a ProjectView) -> Self {
+        let (project, cors) = (&view.project, &view.cors);
+        ProjectObject {
+            id: project.id,
+            display_name: &project.display_name,
+            created_at_millis: project.created_at_millis,
+            config: ProjectConfigObject {
+                allow_user_api_keys: project.config.allow_user_api_keys,
+                allow_team_api_keys: project.config.allow_team_api_keys,
+                client_team_creation_enabled: project.config.client_team_creation_enabled,
+                allow_localhost: cors.allow_localhost,
+                domains: cors
+                    .domains
+                    .iter()
+                    .map(|d| TrustedDomainObject {
+                        domain: &d.domain,
+                        handler_path: &d.handler_path,
+                    })
+                    .collect(),
+            },
+        }
+    }
+}
+
+/// A credential just issued (the only time its keys are shown): `{id, description,
+/// created_at_millis, expires_at_millis?, publishable_client_key?, secret_server_key?,
+/// super_secret_admin_key?}` — each optional field present only when set.
+#[derive(Debug, Serialize)]
+pub struct CredentialObject<'a> {
+    id: Uuid,
+    description: &'a str,
+    created_at_millis: EpochMillis,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at_millis: Option<EpochMillis>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    publishable_client_key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret_server_key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    super_secret_admin_key: Option<&'a str>,
+}
+
+impl<'a> CredentialObject<'a> {
+    /// The object of `credential`.
+    pub fn new(credential: &'a IssuedCredential) -> Self {
+        let record = &credential.record;
+        let expose = |key: &'a Option<keygate_domain::SecretToken>| {
+            key.as_ref().map(|key| key.expose_secret())
+        };
+        CredentialObject {
+            id: record.id,
+            description: &record.description,
+            created_at_millis: record.created_at_millis,
+            expires_at_millis: record.expires_at_millis,
+            publishable_client_key: expose(&credential.publishable_client_key),
+            secret_server_key: expose(&credential.secret_server_key),
+            super_secret_admin_key: expose(&credential.super_secret_admin_key),
+        }
+    }
+}

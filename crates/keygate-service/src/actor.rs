@@ -1,0 +1,24 @@
+//! [`Actor`]: who acts, and in which project — the input every project-scoped use case starts
+//! from. The HTTP layer builds it from an authenticated request; use cases hand it to the
+//! permission decisions.
+
+use keygate_domain::{ProjectId, UserId};
+use keygate_permissions::{Caller, ProjectSwitches};
+
+/// An authenticated caller of one project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actor {
+    /// The project the caller authenticated to.
+    pub project: ProjectId,
+    /// That project's switches, as read when the caller authenticated.
+    pub switches: ProjectSwitches,
+    /// The access type and session user, as the permission decisions see them.
+    pub caller: Caller,
+}
+
+impl Actor {
+    /// The session user, if the caller has one.
+    pub fn session_user(&self) -> Option<UserId> {
+        self.caller.session_user
+    }
+}

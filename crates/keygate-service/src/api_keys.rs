@@ -1,0 +1,341 @@
+//! The API-key use cases: create, list, read, update (revoke) and check user and team keys.
+//!
+//! Each asks `keygate_permissions::authorize_api_key` for its decision, loading the session
+//! user's standing in the owning team first when the decision needs it, and runs its database
+//! work in one blocking task. Keys are generated, parsed and checked by `keygate-domain`; only
+//! their hash and last four characters are stored, and the full key exists only in what
+//! [`Service::create_api_key`] returns. Every change goes through [`Service::write_keys`].
+//!
+//! The check ([`Service::check_api_key`]) is the hot path: a string that is not a well-formed key
+//! is not found before any database work; a well-formed key is found by the id embedded in it —
+//! in the node's [`CheckCache`](crate::check_cache::CheckCache), else in the database — and its
+//! hash is compared in constant time, so a forged key with a real id is not found either; a key
+//! of another project is not found. The cache holds rows, not verdicts: revocation and expiry
+//! are evaluated on every check, and a valid check is noted in memory as a use
+//! ([`KeyUsage`](crate::key_usage::KeyUsage)), never written on the check path.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use keygate_domain::{
+    parse_api_key, ApiKey, ApiKeyId, EpochMillis, KeyType, NewApiKey, Owner, PlainApiKey,
+};
+use keygate_permissions::{authorize_api_key, ApiKeyAction};
+use keygate_storage::repo::api_keys;
+use keygate_storage::{DbConnection, StorageError};
+
+use crate::actor::Actor;
+use crate::check_cache::CachedLookup;
+use crate::error::{NotFound, ServiceError};
+use crate::key_usage::KeyUsage;
+use crate::team_standing::load_standing;
+use crate::Service;
+
+/// A key to create (the owner already resolved from `me`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewKeyRequest {
+    /// The user or team the key is for.
+    pub owner: Owner,
+    /// What the key is for.
+    pub description: String,
+    /// Whether the key is meant to be seen (a scanner may not revoke it).
+    pub is_public: bool,
+    /// When it stops being valid; `None` never.
+    pub expires_at_millis: Option<EpochMillis>,
+}
+
+/// Changes to a key: a new description and/or revocation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyChanges {
+    /// A new description.
+    pub description: Option<String>,
+    /// Revoke the key (set once, never undone).
+    pub revoke: bool,
+}
+
+impl KeyChanges {
+    /// Whether nothing is asked for.
+    pub fn is_empty(&self) -> bool {
+        self.description.is_none() && !self.revoke
+    }
+}
+
+/// A key with the last time it was used (stored or pending on this node), if ever.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyWithUsage {
+    /// The key as stored.
+    pub key: ApiKey,
+    /// When it was last used, if ever.
+    pub last_used_at_millis: Option<EpochMillis>,
+}
+
+/// A key that passed the check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedKey {
+    /// The key as stored (shared with the check cache).
+    pub key: Arc<ApiKey>,
+    /// This use, or a later one already noted on this node.
+    pub last_used_at_millis: EpochMillis,
+}
+
+/// Asks for the decision on `action`, loading the session user's standing in the owning team
+/// first when the decision needs it.
+fn authorize(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    route: KeyType,
+    action: &ApiKeyAction,
+) -> Result<(), ServiceError> {
+    let standing = action
+        .team_standing_needed(&actor.caller)
+        .map(|(team, user)| load_standing(conn, actor.project, team, user))
+        .transpose()?;
+    authorize_api_key(
+        &actor.caller,
+        &actor.switches,
+        route,
+        action,
+        standing.as_ref(),
+    )?;
+    Ok(())
+}
+
+/// The key `id` of the project, if the actor may read (or, with `for_update`, change) it through
+/// the `route` type's endpoint. A missing key, a key of the other type, and a team key the
+/// client may not manage are all not found.
+fn load_authorized(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    route: KeyType,
+    id: ApiKeyId,
+    for_update: bool,
+) -> Result<ApiKey, ServiceError> {
+    let stored = api_keys::get(conn, actor.project, id)?;
+    let stored_owner = stored.as_ref().map(|key| key.owner);
+    let action = if for_update {
+        ApiKeyAction::Update { stored_owner }
+    } else {
+        ApiKeyAction::Read { stored_owner }
+    };
+    authorize(conn, actor, route, &action)?;
+    // The decision already refused a missing key; this only unwraps.
+    stored.ok_or_else(|| NotFound::ApiKey.into())
+}
+
+/// When each of `keys` was last used: the stored instant or this node's pending one, whichever
+/// is later; keys never used are left out.
+fn last_used_of(
+    conn: &mut DbConnection,
+    usage: &KeyUsage,
+    keys: &[ApiKey],
+) -> Result<HashMap<ApiKeyId, EpochMillis>, StorageError> {
+    let ids: Vec<ApiKeyId> = keys.iter().map(|key| key.id).collect();
+    let stored = api_keys::last_used(conn, &ids)?;
+    Ok(ids
+        .into_iter()
+        .filter_map(|id| Some((id, usage.merged(id, stored.get(&id).copied())?)))
+        .collect())
+}
+
+/// `key` with when it was last used.
+fn with_usage(
+    conn: &mut DbConnection,
+    usage: &KeyUsage,
+    key: ApiKey,
+) -> Result<KeyWithUsage, StorageError> {
+    let last_used = last_used_of(conn, usage, std::slice::from_ref(&key))?;
+    Ok(KeyWithUsage {
+        last_used_at_millis: last_used.get(&key.id).copied(),
+        key,
+    })
+}
+
+/// The answer for a create whose owner is not in the project (the insert's foreign key).
+fn owner_not_found(owner: Owner) -> ServiceError {
+    match owner {
+        Owner::User(_) => NotFound::User.into(),
+        Owner::Team(team_id) => NotFound::Team { team_id }.into(),
+    }
+}
+
+impl Service {
+    /// Creates a key of the `route` type; returns it with the full key, which is never stored
+    /// and never shown again.
+    pub async fn create_api_key(
+        &self,
+        actor: Actor,
+        route: KeyType,
+        request: NewKeyRequest,
+    ) -> Result<(ApiKey, PlainApiKey), ServiceError> {
+        let now = self.now();
+        let (key, plain) = self
+            .run(move |service, conn| {
+                let action = ApiKeyAction::Create {
+                    owner: request.owner,
+                };
+                authorize(conn, &actor, route, &action)?;
+                let (key, plain) = NewApiKey {
+                    project_id: actor.project,
+                    owner: request.owner,
+                    description: request.description,
+                    is_public: request.is_public,
+                    expires_at_millis: request.expires_at_millis,
+                }
+                .generate(now, service.hasher());
+                let inserted = api_keys::insert(conn, &key);
+                // A check may have guessed the new id just before and cached it as unknown.
+                service.check_cache().created(key.id);
+                match inserted {
+                    Ok(()) => Ok((key, plain)),
+                    Err(StorageError::ForeignKeyViolation { .. }) => {
+                        Err(owner_not_found(key.owner))
+                    }
+                    Err(other) => Err(other.into()),
+                }
+            })
+            .await?;
+        tracing::debug!(
+            api_key_id = %key.id,
+            owner = ?key.owner,
+            last_four = %key.last_four,
+            "created API key"
+        );
+        Ok((key, plain))
+    }
+
+    /// Every key of `owner`, newest first, revoked and expired ones included, with when each was
+    /// last used. `owner` is `None` when the request named none (the decision refuses that).
+    pub async fn list_api_keys(
+        &self,
+        actor: Actor,
+        route: KeyType,
+        owner: Option<Owner>,
+    ) -> Result<(Vec<ApiKey>, HashMap<ApiKeyId, EpochMillis>), ServiceError> {
+        self.run(move |service, conn| {
+            authorize(conn, &actor, route, &ApiKeyAction::List { owner })?;
+            // The decision refuses a list without an owner, so `None` never gets here.
+            let keys = match owner {
+                Some(owner) => api_keys::list_for_owner(conn, actor.project, owner)?,
+                None => Vec::new(),
+            };
+            let last_used = last_used_of(conn, service.key_usage(), &keys)?;
+            Ok((keys, last_used))
+        })
+        .await
+    }
+
+    /// The key `id`, if the actor may read it through the `route` type's endpoint.
+    pub async fn read_api_key(
+        &self,
+        actor: Actor,
+        route: KeyType,
+        id: ApiKeyId,
+    ) -> Result<KeyWithUsage, ServiceError> {
+        self.run(move |service, conn| {
+            let key = load_authorized(conn, &actor, route, id, false)?;
+            Ok(with_usage(conn, service.key_usage(), key)?)
+        })
+        .await
+    }
+
+    /// Replaces the description and/or revokes the key `id`. Revocation is set once and never
+    /// undone; revoking again keeps the first instant. The key leaves the check cache (on this
+    /// node and, through the database, on every other) before this returns.
+    pub async fn update_api_key(
+        &self,
+        actor: Actor,
+        route: KeyType,
+        id: ApiKeyId,
+        changes: KeyChanges,
+    ) -> Result<KeyWithUsage, ServiceError> {
+        let now = self.now();
+        let revoke = changes.revoke;
+        let updated = self
+            .run(move |service, conn| {
+                let stored = load_authorized(conn, &actor, route, id, true)?;
+                let stored = with_usage(conn, service.key_usage(), stored)?;
+                if changes.is_empty() {
+                    return Ok(stored);
+                }
+                let KeyWithUsage {
+                    key: mut changed,
+                    last_used_at_millis,
+                } = stored;
+                service
+                    .write_keys(conn, |write| {
+                        if let Some(description) = &changes.description {
+                            changed = api_keys::update_description(
+                                write,
+                                actor.project,
+                                id,
+                                description,
+                            )?;
+                        }
+                        if changes.revoke {
+                            changed = api_keys::revoke(write, actor.project, id, now)?;
+                        }
+                        Ok(KeyWithUsage {
+                            key: changed,
+                            last_used_at_millis,
+                        })
+                    })
+                    // Deleted (with its owner) between the read and the write.
+                    .map_err(|error| error.missing_as(NotFound::ApiKey))
+            })
+            .await?;
+        if revoke {
+            tracing::debug!(api_key_id = %updated.key.id, "revoked API key");
+        }
+        Ok(updated)
+    }
+
+    /// Turns `presented` into the key it is, if it is a valid key of the `route` type in the
+    /// actor's project: not well-formed, unknown, another project's or a forged one is not
+    /// found; then wrong type → revoked → expired. A valid check is noted as a use.
+    pub async fn check_api_key(
+        &self,
+        actor: Actor,
+        route: KeyType,
+        presented: &str,
+    ) -> Result<CheckedKey, ServiceError> {
+        authorize_api_key(
+            &actor.caller,
+            &actor.switches,
+            route,
+            &ApiKeyAction::Check,
+            None,
+        )?;
+        let Ok(parsed) = parse_api_key(presented) else {
+            return Err(NotFound::ApiKey.into());
+        };
+        let stored = match self.check_cache().lookup(parsed.id) {
+            CachedLookup::Found(key) => Some(key),
+            CachedLookup::Unknown => None,
+            CachedLookup::Miss => {
+                let id = parsed.id;
+                self.run(move |service, conn| {
+                    let cache = service.check_cache();
+                    let ticket = cache.ticket();
+                    let stored = api_keys::get_by_id(conn, id)?;
+                    cache.store(ticket, id, stored.as_ref());
+                    Ok(stored.map(Arc::new))
+                })
+                .await?
+            }
+        };
+        // Verified on every check, cached row or not: the digest (constant time), the project,
+        // then type, revocation and expiry at this check's clock.
+        let key = stored
+            .filter(|stored| self.hasher().verify(presented, &stored.hash))
+            .filter(|stored| stored.project_id == actor.project)
+            .ok_or(NotFound::ApiKey)?;
+        let now = self.now();
+        key.check(route, now)?;
+        let last_used_at_millis = self.key_usage().record(key.id, now);
+        tracing::debug!(api_key_id = %key.id, owner = ?key.owner, "checked API key: valid");
+        Ok(CheckedKey {
+            key,
+            last_used_at_millis,
+        })
+    }
+}

@@ -1,0 +1,123 @@
+//! What the identity use cases (users, sessions, teams, memberships, team permissions) share:
+//! their decisions ([`authorize`] loads the caller's standing in a team when the decision needs
+//! it and asks `keygate_permissions::authorize_identity`), the existence checks upstream makes
+//! before a change, and adding a member with the permissions granted on joining.
+
+use keygate_domain::{EpochMillis, ProjectId, TeamId, UserId};
+use keygate_permissions::{authorize_identity, IdentityAction, MembershipKind};
+use keygate_storage::repo::memberships::{self, MembershipRecord};
+use keygate_storage::repo::team_permissions::{self, GrantRecord};
+use keygate_storage::repo::teams::{self, TeamRecord};
+use keygate_storage::repo::users::{self, UserRecord};
+use keygate_storage::{DbConnection, StorageError};
+
+use crate::actor::Actor;
+use crate::error::{Conflict, NotFound, ServiceError};
+use crate::team_standing::{load_catalogue, load_standing};
+
+/// Asks `keygate_permissions` whether the actor may perform `action`, loading the caller's
+/// standing in the team first when the decision needs it.
+pub fn authorize(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    action: &IdentityAction,
+) -> Result<(), ServiceError> {
+    let standing = match action.team_standing_needed(&actor.caller) {
+        Some((team, user)) => Some(load_standing(conn, actor.project, team, user)?),
+        None => None,
+    };
+    authorize_identity(&actor.caller, action, standing.as_ref())?;
+    Ok(())
+}
+
+/// Not found (the user) unless the project has the user (upstream's `ensureUserExists`).
+pub fn ensure_user_exists(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    user: UserId,
+) -> Result<(), ServiceError> {
+    if users::exists(conn, project, user)? {
+        Ok(())
+    } else {
+        Err(NotFound::User.into())
+    }
+}
+
+/// Not found (the user, then the membership) unless the user is a member of the team
+/// (upstream's `ensureTeamMembershipExists`).
+pub fn ensure_membership(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    team: TeamId,
+    user: UserId,
+) -> Result<(), ServiceError> {
+    ensure_user_exists(conn, project, user)?;
+    if memberships::exists(conn, project, team, user)? {
+        Ok(())
+    } else {
+        Err(NotFound::Membership {
+            team_id: team,
+            user_id: user,
+        }
+        .into())
+    }
+}
+
+/// Adds `user` to `team` with the permissions granted on joining as `kind` (the creator gets
+/// `team_admin`, a member `team_member`). The caller has checked that both exist; a user who
+/// already is a member is a conflict.
+pub fn add_member(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    team: TeamId,
+    user: UserId,
+    kind: MembershipKind,
+    now: EpochMillis,
+) -> Result<(), ServiceError> {
+    memberships::insert(
+        conn,
+        &MembershipRecord {
+            project_id: project,
+            team_id: team,
+            user_id: user,
+            created_at_millis: now,
+        },
+    )
+    .map_err(|error| match error {
+        StorageError::AlreadyExists { .. } => Conflict::AlreadyMember.into(),
+        other => ServiceError::from(other),
+    })?;
+    let catalogue = load_catalogue(conn, project)?;
+    for permission in kind.default_grants() {
+        // A project whose operator removed a default definition simply grants nothing for it.
+        if !catalogue.is_defined(permission.as_str()) {
+            continue;
+        }
+        team_permissions::grant(
+            conn,
+            &GrantRecord {
+                project_id: project,
+                team_id: team,
+                user_id: user,
+                permission_id: permission.as_str().to_owned(),
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// The user with the team they selected, if the project has the user.
+pub fn load_user(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    user: UserId,
+) -> Result<Option<(UserRecord, Option<TeamRecord>)>, StorageError> {
+    let Some(record) = users::get(conn, project, user)? else {
+        return Ok(None);
+    };
+    let team = match record.selected_team_id {
+        Some(team) => teams::get(conn, project, team)?,
+        None => None,
+    };
+    Ok(Some((record, team)))
+}

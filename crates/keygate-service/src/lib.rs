@@ -1,0 +1,59 @@
+//! keygate's application layer: every use case, the node's caches, and the one path every change
+//! to stored keys takes.
+//!
+//! The HTTP layer parses a request, authenticates it, and calls one use case here with typed
+//! input — an [`Actor`] (who acts in which project) and the request's values; the use case asks
+//! `keygate-permissions` for its decision, loading the facts the decision needs from storage, does
+//! the work, and answers a value or a [`ServiceError`]. Nothing here knows HTTP: no status codes,
+//! no wire messages, no actix. The CLI and the first start use the same functions.
+//!
+//! **Key design decisions.**
+//! * **Key writes invalidate by construction.** The storage functions that change or delete
+//!   keys take a `KeyWrite`, which only `keygate_storage::key_changes::write_keys` hands out, and
+//!   the only caller of that is [`Service::write_keys`], which passes this node's check cache.
+//!   So no use case can change a key and forget to invalidate it (here or, through Postgres
+//!   `NOTIFY`, on other nodes).
+//! * **Caches hold rows, never verdicts.** [`check_cache`] (key rows) and
+//!   [`project_auth_cache`] (which project a project key opens) save database round trips; every
+//!   request still evaluates revocation and expiry at its own clock.
+//! * **Blocking work off the async workers.** Use cases are `async` and run their Diesel work on
+//!   the runtime's blocking pool ([`Service`]); the check answers from the cache without leaving
+//!   the worker.
+//! * **One clock** ([`clock`]): use cases read "now" from the service, never from SQL.
+//!
+//! Modules: [`service`] (the shared state), [`actor`], [`error`], [`clock`]; the use cases
+//! [`api_keys`], [`credential_scanning`], [`projects`]; the caches [`check_cache`],
+//! [`project_auth_cache`], [`key_usage`]; and [`records`], the stored records use cases return.
+
+pub mod actor;
+pub mod api_keys;
+mod cache_generation;
+pub mod check_cache;
+pub mod clock;
+pub mod credential_scanning;
+pub mod error;
+pub mod identity;
+pub mod key_usage;
+pub mod project_auth_cache;
+pub mod projects;
+mod revocation_notice;
+pub mod service;
+pub mod sessions;
+pub mod team_standing;
+pub mod teams;
+pub mod users;
+
+pub use actor::Actor;
+pub use error::{Conflict, NotFound, Refusal, ServiceError};
+pub use service::Service;
+
+/// The stored records the use cases take and return, as `keygate-storage` defines them: callers
+/// name them from here and never reach into storage themselves.
+pub mod records {
+    pub use keygate_storage::key_changes::KeyChangeEvent;
+    pub use keygate_storage::repo::project_cors::{ProjectCors, TrustedDomain};
+    pub use keygate_storage::repo::project_credentials::{CredentialKind, ProjectCredentialRecord};
+    pub use keygate_storage::repo::projects::{ProjectConfig, ProjectRecord, ProjectUpdate};
+    pub use keygate_storage::repo::teams::TeamRecord;
+    pub use keygate_storage::repo::users::UserRecord;
+}

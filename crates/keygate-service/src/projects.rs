@@ -1,0 +1,434 @@
+//! Projects, their credentials and their CORS settings; and project authentication — which
+//! project a presented project key opens.
+//!
+//! The plain functions over a connection ([`create_project`], [`issue_credential`],
+//! [`update_project`], …) are shared by the operator's HTTP endpoints (through the [`Service`]
+//! methods below), the `keygate project …` commands and the first start, so all three make and
+//! change projects the same way.
+//!
+//! Project authentication reads through the node's
+//! [`ProjectAuthCache`](crate::project_auth_cache::ProjectAuthCache); a change this node makes
+//! to a project ([`Service::update_project`]) clears it before returning.
+
+use std::sync::Arc;
+
+use keygate_domain::{EpochMillis, KeyHasher, ProjectId, SecretToken};
+use keygate_permissions::{default_team_definitions, PermissionDefinition, SystemPermission};
+use keygate_storage::repo::project_cors::{self, ProjectCors, TrustedDomain};
+use keygate_storage::repo::project_credentials::{self, ProjectCredentialRecord};
+use keygate_storage::repo::projects::{self, ProjectConfig, ProjectRecord, ProjectUpdate};
+use keygate_storage::repo::team_permissions::{self, PermissionDefinitionRecord};
+use keygate_storage::{DbConnection, StorageError};
+use uuid::Uuid;
+
+use crate::error::{NotFound, ServiceError};
+use crate::project_auth_cache::PresentedProjectKey;
+use crate::Service;
+
+/// Prefix of publishable client keys (`pck_…`).
+pub const PUBLISHABLE_CLIENT_KEY_PREFIX: &str = "pck";
+/// Prefix of secret server keys (`ssk_…`).
+pub const SECRET_SERVER_KEY_PREFIX: &str = "ssk";
+/// Prefix of super secret admin keys (`sak_…`).
+pub const SUPER_SECRET_ADMIN_KEY_PREFIX: &str = "sak";
+
+/// Creates a project with the system team permissions and the `team_admin` / `team_member`
+/// defaults, in one transaction.
+pub fn create_project(
+    conn: &mut DbConnection,
+    display_name: &str,
+    config: ProjectConfig,
+    now: EpochMillis,
+) -> Result<ProjectRecord, StorageError> {
+    let project = ProjectRecord {
+        id: ProjectId::new_random(),
+        display_name: display_name.to_owned(),
+        created_at_millis: now,
+        config,
+    };
+    conn.in_transaction(|conn| {
+        projects::insert(conn, &project)?;
+        // System permissions first: the defaults contain them.
+        let system = SystemPermission::ALL.map(SystemPermission::definition);
+        for definition in system.iter().chain(default_team_definitions().iter()) {
+            team_permissions::insert_definition(conn, &definition_record(project.id, definition))?;
+        }
+        Ok(project)
+    })
+}
+
+fn definition_record(
+    project: ProjectId,
+    definition: &PermissionDefinition,
+) -> PermissionDefinitionRecord {
+    PermissionDefinitionRecord {
+        project_id: project,
+        id: definition.id.as_str().to_owned(),
+        description: definition.description.clone().unwrap_or_default(),
+        is_system: definition.id.system().is_some(),
+        contained_permission_ids: definition
+            .contained_permission_ids
+            .iter()
+            .map(|id| id.as_str().to_owned())
+            .collect(),
+    }
+}
+
+/// Which keys a new credential carries (at least one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CredentialKeys {
+    /// A publishable client key (client access).
+    pub publishable_client_key: bool,
+    /// A secret server key (server access).
+    pub secret_server_key: bool,
+    /// A super secret admin key (admin access).
+    pub super_secret_admin_key: bool,
+}
+
+impl CredentialKeys {
+    /// All three keys.
+    pub const ALL: CredentialKeys = CredentialKeys {
+        publishable_client_key: true,
+        secret_server_key: true,
+        super_secret_admin_key: true,
+    };
+
+    /// Whether no key was asked for.
+    pub fn is_empty(&self) -> bool {
+        !(self.publishable_client_key || self.secret_server_key || self.super_secret_admin_key)
+    }
+}
+
+/// A credential just created: its record (hashes only) and the keys, shown this once.
+#[derive(Debug)]
+pub struct IssuedCredential {
+    /// What is stored.
+    pub record: ProjectCredentialRecord,
+    /// The publishable client key, if asked for.
+    pub publishable_client_key: Option<SecretToken>,
+    /// The secret server key, if asked for.
+    pub secret_server_key: Option<SecretToken>,
+    /// The super secret admin key, if asked for.
+    pub super_secret_admin_key: Option<SecretToken>,
+}
+
+/// Creates a credential for `project` with the keys asked for; only their hashes are stored.
+/// The caller must ask for at least one key (storage refuses an empty credential).
+pub fn issue_credential(
+    conn: &mut DbConnection,
+    hasher: &KeyHasher,
+    project: ProjectId,
+    description: &str,
+    expires_at_millis: Option<EpochMillis>,
+    keys: CredentialKeys,
+    now: EpochMillis,
+) -> Result<IssuedCredential, StorageError> {
+    let generate = |wanted: bool, prefix: &str| wanted.then(|| SecretToken::generate(prefix));
+    let publishable_client_key =
+        generate(keys.publishable_client_key, PUBLISHABLE_CLIENT_KEY_PREFIX);
+    let secret_server_key = generate(keys.secret_server_key, SECRET_SERVER_KEY_PREFIX);
+    let super_secret_admin_key =
+        generate(keys.super_secret_admin_key, SUPER_SECRET_ADMIN_KEY_PREFIX);
+    let hash = |token: &Option<SecretToken>| token.as_ref().map(|t| hasher.hash(t.expose_secret()));
+    let record = ProjectCredentialRecord {
+        id: Uuid::new_v4(),
+        project_id: project,
+        description: description.to_owned(),
+        created_at_millis: now,
+        expires_at_millis,
+        revoked_at_millis: None,
+        publishable_client_key_hash: hash(&publishable_client_key),
+        secret_server_key_hash: hash(&secret_server_key),
+        super_secret_admin_key_hash: hash(&super_secret_admin_key),
+    };
+    project_credentials::insert(conn, &record)?;
+    Ok(IssuedCredential {
+        record,
+        publishable_client_key,
+        secret_server_key,
+        super_secret_admin_key,
+    })
+}
+
+/// A project with its CORS settings, as the API and the CLI show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectView {
+    /// The project.
+    pub project: ProjectRecord,
+    /// Its CORS settings for the client API.
+    pub cors: ProjectCors,
+}
+
+/// Changes to a project's CORS settings; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CorsChanges {
+    /// Whether `http://localhost:*` and `http://127.0.0.1:*` may call the client API.
+    pub allow_localhost: Option<bool>,
+    /// The trusted domains (replacing the stored ones).
+    pub domains: Option<Vec<TrustedDomain>>,
+}
+
+/// Applies `changes` (if any) and returns the project's CORS settings.
+fn apply_cors(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    changes: &CorsChanges,
+    now: EpochMillis,
+) -> Result<ProjectCors, StorageError> {
+    let mut cors = project_cors::get(conn, project)?;
+    if changes.allow_localhost.is_none() && changes.domains.is_none() {
+        return Ok(cors);
+    }
+    if let Some(allow_localhost) = changes.allow_localhost {
+        cors.allow_localhost = allow_localhost;
+    }
+    if let Some(domains) = &changes.domains {
+        cors.domains = domains.clone();
+    }
+    project_cors::set(conn, project, &cors, now)?;
+    Ok(cors)
+}
+
+/// Creates a project as [`create_project`] does, with its CORS settings, in one transaction.
+pub fn create_project_with_cors(
+    conn: &mut DbConnection,
+    display_name: &str,
+    config: ProjectConfig,
+    cors: &CorsChanges,
+    now: EpochMillis,
+) -> Result<ProjectView, StorageError> {
+    conn.in_transaction(|conn| {
+        let project = create_project(conn, display_name, config, now)?;
+        let cors = apply_cors(conn, project.id, cors, now)?;
+        Ok(ProjectView { project, cors })
+    })
+}
+
+/// Changes a project's name, switches and CORS settings; not found if there is no such project.
+/// Callers that cache project authentication clear it afterwards ([`Service::update_project`]).
+pub fn update_project(
+    conn: &mut DbConnection,
+    id: ProjectId,
+    changes: &ProjectUpdate,
+    cors: &CorsChanges,
+    now: EpochMillis,
+) -> Result<ProjectView, ServiceError> {
+    conn.in_transaction_with(|conn| {
+        let project = projects::update(conn, id, changes).map_err(|error| {
+            ServiceError::from(error).missing_as(NotFound::Project {
+                project_id: id.to_string(),
+            })
+        })?;
+        let cors = apply_cors(conn, id, cors, now)?;
+        Ok(ProjectView { project, cors })
+    })
+}
+
+/// The project `id` with its CORS settings, if it exists.
+pub fn find_project(
+    conn: &mut DbConnection,
+    id: ProjectId,
+) -> Result<Option<ProjectView>, StorageError> {
+    let Some(project) = projects::get(conn, id)? else {
+        return Ok(None);
+    };
+    let cors = project_cors::get(conn, id)?;
+    Ok(Some(ProjectView { project, cors }))
+}
+
+/// Every project with its CORS settings.
+pub fn list_projects(conn: &mut DbConnection) -> Result<Vec<ProjectView>, StorageError> {
+    projects::list(conn)?
+        .into_iter()
+        .map(|project| {
+            let cors = project_cors::get(conn, project.id)?;
+            Ok(ProjectView { project, cors })
+        })
+        .collect()
+}
+
+impl Service {
+    /// Creates a project (see [`create_project_with_cors`]).
+    pub async fn create_project(
+        &self,
+        display_name: String,
+        config: ProjectConfig,
+        cors: CorsChanges,
+    ) -> Result<ProjectView, ServiceError> {
+        let now = self.now();
+        let view = self
+            .run(move |_, conn| {
+                Ok(create_project_with_cors(
+                    conn,
+                    &display_name,
+                    config,
+                    &cors,
+                    now,
+                )?)
+            })
+            .await?;
+        tracing::info!(project_id = %view.project.id, "operator created a project");
+        Ok(view)
+    }
+
+    /// The project `id` with its CORS settings, if it exists.
+    pub async fn find_project(&self, id: ProjectId) -> Result<Option<ProjectView>, ServiceError> {
+        self.run(move |_, conn| Ok(find_project(conn, id)?)).await
+    }
+
+    /// The CORS settings of the project `id`.
+    pub async fn project_cors(&self, id: ProjectId) -> Result<ProjectCors, ServiceError> {
+        self.run(move |_, conn| Ok(project_cors::get(conn, id)?))
+            .await
+    }
+
+    /// Changes a project (see [`update_project`]); this node's project-authentication cache is
+    /// cleared before this returns, so the next request sees the new switches.
+    pub async fn update_project(
+        &self,
+        id: ProjectId,
+        changes: ProjectUpdate,
+        cors: CorsChanges,
+    ) -> Result<ProjectView, ServiceError> {
+        let now = self.now();
+        let view = self
+            .run(move |_, conn| update_project(conn, id, &changes, &cors, now))
+            .await?;
+        self.project_auth_cache().invalidate_all();
+        tracing::info!(project_id = %id, "project updated");
+        Ok(view)
+    }
+
+    /// Issues a credential for the project `id` (see [`issue_credential`]).
+    pub async fn issue_credential(
+        &self,
+        project: ProjectId,
+        description: String,
+        expires_at_millis: Option<EpochMillis>,
+        keys: CredentialKeys,
+    ) -> Result<IssuedCredential, ServiceError> {
+        let now = self.now();
+        let issued = self
+            .run(move |service, conn| {
+                Ok(issue_credential(
+                    conn,
+                    service.hasher(),
+                    project,
+                    &description,
+                    expires_at_millis,
+                    keys,
+                    now,
+                )?)
+            })
+            .await?;
+        tracing::info!(
+            project_id = %project,
+            credential_id = %issued.record.id,
+            "issued a project credential"
+        );
+        Ok(issued)
+    }
+
+    /// The project `presented` opens now: from this node's project-authentication cache, else
+    /// from the database (a credential of that project, for that kind of key, with that digest,
+    /// neither revoked nor expired), which is then cached. `None` for a key that opens nothing.
+    pub async fn project_opened_by(
+        &self,
+        presented: PresentedProjectKey,
+    ) -> Result<Option<Arc<ProjectRecord>>, ServiceError> {
+        let now = self.now();
+        if let Some(project) = self.project_auth_cache().lookup(&presented, now) {
+            return Ok(Some(project));
+        }
+        self.run(move |service, conn| {
+            let cache = service.project_auth_cache();
+            let ticket = cache.ticket();
+            let PresentedProjectKey {
+                project_id,
+                kind,
+                hash,
+            } = presented;
+            let Some(credential) =
+                project_credentials::find_valid(conn, project_id, kind, &hash, now)?
+            else {
+                return Ok(None);
+            };
+            let Some(project) = projects::get(conn, project_id)? else {
+                return Ok(None);
+            };
+            let project = Arc::new(project);
+            cache.store(ticket, presented, &credential, Arc::clone(&project));
+            Ok(Some(project))
+        })
+        .await
+    }
+
+    /// Whether `origin` may call the client API: of `project`, or (without one, as for a
+    /// preflight, which names no project) of some project. A localhost origin is allowed where
+    /// the project allows localhost.
+    pub async fn origin_allowed(
+        &self,
+        project: Option<ProjectId>,
+        origin: String,
+        is_localhost: bool,
+    ) -> Result<bool, ServiceError> {
+        self.run(move |_, conn| {
+            let allowed = match project {
+                Some(project) => {
+                    (is_localhost && project_cors::project_allows_localhost(conn, project)?)
+                        || project_cors::project_trusts_origin(conn, project, &origin)?
+                }
+                None => {
+                    (is_localhost && project_cors::any_project_allows_localhost(conn)?)
+                        || project_cors::any_project_trusts_origin(conn, &origin)?
+                }
+            };
+            Ok(allowed)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use keygate_storage::repo::project_credentials::CredentialKind;
+
+    use super::*;
+
+    keygate_storage::backend_tests! {
+        fn a_new_project_has_the_default_team_permissions(db) {
+            let mut conn = db.conn();
+            let project = create_project(&mut conn, "Acme", ProjectConfig::default(), 1_000).unwrap();
+            assert_eq!(projects::get(&mut conn, project.id).unwrap(), Some(project.clone()));
+            let definitions = team_permissions::list_definitions(&mut conn, project.id).unwrap();
+            let admin = definitions.iter().find(|d| d.id == "team_admin").unwrap();
+            assert!(admin.contained_permission_ids.contains(&"$manage_api_keys".to_owned()));
+            let member = definitions.iter().find(|d| d.id == "team_member").unwrap();
+            assert!(!member.contained_permission_ids.contains(&"$manage_api_keys".to_owned()));
+            assert_eq!(definitions.iter().filter(|d| d.is_system).count(), 6);
+        }
+
+        fn an_issued_credential_is_found_by_its_keys_hashes_only(db) {
+            let mut conn = db.conn();
+            let hasher = KeyHasher::sha256();
+            let project = create_project(&mut conn, "Acme", ProjectConfig::default(), 1_000).unwrap();
+            let keys = CredentialKeys { super_secret_admin_key: false, ..CredentialKeys::ALL };
+            let issued = issue_credential(&mut conn, &hasher, project.id, "test", None, keys, 1_000).unwrap();
+            assert!(issued.super_secret_admin_key.is_none());
+            let client = issued.publishable_client_key.as_ref().unwrap();
+            assert!(client.expose_secret().starts_with("pck_"));
+            let found = project_credentials::find_valid(
+                &mut conn, project.id, CredentialKind::PublishableClientKey,
+                &hasher.hash(client.expose_secret()), 2_000,
+            ).unwrap();
+            assert_eq!(found.map(|c| c.id), Some(issued.record.id));
+            // The server key is not a client key.
+            let server = issued.secret_server_key.as_ref().unwrap();
+            let crossed = project_credentials::find_valid(
+                &mut conn, project.id, CredentialKind::PublishableClientKey,
+                &hasher.hash(server.expose_secret()), 2_000,
+            ).unwrap();
+            assert_eq!(crossed, None);
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! [`Service`]: what every use case shares — the database, the hasher for secrets, the clock and
+//! the node's caches — and the two ways use cases reach the database: [`Service::run`] for
+//! blocking work off the async workers, and [`Service::write_keys`], the one path every change
+//! to stored keys takes.
+
+use std::fmt;
+use std::sync::Arc;
+
+use keygate_domain::{EpochMillis, KeyHasher};
+use keygate_storage::key_changes::{self, KeyWrite};
+use keygate_storage::{Database, DbConnection};
+
+use crate::check_cache::{CheckCache, CheckCacheSettings};
+use crate::clock::Clock;
+use crate::error::ServiceError;
+use crate::key_usage::KeyUsage;
+use crate::project_auth_cache::{ProjectAuthCache, ProjectAuthCacheSettings};
+
+/// The application layer of one node; cheap to clone (one shared allocation).
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+#[derive(Clone)]
+struct Inner {
+    database: Database,
+    hasher: KeyHasher,
+    clock: Clock,
+    check_cache: Arc<CheckCache>,
+    project_auth_cache: Arc<ProjectAuthCache>,
+    key_usage: Arc<KeyUsage>,
+}
+
+impl fmt::Debug for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Service")
+            .field("database", &self.inner.database)
+            .field("hasher", &self.inner.hasher)
+            .field("check_cache", &self.inner.check_cache)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    /// A service over `database` with the default cache bounds.
+    pub fn new(database: Database, hasher: KeyHasher, clock: Clock) -> Self {
+        Service {
+            inner: Arc::new(Inner {
+                database,
+                hasher,
+                clock,
+                check_cache: Arc::new(CheckCache::new(CheckCacheSettings::default())),
+                project_auth_cache: Arc::new(ProjectAuthCache::new(
+                    ProjectAuthCacheSettings::default(),
+                )),
+                key_usage: Arc::new(KeyUsage::new()),
+            }),
+        }
+    }
+
+    /// The same service with a check cache of other bounds (set up before serving).
+    pub fn with_check_cache(self, settings: CheckCacheSettings) -> Self {
+        Service {
+            inner: Arc::new(Inner {
+                check_cache: Arc::new(CheckCache::new(settings)),
+                ..Inner::clone(&self.inner)
+            }),
+        }
+    }
+
+    /// The same service with a project-authentication cache of other bounds (set up before
+    /// serving).
+    pub fn with_project_auth_cache(self, settings: ProjectAuthCacheSettings) -> Self {
+        Service {
+            inner: Arc::new(Inner {
+                project_auth_cache: Arc::new(ProjectAuthCache::new(settings)),
+                ..Inner::clone(&self.inner)
+            }),
+        }
+    }
+
+    /// The database.
+    pub fn database(&self) -> &Database {
+        &self.inner.database
+    }
+
+    /// The hasher for stored secrets.
+    pub fn hasher(&self) -> &KeyHasher {
+        &self.inner.hasher
+    }
+
+    /// The current time, from the service's clock.
+    pub fn now(&self) -> EpochMillis {
+        (self.inner.clock)()
+    }
+
+    /// The check path's cache of stored keys (for the binary's cross-node listener, and for
+    /// tests and diagnostics). Writes reach it only through [`Service::write_keys`].
+    pub fn check_cache(&self) -> &Arc<CheckCache> {
+        &self.inner.check_cache
+    }
+
+    /// Which project a presented project key opens.
+    pub fn project_auth_cache(&self) -> &Arc<ProjectAuthCache> {
+        &self.inner.project_auth_cache
+    }
+
+    /// This node's record of when keys were last used (flushed by a
+    /// [`UsageFlusher`](crate::key_usage::UsageFlusher) the binary runs).
+    pub fn key_usage(&self) -> &Arc<KeyUsage> {
+        &self.inner.key_usage
+    }
+
+    /// Runs blocking database `work` with a pooled connection on the runtime's blocking thread
+    /// pool, so async workers never wait on the database. The work runs to completion even if
+    /// the caller stops waiting.
+    pub(crate) async fn run<T, F>(&self, work: F) -> Result<T, ServiceError>
+    where
+        F: FnOnce(&Service, &mut DbConnection) -> Result<T, ServiceError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let service = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = service.inner.database.get()?;
+            work(&service, &mut conn)
+        })
+        .await
+        .map_err(|error| ServiceError::Internal(format!("database task failed: {error}")))?
+    }
+
+    /// The one path every change to stored keys takes: runs `work` in a transaction through
+    /// [`key_changes::write_keys`] (which announces the changed keys to the other nodes), and
+    /// invalidates them in this node's check cache before returning, so a response sent after
+    /// this returns is never contradicted by a cached row.
+    pub(crate) fn write_keys<T>(
+        &self,
+        conn: &mut DbConnection,
+        work: impl FnOnce(&mut KeyWrite<'_>) -> Result<T, ServiceError>,
+    ) -> Result<T, ServiceError> {
+        key_changes::write_keys(
+            conn,
+            |changed| self.inner.check_cache.invalidate(changed),
+            work,
+        )
+    }
+}
