@@ -10,7 +10,8 @@
 //!   an error sit together in one table, one row per variant (`KnownError::spec`); this is the
 //!   only place a known error's wire text is spelled.
 //! * [`PlainError`] — upstream's plain `StatusError`: a 4xx status and a `text/plain` body, no
-//!   known-error header (used for "feature disabled", "other user's keys", 404/405/413).
+//!   known-error header (used for "feature disabled", "other user's keys", 404/405/413). The
+//!   texts of the permission denials are its named constructors.
 //! * Server faults — [`ApiError::Unavailable`] and [`ApiError::Internal`].
 //!
 //! # Server faults: 503 for outages, 500 for bugs
@@ -633,6 +634,46 @@ impl PlainError {
         Self::new(
             StatusCode::FORBIDDEN,
             "Client can only manage their own api keys",
+        )
+    }
+
+    /// 403 `Client team creation is disabled for this project`
+    pub fn client_team_creation_disabled() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Client team creation is disabled for this project",
+        )
+    }
+
+    /// 403: a client may only create a team with itself as the creator.
+    pub fn team_creator_must_be_self() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "You cannot create a team as a user that is not yourself. Make sure you set the creator_user_id to 'me'.",
+        )
+    }
+
+    /// 403: a client may only list its own user's teams.
+    pub fn client_can_only_list_own_teams() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Client can only list teams for their own user. user_id must be either \"me\" or the ID of the current user",
+        )
+    }
+
+    /// 403: a client may only list its own user's team permissions.
+    pub fn client_can_only_list_own_team_permissions() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Client can only list permissions for their own user. user_id must be either \"me\" or the ID of the current user",
+        )
+    }
+
+    /// 400 `Client user deletion is not enabled for this project`
+    pub fn client_user_deletion_disabled() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "Client user deletion is not enabled for this project",
         )
     }
 
