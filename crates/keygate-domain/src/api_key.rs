@@ -121,7 +121,8 @@ impl fmt::Display for InvalidReason {
     }
 }
 
-/// Why the check route refuses a key it found. The messages are the contract's (B6).
+/// Why the check route refuses a key it found. The `Display` texts describe the refusal for
+/// logs; the HTTP layer writes the wire's (B6) from its own table and never sends these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CheckRejection {
     /// A user key on the team route or the reverse (`WRONG_API_KEY_TYPE`, 400).

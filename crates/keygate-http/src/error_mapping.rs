@@ -1,8 +1,13 @@
 //! How the other crates' errors become wire errors. This is the only place that decides it:
 //! a use case answers a [`ServiceError`], and each of its cases maps to the contract's answer
 //! here.
+//!
+//! No other crate's `Display` text reaches the wire: the texts are the HTTP layer's own, in
+//! [`crate::wire_error`] (known errors and the plain-text answers) or, for the `SCHEMA_ERROR`s
+//! a [`Denial`] becomes, here.
 
 use keygate_domain::api_key::CheckRejection;
+use keygate_domain::KeyType;
 use keygate_permissions::Denial;
 use keygate_service::{Conflict, NotFound, Refusal, ServiceError};
 use keygate_storage::StorageError;
@@ -75,7 +80,6 @@ impl From<Refusal> for ApiError {
 
 impl From<Denial> for ApiError {
     fn from(denial: Denial) -> Self {
-        use actix_web::http::StatusCode;
         match denial {
             Denial::InsufficientAccessType { actual, allowed } => {
                 KnownError::InsufficientAccessType {
@@ -84,18 +88,27 @@ impl From<Denial> for ApiError {
                 }
                 .into()
             }
-            Denial::ApiKeysDisabled(_) | Denial::ClientUserDeletionDisabled => {
-                PlainError::new(StatusCode::BAD_REQUEST, denial.to_string()).into()
+            Denial::ApiKeysDisabled(KeyType::User) => PlainError::user_api_keys_disabled().into(),
+            Denial::ApiKeysDisabled(KeyType::Team) => PlainError::team_api_keys_disabled().into(),
+            Denial::ClientUserDeletionDisabled => {
+                PlainError::client_user_deletion_disabled().into()
             }
-            Denial::OwnerIdRequired(_) => ApiError::schema(denial.to_string()),
+            Denial::OwnerIdRequired(KeyType::User) => {
+                ApiError::schema("user_id is required for user API keys")
+            }
+            Denial::OwnerIdRequired(KeyType::Team) => {
+                ApiError::schema("team_id is required for team API keys")
+            }
             Denial::UserAuthenticationRequired => KnownError::UserAuthenticationRequired.into(),
             Denial::CannotGetOwnUserWithoutUser => KnownError::CannotGetOwnUserWithoutUser.into(),
-            Denial::OtherUsersApiKeys
-            | Denial::ClientTeamCreationDisabled
-            | Denial::TeamCreatorNotSelf
-            | Denial::OtherUsersTeams
-            | Denial::OtherUsersTeamPermissions => {
-                PlainError::new(StatusCode::FORBIDDEN, denial.to_string()).into()
+            Denial::OtherUsersApiKeys => PlainError::client_can_only_manage_own_api_keys().into(),
+            Denial::ClientTeamCreationDisabled => {
+                PlainError::client_team_creation_disabled().into()
+            }
+            Denial::TeamCreatorNotSelf => PlainError::team_creator_must_be_self().into(),
+            Denial::OtherUsersTeams => PlainError::client_can_only_list_own_teams().into(),
+            Denial::OtherUsersTeamPermissions => {
+                PlainError::client_can_only_list_own_team_permissions().into()
             }
             Denial::ApiKeyNotFound => KnownError::ApiKeyNotFound.into(),
             Denial::TeamMembershipNotFound { team_id, user_id } => {
@@ -147,7 +160,7 @@ impl From<StorageError> for ApiError {
 mod tests {
     use actix_web::http::StatusCode;
     use actix_web::ResponseError;
-    use keygate_domain::{KeyType, TeamId, UserId};
+    use keygate_domain::{TeamId, UserId};
     use keygate_permissions::{AccessType, SystemPermission};
 
     use super::*;
@@ -227,10 +240,78 @@ mod tests {
         for (denial, status, code) in cases {
             let text = denial.to_string();
             let mapped = ApiError::from(denial);
-            if let ApiError::Plain(plain) = &mapped {
-                assert_eq!(plain.message(), text);
-            }
             assert_eq!(status_and_code(mapped), (status, code), "{text}");
+        }
+    }
+
+    #[test]
+    fn plain_text_denials_send_upstreams_text() {
+        let plain = [
+            (
+                Denial::ApiKeysDisabled(KeyType::User),
+                StatusCode::BAD_REQUEST,
+                "User API keys are not enabled for this project.",
+            ),
+            (
+                Denial::ApiKeysDisabled(KeyType::Team),
+                StatusCode::BAD_REQUEST,
+                "Team API keys are not enabled for this project.",
+            ),
+            (
+                Denial::OtherUsersApiKeys,
+                StatusCode::FORBIDDEN,
+                "Client can only manage their own api keys",
+            ),
+            (
+                Denial::ClientTeamCreationDisabled,
+                StatusCode::FORBIDDEN,
+                "Client team creation is disabled for this project",
+            ),
+            (
+                Denial::TeamCreatorNotSelf,
+                StatusCode::FORBIDDEN,
+                "You cannot create a team as a user that is not yourself. Make sure you set the creator_user_id to 'me'.",
+            ),
+            (
+                Denial::OtherUsersTeams,
+                StatusCode::FORBIDDEN,
+                "Client can only list teams for their own user. user_id must be either \"me\" or the ID of the current user",
+            ),
+            (
+                Denial::OtherUsersTeamPermissions,
+                StatusCode::FORBIDDEN,
+                "Client can only list permissions for their own user. user_id must be either \"me\" or the ID of the current user",
+            ),
+            (
+                Denial::ClientUserDeletionDisabled,
+                StatusCode::BAD_REQUEST,
+                "Client user deletion is not enabled for this project",
+            ),
+        ];
+        for (denial, status, text) in plain {
+            let ApiError::Plain(plain) = ApiError::from(denial) else {
+                panic!("{denial:?} is answered in plain text");
+            };
+            assert_eq!(plain, PlainError::new(status, text), "{denial:?}");
+        }
+    }
+
+    #[test]
+    fn owner_id_required_is_a_schema_error_with_upstreams_text() {
+        let cases = [
+            (KeyType::User, "user_id is required for user API keys"),
+            (KeyType::Team, "team_id is required for team API keys"),
+        ];
+        for (key_type, text) in cases {
+            let ApiError::Known(known) = ApiError::from(Denial::OwnerIdRequired(key_type)) else {
+                panic!("OwnerIdRequired is a known error");
+            };
+            assert_eq!(
+                known,
+                KnownError::SchemaError {
+                    message: text.into()
+                }
+            );
         }
     }
 

@@ -6,9 +6,12 @@
 //!   and the JSON body `{"code", "details"?, "error"}` written with a 2-space indent. Codes,
 //!   statuses, messages and `details` are copied from upstream's
 //!   `packages/stack-shared/src/known-errors.tsx`, because the official SDK rebuilds each error
-//!   from its code and details (A6) and throws on codes it does not know.
+//!   from its code and details (A6) and throws on codes it does not know. All four facts about
+//!   an error sit together in one table, one row per variant (`KnownError::spec`); this is the
+//!   only place a known error's wire text is spelled.
 //! * [`PlainError`] — upstream's plain `StatusError`: a 4xx status and a `text/plain` body, no
-//!   known-error header (used for "feature disabled", "other user's keys", 404/405/413).
+//!   known-error header (used for "feature disabled", "other user's keys", 404/405/413). The
+//!   texts of the permission denials are its named constructors.
 //! * Server faults — [`ApiError::Unavailable`] and [`ApiError::Internal`].
 //!
 //! # Server faults: 503 for outages, 500 for bugs
@@ -224,352 +227,339 @@ fn iso_millis(millis: i64) -> Option<String> {
     DateTime::from_timestamp_millis(millis).map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
+/// Everything the wire says about one [`KnownError`]: one row of the table in
+/// [`KnownError::spec`].
+struct Spec {
+    code: &'static str,
+    status: StatusCode,
+    message: Cow<'static, str>,
+    details: Option<Vec<(&'static str, Value)>>,
+}
+
+/// A row of the table, without `details` until [`Spec::details`] adds them.
+fn row(code: &'static str, status: StatusCode, message: impl Into<Cow<'static, str>>) -> Spec {
+    Spec {
+        code,
+        status,
+        message: message.into(),
+        details: None,
+    }
+}
+
+impl Spec {
+    /// The `details` object, in upstream's key order.
+    fn details<const N: usize>(self, details: [(&'static str, Value); N]) -> Spec {
+        Spec {
+            details: Some(details.into()),
+            ..self
+        }
+    }
+
+    /// The JSON body `{"code", "details"?, "error"}`, pretty-printed with a 2-space indent.
+    fn into_json_body(self) -> String {
+        let body = KnownErrorBody {
+            code: self.code,
+            details: self.details.map(OrderedObject),
+            error: self.message,
+        };
+        // Serializing strings, numbers and arrays into a String cannot fail.
+        serde_json::to_string_pretty(&body).unwrap_or_default()
+    }
+}
+
+/// A JSON string of `value`'s text (ids, key types and access types are sent that way).
+fn text(value: impl fmt::Display) -> Value {
+    Value::String(value.to_string())
+}
+
+/// `null` or the value.
+fn or_null(value: Option<impl Into<Value>>) -> Value {
+    value.map_or(Value::Null, Into::into)
+}
+
+/// Message of both `TEAM_PERMISSION_REQUIRED` and `TEAM_PERMISSION_NOT_FOUND`.
+fn missing_team_permission(team_id: &TeamId, user_id: &UserId, permission_id: &str) -> String {
+    format!("User {user_id} does not have permission {permission_id} in team {team_id}.")
+}
+
 impl KnownError {
-    /// The HTTP status (always 4xx).
-    pub fn status(&self) -> StatusCode {
+    /// The table: code, status, message and `details` of each error, as upstream has them
+    /// (the two operator errors are keygate's own). Adding an error means adding a variant and
+    /// its row here.
+    fn spec(&self) -> Spec {
         use KnownError::*;
+        const BAD_REQUEST: StatusCode = StatusCode::BAD_REQUEST;
+        const UNAUTHORIZED: StatusCode = StatusCode::UNAUTHORIZED;
+        const NOT_FOUND: StatusCode = StatusCode::NOT_FOUND;
+        const CONFLICT: StatusCode = StatusCode::CONFLICT;
         match self {
-            ApiKeyNotFound
-            | UserNotFound
-            | TeamNotFound { .. }
-            | TeamMembershipNotFound { .. }
-            | PermissionNotFound { .. } => StatusCode::NOT_FOUND,
-            ApiKeyExpired
-            | ApiKeyRevoked
-            | UserAuthenticationRequired
-            | InsufficientAccessType { .. }
-            | TeamPermissionRequired { .. }
-            | TeamPermissionNotFound { .. }
-            | OperatorAuthenticationRequired
-            | InvalidOperatorToken
-            | ClientAuthenticationRequired
-            | ServerAuthenticationRequired
-            | AdminAuthenticationRequired
-            | InvalidPublishableClientKey { .. }
-            | InvalidSecretServerKey { .. }
-            | InvalidSuperSecretAdminKey { .. }
-            | UnparsableAccessToken
-            | AccessTokenExpired { .. }
-            | InvalidProjectForAccessToken { .. }
-            | RefreshTokenNotFoundOrExpired => StatusCode::UNAUTHORIZED,
-            UserEmailAlreadyExists { .. } | TeamMembershipAlreadyExists => StatusCode::CONFLICT,
-            WrongApiKeyType { .. }
-            | PublicApiKeyCannotBeRevoked
-            | SchemaError { .. }
-            | BodyParsingError { .. }
-            | CannotGetOwnUserWithoutUser
-            | AccessTypeRequired
-            | ProjectKeyWithoutAccessType
-            | AccessTypeWithoutProjectId { .. }
-            | InvalidAccessType { .. }
-            | CurrentProjectNotFound { .. }
-            | UserIdDoesNotExist { .. }
-            | InvalidOAuthClientIdOrSecret { .. } => StatusCode::BAD_REQUEST,
-        }
-    }
-
-    /// The code, e.g. `"API_KEY_NOT_FOUND"`.
-    pub fn code(&self) -> &'static str {
-        use KnownError::*;
-        match self {
-            ApiKeyNotFound => "API_KEY_NOT_FOUND",
-            ApiKeyExpired => "API_KEY_EXPIRED",
-            ApiKeyRevoked => "API_KEY_REVOKED",
-            WrongApiKeyType { .. } => "WRONG_API_KEY_TYPE",
-            PublicApiKeyCannotBeRevoked => "PUBLIC_API_KEY_CANNOT_BE_REVOKED",
-            SchemaError { .. } => "SCHEMA_ERROR",
-            BodyParsingError { .. } => "BODY_PARSING_ERROR",
-            UserAuthenticationRequired => "USER_AUTHENTICATION_REQUIRED",
-            CannotGetOwnUserWithoutUser => "CANNOT_GET_OWN_USER_WITHOUT_USER",
-            InsufficientAccessType { .. } => "INSUFFICIENT_ACCESS_TYPE",
-            AccessTypeRequired => "ACCESS_TYPE_REQUIRED",
-            ProjectKeyWithoutAccessType => "PROJECT_KEY_WITHOUT_ACCESS_TYPE",
-            AccessTypeWithoutProjectId { .. } => "ACCESS_TYPE_WITHOUT_PROJECT_ID",
-            InvalidAccessType { .. } => "INVALID_ACCESS_TYPE",
-            CurrentProjectNotFound { .. } => "CURRENT_PROJECT_NOT_FOUND",
-            ClientAuthenticationRequired => "CLIENT_AUTHENTICATION_REQUIRED",
-            ServerAuthenticationRequired => "SERVER_AUTHENTICATION_REQUIRED",
-            AdminAuthenticationRequired => "ADMIN_AUTHENTICATION_REQUIRED",
-            InvalidPublishableClientKey { .. } => "INVALID_PUBLISHABLE_CLIENT_KEY",
-            InvalidSecretServerKey { .. } => "INVALID_SECRET_SERVER_KEY",
-            InvalidSuperSecretAdminKey { .. } => "INVALID_SUPER_SECRET_ADMIN_KEY",
-            UnparsableAccessToken => "UNPARSABLE_ACCESS_TOKEN",
-            AccessTokenExpired { .. } => "ACCESS_TOKEN_EXPIRED",
-            InvalidProjectForAccessToken { .. } => "INVALID_PROJECT_FOR_ACCESS_TOKEN",
-            RefreshTokenNotFoundOrExpired => "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED",
-            UserNotFound => "USER_NOT_FOUND",
-            UserIdDoesNotExist { .. } => "USER_ID_DOES_NOT_EXIST",
-            UserEmailAlreadyExists { .. } => "USER_EMAIL_ALREADY_EXISTS",
-            TeamNotFound { .. } => "TEAM_NOT_FOUND",
-            TeamMembershipAlreadyExists => "TEAM_MEMBERSHIP_ALREADY_EXISTS",
-            TeamMembershipNotFound { .. } => "TEAM_MEMBERSHIP_NOT_FOUND",
-            PermissionNotFound { .. } => "PERMISSION_NOT_FOUND",
-            TeamPermissionRequired { .. } => "TEAM_PERMISSION_REQUIRED",
-            TeamPermissionNotFound { .. } => "TEAM_PERMISSION_NOT_FOUND",
-            InvalidOAuthClientIdOrSecret { .. } => "INVALID_OAUTH_CLIENT_ID_OR_SECRET",
-            OperatorAuthenticationRequired => "OPERATOR_AUTHENTICATION_REQUIRED",
-            InvalidOperatorToken => "INVALID_OPERATOR_TOKEN",
-        }
-    }
-
-    /// The human-readable message (the `error` field), exactly as upstream words it.
-    pub fn message(&self) -> Cow<'static, str> {
-        use KnownError::*;
-        match self {
-            ApiKeyNotFound => "API key not found.".into(),
-            ApiKeyExpired => "API key has expired.".into(),
-            ApiKeyRevoked => "API key has been revoked.".into(),
-            WrongApiKeyType { expected_type, actual_type } => format!(
-                "This endpoint is for {expected_type} API keys, but a {actual_type} API key was provided."
+            ApiKeyNotFound => row("API_KEY_NOT_FOUND", NOT_FOUND, "API key not found."),
+            ApiKeyExpired => row("API_KEY_EXPIRED", UNAUTHORIZED, "API key has expired."),
+            ApiKeyRevoked => row("API_KEY_REVOKED", UNAUTHORIZED, "API key has been revoked."),
+            WrongApiKeyType { expected_type, actual_type } => row(
+                "WRONG_API_KEY_TYPE",
+                BAD_REQUEST,
+                format!("This endpoint is for {expected_type} API keys, but a {actual_type} API key was provided."),
             )
-            .into(),
-            PublicApiKeyCannotBeRevoked => {
-                "Public API keys cannot be revoked by the secretscanner endpoint.".into()
-            }
-            SchemaError { message } | BodyParsingError { message } => message.clone().into(),
-            UserAuthenticationRequired => "User authentication required for this endpoint.".into(),
-            CannotGetOwnUserWithoutUser => {
-                "You have specified 'me' as a userId, but did not provide authentication for a user."
-                    .into()
-            }
+            .details([("expected_type", text(expected_type)), ("actual_type", text(actual_type))]),
+            PublicApiKeyCannotBeRevoked => row(
+                "PUBLIC_API_KEY_CANNOT_BE_REVOKED",
+                BAD_REQUEST,
+                "Public API keys cannot be revoked by the secretscanner endpoint.",
+            ),
+            SchemaError { message } => row("SCHEMA_ERROR", BAD_REQUEST, message.clone())
+                .details([("message", text(message))]),
+            BodyParsingError { message } => row("BODY_PARSING_ERROR", BAD_REQUEST, message.clone()),
+            UserAuthenticationRequired => row(
+                "USER_AUTHENTICATION_REQUIRED",
+                UNAUTHORIZED,
+                "User authentication required for this endpoint.",
+            ),
+            CannotGetOwnUserWithoutUser => row(
+                "CANNOT_GET_OWN_USER_WITHOUT_USER",
+                BAD_REQUEST,
+                "You have specified 'me' as a userId, but did not provide authentication for a user.",
+            ),
             InsufficientAccessType { actual_access_type, allowed_access_types } => {
                 let allowed: Vec<String> =
                     allowed_access_types.iter().map(|t| format!("'{t}'")).collect();
-                format!(
-                    "The x-stack-access-type header must be {}, but was '{actual_access_type}'.",
-                    allowed.join(" or ")
+                row(
+                    "INSUFFICIENT_ACCESS_TYPE",
+                    UNAUTHORIZED,
+                    format!(
+                        "The x-stack-access-type header must be {}, but was '{actual_access_type}'.",
+                        allowed.join(" or ")
+                    ),
                 )
-                .into()
+                .details([
+                    ("actual_access_type", text(actual_access_type)),
+                    (
+                        "allowed_access_types",
+                        allowed_access_types.iter().map(text).collect(),
+                    ),
+                ])
             }
-            AccessTypeRequired => format!(
-                "You must specify an access level for this Stack project. Make sure project API keys are provided (eg. x-stack-publishable-client-key) and you set the x-stack-access-type header to 'client', 'server', or 'admin'.\n\n{REST_AUTH_DOCS}"
+            AccessTypeRequired => row(
+                "ACCESS_TYPE_REQUIRED",
+                BAD_REQUEST,
+                format!("You must specify an access level for this Stack project. Make sure project API keys are provided (eg. x-stack-publishable-client-key) and you set the x-stack-access-type header to 'client', 'server', or 'admin'.\n\n{REST_AUTH_DOCS}"),
+            ),
+            ProjectKeyWithoutAccessType => row(
+                "PROJECT_KEY_WITHOUT_ACCESS_TYPE",
+                BAD_REQUEST,
+                "Either an API key or an admin access token was provided, but the x-stack-access-type header is missing. Set it to 'client', 'server', or 'admin' as appropriate.",
+            ),
+            AccessTypeWithoutProjectId { request_type } => row(
+                "ACCESS_TYPE_WITHOUT_PROJECT_ID",
+                BAD_REQUEST,
+                format!("The x-stack-access-type header was '{request_type}', but the x-stack-project-id header was not provided.\n\n{REST_AUTH_DOCS}"),
             )
-            .into(),
-            ProjectKeyWithoutAccessType => "Either an API key or an admin access token was provided, but the x-stack-access-type header is missing. Set it to 'client', 'server', or 'admin' as appropriate.".into(),
-            AccessTypeWithoutProjectId { request_type } => format!(
-                "The x-stack-access-type header was '{request_type}', but the x-stack-project-id header was not provided.\n\n{REST_AUTH_DOCS}"
+            .details([("request_type", text(request_type))]),
+            InvalidAccessType { access_type } => row(
+                "INVALID_ACCESS_TYPE",
+                BAD_REQUEST,
+                format!("The x-stack-access-type header must be 'client', 'server', or 'admin', but was '{access_type}'."),
+            ),
+            CurrentProjectNotFound { project_id } => row(
+                "CURRENT_PROJECT_NOT_FOUND",
+                BAD_REQUEST,
+                format!("The current project with ID {project_id} was not found. Please check the value of the x-stack-project-id header."),
             )
-            .into(),
-            InvalidAccessType { access_type } => format!(
-                "The x-stack-access-type header must be 'client', 'server', or 'admin', but was '{access_type}'."
+            .details([("project_id", text(project_id))]),
+            ClientAuthenticationRequired => row(
+                "CLIENT_AUTHENTICATION_REQUIRED",
+                UNAUTHORIZED,
+                "The publishable client key must be provided.",
+            ),
+            ServerAuthenticationRequired => row(
+                "SERVER_AUTHENTICATION_REQUIRED",
+                UNAUTHORIZED,
+                "The secret server key must be provided.",
+            ),
+            AdminAuthenticationRequired => row(
+                "ADMIN_AUTHENTICATION_REQUIRED",
+                UNAUTHORIZED,
+                "The super secret admin key must be provided.",
+            ),
+            InvalidPublishableClientKey { project_id } => row(
+                "INVALID_PUBLISHABLE_CLIENT_KEY",
+                UNAUTHORIZED,
+                format!("The publishable key is not valid for the project {}. Does the project and/or the key exist?", json_quoted(project_id)),
             )
-            .into(),
-            CurrentProjectNotFound { project_id } => format!(
-                "The current project with ID {project_id} was not found. Please check the value of the x-stack-project-id header."
+            .details([("project_id", text(project_id))]),
+            InvalidSecretServerKey { project_id } => row(
+                "INVALID_SECRET_SERVER_KEY",
+                UNAUTHORIZED,
+                format!("The secret server key is not valid for the project {}. Does the project and/or the key exist?", json_quoted(project_id)),
             )
-            .into(),
-            ClientAuthenticationRequired => "The publishable client key must be provided.".into(),
-            ServerAuthenticationRequired => "The secret server key must be provided.".into(),
-            AdminAuthenticationRequired => "The super secret admin key must be provided.".into(),
-            InvalidPublishableClientKey { project_id } => format!(
-                "The publishable key is not valid for the project {}. Does the project and/or the key exist?",
-                json_quoted(project_id)
+            .details([("project_id", text(project_id))]),
+            InvalidSuperSecretAdminKey { project_id } => row(
+                "INVALID_SUPER_SECRET_ADMIN_KEY",
+                UNAUTHORIZED,
+                format!("The super secret admin key is not valid for the project {}. Does the project and/or the key exist?", json_quoted(project_id)),
             )
-            .into(),
-            InvalidSecretServerKey { project_id } => format!(
-                "The secret server key is not valid for the project {}. Does the project and/or the key exist?",
-                json_quoted(project_id)
-            )
-            .into(),
-            InvalidSuperSecretAdminKey { project_id } => format!(
-                "The super secret admin key is not valid for the project {}. Does the project and/or the key exist?",
-                json_quoted(project_id)
-            )
-            .into(),
-            UnparsableAccessToken => "Access token is not parsable.".into(),
+            .details([("project_id", text(project_id))]),
+            UnparsableAccessToken => {
+                row("UNPARSABLE_ACCESS_TOKEN", UNAUTHORIZED, "Access token is not parsable.")
+            }
             AccessTokenExpired { expired_at_millis } => {
                 let when = expired_at_millis
                     .and_then(iso_millis)
                     .map(|iso| format!(" (The access token expired at {iso}.)"))
                     .unwrap_or_default();
-                format!("Access token has expired. Please refresh it and try again.{when}").into()
+                row(
+                    "ACCESS_TOKEN_EXPIRED",
+                    UNAUTHORIZED,
+                    format!("Access token has expired. Please refresh it and try again.{when}"),
+                )
+                .details([("expired_at_millis", or_null(*expired_at_millis))])
             }
-            InvalidProjectForAccessToken { expected_project_id, actual_project_id } => format!(
-                "Access token not valid for this project. Expected project ID {}, but the token is for project ID {}.",
-                json_quoted(expected_project_id),
-                json_quoted(actual_project_id)
+            InvalidProjectForAccessToken { expected_project_id, actual_project_id } => row(
+                "INVALID_PROJECT_FOR_ACCESS_TOKEN",
+                UNAUTHORIZED,
+                format!(
+                    "Access token not valid for this project. Expected project ID {}, but the token is for project ID {}.",
+                    json_quoted(expected_project_id),
+                    json_quoted(actual_project_id)
+                ),
             )
-            .into(),
-            RefreshTokenNotFoundOrExpired => {
-                "Refresh token not found for this project, or the session has expired/been revoked."
-                    .into()
-            }
-            UserNotFound => "User not found.".into(),
-            UserIdDoesNotExist { user_id } => {
-                format!("The given user with the ID {user_id} does not exist.").into()
-            }
+            .details([
+                ("expected_project_id", text(expected_project_id)),
+                ("actual_project_id", text(actual_project_id)),
+            ]),
+            RefreshTokenNotFoundOrExpired => row(
+                "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED",
+                UNAUTHORIZED,
+                "Refresh token not found for this project, or the session has expired/been revoked.",
+            ),
+            UserNotFound => row("USER_NOT_FOUND", NOT_FOUND, "User not found."),
+            UserIdDoesNotExist { user_id } => row(
+                "USER_ID_DOES_NOT_EXIST",
+                BAD_REQUEST,
+                format!("The given user with the ID {user_id} does not exist."),
+            )
+            .details([("user_id", text(user_id))]),
             UserEmailAlreadyExists { email, would_work_if_email_was_verified } => {
                 let tail = if *would_work_if_email_was_verified {
                     " but the email is not verified. Please login to your existing account with the method you used to sign up, and then verify your email to sign in with this login method."
                 } else {
                     "."
                 };
-                format!("A user with email {} already exists{tail}", json_quoted(email)).into()
+                row(
+                    "USER_EMAIL_ALREADY_EXISTS",
+                    CONFLICT,
+                    format!("A user with email {} already exists{tail}", json_quoted(email)),
+                )
+                .details([
+                    ("email", text(email)),
+                    (
+                        "would_work_if_email_was_verified",
+                        Value::Bool(*would_work_if_email_was_verified),
+                    ),
+                ])
             }
-            TeamNotFound { team_id } => format!("Team {team_id} not found.").into(),
-            TeamMembershipAlreadyExists => "Team membership already exists.".into(),
-            TeamMembershipNotFound { team_id, user_id } => {
-                format!("User {user_id} is not found in team {team_id}.").into()
+            TeamNotFound { team_id } => {
+                row("TEAM_NOT_FOUND", NOT_FOUND, format!("Team {team_id} not found."))
+                    .details([("team_id", text(team_id))])
             }
-            OperatorAuthenticationRequired => "This endpoint is for the operator of this keygate server: send the operator token as `authorization: Bearer <token>`.".into(),
-            InvalidOperatorToken => "The operator token is not valid (or this server has no operator token configured).".into(),
-            TeamPermissionRequired {
-                team_id,
-                user_id,
-                permission_id,
-            }
-            | TeamPermissionNotFound {
-                team_id,
-                user_id,
-                permission_id,
-            } => format!(
-                "User {user_id} does not have permission {permission_id} in team {team_id}."
+            TeamMembershipAlreadyExists => row(
+                "TEAM_MEMBERSHIP_ALREADY_EXISTS",
+                CONFLICT,
+                "Team membership already exists.",
+            ),
+            TeamMembershipNotFound { team_id, user_id } => row(
+                "TEAM_MEMBERSHIP_NOT_FOUND",
+                NOT_FOUND,
+                format!("User {user_id} is not found in team {team_id}."),
             )
-            .into(),
-            InvalidOAuthClientIdOrSecret { .. } => "The OAuth client ID or secret is invalid. The client ID must be equal to the project ID (potentially with a hash and a branch ID), and the client secret must be a publishable client key.".into(),
-            PermissionNotFound { permission_id } => format!(
-                "Permission \"{permission_id}\" not found. Make sure you created it on the dashboard."
+            .details([("team_id", text(team_id)), ("user_id", text(user_id))]),
+            PermissionNotFound { permission_id } => row(
+                "PERMISSION_NOT_FOUND",
+                NOT_FOUND,
+                format!("Permission \"{permission_id}\" not found. Make sure you created it on the dashboard."),
             )
-            .into(),
+            .details([("permission_id", text(permission_id))]),
+            TeamPermissionRequired { team_id, user_id, permission_id } => row(
+                "TEAM_PERMISSION_REQUIRED",
+                UNAUTHORIZED,
+                missing_team_permission(team_id, user_id, permission_id),
+            )
+            .details([
+                ("team_id", text(team_id)),
+                ("user_id", text(user_id)),
+                ("permission_id", text(permission_id)),
+            ]),
+            TeamPermissionNotFound { team_id, user_id, permission_id } => row(
+                "TEAM_PERMISSION_NOT_FOUND",
+                UNAUTHORIZED,
+                missing_team_permission(team_id, user_id, permission_id),
+            )
+            .details([
+                ("team_id", text(team_id)),
+                ("user_id", text(user_id)),
+                ("permission_id", text(permission_id)),
+            ]),
+            InvalidOAuthClientIdOrSecret { client_id } => row(
+                "INVALID_OAUTH_CLIENT_ID_OR_SECRET",
+                BAD_REQUEST,
+                "The OAuth client ID or secret is invalid. The client ID must be equal to the project ID (potentially with a hash and a branch ID), and the client secret must be a publishable client key.",
+            )
+            .details([("client_id", or_null(client_id.clone()))]),
+            OperatorAuthenticationRequired => row(
+                "OPERATOR_AUTHENTICATION_REQUIRED",
+                UNAUTHORIZED,
+                "This endpoint is for the operator of this keygate server: send the operator token as `authorization: Bearer <token>`.",
+            ),
+            InvalidOperatorToken => row(
+                "INVALID_OPERATOR_TOKEN",
+                UNAUTHORIZED,
+                "The operator token is not valid (or this server has no operator token configured).",
+            ),
         }
+    }
+
+    /// The HTTP status (always 4xx).
+    pub fn status(&self) -> StatusCode {
+        self.spec().status
+    }
+
+    /// The code, e.g. `"API_KEY_NOT_FOUND"`.
+    pub fn code(&self) -> &'static str {
+        self.spec().code
+    }
+
+    /// The human-readable message (the `error` field), exactly as upstream words it.
+    pub fn message(&self) -> Cow<'static, str> {
+        self.spec().message
     }
 
     /// The `details` object, in upstream's key order, or `None` when upstream sends none.
     pub fn details(&self) -> Option<Vec<(&'static str, Value)>> {
-        use KnownError::*;
-        let s = |v: &dyn fmt::Display| Value::String(v.to_string());
-        let details = match self {
-            WrongApiKeyType {
-                expected_type,
-                actual_type,
-            } => {
-                vec![
-                    ("expected_type", s(expected_type)),
-                    ("actual_type", s(actual_type)),
-                ]
-            }
-            SchemaError { message } => vec![("message", Value::String(message.clone()))],
-            InsufficientAccessType {
-                actual_access_type,
-                allowed_access_types,
-            } => vec![
-                ("actual_access_type", s(actual_access_type)),
-                (
-                    "allowed_access_types",
-                    Value::Array(allowed_access_types.iter().map(|t| s(t)).collect()),
-                ),
-            ],
-            AccessTypeWithoutProjectId { request_type } => vec![("request_type", s(request_type))],
-            CurrentProjectNotFound { project_id }
-            | InvalidPublishableClientKey { project_id }
-            | InvalidSecretServerKey { project_id }
-            | InvalidSuperSecretAdminKey { project_id } => {
-                vec![("project_id", Value::String(project_id.clone()))]
-            }
-            AccessTokenExpired { expired_at_millis } => {
-                vec![(
-                    "expired_at_millis",
-                    expired_at_millis.map_or(Value::Null, Value::from),
-                )]
-            }
-            InvalidProjectForAccessToken {
-                expected_project_id,
-                actual_project_id,
-            } => vec![
-                (
-                    "expected_project_id",
-                    Value::String(expected_project_id.clone()),
-                ),
-                (
-                    "actual_project_id",
-                    Value::String(actual_project_id.clone()),
-                ),
-            ],
-            UserIdDoesNotExist { user_id } => vec![("user_id", s(user_id))],
-            UserEmailAlreadyExists {
-                email,
-                would_work_if_email_was_verified,
-            } => vec![
-                ("email", Value::String(email.clone())),
-                (
-                    "would_work_if_email_was_verified",
-                    Value::Bool(*would_work_if_email_was_verified),
-                ),
-            ],
-            TeamNotFound { team_id } => vec![("team_id", s(team_id))],
-            InvalidOAuthClientIdOrSecret { client_id } => vec![(
-                "client_id",
-                client_id.clone().map_or(Value::Null, Value::String),
-            )],
-            TeamMembershipNotFound { team_id, user_id } => {
-                vec![("team_id", s(team_id)), ("user_id", s(user_id))]
-            }
-            PermissionNotFound { permission_id } => {
-                vec![("permission_id", Value::String(permission_id.clone()))]
-            }
-            TeamPermissionRequired {
-                team_id,
-                user_id,
-                permission_id,
-            }
-            | TeamPermissionNotFound {
-                team_id,
-                user_id,
-                permission_id,
-            } => vec![
-                ("team_id", s(team_id)),
-                ("user_id", s(user_id)),
-                ("permission_id", Value::String(permission_id.clone())),
-            ],
-            ApiKeyNotFound
-            | ApiKeyExpired
-            | ApiKeyRevoked
-            | PublicApiKeyCannotBeRevoked
-            | BodyParsingError { .. }
-            | UserAuthenticationRequired
-            | CannotGetOwnUserWithoutUser
-            | AccessTypeRequired
-            | ProjectKeyWithoutAccessType
-            | InvalidAccessType { .. }
-            | ClientAuthenticationRequired
-            | ServerAuthenticationRequired
-            | AdminAuthenticationRequired
-            | UnparsableAccessToken
-            | RefreshTokenNotFoundOrExpired
-            | UserNotFound
-            | TeamMembershipAlreadyExists
-            | OperatorAuthenticationRequired
-            | InvalidOperatorToken => return None,
-        };
-        Some(details)
+        self.spec().details
     }
 
     /// The JSON body `{"code", "details"?, "error"}`, pretty-printed with a 2-space indent.
     pub fn to_json_body(&self) -> String {
-        let body = KnownErrorBody {
-            code: self.code(),
-            details: self.details().map(OrderedObject),
-            error: self.message(),
-        };
-        // Serializing strings, numbers and arrays into a String cannot fail.
-        serde_json::to_string_pretty(&body).unwrap_or_default()
+        self.spec().into_json_body()
     }
 
     /// The full response: status, `x-stack-known-error` and the JSON body.
     pub fn to_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status())
+        let spec = self.spec();
+        HttpResponse::build(spec.status)
             .insert_header((
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(JSON_CONTENT_TYPE),
             ))
-            .insert_header((KNOWN_ERROR_HEADER, self.code()))
-            .body(self.to_json_body())
+            .insert_header((KNOWN_ERROR_HEADER, spec.code))
+            .body(spec.into_json_body())
     }
 }
 
 impl fmt::Display for KnownError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code(), self.message())
+        let spec = self.spec();
+        write!(f, "{}: {}", spec.code, spec.message)
     }
 }
 
@@ -644,6 +634,46 @@ impl PlainError {
         Self::new(
             StatusCode::FORBIDDEN,
             "Client can only manage their own api keys",
+        )
+    }
+
+    /// 403 `Client team creation is disabled for this project`
+    pub fn client_team_creation_disabled() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Client team creation is disabled for this project",
+        )
+    }
+
+    /// 403: a client may only create a team with itself as the creator.
+    pub fn team_creator_must_be_self() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "You cannot create a team as a user that is not yourself. Make sure you set the creator_user_id to 'me'.",
+        )
+    }
+
+    /// 403: a client may only list its own user's teams.
+    pub fn client_can_only_list_own_teams() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Client can only list teams for their own user. user_id must be either \"me\" or the ID of the current user",
+        )
+    }
+
+    /// 403: a client may only list its own user's team permissions.
+    pub fn client_can_only_list_own_team_permissions() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Client can only list permissions for their own user. user_id must be either \"me\" or the ID of the current user",
+        )
+    }
+
+    /// 400 `Client user deletion is not enabled for this project`
+    pub fn client_user_deletion_disabled() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "Client user deletion is not enabled for this project",
         )
     }
 
@@ -773,6 +803,7 @@ mod tests {
         String::from_utf8(bytes.to_vec()).expect("utf-8 body")
     }
 
+    /// One of each variant.
     fn every_known_error() -> Vec<KnownError> {
         let user = UserId::new_random();
         let team = TeamId::new_random();
@@ -873,6 +904,35 @@ mod tests {
                 error.code()
             );
             assert!(!error.message().is_empty());
+        }
+    }
+
+    #[test]
+    fn codes_are_unique_screaming_snake_case_and_statuses_4xx() {
+        let errors = every_known_error();
+        let mut variants = std::collections::HashSet::new();
+        let mut codes = std::collections::HashSet::new();
+        for error in &errors {
+            assert!(
+                variants.insert(std::mem::discriminant(error)),
+                "{error:?} is listed twice"
+            );
+            let code = error.code();
+            assert!(codes.insert(code), "two errors share the code {code}");
+            assert!(
+                code.split('_').all(|word| {
+                    word.starts_with(|c: char| c.is_ascii_uppercase())
+                        && word
+                            .chars()
+                            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                }),
+                "{code} is not SCREAMING_SNAKE_CASE"
+            );
+            let status = error.status();
+            assert!(
+                (400..500).contains(&status.as_u16()),
+                "{code} has status {status}"
+            );
         }
     }
 

@@ -1,10 +1,10 @@
 //! Why a request is refused.
 //!
 //! Each variant is one answer of upstream's; the documentation of a variant says how the HTTP
-//! layer writes it on the wire (status, known-error code or plain text). The `Display` text is
-//! upstream's message for it. Plain-text answers have no other representation than their text,
-//! so the text belongs to the decision and is returned by [`Denial::plain_text`]; known errors
-//! are rendered by the HTTP layer from the variant and its fields.
+//! layer writes it on the wire (status, known-error code or plain text). The HTTP layer owns
+//! every text the wire sends (`keygate-http`'s wire errors and its mapping of denials to them)
+//! and never sends the `Display` text, which describes the refusal for logs and developers
+//! only.
 
 use keygate_domain::{KeyType, TeamId, UserId};
 
@@ -27,13 +27,13 @@ pub enum Denial {
     },
 
     /// 400 plain text: this key type is switched off for the project.
-    #[error("{}", api_keys_disabled_message(*.0))]
+    #[error("{0} API keys are switched off for this project")]
     ApiKeysDisabled(KeyType),
 
     /// 400 `SCHEMA_ERROR` whose `details.message` and `error` are this text (not the
     /// "Request validation failed…" format): a user-key list without `user_id` (or a team-key
     /// list without `team_id`).
-    #[error("{}", owner_id_required_message(*.0))]
+    #[error("listing {0} API keys needs the owner's id")]
     OwnerIdRequired(KeyType),
 
     /// 401 `USER_AUTHENTICATION_REQUIRED`: the endpoint needs a session user.
@@ -46,7 +46,7 @@ pub enum Denial {
     CannotGetOwnUserWithoutUser,
 
     /// 403 plain text: a client touching another user's keys.
-    #[error("{}", Denial::OTHER_USERS_API_KEYS)]
+    #[error("a client may only manage its own user's API keys")]
     OtherUsersApiKeys,
 
     /// 404 `API_KEY_NOT_FOUND`: no such key, a key of the other type than the route, or a team
@@ -55,23 +55,23 @@ pub enum Denial {
     ApiKeyNotFound,
 
     /// 403 plain text: a client creating a team while the project does not allow it.
-    #[error("{}", Denial::CLIENT_TEAM_CREATION_DISABLED)]
+    #[error("the project does not let clients create teams")]
     ClientTeamCreationDisabled,
 
     /// 403 plain text: a client creating a team with another user as creator.
-    #[error("{}", Denial::TEAM_CREATOR_NOT_SELF)]
+    #[error("a client may only create a team with its own user as the creator")]
     TeamCreatorNotSelf,
 
     /// 403 plain text: a client listing teams without `user_id=me` (or its own id).
-    #[error("{}", Denial::OTHER_USERS_TEAMS)]
+    #[error("a client may only list its own user's teams")]
     OtherUsersTeams,
 
     /// 403 plain text: a client listing team permissions without `user_id=me` (or its own id).
-    #[error("{}", Denial::OTHER_USERS_TEAM_PERMISSIONS)]
+    #[error("a client may only list its own user's team permissions")]
     OtherUsersTeamPermissions,
 
     /// 400 plain text: a client deleting its own user; keygate has no switch to allow it.
-    #[error("{}", Denial::CLIENT_USER_DELETION_DISABLED)]
+    #[error("clients may not delete their own user")]
     ClientUserDeletionDisabled,
 
     /// 404 `TEAM_MEMBERSHIP_NOT_FOUND`, details `{team_id, user_id}`: the session user is not a
@@ -95,59 +95,6 @@ pub enum Denial {
         /// The permission the endpoint requires.
         permission: SystemPermission,
     },
-}
-
-impl Denial {
-    /// Text of [`Denial::OtherUsersApiKeys`].
-    pub const OTHER_USERS_API_KEYS: &'static str = "Client can only manage their own api keys";
-    /// Text of [`Denial::ClientTeamCreationDisabled`].
-    pub const CLIENT_TEAM_CREATION_DISABLED: &'static str =
-        "Client team creation is disabled for this project";
-    /// Text of [`Denial::TeamCreatorNotSelf`].
-    pub const TEAM_CREATOR_NOT_SELF: &'static str = "You cannot create a team as a user that is not yourself. Make sure you set the creator_user_id to 'me'.";
-    /// Text of [`Denial::OtherUsersTeams`].
-    pub const OTHER_USERS_TEAMS: &'static str = "Client can only list teams for their own user. user_id must be either \"me\" or the ID of the current user";
-    /// Text of [`Denial::OtherUsersTeamPermissions`].
-    pub const OTHER_USERS_TEAM_PERMISSIONS: &'static str = "Client can only list permissions for their own user. user_id must be either \"me\" or the ID of the current user";
-    /// Text of [`Denial::ClientUserDeletionDisabled`].
-    pub const CLIENT_USER_DELETION_DISABLED: &'static str =
-        "Client user deletion is not enabled for this project";
-
-    /// The body of a plain-text answer (no known-error header), or `None` when the denial is
-    /// a known error. Status: 403 for the "other user's …", team-creation ones; 400 for
-    /// [`Denial::ApiKeysDisabled`] and [`Denial::ClientUserDeletionDisabled`].
-    pub const fn plain_text(&self) -> Option<&'static str> {
-        match self {
-            Denial::ApiKeysDisabled(key_type) => Some(api_keys_disabled_message(*key_type)),
-            Denial::OtherUsersApiKeys => Some(Self::OTHER_USERS_API_KEYS),
-            Denial::ClientTeamCreationDisabled => Some(Self::CLIENT_TEAM_CREATION_DISABLED),
-            Denial::TeamCreatorNotSelf => Some(Self::TEAM_CREATOR_NOT_SELF),
-            Denial::OtherUsersTeams => Some(Self::OTHER_USERS_TEAMS),
-            Denial::OtherUsersTeamPermissions => Some(Self::OTHER_USERS_TEAM_PERMISSIONS),
-            Denial::ClientUserDeletionDisabled => Some(Self::CLIENT_USER_DELETION_DISABLED),
-            Denial::InsufficientAccessType { .. }
-            | Denial::OwnerIdRequired(_)
-            | Denial::UserAuthenticationRequired
-            | Denial::CannotGetOwnUserWithoutUser
-            | Denial::ApiKeyNotFound
-            | Denial::TeamMembershipNotFound { .. }
-            | Denial::TeamPermissionRequired { .. } => None,
-        }
-    }
-}
-
-const fn api_keys_disabled_message(key_type: KeyType) -> &'static str {
-    match key_type {
-        KeyType::User => "User API keys are not enabled for this project.",
-        KeyType::Team => "Team API keys are not enabled for this project.",
-    }
-}
-
-const fn owner_id_required_message(key_type: KeyType) -> &'static str {
-    match key_type {
-        KeyType::User => "user_id is required for user API keys",
-        KeyType::Team => "team_id is required for team API keys",
-    }
 }
 
 fn quoted_alternatives(allowed: &[AccessType]) -> String {
@@ -180,14 +127,6 @@ mod tests {
             admin_only.to_string(),
             "The x-stack-access-type header must be 'admin', but was 'server'."
         );
-        assert_eq!(
-            Denial::OwnerIdRequired(KeyType::User).to_string(),
-            "user_id is required for user API keys"
-        );
-        assert_eq!(
-            Denial::OwnerIdRequired(KeyType::Team).to_string(),
-            "team_id is required for team API keys"
-        );
         assert_eq!(Denial::ApiKeyNotFound.to_string(), "API key not found.");
         assert_eq!(
             Denial::UserAuthenticationRequired.to_string(),
@@ -209,67 +148,5 @@ mod tests {
             Denial::TeamMembershipNotFound { team_id, user_id }.to_string(),
             format!("User {user_id} is not found in team {team_id}.")
         );
-    }
-
-    #[test]
-    fn plain_text_denials_carry_their_body_and_display_it() {
-        let plain = [
-            (
-                Denial::ApiKeysDisabled(KeyType::User),
-                "User API keys are not enabled for this project.",
-            ),
-            (
-                Denial::ApiKeysDisabled(KeyType::Team),
-                "Team API keys are not enabled for this project.",
-            ),
-            (
-                Denial::OtherUsersApiKeys,
-                "Client can only manage their own api keys",
-            ),
-            (
-                Denial::ClientTeamCreationDisabled,
-                "Client team creation is disabled for this project",
-            ),
-            (Denial::TeamCreatorNotSelf, Denial::TEAM_CREATOR_NOT_SELF),
-            (Denial::OtherUsersTeams, Denial::OTHER_USERS_TEAMS),
-            (
-                Denial::OtherUsersTeamPermissions,
-                Denial::OTHER_USERS_TEAM_PERMISSIONS,
-            ),
-            (
-                Denial::ClientUserDeletionDisabled,
-                "Client user deletion is not enabled for this project",
-            ),
-        ];
-        for (denial, text) in plain {
-            assert_eq!(denial.plain_text(), Some(text));
-            assert_eq!(denial.to_string(), text);
-        }
-    }
-
-    #[test]
-    fn known_error_denials_have_no_plain_text() {
-        let known = [
-            Denial::InsufficientAccessType {
-                actual: AccessType::Client,
-                allowed: &[AccessType::Admin],
-            },
-            Denial::OwnerIdRequired(KeyType::User),
-            Denial::UserAuthenticationRequired,
-            Denial::CannotGetOwnUserWithoutUser,
-            Denial::ApiKeyNotFound,
-            Denial::TeamMembershipNotFound {
-                team_id: TeamId::new_random(),
-                user_id: UserId::new_random(),
-            },
-            Denial::TeamPermissionRequired {
-                team_id: TeamId::new_random(),
-                user_id: UserId::new_random(),
-                permission: SystemPermission::DeleteTeam,
-            },
-        ];
-        for denial in known {
-            assert_eq!(denial.plain_text(), None, "{denial:?}");
-        }
     }
 }
