@@ -3,8 +3,8 @@
 //! Each variant is one answer of upstream's; the documentation of a variant says how the HTTP
 //! layer writes it on the wire (status, known-error code or plain text). The `Display` text is
 //! upstream's message for it. Plain-text answers have no other representation than their text,
-//! so the text belongs to the decision and is returned by [`Denial::plain_text`]; known errors
-//! are rendered by the HTTP layer from the variant and its fields.
+//! so the text belongs to the decision: it is the variant's `Display` text (the constants on
+//! [`Denial`]); known errors are rendered by the HTTP layer from the variant and its fields.
 
 use keygate_domain::{KeyType, TeamId, UserId};
 
@@ -112,28 +112,6 @@ impl Denial {
     /// Text of [`Denial::ClientUserDeletionDisabled`].
     pub const CLIENT_USER_DELETION_DISABLED: &'static str =
         "Client user deletion is not enabled for this project";
-
-    /// The body of a plain-text answer (no known-error header), or `None` when the denial is
-    /// a known error. Status: 403 for the "other user's …", team-creation ones; 400 for
-    /// [`Denial::ApiKeysDisabled`] and [`Denial::ClientUserDeletionDisabled`].
-    pub const fn plain_text(&self) -> Option<&'static str> {
-        match self {
-            Denial::ApiKeysDisabled(key_type) => Some(api_keys_disabled_message(*key_type)),
-            Denial::OtherUsersApiKeys => Some(Self::OTHER_USERS_API_KEYS),
-            Denial::ClientTeamCreationDisabled => Some(Self::CLIENT_TEAM_CREATION_DISABLED),
-            Denial::TeamCreatorNotSelf => Some(Self::TEAM_CREATOR_NOT_SELF),
-            Denial::OtherUsersTeams => Some(Self::OTHER_USERS_TEAMS),
-            Denial::OtherUsersTeamPermissions => Some(Self::OTHER_USERS_TEAM_PERMISSIONS),
-            Denial::ClientUserDeletionDisabled => Some(Self::CLIENT_USER_DELETION_DISABLED),
-            Denial::InsufficientAccessType { .. }
-            | Denial::OwnerIdRequired(_)
-            | Denial::UserAuthenticationRequired
-            | Denial::CannotGetOwnUserWithoutUser
-            | Denial::ApiKeyNotFound
-            | Denial::TeamMembershipNotFound { .. }
-            | Denial::TeamPermissionRequired { .. } => None,
-        }
-    }
 }
 
 const fn api_keys_disabled_message(key_type: KeyType) -> &'static str {
@@ -212,7 +190,7 @@ mod tests {
     }
 
     #[test]
-    fn plain_text_denials_carry_their_body_and_display_it() {
+    fn plain_text_denials_display_their_body() {
         let plain = [
             (
                 Denial::ApiKeysDisabled(KeyType::User),
@@ -242,34 +220,7 @@ mod tests {
             ),
         ];
         for (denial, text) in plain {
-            assert_eq!(denial.plain_text(), Some(text));
             assert_eq!(denial.to_string(), text);
-        }
-    }
-
-    #[test]
-    fn known_error_denials_have_no_plain_text() {
-        let known = [
-            Denial::InsufficientAccessType {
-                actual: AccessType::Client,
-                allowed: &[AccessType::Admin],
-            },
-            Denial::OwnerIdRequired(KeyType::User),
-            Denial::UserAuthenticationRequired,
-            Denial::CannotGetOwnUserWithoutUser,
-            Denial::ApiKeyNotFound,
-            Denial::TeamMembershipNotFound {
-                team_id: TeamId::new_random(),
-                user_id: UserId::new_random(),
-            },
-            Denial::TeamPermissionRequired {
-                team_id: TeamId::new_random(),
-                user_id: UserId::new_random(),
-                permission: SystemPermission::DeleteTeam,
-            },
-        ];
-        for denial in known {
-            assert_eq!(denial.plain_text(), None, "{denial:?}");
         }
     }
 }

@@ -35,7 +35,7 @@ const SERVER_OR_ADMIN: &[AccessType] = &[AccessType::Server, AccessType::Admin];
 const ADMIN_ONLY: &[AccessType] = &[AccessType::Admin];
 
 /// One operation of the identity subset or of project administration. Ids in it are the
-/// request's, with `"me"` already resolved by [`Caller::resolve_user`].
+/// request's, with `"me"` already resolved to the session user by the HTTP layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdentityAction {
     /// `POST /users` (server, admin).

@@ -26,7 +26,7 @@ mod identity;
 mod switches;
 mod team_permissions;
 
-pub use access::{AccessType, Caller, InvalidAccessType, UserRef};
+pub use access::{AccessType, Caller, InvalidAccessType};
 pub use api_keys::{authorize_api_key, ApiKeyAction};
 pub use denial::Denial;
 pub use identity::{authorize_create_team, authorize_identity, IdentityAction};

@@ -54,7 +54,3 @@ pub use connection::{
     PooledDbConnection, POSTGRES_MIGRATIONS, SQLITE_BUSY_TIMEOUT, SQLITE_MIGRATIONS,
 };
 pub use error::StorageError;
-pub use repo::{
-    api_keys, memberships, project_credentials, projects, server_secrets, sessions,
-    team_permissions, teams, users,
-};

@@ -232,7 +232,7 @@ impl Drop for PostgresDatabaseGuard {
 /// keygate_storage::backend_tests! {
 ///     fn counts_projects(db) {
 ///         let mut conn = db.conn();
-///         assert_eq!(keygate_storage::projects::count(&mut conn).unwrap(), 0);
+///         assert_eq!(keygate_storage::repo::projects::count(&mut conn).unwrap(), 0);
 ///     }
 /// }
 /// ```
