@@ -2,12 +2,12 @@
 //! printing the same JSON as the API (`keygate_http::routes::internal`).
 
 use anyhow::{bail, Context};
-use keygate_domain::ProjectId;
+use keygate_domain::{ProjectId, ProjectSwitches};
 use keygate_http::access_token::now_millis;
 use keygate_http::projects::{create_project, issue_credential, CredentialKeys};
 use keygate_http::routes::internal::{credential_json, project_json_with_cors};
 use keygate_storage::repo::project_cors;
-use keygate_storage::repo::projects::{self, ProjectConfig, ProjectRecord, ProjectUpdate};
+use keygate_storage::repo::projects::{self, ProjectRecord, ProjectUpdate};
 use keygate_storage::{DbConnection, StorageError};
 use serde_json::{json, Value};
 
@@ -37,7 +37,7 @@ fn execute(command: ProjectCommand, settings: &Settings) -> anyhow::Result<Value
             client_team_creation_enabled,
         } => {
             let hasher = key_hasher(settings);
-            let config = ProjectConfig {
+            let config = ProjectSwitches {
                 allow_user_api_keys,
                 allow_team_api_keys,
                 client_team_creation_enabled,

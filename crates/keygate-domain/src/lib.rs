@@ -1,7 +1,7 @@
 //! keygate's domain: the vocabulary every other crate speaks.
 //!
 //! Ids, the owner of a key (a user or a team), the API-key string format, hashing for storage,
-//! and validity. **Key design decision:** this crate is pure — no I/O, no database, no HTTP, no
+//! a project's switches, and validity. **Key design decision:** this crate is pure — no I/O, no database, no HTTP, no
 //! async runtime — so other Rust services can embed it to parse and pre-check keys exactly as
 //! keygate does, and its behaviour is fully covered by fast unit and property tests. (The one
 //! outside input is OS randomness, used when generating ids and secrets.)
@@ -12,6 +12,7 @@ pub mod ids;
 pub mod key_format;
 pub mod owner;
 pub mod secret;
+pub mod switches;
 
 pub use api_key::{ApiKey, CheckRejection, EpochMillis, InvalidReason, NewApiKey};
 pub use hashing::{KeyHash, KeyHasher};
@@ -22,3 +23,4 @@ pub use key_format::{
 };
 pub use owner::{InvalidKeyType, KeyType, Owner};
 pub use secret::SecretToken;
+pub use switches::ProjectSwitches;

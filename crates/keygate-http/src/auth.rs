@@ -72,12 +72,7 @@ impl RequestAuth {
 
     /// The project's switches.
     pub fn switches(&self) -> ProjectSwitches {
-        let config = &self.project.config;
-        ProjectSwitches {
-            allow_user_api_keys: config.allow_user_api_keys,
-            allow_team_api_keys: config.allow_team_api_keys,
-            client_team_creation_enabled: config.client_team_creation_enabled,
-        }
+        self.project.config
     }
 
     /// The project's id.

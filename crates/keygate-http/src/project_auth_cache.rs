@@ -145,7 +145,7 @@ impl ProjectAuthCache {
 
 #[cfg(test)]
 mod tests {
-    use keygate_storage::repo::projects::ProjectConfig;
+    use keygate_domain::ProjectSwitches;
     use uuid::Uuid;
 
     use super::*;
@@ -155,7 +155,7 @@ mod tests {
             id: ProjectId::new_random(),
             display_name: "p".to_owned(),
             created_at_millis: 0,
-            config: ProjectConfig::default(),
+            config: ProjectSwitches::default(),
         })
     }
 

@@ -1,10 +1,10 @@
 //! Creating projects and their credentials: shared by the operator's HTTP endpoints, the
 //! `keygate project …` commands and the first start, so all three make the same project.
 
-use keygate_domain::{EpochMillis, KeyHasher, ProjectId, SecretToken};
+use keygate_domain::{EpochMillis, KeyHasher, ProjectId, ProjectSwitches, SecretToken};
 use keygate_permissions::{default_team_definitions, PermissionDefinition, SystemPermission};
 use keygate_storage::repo::project_credentials::{self, ProjectCredentialRecord};
-use keygate_storage::repo::projects::{self, ProjectConfig, ProjectRecord};
+use keygate_storage::repo::projects::{self, ProjectRecord};
 use keygate_storage::repo::team_permissions::{self, PermissionDefinitionRecord};
 use keygate_storage::{DbConnection, StorageError};
 use uuid::Uuid;
@@ -21,7 +21,7 @@ pub const SUPER_SECRET_ADMIN_KEY_PREFIX: &str = "sak";
 pub fn create_project(
     conn: &mut DbConnection,
     display_name: &str,
-    config: ProjectConfig,
+    config: ProjectSwitches,
     now: EpochMillis,
 ) -> Result<ProjectRecord, StorageError> {
     let project = ProjectRecord {
@@ -143,7 +143,7 @@ mod tests {
     keygate_storage::backend_tests! {
         fn a_new_project_has_the_default_team_permissions(db) {
             let mut conn = db.conn();
-            let project = create_project(&mut conn, "Acme", ProjectConfig::default(), 1_000).unwrap();
+            let project = create_project(&mut conn, "Acme", ProjectSwitches::default(), 1_000).unwrap();
             assert_eq!(projects::get(&mut conn, project.id).unwrap(), Some(project.clone()));
             let definitions = team_permissions::list_definitions(&mut conn, project.id).unwrap();
             let admin = definitions.iter().find(|d| d.id == "team_admin").unwrap();
@@ -156,7 +156,7 @@ mod tests {
         fn an_issued_credential_is_found_by_its_keys_hashes_only(db) {
             let mut conn = db.conn();
             let hasher = KeyHasher::sha256();
-            let project = create_project(&mut conn, "Acme", ProjectConfig::default(), 1_000).unwrap();
+            let project = create_project(&mut conn, "Acme", ProjectSwitches::default(), 1_000).unwrap();
             let keys = CredentialKeys { super_secret_admin_key: false, ..CredentialKeys::ALL };
             let issued = issue_credential(&mut conn, &hasher, project.id, "test", None, keys, 1_000).unwrap();
             assert!(issued.super_secret_admin_key.is_none());

@@ -16,11 +16,10 @@
 //! decision here: it has no project authentication and ignores the switches; the users it
 //! notifies about a team key are those whose standing holds `$manage_api_keys`.
 
-use keygate_domain::{KeyType, Owner, TeamId, UserId};
+use keygate_domain::{KeyType, Owner, ProjectSwitches, TeamId, UserId};
 
 use crate::access::{AccessType, Caller};
 use crate::denial::Denial;
-use crate::switches::ProjectSwitches;
 use crate::team_permissions::{SystemPermission, TeamStanding};
 
 /// Every access type.

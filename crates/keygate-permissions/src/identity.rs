@@ -20,11 +20,10 @@
 //! access for it; keygate follows upstream, since the SDK's users may rely on it. Sign-out and
 //! token refresh authenticate by refresh token and need no decision here.
 
-use keygate_domain::{TeamId, UserId};
+use keygate_domain::{ProjectSwitches, TeamId, UserId};
 
 use crate::access::{AccessType, Caller};
 use crate::denial::Denial;
-use crate::switches::ProjectSwitches;
 use crate::team_permissions::{SystemPermission, TeamStanding};
 
 /// Every access type.

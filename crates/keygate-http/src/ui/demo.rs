@@ -396,7 +396,7 @@ mod tests {
     use std::net::SocketAddr;
 
     use actix_web::test::{self as actix_test, TestRequest};
-    use keygate_storage::repo::projects::ProjectConfig;
+    use keygate_domain::ProjectSwitches;
 
     use super::*;
     use crate::app::build_app;
@@ -436,7 +436,7 @@ mod tests {
 
     fn default_project(app: &TestApp) -> ProjectId {
         let mut conn = app.database().conn();
-        let config = ProjectConfig {
+        let config = ProjectSwitches {
             allow_user_api_keys: true,
             allow_team_api_keys: true,
             client_team_creation_enabled: true,
