@@ -113,8 +113,8 @@ fn no_such_project(id: ProjectId) -> String {
 mod tests {
     use std::collections::BTreeMap;
 
-    use keygate_domain::KeyHasher;
-    use keygate_storage::repo::project_credentials::{self, CredentialKind};
+    use keygate_domain::{CredentialKind, KeyHasher};
+    use keygate_storage::repo::project_credentials;
 
     use super::*;
     use crate::settings::FlagOverrides;

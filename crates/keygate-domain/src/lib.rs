@@ -1,12 +1,13 @@
 //! keygate's domain: the vocabulary every other crate speaks.
 //!
-//! Ids, the owner of a key (a user or a team), the API-key string format, hashing for storage,
-//! a project's switches, and validity. **Key design decision:** this crate is pure — no I/O, no database, no HTTP, no
+//! Ids, the owner of a key (a user or a team), the API-key string format, the other bearer
+//! secrets and their prefixes, hashing for storage, a project's switches, and validity. **Key design decision:** this crate is pure — no I/O, no database, no HTTP, no
 //! async runtime — so other Rust services can embed it to parse and pre-check keys exactly as
 //! keygate does, and its behaviour is fully covered by fast unit and property tests. (The one
 //! outside input is OS randomness, used when generating ids and secrets.)
 
 pub mod api_key;
+pub mod credentials;
 pub mod hashing;
 pub mod ids;
 pub mod key_format;
@@ -15,6 +16,7 @@ pub mod secret;
 pub mod switches;
 
 pub use api_key::{ApiKey, CheckRejection, EpochMillis, InvalidReason, NewApiKey};
+pub use credentials::{CredentialKind, REFRESH_TOKEN_PREFIX};
 pub use hashing::{KeyHash, KeyHasher};
 pub use ids::{ApiKeyId, InvalidId, ProjectId, TeamId, UserId};
 pub use key_format::{

@@ -20,8 +20,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use keygate_domain::{EpochMillis, KeyHash, ProjectId};
-use keygate_storage::repo::project_credentials::{CredentialKind, ProjectCredentialRecord};
+use keygate_domain::{CredentialKind, EpochMillis, KeyHash, ProjectId};
+use keygate_storage::repo::project_credentials::ProjectCredentialRecord;
 use keygate_storage::repo::projects::ProjectRecord;
 use moka::sync::Cache;
 

@@ -1,20 +1,15 @@
 //! Creating projects and their credentials: shared by the operator's HTTP endpoints, the
 //! `keygate project …` commands and the first start, so all three make the same project.
 
-use keygate_domain::{EpochMillis, KeyHasher, ProjectId, ProjectSwitches, SecretToken};
+use keygate_domain::{
+    CredentialKind, EpochMillis, KeyHasher, ProjectId, ProjectSwitches, SecretToken,
+};
 use keygate_permissions::{default_team_definitions, PermissionDefinition, SystemPermission};
 use keygate_storage::repo::project_credentials::{self, ProjectCredentialRecord};
 use keygate_storage::repo::projects::{self, ProjectRecord};
 use keygate_storage::repo::team_permissions::{self, PermissionDefinitionRecord};
 use keygate_storage::{DbConnection, StorageError};
 use uuid::Uuid;
-
-/// Prefix of publishable client keys (`pck_…`).
-pub const PUBLISHABLE_CLIENT_KEY_PREFIX: &str = "pck";
-/// Prefix of secret server keys (`ssk_…`).
-pub const SECRET_SERVER_KEY_PREFIX: &str = "ssk";
-/// Prefix of super secret admin keys (`sak_…`).
-pub const SUPER_SECRET_ADMIN_KEY_PREFIX: &str = "sak";
 
 /// Creates a project with the system team permissions and the `team_admin` / `team_member`
 /// defaults, in one transaction.
@@ -107,12 +102,17 @@ pub fn issue_credential(
     keys: CredentialKeys,
     now: EpochMillis,
 ) -> Result<IssuedCredential, StorageError> {
-    let generate = |wanted: bool, prefix: &str| wanted.then(|| SecretToken::generate(prefix));
-    let publishable_client_key =
-        generate(keys.publishable_client_key, PUBLISHABLE_CLIENT_KEY_PREFIX);
-    let secret_server_key = generate(keys.secret_server_key, SECRET_SERVER_KEY_PREFIX);
-    let super_secret_admin_key =
-        generate(keys.super_secret_admin_key, SUPER_SECRET_ADMIN_KEY_PREFIX);
+    let generate =
+        |wanted: bool, kind: CredentialKind| wanted.then(|| SecretToken::generate(kind.prefix()));
+    let publishable_client_key = generate(
+        keys.publishable_client_key,
+        CredentialKind::PublishableClientKey,
+    );
+    let secret_server_key = generate(keys.secret_server_key, CredentialKind::SecretServerKey);
+    let super_secret_admin_key = generate(
+        keys.super_secret_admin_key,
+        CredentialKind::SuperSecretAdminKey,
+    );
     let hash = |token: &Option<SecretToken>| token.as_ref().map(|t| hasher.hash(t.expose_secret()));
     let record = ProjectCredentialRecord {
         id: Uuid::new_v4(),
@@ -136,8 +136,6 @@ pub fn issue_credential(
 
 #[cfg(test)]
 mod tests {
-    use keygate_storage::repo::project_credentials::CredentialKind;
-
     use super::*;
 
     keygate_storage::backend_tests! {

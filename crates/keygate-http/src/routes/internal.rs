@@ -378,9 +378,9 @@ async fn create_credential(
 #[cfg(test)]
 mod tests {
     use actix_web::test::TestRequest;
-    use keygate_domain::{KeyHasher, ProjectSwitches};
+    use keygate_domain::{CredentialKind, KeyHasher, ProjectSwitches};
     use keygate_storage::repo::project_cors::{self, ProjectCors};
-    use keygate_storage::repo::project_credentials::{self, CredentialKind};
+    use keygate_storage::repo::project_credentials;
     use keygate_storage::repo::{sessions, team_permissions, users};
     use serde_json::json;
 

@@ -26,7 +26,7 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use keygate_domain::{EpochMillis, ProjectId, SecretToken, TeamId, UserId};
+use keygate_domain::{EpochMillis, ProjectId, SecretToken, TeamId, UserId, REFRESH_TOKEN_PREFIX};
 use keygate_permissions::MembershipKind;
 use keygate_storage::repo::memberships::{self, MembershipRecord};
 use keygate_storage::repo::projects;
@@ -42,7 +42,6 @@ use super::page::{ACCESS_TOKEN_COOKIE, ACCOUNT_SETTINGS_PATH, CLIENT_KEY_COOKIE,
 use super::{DemoClientKey, DemoSignIn, UiSettings};
 use crate::conventions::not_found;
 use crate::projects::{issue_credential, CredentialKeys};
-use crate::routes::sessions::REFRESH_TOKEN_PREFIX;
 use crate::state::AppState;
 use crate::wire_error::{ApiError, PlainError};
 

@@ -1,25 +1,15 @@
 //! Project credentials: the publishable client, secret server and super-secret admin keys a
-//! caller presents with `x-stack-*` headers. Only their digests are stored.
+//! caller presents with `x-stack-*` headers. Only their digests are stored, one column per
+//! [`CredentialKind`].
 
 use diesel::prelude::*;
-use keygate_domain::{EpochMillis, KeyHash, ProjectId};
+use keygate_domain::{CredentialKind, EpochMillis, KeyHash, ProjectId};
 use uuid::Uuid;
 
 use crate::connection::DbConnection;
 use crate::error::StorageError;
 use crate::schema::project_credentials;
 use crate::stored::{parse_id, parse_optional_hash};
-
-/// Which of a credential's three keys is presented.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CredentialKind {
-    /// `x-stack-publishable-client-key` (client access).
-    PublishableClientKey,
-    /// `x-stack-secret-server-key` (server access).
-    SecretServerKey,
-    /// `x-stack-super-secret-admin-key` (admin access).
-    SuperSecretAdminKey,
-}
 
 /// A project credential as stored: up to three key digests sharing one description and
 /// lifetime.
