@@ -160,15 +160,14 @@ mod tests {
 
         // The credential is stored under the peppered hash.
         let database = open_database(&settings, 1).unwrap();
-        let found = project_credentials::find_valid(
+        let found = project_credentials::find_by_hash(
             &mut database.get().unwrap(),
             id,
             CredentialKind::SuperSecretAdminKey,
             &KeyHasher::hmac_sha256(b"a-pepper").hash(admin_key),
-            now_millis(),
         )
         .unwrap();
-        assert!(found.is_some());
+        assert!(found.is_some_and(|c| c.lifetime().is_valid(now_millis())));
 
         let updated = execute(
             ProjectCommand::Update {

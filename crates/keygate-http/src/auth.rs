@@ -141,7 +141,8 @@ pub async fn project_opened_by(
                 hash,
             } = presented;
             let Some(credential) =
-                project_credentials::find_valid(conn, project_id, kind, &hash, now)?
+                project_credentials::find_by_hash(conn, project_id, kind, &hash)?
+                    .filter(|credential| credential.lifetime().is_valid(now))
             else {
                 return Ok(None);
             };
@@ -181,13 +182,14 @@ async fn open_session(
         }
         .into());
     };
-    match record.revoked_at_millis {
-        None if record.expires_at_millis >= now => Ok(SessionUser {
+    match record.lifetime().check(now) {
+        Ok(()) => Ok(SessionUser {
             user_id: record.user_id,
             session_id: record.id,
         }),
-        revoked_at => Err(KnownError::AccessTokenExpired {
-            expired_at_millis: Some(revoked_at.unwrap_or(record.expires_at_millis)),
+        // Signed out or expired: when that happened.
+        Err(_) => Err(KnownError::AccessTokenExpired {
+            expired_at_millis: Some(record.revoked_at_millis.unwrap_or(record.expires_at_millis)),
         }
         .into()),
     }

@@ -795,15 +795,15 @@ mod tests {
             let mut conn = app.database().conn();
             let hasher = KeyHasher::sha256();
             let admin_key = issued["super_secret_admin_key"].as_str().unwrap();
-            let stored = project_credentials::find_valid(
+            let stored = project_credentials::find_by_hash(
                 &mut conn,
                 project.id(),
                 CredentialKind::SuperSecretAdminKey,
                 &hasher.hash(admin_key),
-                app.now(),
             )
             .unwrap()
             .unwrap();
+            assert!(stored.lifetime().is_valid(app.now()));
             assert_eq!(stored.id.to_string(), issued["id"].as_str().unwrap());
             assert!(!format!("{stored:?}").contains(admin_key));
         }

@@ -193,9 +193,7 @@ async fn session_of_refresh_token(
         .with_conn(move |conn| {
             let session = sessions::find_by_refresh_token_hash(conn, &hash)?
                 .filter(|session| session.project_id == project)
-                .filter(|session| session.revoked_at_millis.is_none())
-                // Upstream: expired when `expiresAt < now`.
-                .filter(|session| session.expires_at_millis >= now)
+                .filter(|session| session.lifetime().is_valid(now))
                 .ok_or_else(refresh_refused)?;
             let user = users::get(conn, project, session.user_id)?.ok_or_else(refresh_refused)?;
             Ok((session, user))
