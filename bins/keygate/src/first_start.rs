@@ -9,11 +9,11 @@
 //! already has projects (made with `keygate project create` before the first `serve`, or by an
 //! older keygate) gets the marker and no `default` project. Later starts print nothing secret.
 
-use keygate_domain::{EpochMillis, KeyHasher};
+use keygate_domain::{EpochMillis, KeyHasher, ProjectSwitches};
 use keygate_service::projects::{
     create_project, issue_credential, CredentialKeys, IssuedCredential,
 };
-use keygate_storage::repo::projects::{self, ProjectConfig, ProjectRecord};
+use keygate_storage::repo::projects::{self, ProjectRecord};
 use keygate_storage::repo::server_secrets;
 use keygate_storage::{Database, StorageError};
 
@@ -49,7 +49,7 @@ pub fn run(
         if projects::count(conn)? > 0 {
             return Ok(None);
         }
-        let config = ProjectConfig {
+        let config = ProjectSwitches {
             allow_user_api_keys: true,
             allow_team_api_keys: true,
             client_team_creation_enabled: true,

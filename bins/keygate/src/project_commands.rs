@@ -3,14 +3,14 @@
 //! (`keygate_http::project_objects`).
 
 use anyhow::{bail, Context};
-use keygate_domain::ProjectId;
+use keygate_domain::{ProjectId, ProjectSwitches};
 use keygate_http::project_objects::{CredentialObject, ProjectObject};
 use keygate_service::clock::now_millis;
 use keygate_service::projects::{
     create_project_with_cors, find_project, issue_credential, list_projects, update_project,
     CorsChanges, CredentialKeys,
 };
-use keygate_service::records::{ProjectConfig, ProjectUpdate};
+use keygate_service::records::ProjectUpdate;
 use keygate_service::{NotFound, ServiceError};
 use serde_json::{json, Value};
 
@@ -41,7 +41,7 @@ fn execute(command: ProjectCommand, settings: &Settings) -> anyhow::Result<Value
             client_team_creation_enabled,
         } => {
             let hasher = key_hasher(settings);
-            let config = ProjectConfig {
+            let config = ProjectSwitches {
                 allow_user_api_keys,
                 allow_team_api_keys,
                 client_team_creation_enabled,
@@ -115,8 +115,8 @@ fn no_such_project(id: ProjectId) -> String {
 mod tests {
     use std::collections::BTreeMap;
 
-    use keygate_domain::KeyHasher;
-    use keygate_storage::repo::project_credentials::{self, CredentialKind};
+    use keygate_domain::{CredentialKind, KeyHasher};
+    use keygate_storage::repo::project_credentials;
 
     use super::*;
     use crate::settings::FlagOverrides;
@@ -162,15 +162,14 @@ mod tests {
 
         // The credential is stored under the peppered hash.
         let database = open_database(&settings, 1).unwrap();
-        let found = project_credentials::find_valid(
+        let found = project_credentials::find_by_hash(
             &mut database.get().unwrap(),
             id,
             CredentialKind::SuperSecretAdminKey,
             &KeyHasher::hmac_sha256(b"a-pepper").hash(admin_key),
-            now_millis(),
         )
         .unwrap();
-        assert!(found.is_some());
+        assert!(found.is_some_and(|c| c.lifetime().is_valid(now_millis())));
 
         let updated = execute(
             ProjectCommand::Update {

@@ -1,17 +1,14 @@
-//! API-key metadata as stored (never the secret), its validity, and the creation of new keys.
-
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
+//! API-key metadata as stored (never the secret), the check route's verdict on it, and the
+//! creation of new keys.
+//!
+//! **Key decision:** a key's validity is its [`Lifetime`] judged by the one rule of
+//! [`crate::validity`]; this module only adds the check route's precedence (wrong type first).
 
 use crate::hashing::{KeyHash, KeyHasher};
 use crate::ids::{ApiKeyId, ProjectId};
 use crate::key_format::PlainApiKey;
 use crate::owner::{KeyType, Owner};
-
-/// Milliseconds since the Unix epoch. Callers take "now" from the Rust clock and pass it in; the
-/// domain never reads a clock itself.
-pub type EpochMillis = i64;
+use crate::validity::{EpochMillis, Invalid, Lifetime};
 
 /// Everything keygate keeps about an API key. The secret itself is gone after creation: only its
 /// [`KeyHash`] and the last four characters remain.
@@ -45,25 +42,9 @@ impl ApiKey {
         self.owner.key_type()
     }
 
-    /// Why the key cannot be used at `now`, or `None` if it can. Revocation wins over expiry;
-    /// a key expires strictly after its expiry instant (`expires_at < now`), so at exactly
-    /// `expires_at` it is still valid.
-    pub fn why_invalid(&self, now: EpochMillis) -> Option<InvalidReason> {
-        if self.manually_revoked_at_millis.is_some() {
-            Some(InvalidReason::ManuallyRevoked)
-        } else if self
-            .expires_at_millis
-            .is_some_and(|expires_at| expires_at < now)
-        {
-            Some(InvalidReason::Expired)
-        } else {
-            None
-        }
-    }
-
-    /// Whether the key can be used at `now`.
-    pub fn is_valid(&self, now: EpochMillis) -> bool {
-        self.why_invalid(now).is_none()
+    /// The key's expiry and revocation, to be judged by [`Lifetime::check`].
+    pub const fn lifetime(&self) -> Lifetime {
+        Lifetime::new(self.expires_at_millis, self.manually_revoked_at_millis)
     }
 
     /// The outcome of checking this key (already found in the caller's project) on the check
@@ -77,47 +58,10 @@ impl ApiKey {
                 actual,
             });
         }
-        match self.why_invalid(now) {
-            None => Ok(()),
-            Some(InvalidReason::ManuallyRevoked) => Err(CheckRejection::Revoked),
-            Some(InvalidReason::Expired) => Err(CheckRejection::Expired),
-        }
-    }
-
-    /// Revokes the key at `now`. Revocation is permanent: revoking an already revoked key keeps
-    /// the first timestamp. Returns whether the key was changed.
-    pub fn revoke(&mut self, now: EpochMillis) -> bool {
-        if self.manually_revoked_at_millis.is_some() {
-            return false;
-        }
-        self.manually_revoked_at_millis = Some(now);
-        true
-    }
-}
-
-/// Why a key is not valid; on the wire `"manually-revoked"` or `"expired"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum InvalidReason {
-    /// The key was revoked (by its owner, an operator, or the secret-scanning endpoint).
-    ManuallyRevoked,
-    /// The key's expiry instant has passed.
-    Expired,
-}
-
-impl InvalidReason {
-    /// `"manually-revoked"` or `"expired"`.
-    pub const fn as_str(&self) -> &'static str {
-        match self {
-            InvalidReason::ManuallyRevoked => "manually-revoked",
-            InvalidReason::Expired => "expired",
-        }
-    }
-}
-
-impl fmt::Display for InvalidReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        self.lifetime().check(now).map_err(|invalid| match invalid {
+            Invalid::Revoked => CheckRejection::Revoked,
+            Invalid::Expired => CheckRejection::Expired,
+        })
     }
 }
 
@@ -207,27 +151,27 @@ mod tests {
 
     #[test]
     fn validity_table() {
-        use InvalidReason::{Expired, ManuallyRevoked};
+        use Invalid::{Expired, Revoked};
         let cases = [
-            (None, None, None),
-            (Some(NOW + 1), None, None),
-            (Some(NOW), None, None),
-            (Some(NOW - 1), None, Some(Expired)),
-            (Some(0), None, Some(Expired)),
-            (None, Some(NOW - 5), Some(ManuallyRevoked)),
-            (Some(NOW + 1), Some(NOW - 5), Some(ManuallyRevoked)),
-            (Some(NOW - 1), Some(NOW - 5), Some(ManuallyRevoked)),
+            (None, None, Ok(())),
+            (Some(NOW + 1), None, Ok(())),
+            (Some(NOW), None, Ok(())),
+            (Some(NOW - 1), None, Err(Expired)),
+            (Some(0), None, Err(Expired)),
+            (None, Some(NOW - 5), Err(Revoked)),
+            (Some(NOW + 1), Some(NOW - 5), Err(Revoked)),
+            (Some(NOW - 1), Some(NOW - 5), Err(Revoked)),
             // A revocation counts however its timestamp compares to now.
-            (None, Some(NOW + 5), Some(ManuallyRevoked)),
+            (None, Some(NOW + 5), Err(Revoked)),
         ];
         for (expires_at, revoked_at, expected) in cases {
             let key = user_key(expires_at, revoked_at);
             assert_eq!(
-                key.why_invalid(NOW),
+                key.lifetime().check(NOW),
                 expected,
                 "expires {expires_at:?}, revoked {revoked_at:?}"
             );
-            assert_eq!(key.is_valid(NOW), expected.is_none());
+            assert_eq!(key.lifetime().is_valid(NOW), expected.is_ok());
         }
     }
 
@@ -268,30 +212,6 @@ mod tests {
             "API key has been revoked."
         );
         assert_eq!(CheckRejection::Expired.to_string(), "API key has expired.");
-    }
-
-    #[test]
-    fn invalid_reason_strings_and_serde_agree() {
-        for reason in [InvalidReason::ManuallyRevoked, InvalidReason::Expired] {
-            assert_eq!(
-                serde_json::to_string(&reason).unwrap(),
-                format!("\"{}\"", reason.as_str())
-            );
-            assert_eq!(
-                serde_json::from_str::<InvalidReason>(&format!("\"{reason}\"")).unwrap(),
-                reason
-            );
-        }
-        assert_eq!(InvalidReason::ManuallyRevoked.as_str(), "manually-revoked");
-        assert_eq!(InvalidReason::Expired.as_str(), "expired");
-    }
-
-    #[test]
-    fn revoke_keeps_the_first_timestamp() {
-        let mut key = user_key(None, None);
-        assert!(key.revoke(NOW));
-        assert!(!key.revoke(NOW + 10));
-        assert_eq!(key.manually_revoked_at_millis, Some(NOW));
     }
 
     #[test]

@@ -30,11 +30,6 @@ macro_rules! uuid_id {
                 Self(uuid)
             }
 
-            /// The UUID inside.
-            pub const fn as_uuid(&self) -> &Uuid {
-                &self.0
-            }
-
             /// The 32 lowercase hex digits without dashes (the form embedded in keys).
             pub fn simple_hex(&self) -> String {
                 self.0.simple().to_string()

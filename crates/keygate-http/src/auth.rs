@@ -27,10 +27,10 @@ use std::sync::Arc;
 use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderMap, AUTHORIZATION};
 use actix_web::{web, FromRequest, HttpRequest};
-use keygate_domain::{ProjectId, UserId};
+use keygate_domain::{CredentialKind, ProjectId, UserId};
 use keygate_permissions::{AccessType, Caller, ProjectSwitches};
 use keygate_service::project_auth_cache::PresentedProjectKey;
-use keygate_service::records::{CredentialKind, ProjectRecord};
+use keygate_service::records::ProjectRecord;
 use keygate_service::sessions::SessionState;
 use keygate_service::Actor;
 use uuid::Uuid;
@@ -72,12 +72,7 @@ impl RequestAuth {
 
     /// The project's switches.
     pub fn switches(&self) -> ProjectSwitches {
-        let config = &self.project.config;
-        ProjectSwitches {
-            allow_user_api_keys: config.allow_user_api_keys,
-            allow_team_api_keys: config.allow_team_api_keys,
-            client_team_creation_enabled: config.client_team_creation_enabled,
-        }
+        self.project.config
     }
 
     /// Who acts in which project, as the use cases take it.

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use actix_web::http::header::HeaderMap;
 use actix_web::http::StatusCode;
 use actix_web::test::{self as actix_test, TestRequest};
-use keygate_domain::{KeyHasher, ProjectId, TeamId, UserId};
+use keygate_domain::{KeyHasher, ProjectId, ProjectSwitches, TeamId, UserId};
 use keygate_storage::repo::memberships::{self, MembershipRecord};
-use keygate_storage::repo::projects::{ProjectConfig, ProjectRecord};
+use keygate_storage::repo::projects::ProjectRecord;
 use keygate_storage::repo::sessions::{self, SessionRecord};
 use keygate_storage::repo::team_permissions::{self, GrantRecord};
 use keygate_storage::testing::TestDatabase;
@@ -111,7 +111,7 @@ impl TestApp {
 
     /// Creates a project (with the default team permissions) and a credential with all three
     /// keys.
-    pub fn create_project(&self, config: ProjectConfig) -> TestProject {
+    pub fn create_project(&self, config: ProjectSwitches) -> TestProject {
         let mut conn = self.database.conn();
         let now = self.now();
         let project =
@@ -218,7 +218,7 @@ impl TestApp {
 
     /// A project with user and team API keys and client team creation all enabled.
     pub fn create_open_project(&self) -> TestProject {
-        self.create_project(ProjectConfig {
+        self.create_project(ProjectSwitches {
             allow_user_api_keys: true,
             allow_team_api_keys: true,
             client_team_creation_enabled: true,

@@ -1,12 +1,12 @@
-//! Who is calling: the access type of the request, the session user if there is one, and the
-//! `"me"` shorthand that stands for that user.
+//! Who is calling: the access type of the request and the session user if there is one.
+//!
+//! The `"me"` shorthand for the session user is resolved by the HTTP layer while it validates
+//! the request (as upstream does in its schema), so every decision here sees user ids only.
 
 use std::fmt;
 use std::str::FromStr;
 
-use keygate_domain::{InvalidId, TeamId, UserId};
-
-use crate::denial::Denial;
+use keygate_domain::{TeamId, UserId};
 
 /// The `x-stack-access-type` of a request: which project credential it was made with.
 ///
@@ -82,18 +82,6 @@ impl Caller {
         }
     }
 
-    /// Turns a `user_id` field (`"me"` or a UUID) into a user id. `"me"` is the session user
-    /// for every access type; without a session it is `CANNOT_GET_OWN_USER_WITHOUT_USER`.
-    ///
-    /// Upstream does this during schema validation, so the HTTP layer calls it while parsing
-    /// the request, before any decision of this crate.
-    pub fn resolve_user(&self, user: UserRef) -> Result<UserId, Denial> {
-        match user {
-            UserRef::Id(id) => Ok(id),
-            UserRef::Me => self.session_user.ok_or(Denial::CannotGetOwnUserWithoutUser),
-        }
-    }
-
     /// The (team, session user) pair whose [`TeamStanding`](crate::TeamStanding) a decision
     /// about `team` needs: only client callers with a session are checked against their
     /// standing. `None` means no standing needs loading.
@@ -102,34 +90,6 @@ impl Caller {
             (AccessType::Client, Some(user), Some(team)) => Some((team, user)),
             _ => None,
         }
-    }
-}
-
-/// A user reference as written in requests: `"me"` or a user id (the "uuid-or-me" schema).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum UserRef {
-    /// The literal `"me"`: the session user.
-    Me,
-    /// An explicit user id.
-    Id(UserId),
-}
-
-impl FromStr for UserRef {
-    type Err = InvalidId;
-
-    /// `"me"` (exactly), or a canonical hyphenated UUID.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s == "me" {
-            Ok(UserRef::Me)
-        } else {
-            s.parse().map(UserRef::Id)
-        }
-    }
-}
-
-impl From<UserId> for UserRef {
-    fn from(id: UserId) -> Self {
-        UserRef::Id(id)
     }
 }
 
@@ -152,33 +112,6 @@ mod tests {
     fn access_types_are_ordered_by_power() {
         assert!(AccessType::Client < AccessType::Server);
         assert!(AccessType::Server < AccessType::Admin);
-    }
-
-    #[test]
-    fn user_ref_parses_me_and_uuids_only() {
-        let id = UserId::new_random();
-        assert_eq!("me".parse::<UserRef>(), Ok(UserRef::Me));
-        assert_eq!(id.to_string().parse::<UserRef>(), Ok(UserRef::Id(id)));
-        assert_eq!("ME".parse::<UserRef>(), Err(InvalidId));
-        assert_eq!("not-a-uuid".parse::<UserRef>(), Err(InvalidId));
-    }
-
-    #[test]
-    fn me_resolves_to_the_session_user_for_every_access_type() {
-        let user = UserId::new_random();
-        let other = UserId::new_random();
-        for access in AccessType::ALL {
-            let with_session = Caller::new(access, Some(user));
-            assert_eq!(with_session.resolve_user(UserRef::Me), Ok(user));
-            assert_eq!(with_session.resolve_user(UserRef::Id(other)), Ok(other));
-
-            let without_session = Caller::new(access, None);
-            assert_eq!(
-                without_session.resolve_user(UserRef::Me),
-                Err(Denial::CannotGetOwnUserWithoutUser)
-            );
-            assert_eq!(without_session.resolve_user(other.into()), Ok(other));
-        }
     }
 
     #[test]

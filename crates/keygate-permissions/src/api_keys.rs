@@ -11,17 +11,15 @@
 //!    required; a user key must be the session user's own; a team key needs
 //!    `$manage_api_keys` (recursively) in the team, else it is disguised as not found.
 //!
-//! Schema validation and `"me"` resolution ([`Caller::resolve_user`]) come before all of this
-//! and are the HTTP layer's. `check`'s own outcomes (not found, wrong type, revoked, expired)
+//! Schema validation and `"me"` resolution come before all of this and are the HTTP layer's. `check`'s own outcomes (not found, wrong type, revoked, expired)
 //! come after it and are the domain's. The credential-scanning revoke endpoint needs no
 //! decision here: it has no project authentication and ignores the switches; the users it
 //! notifies about a team key are those whose standing holds `$manage_api_keys`.
 
-use keygate_domain::{KeyType, Owner, TeamId, UserId};
+use keygate_domain::{KeyType, Owner, ProjectSwitches, TeamId, UserId};
 
 use crate::access::{AccessType, Caller};
 use crate::denial::Denial;
-use crate::switches::ProjectSwitches;
 use crate::team_permissions::{SystemPermission, TeamStanding};
 
 /// Every access type.

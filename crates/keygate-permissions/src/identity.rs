@@ -20,11 +20,10 @@
 //! access for it; keygate follows upstream, since the SDK's users may rely on it. Sign-out and
 //! token refresh authenticate by refresh token and need no decision here.
 
-use keygate_domain::{TeamId, UserId};
+use keygate_domain::{ProjectSwitches, TeamId, UserId};
 
 use crate::access::{AccessType, Caller};
 use crate::denial::Denial;
-use crate::switches::ProjectSwitches;
 use crate::team_permissions::{SystemPermission, TeamStanding};
 
 /// Every access type.
@@ -35,7 +34,7 @@ const SERVER_OR_ADMIN: &[AccessType] = &[AccessType::Server, AccessType::Admin];
 const ADMIN_ONLY: &[AccessType] = &[AccessType::Admin];
 
 /// One operation of the identity subset or of project administration. Ids in it are the
-/// request's, with `"me"` already resolved by [`Caller::resolve_user`].
+/// request's, with `"me"` already resolved to the session user by the HTTP layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdentityAction {
     /// `POST /users` (server, admin).

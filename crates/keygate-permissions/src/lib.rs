@@ -23,14 +23,14 @@ mod access;
 mod api_keys;
 mod denial;
 mod identity;
-mod switches;
 mod team_permissions;
 
-pub use access::{AccessType, Caller, InvalidAccessType, UserRef};
+pub use access::{AccessType, Caller, InvalidAccessType};
 pub use api_keys::{authorize_api_key, ApiKeyAction};
 pub use denial::Denial;
 pub use identity::{authorize_create_team, authorize_identity, IdentityAction};
-pub use switches::ProjectSwitches;
+/// The switches decisions depend on; the domain's type, re-exported for callers of this crate.
+pub use keygate_domain::ProjectSwitches;
 pub use team_permissions::{
     default_team_definitions, DefinitionError, EffectivePermissions, InvalidPermissionId,
     MembershipKind, PermissionCatalogue, PermissionDefinition, PermissionId, SystemPermission,

@@ -360,11 +360,6 @@ impl EffectivePermissions {
         self.all.contains(permission.as_ref())
     }
 
-    /// Whether `permission` was granted directly (upstream's `recursive: false`).
-    pub fn holds_directly(&self, permission: impl AsRef<str>) -> bool {
-        self.direct.contains(permission.as_ref())
-    }
-
     /// The defined permissions granted directly, sorted by id (the list answer with
     /// `recursive=false`).
     pub fn direct(&self) -> impl Iterator<Item = &PermissionId> {
@@ -600,8 +595,6 @@ mod tests {
         );
         assert_eq!(ids(held.direct()), ["owner"]);
         assert!(held.holds("key_admin"));
-        assert!(held.holds_directly("owner"));
-        assert!(!held.holds_directly("key_admin"));
         assert!(!held.holds(SystemPermission::UpdateTeam));
     }
 
@@ -644,7 +637,6 @@ mod tests {
         assert_eq!(ids(held.direct()), ["dangling"]);
         assert_eq!(ids(held.all()), ["$read_members", "dangling"]);
         assert!(!held.holds("deleted_permission"));
-        assert!(!held.holds_directly("deleted_permission"));
 
         let nothing = catalogue.resolve(Vec::<String>::new());
         assert_eq!(nothing, EffectivePermissions::default());

@@ -146,15 +146,13 @@ fn find_and_revoke(
     if key.is_public {
         return Ok(Outcome::Public);
     }
-    // Upstream checks expiry before revocation here (the check route does the reverse);
-    // expiry is strict, as everywhere: a key is still valid at its expiry instant.
-    if key
-        .expires_at_millis
-        .is_some_and(|expires_at| expires_at < now)
-    {
+    // Upstream checks expiry before revocation here (the check route does the reverse); the
+    // rule itself is the domain's: a key is still valid at its expiry instant.
+    let lifetime = key.lifetime();
+    if lifetime.is_expired(now) {
         return Ok(Outcome::Expired);
     }
-    if key.manually_revoked_at_millis.is_some() {
+    if lifetime.is_revoked() {
         return Ok(Outcome::AlreadyRevoked);
     }
     let revoked = api_keys::revoke(write, key.project_id, key.id, now)?;

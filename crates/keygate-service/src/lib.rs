@@ -52,8 +52,8 @@ pub use service::Service;
 pub mod records {
     pub use keygate_storage::key_changes::KeyChangeEvent;
     pub use keygate_storage::repo::project_cors::{ProjectCors, TrustedDomain};
-    pub use keygate_storage::repo::project_credentials::{CredentialKind, ProjectCredentialRecord};
-    pub use keygate_storage::repo::projects::{ProjectConfig, ProjectRecord, ProjectUpdate};
+    pub use keygate_storage::repo::project_credentials::ProjectCredentialRecord;
+    pub use keygate_storage::repo::projects::{ProjectRecord, ProjectUpdate};
     pub use keygate_storage::repo::teams::TeamRecord;
     pub use keygate_storage::repo::users::UserRecord;
 }

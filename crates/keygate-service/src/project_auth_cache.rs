@@ -3,9 +3,9 @@
 //! and switches. Without it every authenticated request — the key check above all — would spend
 //! two database queries on proving who calls before doing any work.
 //!
-//! **Rows, not verdicts.** An entry holds the credential's expiry and the project's row as they
-//! were read; every request evaluates the expiry at its own clock, so a cached credential never
-//! outlives its `expires_at_millis`. Only credentials that were valid when read are cached: an
+//! **Rows, not verdicts.** An entry holds the credential's lifetime and the project's row as they
+//! were read; every request judges the lifetime by the domain's rule at its own clock, so a
+//! cached credential never outlives its `expires_at_millis`. Only credentials that were valid when read are cached: an
 //! unknown or wrong key always reads the database (there is no negative cache to outdate a
 //! credential issued a moment later).
 //!
@@ -20,8 +20,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use keygate_domain::{EpochMillis, KeyHash, ProjectId};
-use keygate_storage::repo::project_credentials::{CredentialKind, ProjectCredentialRecord};
+use keygate_domain::{CredentialKind, EpochMillis, KeyHash, Lifetime, ProjectId};
+use keygate_storage::repo::project_credentials::ProjectCredentialRecord;
 use keygate_storage::repo::projects::ProjectRecord;
 use moka::sync::Cache;
 
@@ -60,8 +60,8 @@ pub struct PresentedProjectKey {
 
 /// What a valid presented key was found to open.
 struct CachedCredential {
-    /// The credential's expiry, evaluated on every use.
-    expires_at_millis: Option<EpochMillis>,
+    /// The credential's expiry and revocation, judged on every use.
+    lifetime: Lifetime,
     /// The project, as stored when the credential was read.
     project: Arc<ProjectRecord>,
 }
@@ -100,9 +100,7 @@ impl ProjectAuthCache {
         now: EpochMillis,
     ) -> Option<Arc<ProjectRecord>> {
         let cached = self.entries.get(key)?;
-        let valid = cached
-            .expires_at_millis
-            .is_none_or(|expires| now <= expires);
+        let valid = cached.lifetime.is_valid(now);
         valid.then(|| Arc::clone(&cached.project))
     }
 
@@ -124,7 +122,7 @@ impl ProjectAuthCache {
             return;
         }
         let cached = CachedCredential {
-            expires_at_millis: credential.expires_at_millis,
+            lifetime: credential.lifetime(),
             project,
         };
         self.entries.insert(key, Arc::new(cached));
@@ -145,7 +143,7 @@ impl ProjectAuthCache {
 
 #[cfg(test)]
 mod tests {
-    use keygate_storage::repo::projects::ProjectConfig;
+    use keygate_domain::ProjectSwitches;
     use uuid::Uuid;
 
     use super::*;
@@ -155,7 +153,7 @@ mod tests {
             id: ProjectId::new_random(),
             display_name: "p".to_owned(),
             created_at_millis: 0,
-            config: ProjectConfig::default(),
+            config: ProjectSwitches::default(),
         })
     }
 

@@ -12,11 +12,13 @@
 
 use std::sync::Arc;
 
-use keygate_domain::{EpochMillis, KeyHasher, ProjectId, SecretToken};
+use keygate_domain::{
+    CredentialKind, EpochMillis, KeyHasher, ProjectId, ProjectSwitches, SecretToken,
+};
 use keygate_permissions::{default_team_definitions, PermissionDefinition, SystemPermission};
 use keygate_storage::repo::project_cors::{self, ProjectCors, TrustedDomain};
 use keygate_storage::repo::project_credentials::{self, ProjectCredentialRecord};
-use keygate_storage::repo::projects::{self, ProjectConfig, ProjectRecord, ProjectUpdate};
+use keygate_storage::repo::projects::{self, ProjectRecord, ProjectUpdate};
 use keygate_storage::repo::team_permissions::{self, PermissionDefinitionRecord};
 use keygate_storage::{DbConnection, StorageError};
 use uuid::Uuid;
@@ -25,19 +27,12 @@ use crate::error::{NotFound, ServiceError};
 use crate::project_auth_cache::PresentedProjectKey;
 use crate::Service;
 
-/// Prefix of publishable client keys (`pck_…`).
-pub const PUBLISHABLE_CLIENT_KEY_PREFIX: &str = "pck";
-/// Prefix of secret server keys (`ssk_…`).
-pub const SECRET_SERVER_KEY_PREFIX: &str = "ssk";
-/// Prefix of super secret admin keys (`sak_…`).
-pub const SUPER_SECRET_ADMIN_KEY_PREFIX: &str = "sak";
-
 /// Creates a project with the system team permissions and the `team_admin` / `team_member`
 /// defaults, in one transaction.
 pub fn create_project(
     conn: &mut DbConnection,
     display_name: &str,
-    config: ProjectConfig,
+    config: ProjectSwitches,
     now: EpochMillis,
 ) -> Result<ProjectRecord, StorageError> {
     let project = ProjectRecord {
@@ -123,12 +118,17 @@ pub fn issue_credential(
     keys: CredentialKeys,
     now: EpochMillis,
 ) -> Result<IssuedCredential, StorageError> {
-    let generate = |wanted: bool, prefix: &str| wanted.then(|| SecretToken::generate(prefix));
-    let publishable_client_key =
-        generate(keys.publishable_client_key, PUBLISHABLE_CLIENT_KEY_PREFIX);
-    let secret_server_key = generate(keys.secret_server_key, SECRET_SERVER_KEY_PREFIX);
-    let super_secret_admin_key =
-        generate(keys.super_secret_admin_key, SUPER_SECRET_ADMIN_KEY_PREFIX);
+    let generate =
+        |wanted: bool, kind: CredentialKind| wanted.then(|| SecretToken::generate(kind.prefix()));
+    let publishable_client_key = generate(
+        keys.publishable_client_key,
+        CredentialKind::PublishableClientKey,
+    );
+    let secret_server_key = generate(keys.secret_server_key, CredentialKind::SecretServerKey);
+    let super_secret_admin_key = generate(
+        keys.super_secret_admin_key,
+        CredentialKind::SuperSecretAdminKey,
+    );
     let hash = |token: &Option<SecretToken>| token.as_ref().map(|t| hasher.hash(t.expose_secret()));
     let record = ProjectCredentialRecord {
         id: Uuid::new_v4(),
@@ -193,7 +193,7 @@ fn apply_cors(
 pub fn create_project_with_cors(
     conn: &mut DbConnection,
     display_name: &str,
-    config: ProjectConfig,
+    config: ProjectSwitches,
     cors: &CorsChanges,
     now: EpochMillis,
 ) -> Result<ProjectView, StorageError> {
@@ -252,7 +252,7 @@ impl Service {
     pub async fn create_project(
         &self,
         display_name: String,
-        config: ProjectConfig,
+        config: ProjectSwitches,
         cors: CorsChanges,
     ) -> Result<ProjectView, ServiceError> {
         let now = self.now();
@@ -349,7 +349,8 @@ impl Service {
                 hash,
             } = presented;
             let Some(credential) =
-                project_credentials::find_valid(conn, project_id, kind, &hash, now)?
+                project_credentials::find_by_hash(conn, project_id, kind, &hash)?
+                    .filter(|credential| credential.lifetime().is_valid(now))
             else {
                 return Ok(None);
             };
@@ -391,14 +392,12 @@ impl Service {
 
 #[cfg(test)]
 mod tests {
-    use keygate_storage::repo::project_credentials::CredentialKind;
-
     use super::*;
 
     keygate_storage::backend_tests! {
         fn a_new_project_has_the_default_team_permissions(db) {
             let mut conn = db.conn();
-            let project = create_project(&mut conn, "Acme", ProjectConfig::default(), 1_000).unwrap();
+            let project = create_project(&mut conn, "Acme", ProjectSwitches::default(), 1_000).unwrap();
             assert_eq!(projects::get(&mut conn, project.id).unwrap(), Some(project.clone()));
             let definitions = team_permissions::list_definitions(&mut conn, project.id).unwrap();
             let admin = definitions.iter().find(|d| d.id == "team_admin").unwrap();
@@ -411,22 +410,23 @@ mod tests {
         fn an_issued_credential_is_found_by_its_keys_hashes_only(db) {
             let mut conn = db.conn();
             let hasher = KeyHasher::sha256();
-            let project = create_project(&mut conn, "Acme", ProjectConfig::default(), 1_000).unwrap();
+            let project = create_project(&mut conn, "Acme", ProjectSwitches::default(), 1_000).unwrap();
             let keys = CredentialKeys { super_secret_admin_key: false, ..CredentialKeys::ALL };
             let issued = issue_credential(&mut conn, &hasher, project.id, "test", None, keys, 1_000).unwrap();
             assert!(issued.super_secret_admin_key.is_none());
             let client = issued.publishable_client_key.as_ref().unwrap();
             assert!(client.expose_secret().starts_with("pck_"));
-            let found = project_credentials::find_valid(
+            let found = project_credentials::find_by_hash(
                 &mut conn, project.id, CredentialKind::PublishableClientKey,
-                &hasher.hash(client.expose_secret()), 2_000,
+                &hasher.hash(client.expose_secret()),
             ).unwrap();
+            assert!(found.as_ref().is_some_and(|c| c.lifetime().is_valid(2_000)));
             assert_eq!(found.map(|c| c.id), Some(issued.record.id));
             // The server key is not a client key.
             let server = issued.secret_server_key.as_ref().unwrap();
-            let crossed = project_credentials::find_valid(
+            let crossed = project_credentials::find_by_hash(
                 &mut conn, project.id, CredentialKind::PublishableClientKey,
-                &hasher.hash(server.expose_secret()), 2_000,
+                &hasher.hash(server.expose_secret()),
             ).unwrap();
             assert_eq!(crossed, None);
         }

@@ -45,13 +45,14 @@ impl Service {
         let Some(record) = stored.filter(|s| s.user_id == user_id) else {
             return Ok(SessionState::Gone);
         };
-        Ok(match record.revoked_at_millis {
-            None if record.expires_at_millis >= now => SessionState::Open {
+        Ok(match record.lifetime().check(now) {
+            Ok(()) => SessionState::Open {
                 user_id: record.user_id,
                 session_id: record.id,
             },
-            revoked_at => SessionState::Ended {
-                at: revoked_at.unwrap_or(record.expires_at_millis),
+            // Signed out or expired: when that happened.
+            Err(_) => SessionState::Ended {
+                at: record.revoked_at_millis.unwrap_or(record.expires_at_millis),
             },
         })
     }

@@ -711,7 +711,7 @@ mod tests {
             for writer in writers {
                 writer.join().unwrap();
             }
-            assert_eq!(crate::projects::count(&mut db.conn()).unwrap(), 30);
+            assert_eq!(crate::repo::projects::count(&mut db.conn()).unwrap(), 30);
         }
     }
 }

@@ -14,7 +14,9 @@
 //! | anything else with a scheme (`postgress://`, `sqlit:`, …) | error naming the scheme |
 //!
 //! This crate maps records to rows and back; it makes no business decisions (those live in
-//! `keygate-domain` and `keygate-permissions`). Storage conventions, identical on both
+//! `keygate-domain` and `keygate-permissions`). In particular no query compares an expiry or
+//! checks a revocation: lookups return the row, and the caller judges its
+//! [`keygate_domain::Lifetime`]. Storage conventions, identical on both
 //! backends (migrations in `migrations/sqlite` and `migrations/postgres`, embedded):
 //! - ids are UUIDs stored as TEXT (hyphenated, lowercase); permission ids are their own text;
 //! - instants are BIGINT epoch milliseconds, always passed in by the caller: no SQL clock;
@@ -54,7 +56,3 @@ pub use connection::{
     PooledDbConnection, POSTGRES_MIGRATIONS, SQLITE_BUSY_TIMEOUT, SQLITE_MIGRATIONS,
 };
 pub use error::StorageError;
-pub use repo::{
-    api_keys, memberships, project_credentials, projects, server_secrets, sessions,
-    team_permissions, teams, users,
-};

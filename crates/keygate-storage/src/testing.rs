@@ -16,13 +16,13 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
-use keygate_domain::{ApiKey, ApiKeyId, KeyHash, Owner, ProjectId, TeamId};
+use keygate_domain::{ApiKey, ApiKeyId, KeyHash, Owner, ProjectId, ProjectSwitches, TeamId};
 use uuid::Uuid;
 
 use crate::connection::{Database, PoolOptions, PooledDbConnection};
 use crate::error::StorageError;
 use crate::key_changes::{write_keys, KeyWrite};
-use crate::repo::projects::{ProjectConfig, ProjectRecord};
+use crate::repo::projects::ProjectRecord;
 use crate::repo::teams::TeamRecord;
 use crate::repo::users::UserRecord;
 use crate::repo::{api_keys, projects, teams, users};
@@ -234,7 +234,7 @@ impl Drop for PostgresDatabaseGuard {
 /// keygate_storage::backend_tests! {
 ///     fn counts_projects(db) {
 ///         let mut conn = db.conn();
-///         assert_eq!(keygate_storage::projects::count(&mut conn).unwrap(), 0);
+///         assert_eq!(keygate_storage::repo::projects::count(&mut conn).unwrap(), 0);
 ///     }
 /// }
 /// ```
@@ -287,7 +287,7 @@ pub fn insert_project(conn: &mut DbConnection) -> ProjectRecord {
         id: ProjectId::new_random(),
         display_name: "test project".to_owned(),
         created_at_millis: 1_000,
-        config: ProjectConfig {
+        config: ProjectSwitches {
             allow_user_api_keys: true,
             allow_team_api_keys: true,
             client_team_creation_enabled: false,

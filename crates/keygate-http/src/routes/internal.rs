@@ -29,10 +29,10 @@ use std::sync::Arc;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use keygate_domain::ProjectId;
+use keygate_domain::{ProjectId, ProjectSwitches};
 use keygate_permissions::{AccessType, Denial};
 use keygate_service::projects::{CorsChanges, CredentialKeys, ProjectView};
-use keygate_service::records::{ProjectConfig, ProjectRecord, ProjectUpdate};
+use keygate_service::records::{ProjectRecord, ProjectUpdate};
 use keygate_service::NotFound;
 
 use crate::auth::{authenticate, authenticate_operator, Operator, RequestAuth};
@@ -129,7 +129,7 @@ async fn create(
     let ((display_name, config), ()) = check.finish((body, query))?;
 
     let mut config = config;
-    let switches = ProjectConfig {
+    let switches = ProjectSwitches {
         allow_user_api_keys: config.allow_user_api_keys.unwrap_or(false),
         allow_team_api_keys: config.allow_team_api_keys.unwrap_or(false),
         client_team_creation_enabled: config.client_team_creation_enabled.unwrap_or(false),
@@ -259,10 +259,9 @@ async fn create_credential(
 #[cfg(test)]
 mod tests {
     use actix_web::test::TestRequest;
-    use keygate_domain::KeyHasher;
+    use keygate_domain::{CredentialKind, KeyHasher, ProjectSwitches};
     use keygate_storage::repo::project_cors::{self, ProjectCors};
-    use keygate_storage::repo::project_credentials::{self, CredentialKind};
-    use keygate_storage::repo::projects::ProjectConfig;
+    use keygate_storage::repo::project_credentials;
     use keygate_storage::repo::{sessions, team_permissions, users};
     use keygate_storage::testing::write_keys_uncached;
     use serde_json::json;
@@ -390,7 +389,7 @@ mod tests {
                 .await;
             response.assert_known_error(401, "OPERATOR_AUTHENTICATION_REQUIRED");
             // A project's admin key is not the operator token.
-            let project = app.create_project(ProjectConfig::default());
+            let project = app.create_project(ProjectSwitches::default());
             let response = app
                 .send(
                     project
@@ -485,7 +484,7 @@ mod tests {
         }
 
         fn only_admin_access_reaches_the_project_endpoints(app) {
-            let project = app.create_project(ProjectConfig::default());
+            let project = app.create_project(ProjectSwitches::default());
             for (request, actual) in [
                 (project.client(TestRequest::get().uri(CURRENT)), "client"),
                 (project.server(TestRequest::get().uri(CURRENT)), "server"),
@@ -499,7 +498,7 @@ mod tests {
         }
 
         fn admin_patches_name_and_switches(app) {
-            let project = app.create_project(ProjectConfig::default());
+            let project = app.create_project(ProjectSwitches::default());
             let response = app
                 .send(project.admin(TestRequest::patch().uri(CURRENT)).set_json(json!({
                     "display_name": "Renamed",
@@ -631,7 +630,7 @@ mod tests {
         }
 
         fn a_bad_patch_body_is_a_schema_error(app) {
-            let project = app.create_project(ProjectConfig::default());
+            let project = app.create_project(ProjectSwitches::default());
             let response = app
                 .send(project.admin(TestRequest::patch().uri(CURRENT)).set_json(json!({
                     "display_name": null,
@@ -656,7 +655,7 @@ mod tests {
         // --- POST /api/v1/internal/api-keys ----------------------------------------------------
 
         fn admin_issues_a_credential_whose_keys_work(app) {
-            let project = app.create_project(ProjectConfig::default());
+            let project = app.create_project(ProjectSwitches::default());
             let response = app
                 .send(project.admin(TestRequest::post().uri(CREDENTIALS)).set_json(all_keys_body()))
                 .await;
@@ -678,21 +677,21 @@ mod tests {
             let mut conn = app.database().conn();
             let hasher = KeyHasher::sha256();
             let admin_key = issued["super_secret_admin_key"].as_str().unwrap();
-            let stored = project_credentials::find_valid(
+            let stored = project_credentials::find_by_hash(
                 &mut conn,
                 project.id(),
                 CredentialKind::SuperSecretAdminKey,
                 &hasher.hash(admin_key),
-                app.now(),
             )
             .unwrap()
             .unwrap();
+            assert!(stored.lifetime().is_valid(app.now()));
             assert_eq!(stored.id.to_string(), issued["id"].as_str().unwrap());
             assert!(!format!("{stored:?}").contains(admin_key));
         }
 
         fn a_credential_carries_only_the_keys_asked_for(app) {
-            let project = app.create_project(ProjectConfig::default());
+            let project = app.create_project(ProjectSwitches::default());
             let expires = app.now() + 60_000;
             let response = app
                 .send(project.admin(TestRequest::post().uri(CREDENTIALS)).set_json(json!({
@@ -714,7 +713,7 @@ mod tests {
         }
 
         fn a_credential_needs_at_least_one_key(app) {
-            let project = app.create_project(ProjectConfig::default());
+            let project = app.create_project(ProjectSwitches::default());
             let response = app
                 .send(project.admin(TestRequest::post().uri(CREDENTIALS)).set_json(json!({
                     "description": "nothing",
@@ -729,7 +728,7 @@ mod tests {
         }
 
         fn a_bad_credential_body_is_a_schema_error(app) {
-            let project = app.create_project(ProjectConfig::default());
+            let project = app.create_project(ProjectSwitches::default());
             let response = app
                 .send(project.admin(TestRequest::post().uri(CREDENTIALS)).set_json(json!({
                     "has_secret_server_key": "yes",
@@ -749,7 +748,7 @@ mod tests {
         }
 
         fn the_operator_issues_credentials_for_a_named_project(app) {
-            let project = app.create_project(ProjectConfig::default());
+            let project = app.create_project(ProjectSwitches::default());
             for header in ["x-stack-project-id", "x-hexclave-project-id"] {
                 let response = app
                     .send(
@@ -774,7 +773,7 @@ mod tests {
                 let response = app.send(request).await;
                 response.assert_known_error(400, "CURRENT_PROJECT_NOT_FOUND");
             }
-            let project = app.create_project(ProjectConfig::default());
+            let project = app.create_project(ProjectSwitches::default());
             let response = app
                 .send(
                     TestRequest::post()
@@ -797,7 +796,7 @@ mod tests {
         }
 
         fn an_expired_credential_stops_working(app) {
-            let project = app.create_project(ProjectConfig::default());
+            let project = app.create_project(ProjectSwitches::default());
             let mut body = all_keys_body();
             body["expires_at_millis"] = json!(app.now() + 1_000);
             let issued = app
@@ -832,7 +831,7 @@ mod tests {
             let response = get_current(app, TestRequest::get()).await;
             response.assert_known_error(400, "ACCESS_TYPE_REQUIRED");
             // A project id alone is not enough either.
-            let project = app.create_project(ProjectConfig::default());
+            let project = app.create_project(ProjectSwitches::default());
             let response = get_current(
                 app,
                 TestRequest::get().insert_header(("x-stack-project-id", project.id().to_string())),
@@ -842,7 +841,7 @@ mod tests {
         }
 
         fn a_key_without_access_type_is_refused(app) {
-            let project = app.create_project(ProjectConfig::default());
+            let project = app.create_project(ProjectSwitches::default());
             for (header, key) in [
                 ("x-stack-publishable-client-key", &project.publishable_client_key),
                 ("x-stack-secret-server-key", &project.secret_server_key),
@@ -860,7 +859,7 @@ mod tests {
         }
 
         fn an_unknown_access_type_is_invalid(app) {
-            let project = app.create_project(ProjectConfig::default());
+            let project = app.create_project(ProjectSwitches::default());
             for access_type in ["root", "Admin", "admin "] {
                 let response = get_current(
                     app,
@@ -874,7 +873,7 @@ mod tests {
         }
 
         fn an_access_type_needs_a_project_id(app) {
-            let project = app.create_project(ProjectConfig::default());
+            let project = app.create_project(ProjectSwitches::default());
             let response = get_current(
                 app,
                 TestRequest::get()
@@ -887,7 +886,7 @@ mod tests {
         }
 
         fn an_unknown_or_malformed_project_is_an_invalid_key(app) {
-            let project = app.create_project(ProjectConfig::default());
+            let project = app.create_project(ProjectSwitches::default());
             let unknown = keygate_domain::ProjectId::new_random().to_string();
             for project_id in [unknown.as_str(), "not-a-uuid"] {
                 let response = get_current(
@@ -903,7 +902,7 @@ mod tests {
         }
 
         fn each_access_type_needs_its_key(app) {
-            let project = app.create_project(ProjectConfig::default());
+            let project = app.create_project(ProjectSwitches::default());
             for (access_type, code) in [
                 ("client", "CLIENT_AUTHENTICATION_REQUIRED"),
                 ("server", "SERVER_AUTHENTICATION_REQUIRED"),
@@ -935,8 +934,8 @@ mod tests {
         }
 
         fn a_wrong_key_is_invalid_for_its_access_type(app) {
-            let project = app.create_project(ProjectConfig::default());
-            let other = app.create_project(ProjectConfig::default());
+            let project = app.create_project(ProjectSwitches::default());
+            let other = app.create_project(ProjectSwitches::default());
             let cases = [
                 ("client", "x-stack-publishable-client-key", "pck_garbage".to_owned(), "INVALID_PUBLISHABLE_CLIENT_KEY"),
                 ("server", "x-stack-secret-server-key", "ssk_garbage".to_owned(), "INVALID_SECRET_SERVER_KEY"),
@@ -966,7 +965,7 @@ mod tests {
         }
 
         fn hexclave_headers_are_accepted(app) {
-            let project = app.create_project(ProjectConfig::default());
+            let project = app.create_project(ProjectSwitches::default());
             let response = get_current(
                 app,
                 TestRequest::get()
@@ -996,7 +995,7 @@ mod tests {
         }
 
         fn override_error_status_answers_200_with_the_actual_status(app) {
-            let project = app.create_project(ProjectConfig::default());
+            let project = app.create_project(ProjectSwitches::default());
             for header in ["x-stack-override-error-status", "x-hexclave-override-error-status"] {
                 let response = get_current(
                     app,
@@ -1019,7 +1018,7 @@ mod tests {
         }
 
         fn access_tokens_are_checked_on_admin_routes_too(app) {
-            let project = app.create_project(ProjectConfig::default());
+            let project = app.create_project(ProjectSwitches::default());
             let user = app.create_user(&project);
             let with_token = |token: &str| {
                 project
@@ -1035,7 +1034,7 @@ mod tests {
             }
 
             // Another project's token.
-            let other = app.create_project(ProjectConfig::default());
+            let other = app.create_project(ProjectSwitches::default());
             let stranger = app.create_user(&other);
             let response = get_current(app, with_token(&stranger.access_token)).await;
             response.assert_known_error(401, "INVALID_PROJECT_FOR_ACCESS_TOKEN");

@@ -19,9 +19,8 @@ use actix_web::http::header::{HeaderMap, AUTHORIZATION};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
-use keygate_domain::{EpochMillis, ProjectId, SecretToken};
+use keygate_domain::{CredentialKind, EpochMillis, ProjectId, SecretToken, REFRESH_TOKEN_PREFIX};
 use keygate_permissions::{authorize_identity, IdentityAction};
-use keygate_storage::repo::project_credentials::CredentialKind;
 use keygate_storage::repo::sessions::{self, SessionRecord};
 use keygate_storage::repo::users;
 use keygate_storage::{DbConnection, StorageError};
@@ -38,9 +37,6 @@ use crate::state::{AppState, DEFAULT_REFRESH_TOKEN_LIFETIME_MILLIS};
 use crate::validation::{FieldContext, FieldValue, Rejection, RequestCheck, UserIdOrMe};
 use crate::wire_error::{ApiError, KnownError};
 use keygate_service::project_auth_cache::PresentedProjectKey;
-
-/// Prefix of refresh tokens (`kgrt_…`), so a leaked one is recognisable.
-pub const REFRESH_TOKEN_PREFIX: &str = "kgrt";
 
 /// Longest session a creator may ask for: 367 days (upstream's `MAX_AUTH_SESSION_EXPIRATION_MS`).
 pub const MAX_SESSION_LIFETIME_MILLIS: i64 = 367 * 24 * 60 * 60 * 1000;
@@ -197,9 +193,7 @@ async fn session_of_refresh_token(
         .with_conn(move |conn| {
             let session = sessions::find_by_refresh_token_hash(conn, &hash)?
                 .filter(|session| session.project_id == project)
-                .filter(|session| session.revoked_at_millis.is_none())
-                // Upstream: expired when `expiresAt < now`.
-                .filter(|session| session.expires_at_millis >= now)
+                .filter(|session| session.lifetime().is_valid(now))
                 .ok_or_else(refresh_refused)?;
             let user = users::get(conn, project, session.user_id)?.ok_or_else(refresh_refused)?;
             Ok((session, user))

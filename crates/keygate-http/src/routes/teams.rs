@@ -287,8 +287,8 @@ async fn delete_team(
 #[cfg(test)]
 mod tests {
     use actix_web::test::TestRequest;
+    use keygate_domain::ProjectSwitches;
     use keygate_domain::{Owner, TeamId, UserId};
-    use keygate_storage::repo::projects::ProjectConfig;
     use keygate_storage::repo::{api_keys, memberships, users};
     use serde_json::{json, Value};
 
@@ -394,7 +394,7 @@ mod tests {
                 .await
                 .assert_known_error(401, "USER_AUTHENTICATION_REQUIRED");
 
-            let closed = app.create_project(ProjectConfig::default());
+            let closed = app.create_project(ProjectSwitches::default());
             let member = app.create_user(&closed);
             app.send(member.signed_in(closed.client(json_request("POST", "/api/v1/teams", json!({"display_name": "X"})))))
                 .await

@@ -26,7 +26,7 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use keygate_domain::{EpochMillis, ProjectId, SecretToken, TeamId, UserId};
+use keygate_domain::{EpochMillis, ProjectId, SecretToken, TeamId, UserId, REFRESH_TOKEN_PREFIX};
 use keygate_permissions::MembershipKind;
 use keygate_storage::repo::memberships::{self, MembershipRecord};
 use keygate_storage::repo::projects;
@@ -41,7 +41,6 @@ use uuid::Uuid;
 use super::page::{ACCESS_TOKEN_COOKIE, ACCOUNT_SETTINGS_PATH, CLIENT_KEY_COOKIE, PROJECT_COOKIE};
 use super::{DemoClientKey, DemoSignIn, UiSettings};
 use crate::conventions::not_found;
-use crate::routes::sessions::REFRESH_TOKEN_PREFIX;
 use crate::state::AppState;
 use crate::wire_error::{ApiError, PlainError};
 use keygate_service::projects::{issue_credential, CredentialKeys};
@@ -396,7 +395,7 @@ mod tests {
     use std::net::SocketAddr;
 
     use actix_web::test::{self as actix_test, TestRequest};
-    use keygate_storage::repo::projects::ProjectConfig;
+    use keygate_domain::ProjectSwitches;
 
     use super::*;
     use crate::app::build_app;
@@ -436,7 +435,7 @@ mod tests {
 
     fn default_project(app: &TestApp) -> ProjectId {
         let mut conn = app.database().conn();
-        let config = ProjectConfig {
+        let config = ProjectSwitches {
             allow_user_api_keys: true,
             allow_team_api_keys: true,
             client_team_creation_enabled: true,

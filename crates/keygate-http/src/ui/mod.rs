@@ -24,7 +24,7 @@ use std::sync::Mutex;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest};
-use keygate_domain::{EpochMillis, ProjectId, SecretToken};
+use keygate_domain::{is_expired, EpochMillis, ProjectId, SecretToken};
 
 use crate::conventions::method_not_allowed;
 
@@ -104,7 +104,8 @@ impl UiState {
         &self.settings
     }
 
-    /// The cached demo key for `project`, if it is still valid for at least `margin_millis`.
+    /// The cached demo key for `project`, if it is still valid `margin_millis` from now (by the
+    /// domain's rule: valid through its expiry instant).
     pub(crate) fn demo_client_key(
         &self,
         project: ProjectId,
@@ -116,7 +117,10 @@ impl UiState {
             .as_ref()
             .filter(|key| {
                 key.project_id == project
-                    && key.expires_at_millis > now.saturating_add(margin_millis)
+                    && !is_expired(
+                        Some(key.expires_at_millis),
+                        now.saturating_add(margin_millis),
+                    )
             })
             .cloned()
     }

@@ -1,25 +1,18 @@
 //! Project credentials: the publishable client, secret server and super-secret admin keys a
-//! caller presents with `x-stack-*` headers. Only their digests are stored.
+//! caller presents with `x-stack-*` headers. Only their digests are stored, one column per
+//! [`CredentialKind`].
+//!
+//! A lookup returns the credential whatever its expiry or revocation: whether it is still valid
+//! is the domain's rule ([`ProjectCredentialRecord::lifetime`]), applied by the caller.
 
 use diesel::prelude::*;
-use keygate_domain::{EpochMillis, KeyHash, ProjectId};
+use keygate_domain::{CredentialKind, EpochMillis, KeyHash, Lifetime, ProjectId};
 use uuid::Uuid;
 
 use crate::connection::DbConnection;
 use crate::error::StorageError;
 use crate::schema::project_credentials;
 use crate::stored::{parse_id, parse_optional_hash};
-
-/// Which of a credential's three keys is presented.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CredentialKind {
-    /// `x-stack-publishable-client-key` (client access).
-    PublishableClientKey,
-    /// `x-stack-secret-server-key` (server access).
-    SecretServerKey,
-    /// `x-stack-super-secret-admin-key` (admin access).
-    SuperSecretAdminKey,
-}
 
 /// A project credential as stored: up to three key digests sharing one description and
 /// lifetime.
@@ -33,7 +26,7 @@ pub struct ProjectCredentialRecord {
     pub description: String,
     /// When it was created.
     pub created_at_millis: EpochMillis,
-    /// When it stops being valid (valid while `now <= expires_at_millis`); `None` never expires.
+    /// When it stops being valid (it is still valid at this instant); `None` never expires.
     pub expires_at_millis: Option<EpochMillis>,
     /// When it was revoked; a revoked credential is never valid.
     pub revoked_at_millis: Option<EpochMillis>,
@@ -43,6 +36,14 @@ pub struct ProjectCredentialRecord {
     pub secret_server_key_hash: Option<KeyHash>,
     /// Digest of the super-secret admin key, if the credential has one.
     pub super_secret_admin_key_hash: Option<KeyHash>,
+}
+
+impl ProjectCredentialRecord {
+    /// The credential's expiry and revocation, for the domain's validity rule
+    /// ([`Lifetime::check`]).
+    pub const fn lifetime(&self) -> Lifetime {
+        Lifetime::new(self.expires_at_millis, self.revoked_at_millis)
+    }
 }
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -116,26 +117,20 @@ pub fn insert(
     Ok(())
 }
 
-/// The credential of `project` whose `kind` key has digest `hash` and that is neither revoked
-/// nor expired at `now` (expired means `expires_at_millis < now`, as for API keys).
-pub fn find_valid(
+/// The credential of `project` whose `kind` key has digest `hash` (digests are unique per
+/// kind), revoked and expired ones included: the caller judges its
+/// [`lifetime`](ProjectCredentialRecord::lifetime).
+pub fn find_by_hash(
     conn: &mut DbConnection,
     project: ProjectId,
     kind: CredentialKind,
     hash: &KeyHash,
-    now: EpochMillis,
 ) -> Result<Option<ProjectCredentialRecord>, StorageError> {
     use project_credentials::dsl;
 
     let hash = hash.as_bytes().to_vec();
     let query = dsl::project_credentials
         .filter(dsl::project_id.eq(project.to_string()))
-        .filter(dsl::revoked_at_millis.is_null())
-        .filter(
-            dsl::expires_at_millis
-                .is_null()
-                .or(dsl::expires_at_millis.ge(now)),
-        )
         .select(ProjectCredentialRow::as_select())
         .into_boxed();
     let query = match kind {
@@ -174,7 +169,7 @@ mod tests {
     }
 
     crate::backend_tests! {
-        fn finds_a_valid_credential_by_kind_and_hash(db) {
+        fn finds_a_credential_by_kind_and_hash(db) {
             let mut conn = db.conn();
             let project = insert_project(&mut conn).id;
             let stored = credential(project);
@@ -182,12 +177,10 @@ mod tests {
             let client_hash = stored.publishable_client_key_hash.unwrap();
             let server_hash = stored.secret_server_key_hash.unwrap();
 
-            let found = find_valid(
-                &mut conn, project, CredentialKind::PublishableClientKey, &client_hash, 5_000,
-            );
-            assert_eq!(found.unwrap(), Some(stored.clone()));
             let found =
-                find_valid(&mut conn, project, CredentialKind::SecretServerKey, &server_hash, 5_000);
+                find_by_hash(&mut conn, project, CredentialKind::PublishableClientKey, &client_hash);
+            assert_eq!(found.unwrap(), Some(stored.clone()));
+            let found = find_by_hash(&mut conn, project, CredentialKind::SecretServerKey, &server_hash);
             assert_eq!(found.unwrap(), Some(stored.clone()));
 
             // The right hash under the wrong kind, another project, or an unknown hash: nothing.
@@ -196,16 +189,16 @@ mod tests {
                 (CredentialKind::SuperSecretAdminKey, server_hash),
                 (CredentialKind::PublishableClientKey, random_hash()),
             ] {
-                assert_eq!(find_valid(&mut conn, project, kind, &hash, 5_000).unwrap(), None);
+                assert_eq!(find_by_hash(&mut conn, project, kind, &hash).unwrap(), None);
             }
             let other_project = insert_project(&mut conn).id;
-            let found = find_valid(
-                &mut conn, other_project, CredentialKind::PublishableClientKey, &client_hash, 5_000,
+            let found = find_by_hash(
+                &mut conn, other_project, CredentialKind::PublishableClientKey, &client_hash,
             );
             assert_eq!(found.unwrap(), None);
         }
 
-        fn expired_and_revoked_credentials_are_not_valid(db) {
+        fn expired_and_revoked_credentials_are_found_and_judged_by_their_lifetime(db) {
             let mut conn = db.conn();
             let project = insert_project(&mut conn).id;
             let expiring = ProjectCredentialRecord {
@@ -221,10 +214,14 @@ mod tests {
             let kind = CredentialKind::PublishableClientKey;
             let expiring_hash = expiring.publishable_client_key_hash.unwrap();
 
-            assert!(find_valid(&mut conn, project, kind, &expiring_hash, 10_000).unwrap().is_some());
-            assert!(find_valid(&mut conn, project, kind, &expiring_hash, 10_001).unwrap().is_none());
+            let found = find_by_hash(&mut conn, project, kind, &expiring_hash).unwrap().unwrap();
+            assert_eq!(found, expiring);
+            assert!(found.lifetime().is_valid(10_000));
+            assert!(!found.lifetime().is_valid(10_001));
             let revoked_hash = revoked.publishable_client_key_hash.unwrap();
-            assert!(find_valid(&mut conn, project, kind, &revoked_hash, 1_000).unwrap().is_none());
+            let found = find_by_hash(&mut conn, project, kind, &revoked_hash).unwrap().unwrap();
+            assert_eq!(found, revoked);
+            assert!(!found.lifetime().is_valid(1_000));
         }
 
         fn credential_constraints_are_enforced(db) {

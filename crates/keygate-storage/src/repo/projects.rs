@@ -1,23 +1,13 @@
-//! Projects: the tenants. Each has its own users, teams, keys and the switches of A3.
+//! Projects: the tenants. Each has its own users, teams, keys and the switches of A3
+//! ([`ProjectSwitches`], the domain's type, stored one column per switch).
 
 use diesel::prelude::*;
-use keygate_domain::{EpochMillis, ProjectId};
+use keygate_domain::{EpochMillis, ProjectId, ProjectSwitches};
 
 use crate::connection::DbConnection;
 use crate::error::StorageError;
 use crate::schema::projects;
 use crate::stored::parse_id;
-
-/// The per-project switches (the `config` object of the projects API).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ProjectConfig {
-    /// User API keys may be used (`apiKeys.enabled.user`).
-    pub allow_user_api_keys: bool,
-    /// Team API keys may be used (`apiKeys.enabled.team`).
-    pub allow_team_api_keys: bool,
-    /// Clients (not only servers) may create teams.
-    pub client_team_creation_enabled: bool,
-}
 
 /// A project as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,8 +18,8 @@ pub struct ProjectRecord {
     pub display_name: String,
     /// When it was created.
     pub created_at_millis: EpochMillis,
-    /// Its switches.
-    pub config: ProjectConfig,
+    /// Its switches (the `config` object of the projects API).
+    pub config: ProjectSwitches,
 }
 
 /// Changes to a project; `None` leaves a field as it is.
@@ -37,11 +27,11 @@ pub struct ProjectRecord {
 pub struct ProjectUpdate {
     /// A new name.
     pub display_name: Option<String>,
-    /// New value of [`ProjectConfig::allow_user_api_keys`].
+    /// New value of [`ProjectSwitches::allow_user_api_keys`].
     pub allow_user_api_keys: Option<bool>,
-    /// New value of [`ProjectConfig::allow_team_api_keys`].
+    /// New value of [`ProjectSwitches::allow_team_api_keys`].
     pub allow_team_api_keys: Option<bool>,
-    /// New value of [`ProjectConfig::client_team_creation_enabled`].
+    /// New value of [`ProjectSwitches::client_team_creation_enabled`].
     pub client_team_creation_enabled: Option<bool>,
 }
 
@@ -88,7 +78,7 @@ impl TryFrom<ProjectRow> for ProjectRecord {
             id: parse_id("projects.id", &row.id)?,
             display_name: row.display_name,
             created_at_millis: row.created_at_millis,
-            config: ProjectConfig {
+            config: ProjectSwitches {
                 allow_user_api_keys: row.allow_user_api_keys,
                 allow_team_api_keys: row.allow_team_api_keys,
                 client_team_creation_enabled: row.client_team_creation_enabled,
@@ -173,7 +163,7 @@ mod tests {
                 id: ProjectId::new_random(),
                 display_name: "newer".to_owned(),
                 created_at_millis: 5_000,
-                config: ProjectConfig {
+                config: ProjectSwitches {
                     allow_user_api_keys: true,
                     allow_team_api_keys: false,
                     client_team_creation_enabled: true,
@@ -214,7 +204,7 @@ mod tests {
             assert_eq!(renamed.display_name, "renamed");
             assert_eq!(
                 renamed.config,
-                ProjectConfig {
+                ProjectSwitches {
                     allow_user_api_keys: true,
                     allow_team_api_keys: false,
                     client_team_creation_enabled: false,

@@ -1,7 +1,7 @@
 //! Sessions: one per refresh token. The token itself is never stored, only its digest.
 
 use diesel::prelude::*;
-use keygate_domain::{EpochMillis, KeyHash, ProjectId, UserId};
+use keygate_domain::{EpochMillis, KeyHash, Lifetime, ProjectId, UserId};
 use uuid::Uuid;
 
 use crate::connection::DbConnection;
@@ -22,10 +22,18 @@ pub struct SessionRecord {
     pub refresh_token_hash: KeyHash,
     /// When the session started.
     pub created_at_millis: EpochMillis,
-    /// When its refresh token stops working.
+    /// When its refresh token stops working (it still works at this instant).
     pub expires_at_millis: EpochMillis,
     /// When it was signed out; set once, never cleared.
     pub revoked_at_millis: Option<EpochMillis>,
+}
+
+impl SessionRecord {
+    /// The session's expiry and sign-out, for the domain's validity rule
+    /// ([`Lifetime::check`]); storage itself never decides whether a session is open.
+    pub const fn lifetime(&self) -> Lifetime {
+        Lifetime::new(Some(self.expires_at_millis), self.revoked_at_millis)
+    }
 }
 
 // Fields in table order: `RETURNING table::all_columns` is read by position (the

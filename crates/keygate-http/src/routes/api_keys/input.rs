@@ -1,43 +1,8 @@
 //! What the API-key routes read from requests, declared once for both key types.
 
 use keygate_domain::{KeyType, Owner, TeamId};
-use serde_json::Value;
 
-use crate::js_text::js_length;
-use crate::validation::{
-    FieldContext, FieldReader, FieldValue, Pending, Rejection, RequestCheck, UserIdOrMe,
-};
-
-/// A key's description: any string without a NUL character. Postgres cannot store NUL in text,
-/// so keygate refuses it with `SCHEMA_ERROR` on both backends rather than fail on one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct KeyDescription(pub String);
-
-impl FieldValue for KeyDescription {
-    const TYPE_NAME: &'static str = "string";
-
-    fn placeholder() -> Self {
-        KeyDescription(String::new())
-    }
-
-    fn from_json(value: &Value, context: &FieldContext) -> Result<Self, Rejection> {
-        let text = value.as_str().ok_or(Rejection::NotType)?;
-        Self::from_text(text, context)
-    }
-
-    fn from_text(text: &str, _: &FieldContext) -> Result<Self, Rejection> {
-        if text.contains('\0') {
-            return Err(Rejection::Invalid(
-                "must not contain NUL characters".to_owned(),
-            ));
-        }
-        Ok(KeyDescription(text.to_owned()))
-    }
-
-    fn js_len(&self) -> Option<usize> {
-        Some(js_length(&self.0))
-    }
-}
+use crate::validation::{FieldReader, Pending, RequestCheck, UserIdOrMe};
 
 /// The create body of either route.
 #[derive(Debug)]
@@ -54,7 +19,8 @@ pub(super) struct CreateBody {
 
 /// Declares the create body of the `route` key type.
 pub(super) fn read_create_body(o: &mut FieldReader<'_>, route: KeyType) -> CreateBody {
-    let description = o.field::<KeyDescription>("description").required().0;
+    // Any string; a NUL character is refused like in every text field (Postgres cannot store it).
+    let description = o.field::<String>("description").required();
     // Required to be present; `null` is allowed and means "never expires".
     let expires_at_millis = o.field::<Option<i64>>("expires_at_millis").required();
     let is_public = o.field::<bool>("is_public").optional().unwrap_or(false);
@@ -82,10 +48,7 @@ pub(super) struct UpdateBody {
 /// Declares the update body.
 pub(super) fn read_update_body(o: &mut FieldReader<'_>) -> UpdateBody {
     UpdateBody {
-        description: o
-            .field::<KeyDescription>("description")
-            .optional()
-            .map(|d| d.0),
+        description: o.field::<String>("description").optional(),
         revoke: o
             .field::<bool>("revoked")
             .one_of(&[true])
@@ -114,23 +77,26 @@ pub(super) fn read_api_key_body(o: &mut FieldReader<'_>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use serde_json::Value;
+
+    use crate::validation::{FieldContext, FieldValue, Rejection};
 
     #[test]
     fn descriptions_refuse_nul_but_take_everything_else() {
+        // A description is a plain `String` field: the text rule is the validator's.
         let context = FieldContext::default();
         assert_eq!(
-            KeyDescription::from_json(&Value::String("ok ✓ <b>".into()), &context),
-            Ok(KeyDescription("ok ✓ <b>".into()))
+            String::from_json(&Value::String("ok ✓ <b>".into()), &context),
+            Ok("ok ✓ <b>".to_owned())
         );
         assert_eq!(
-            KeyDescription::from_text("a\0b", &context),
+            String::from_text("a\0b", &context),
             Err(Rejection::Invalid("must not contain NUL characters".into()))
         );
         assert_eq!(
-            KeyDescription::from_json(&Value::Bool(true), &context),
+            String::from_json(&Value::Bool(true), &context),
             Err(Rejection::NotType)
         );
-        assert_eq!(KeyDescription("€".into()).js_len(), Some(1));
+        assert_eq!("€".to_owned().js_len(), Some(1));
     }
 }

@@ -3,7 +3,7 @@
 //! Upstream's `Auth.fastSignUp` is a test user with a session; its `Team.create` with the
 //! current user as creator grants `team_admin`.
 
-use keygate_storage::repo::projects::ProjectConfig;
+use keygate_domain::ProjectSwitches;
 use serde_json::json;
 
 use super::*;
@@ -13,7 +13,7 @@ const ONE_DAY: i64 = 24 * ONE_HOUR;
 
 crate::http_tests! {
     fn user_keys_disabled_answer_plain_text_while_team_keys_work(app) {
-        let project = app.create_project(ProjectConfig {
+        let project = app.create_project(ProjectSwitches {
             allow_user_api_keys: false,
             allow_team_api_keys: true,
             client_team_creation_enabled: false,

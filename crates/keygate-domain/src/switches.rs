@@ -1,9 +1,13 @@
-//! The per-project switches that decisions depend on.
+//! A project's switches: which kinds of API key it enables and whether clients may create teams.
+//!
+//! **Key decision:** one type for the switches everywhere — storage keeps them as the project's
+//! config (one column per field), permission decisions read them, the HTTP layer shows them as
+//! the `config` object — so a new switch is added in one place and never copied field by field.
 
-use keygate_domain::KeyType;
+use crate::owner::KeyType;
 
-/// The parts of a project's configuration that gate endpoints. All default to `false`, as a
-/// project created without a `config` (A3).
+/// The parts of a project's configuration that gate endpoints (the `config` object of the
+/// projects API). All default to `false`, as a project created without a `config` (A3).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct ProjectSwitches {
     /// User API keys are enabled (upstream `apiKeys.enabled.user` / `allow_user_api_keys`).
