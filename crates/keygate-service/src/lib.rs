@@ -32,6 +32,7 @@ pub mod check_cache;
 pub mod clock;
 pub mod credential_scanning;
 pub mod error;
+pub mod html;
 pub mod identity;
 pub mod key_usage;
 pub mod project_auth_cache;

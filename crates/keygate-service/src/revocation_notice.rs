@@ -2,6 +2,8 @@
 //! as upstream's e-mail: subject `API Key Revoked: <description>`, and a body saying that the
 //! key "for `<project>`" was revoked automatically because it was found in a public repository.
 
+use crate::html::escape_html;
+
 /// A composed notice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RevocationNotice {
@@ -11,22 +13,6 @@ pub(crate) struct RevocationNotice {
     pub body_text: String,
     /// The HTML body; the description and project name in it are escaped.
     pub body_html: String,
-}
-
-/// Escapes text for HTML element content and attribute values (upstream's `escapeHtml`).
-fn escape_html(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            other => escaped.push(other),
-        }
-    }
-    escaped
 }
 
 /// A subject line is one line: control characters of the description (line breaks included)

@@ -5,11 +5,10 @@ pub mod api_keys;
 pub mod health;
 mod identity_json;
 mod identity_support;
-pub mod internal;
+pub mod projects;
 pub mod sessions;
 pub mod team_memberships;
 pub mod team_permissions;
-
 pub mod teams;
 pub mod users;
 
@@ -22,7 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     // resource with a `{segment}` costs a regex match, so the API-key routes (whose check path is
     // static) come before the identity routes' many dynamic ones. No two routes overlap.
     api_keys::configure(cfg);
-    internal::configure(cfg);
+    projects::configure(cfg);
     users::configure(cfg);
     sessions::configure(cfg);
     teams::configure(cfg);

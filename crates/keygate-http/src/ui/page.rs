@@ -14,7 +14,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use keygate_domain::ProjectId;
 
 use super::demo::{self, DEMO_SIGN_IN_PATH};
-use super::{escape_html, request_cookie};
+use keygate_service::html::escape_html;
+
+use super::request_cookie;
 use crate::state::AppState;
 
 /// Where the page is served.

@@ -1,0 +1,260 @@
+//! Projects and their credentials (contract A3): what upstream does from its dashboard.
+//!
+//! * `POST /api/v1/internal/projects` — the operator (`authorization: Bearer <operator token>`)
+//!   creates a project, seeded with the system team permissions and the `team_admin` /
+//!   `team_member` defaults; **201** with the project.
+//! * `GET` / `PATCH /api/v1/internal/projects/current` — admin access reads and changes the
+//!   project of its credential: its name and the switches `allow_user_api_keys`,
+//!   `allow_team_api_keys` and `client_team_creation_enabled` (how an operator "enables the API
+//!   Keys app"), and its CORS settings for the client API under upstream's names
+//!   `allow_localhost` and `domains: [{domain, handler_path}]` (see [`crate::cors`]).
+//! * `POST /api/v1/internal/api-keys` — a new project credential; **200** with its keys, shown
+//!   only in this answer and stored hashed. Admin access for the project, as upstream, or the
+//!   operator token with `x-stack-project-id`.
+//!
+//! **Who is the caller of `POST /internal/api-keys`.** A request that carries
+//! `x-stack-access-type` or any project key goes through the access layer ([`RequestAuth`]) and
+//! must prove admin access. Otherwise a request with an `authorization` header is the
+//! operator's: the token must be the operator token, and `x-stack-project-id` must name an
+//! existing project, else `CURRENT_PROJECT_NOT_FOUND` (the operator may know which projects
+//! exist; a project caller never learns it, see [`crate::auth`]). Anything else answers
+//! `ACCESS_TYPE_REQUIRED`, like every other project endpoint.
+//!
+//! The project and credential JSON shapes are [`crate::project_objects`]', shared with the
+//! `keygate project …` commands so that they print exactly what the HTTP API answers. The use
+//! cases are `keygate_service::projects`'.
+
+use std::sync::Arc;
+
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use keygate_domain::{ProjectId, ProjectSwitches};
+use keygate_permissions::{AccessType, Denial};
+use keygate_service::projects::{CorsChanges, CredentialKeys, ProjectView};
+use keygate_service::records::{ProjectRecord, ProjectUpdate};
+use keygate_service::NotFound;
+
+use crate::auth::{authenticate, authenticate_operator, Operator, RequestAuth};
+use crate::conventions::{
+    json_response, method_not_allowed, stack_header, StackHeader, ACCESS_TYPE, PROJECT_ID,
+    PUBLISHABLE_CLIENT_KEY, SECRET_SERVER_KEY, SUPER_SECRET_ADMIN_KEY,
+};
+use crate::cors::TrustedDomains;
+use crate::project_objects::{CredentialObject, ProjectObject};
+use crate::request_body::RequestBody;
+use crate::state::AppState;
+use crate::validation::{FieldReader, RequestCheck};
+use crate::wire_error::{ApiError, KnownError};
+
+/// Registers the project and credential routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/api/v1/internal/projects")
+            .route(web::post().to(create))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/internal/projects/current")
+            .route(web::get().to(read_current))
+            .route(web::patch().to(update_current))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/internal/api-keys")
+            .route(web::post().to(create_credential))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+/// The switches of a create or update body; `None` where the body leaves one out.
+#[derive(Debug, Default)]
+struct ConfigFields {
+    allow_user_api_keys: Option<bool>,
+    allow_team_api_keys: Option<bool>,
+    client_team_creation_enabled: Option<bool>,
+    allow_localhost: Option<bool>,
+    domains: Option<TrustedDomains>,
+}
+
+fn read_config(reader: &mut FieldReader<'_>) -> ConfigFields {
+    ConfigFields {
+        allow_user_api_keys: reader.field::<bool>("allow_user_api_keys").optional(),
+        allow_team_api_keys: reader.field::<bool>("allow_team_api_keys").optional(),
+        client_team_creation_enabled: reader
+            .field::<bool>("client_team_creation_enabled")
+            .optional(),
+        allow_localhost: reader.field::<bool>("allow_localhost").optional(),
+        domains: reader.field::<TrustedDomains>("domains").optional(),
+    }
+}
+
+impl ConfigFields {
+    /// The CORS changes the body asks for.
+    fn cors(&mut self) -> CorsChanges {
+        CorsChanges {
+            allow_localhost: self.allow_localhost,
+            domains: self.domains.take().map(|domains| domains.0),
+        }
+    }
+}
+
+/// Admin access only (upstream's `adminAuthTypeSchema`).
+fn require_admin(auth: &RequestAuth) -> Result<(), ApiError> {
+    if auth.access_type == AccessType::Admin {
+        Ok(())
+    } else {
+        Err(Denial::InsufficientAccessType {
+            actual: auth.access_type,
+            allowed: &[AccessType::Admin],
+        }
+        .into())
+    }
+}
+
+/// `POST /api/v1/internal/projects`.
+async fn create(
+    request: HttpRequest,
+    body: RequestBody,
+    _operator: Operator,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut check = RequestCheck::new(&request);
+    let body = check.body(&body, |o| {
+        let display_name = o.field::<String>("display_name").required();
+        let config = o.optional_object("config", read_config).unwrap_or_default();
+        (display_name, config)
+    });
+    let query = check.query(|_| ());
+    let ((display_name, config), ()) = check.finish((body, query))?;
+
+    let mut config = config;
+    let switches = ProjectSwitches {
+        allow_user_api_keys: config.allow_user_api_keys.unwrap_or(false),
+        allow_team_api_keys: config.allow_team_api_keys.unwrap_or(false),
+        client_team_creation_enabled: config.client_team_creation_enabled.unwrap_or(false),
+    };
+    let view = state
+        .service()
+        .create_project(display_name, switches, config.cors())
+        .await?;
+    json_response(StatusCode::CREATED, &ProjectObject::new(&view))
+}
+
+/// `GET /api/v1/internal/projects/current`.
+async fn read_current(
+    request: HttpRequest,
+    auth: RequestAuth,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&auth)?;
+    let mut check = RequestCheck::new(&request);
+    let query = check.query(|_| ());
+    check.finish(query)?;
+    let cors = state.service().project_cors(auth.project_id()).await?;
+    let view = ProjectView {
+        project: ProjectRecord::clone(&auth.project),
+        cors,
+    };
+    json_response(StatusCode::OK, &ProjectObject::new(&view))
+}
+
+/// `PATCH /api/v1/internal/projects/current`.
+async fn update_current(
+    request: HttpRequest,
+    body: RequestBody,
+    auth: RequestAuth,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&auth)?;
+    let mut check = RequestCheck::new(&request);
+    let body = check.body(&body, |o| {
+        let display_name = o.field::<String>("display_name").optional();
+        let config = o.optional_object("config", read_config).unwrap_or_default();
+        (display_name, config)
+    });
+    let query = check.query(|_| ());
+    let ((display_name, config), ()) = check.finish((body, query))?;
+
+    let mut config = config;
+    let changes = ProjectUpdate {
+        display_name,
+        allow_user_api_keys: config.allow_user_api_keys,
+        allow_team_api_keys: config.allow_team_api_keys,
+        client_team_creation_enabled: config.client_team_creation_enabled,
+    };
+    let view = state
+        .service()
+        .update_project(auth.project_id(), changes, config.cors())
+        .await?;
+    json_response(StatusCode::OK, &ProjectObject::new(&view))
+}
+
+/// The project a credential is issued for: admin access to it, or the operator naming it.
+async fn credential_project(
+    request: &HttpRequest,
+    state: &AppState,
+) -> Result<Arc<ProjectRecord>, ApiError> {
+    let headers = request.headers();
+    let present =
+        |header: &StackHeader| stack_header(headers, header).is_some_and(|v| !v.is_empty());
+    let project_caller = present(&ACCESS_TYPE)
+        || present(&PUBLISHABLE_CLIENT_KEY)
+        || present(&SECRET_SERVER_KEY)
+        || present(&SUPER_SECRET_ADMIN_KEY);
+    if !project_caller && headers.contains_key(AUTHORIZATION) {
+        authenticate_operator(request, state)?;
+        let project_id_text = stack_header(headers, &PROJECT_ID)
+            .map(|v| v.into_owned())
+            .unwrap_or_default();
+        let not_found = || NotFound::Project {
+            project_id: project_id_text.clone(),
+        };
+        let project_id: ProjectId = project_id_text.parse().map_err(|_| not_found())?;
+        let view = state.service().find_project(project_id).await?;
+        return view
+            .map(|view| Arc::new(view.project))
+            .ok_or_else(|| not_found().into());
+    }
+    let auth = authenticate(request, state)
+        .await?
+        .ok_or(KnownError::AccessTypeRequired)?;
+    require_admin(&auth)?;
+    Ok(auth.project)
+}
+
+/// `POST /api/v1/internal/api-keys`.
+async fn create_credential(
+    request: HttpRequest,
+    body: RequestBody,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let project = credential_project(&request, &state).await?;
+    let mut check = RequestCheck::new(&request);
+    let body = check.body(&body, |o| {
+        let description = o.field::<String>("description").required();
+        let expires_at_millis = o.field::<Option<i64>>("expires_at_millis").required();
+        let keys = CredentialKeys {
+            publishable_client_key: o.field::<bool>("has_publishable_client_key").required(),
+            secret_server_key: o.field::<bool>("has_secret_server_key").required(),
+            super_secret_admin_key: o.field::<bool>("has_super_secret_admin_key").required(),
+        };
+        (description, expires_at_millis, keys)
+    });
+    let query = check.query(|_| ());
+    let ((description, expires_at_millis, keys), ()) = check.finish((body, query))?;
+    if keys.is_empty() {
+        return Err(ApiError::schema(
+            "At least one of has_publishable_client_key, has_secret_server_key and has_super_secret_admin_key must be true.",
+        ));
+    }
+
+    let issued = state
+        .service()
+        .issue_credential(project.id, description, expires_at_millis, keys)
+        .await?;
+    json_response(StatusCode::OK, &CredentialObject::new(&issued))
+}
+
+#[cfg(test)]
+mod tests;
