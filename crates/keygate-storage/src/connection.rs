@@ -11,6 +11,7 @@ use diesel::sqlite::Sqlite;
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+use crate::backend::Backend;
 use crate::database_url::DatabaseTarget;
 use crate::error::StorageError;
 
@@ -100,24 +101,6 @@ impl DbConnection {
         use diesel::connection::SimpleConnection;
         self.batch_execute("SELECT 1")?;
         Ok(())
-    }
-}
-
-/// The two supported database backends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Backend {
-    /// SQLite (a file next to the server; the default).
-    Sqlite,
-    /// Postgres.
-    Postgres,
-}
-
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Backend::Sqlite => "SQLite",
-            Backend::Postgres => "Postgres",
-        })
     }
 }
 

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use crate::connection::Backend;
+use crate::backend::Backend;
 use crate::error::StorageError;
 
 /// Where the database lives, once the URL has been understood.

@@ -2,7 +2,7 @@
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use crate::connection::Backend;
+use crate::backend::Backend;
 
 /// Everything that can go wrong in the storage layer.
 ///

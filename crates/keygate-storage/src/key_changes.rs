@@ -32,7 +32,8 @@ use diesel::RunQueryDsl;
 use keygate_domain::ApiKeyId;
 use postgres::fallible_iterator::FallibleIterator;
 
-use crate::connection::{Backend, DbConnection};
+use crate::backend::Backend;
+use crate::connection::DbConnection;
 use crate::error::StorageError;
 
 /// The Postgres notification channel for changed API keys; payloads are comma-separated key ids.

@@ -41,6 +41,7 @@
 //! as [`StorageError::AlreadyExists`], [`StorageError::ForeignKeyViolation`] or
 //! [`StorageError::ConstraintViolation`], the same on both backends.
 
+mod backend;
 mod connection;
 mod database_url;
 mod error;
@@ -51,8 +52,9 @@ mod stored;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 
+pub use backend::Backend;
 pub use connection::{
-    migration_versions, Backend, Database, DbConnection, DbConnectionManager, PoolOptions,
+    migration_versions, Database, DbConnection, DbConnectionManager, PoolOptions,
     PooledDbConnection, POSTGRES_MIGRATIONS, SQLITE_BUSY_TIMEOUT, SQLITE_MIGRATIONS,
 };
 pub use error::StorageError;
