@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use keygate_domain::{EpochMillis, KeyHasher};
 use keygate_storage::key_changes::{self, KeyWrite};
-use keygate_storage::{Database, DbConnection};
+use keygate_storage::{Backend, Database, DbConnection};
 
 use crate::check_cache::{CheckCache, CheckCacheSettings};
 use crate::clock::Clock;
@@ -110,6 +110,16 @@ impl Service {
     /// [`UsageFlusher`](crate::key_usage::UsageFlusher) the binary runs).
     pub fn key_usage(&self) -> &Arc<KeyUsage> {
         &self.inner.key_usage
+    }
+
+    /// Proves that the database answers (readiness): one trivial query on a pooled connection.
+    /// Returns the backend it talks to.
+    pub async fn ping_database(&self) -> Result<Backend, ServiceError> {
+        self.run(|_, conn| {
+            conn.ping()?;
+            Ok(conn.backend())
+        })
+        .await
     }
 
     /// Runs blocking database `work` with a pooled connection on the runtime's blocking thread

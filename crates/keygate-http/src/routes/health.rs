@@ -28,10 +28,10 @@ async fn live() -> Result<HttpResponse, ApiError> {
 }
 
 async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state.with_conn(|conn| Ok(conn.ping()?)).await?;
+    let backend = state.service().ping_database().await?;
     json_response(
         StatusCode::OK,
-        &json!({"status": "ready", "database": state.database().backend().to_string()}),
+        &json!({"status": "ready", "database": backend.to_string()}),
     )
 }
 
