@@ -23,7 +23,7 @@
 //!
 //! Modules: [`service`] (the shared state), [`actor`], [`error`], [`clock`]; the use cases
 //! [`api_keys`], [`credential_scanning`], [`projects`], and the identity ones [`users`],
-//! [`sessions`], [`teams`] with what they share, [`identity`] and
+//! [`sessions`], [`teams`], [`team_permissions`] with what they share, [`identity`] and
 //! [`team_standing`]; the caches [`check_cache`], [`project_auth_cache`], [`key_usage`]; and
 //! [`records`], the stored records use cases take and return.
 
@@ -41,6 +41,7 @@ pub mod projects;
 mod revocation_notice;
 pub mod service;
 pub mod sessions;
+pub mod team_permissions;
 pub mod team_standing;
 pub mod teams;
 pub mod users;
