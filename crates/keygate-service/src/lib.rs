@@ -22,8 +22,10 @@
 //! * **One clock** ([`clock`]): use cases read "now" from the service, never from SQL.
 //!
 //! Modules: [`service`] (the shared state), [`actor`], [`error`], [`clock`]; the use cases
-//! [`api_keys`], [`credential_scanning`], [`projects`]; the caches [`check_cache`],
-//! [`project_auth_cache`], [`key_usage`]; and [`records`], the stored records use cases return.
+//! [`api_keys`], [`credential_scanning`], [`projects`], and the identity ones [`users`],
+//! [`sessions`], [`teams`], [`team_permissions`] with what they share, [`identity`] and
+//! [`team_standing`]; the caches [`check_cache`], [`project_auth_cache`], [`key_usage`]; and
+//! [`records`], the stored records use cases take and return.
 
 pub mod actor;
 pub mod api_keys;
@@ -40,6 +42,7 @@ pub mod projects;
 mod revocation_notice;
 pub mod service;
 pub mod sessions;
+pub mod team_permissions;
 pub mod team_standing;
 pub mod teams;
 pub mod users;
@@ -55,6 +58,6 @@ pub mod records {
     pub use keygate_storage::repo::project_cors::{ProjectCors, TrustedDomain};
     pub use keygate_storage::repo::project_credentials::ProjectCredentialRecord;
     pub use keygate_storage::repo::projects::{ProjectRecord, ProjectUpdate};
-    pub use keygate_storage::repo::teams::TeamRecord;
+    pub use keygate_storage::repo::teams::{TeamRecord, TeamUpdate};
     pub use keygate_storage::repo::users::UserRecord;
 }

@@ -10,26 +10,24 @@
 //!   (`user_id=me`).
 //!
 //! Items are `{id, team_id, user_id}`, ordered by team, user and permission id, as upstream.
+//! The handlers validate the request and shape the answer; the use cases are
+//! `keygate_service::team_permissions`'.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use keygate_domain::{ProjectId, TeamId, UserId};
+use keygate_domain::TeamId;
 use keygate_permissions::{authorize_identity, IdentityAction};
-use keygate_storage::repo::team_permissions::{self, GrantFilter, GrantRecord};
-use keygate_storage::{DbConnection, StorageError};
+use keygate_service::team_permissions::{HeldPermission, PermissionQuery};
 use serde_json::{json, Value};
 
 use super::identity_json::{list_json, success_json};
-use keygate_service::identity::ensure_membership;
-
-use super::identity_support::{authorize, PermissionIdField, TextFlag};
+use super::identity_support::{PermissionIdField, TextFlag};
 use crate::auth::RequestAuth;
 use crate::conventions::{json_response, method_not_allowed};
 use crate::request_body::RequestBody;
 use crate::state::AppState;
 use crate::validation::{Pending, RequestCheck, UserIdOrMe};
-use crate::wire_error::{ApiError, KnownError};
-use keygate_service::team_standing::load_catalogue;
+use crate::wire_error::ApiError;
 
 /// Registers the team permission routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -46,11 +44,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-fn permission_item(permission_id: &str, team_id: TeamId, user_id: UserId) -> Value {
+fn permission_item(held: &HeldPermission) -> Value {
     json!({
-        "id": permission_id,
-        "team_id": team_id.to_string(),
-        "user_id": user_id.to_string(),
+        "id": held.permission_id,
+        "team_id": held.team_id.to_string(),
+        "user_id": held.user_id.to_string(),
     })
 }
 
@@ -66,15 +64,6 @@ fn grant_params(check: &mut RequestCheck) -> Pending<GrantParams> {
     })
 }
 
-fn grant_record(project: ProjectId, (team, user, permission): &GrantParams) -> GrantRecord {
-    GrantRecord {
-        project_id: project,
-        team_id: *team,
-        user_id: user.0,
-        permission_id: permission.0.as_str().to_owned(),
-    }
-}
-
 /// `POST /api/v1/team-permissions/{team_id}/{user_id}/{permission_id}`.
 async fn grant_team_permission(
     request: HttpRequest,
@@ -87,28 +76,12 @@ async fn grant_team_permission(
     let body = check.body(&body, |_| ());
     let params = grant_params(&mut check);
     let query = check.query(|_| ());
-    let ((), params, ()) = check.finish((body, params, query))?;
-    let grant = grant_record(auth.project_id(), &params);
-    let stored = grant.clone();
-    state
-        .with_conn(move |conn| {
-            conn.in_transaction_with(|conn| {
-                ensure_membership(conn, stored.project_id, stored.team_id, stored.user_id)?;
-                if !load_catalogue(conn, stored.project_id)?.is_defined(&stored.permission_id) {
-                    return Err(KnownError::PermissionNotFound {
-                        permission_id: stored.permission_id.clone(),
-                    }
-                    .into());
-                }
-                team_permissions::grant(conn, &stored)?;
-                Ok(())
-            })
-        })
+    let ((), (team_id, user_id, permission_id), ()) = check.finish((body, params, query))?;
+    let held = state
+        .service()
+        .grant_team_permission(auth.actor(), team_id, user_id.0, permission_id.0)
         .await?;
-    json_response(
-        StatusCode::CREATED,
-        &permission_item(&grant.permission_id, grant.team_id, grant.user_id),
-    )
+    json_response(StatusCode::CREATED, &permission_item(&held))
 }
 
 /// `DELETE /api/v1/team-permissions/{team_id}/{user_id}/{permission_id}`.
@@ -122,70 +95,12 @@ async fn revoke_team_permission(
     let mut check = RequestCheck::new(&request).with_current_user(auth.session_user_id());
     let params = grant_params(&mut check);
     let query = check.query(|_| ());
-    let (params, ()) = check.finish((params, query))?;
-    let grant = grant_record(auth.project_id(), &params);
+    let ((team_id, user_id, permission_id), ()) = check.finish((params, query))?;
     state
-        .with_conn(move |conn| {
-            conn.in_transaction_with(|conn| {
-                ensure_membership(conn, grant.project_id, grant.team_id, grant.user_id)?;
-                team_permissions::delete_grant(conn, &grant).map_err(|error| match error {
-                    StorageError::NotFound { .. } => KnownError::TeamPermissionNotFound {
-                        team_id: grant.team_id,
-                        user_id: grant.user_id,
-                        permission_id: grant.permission_id.clone(),
-                    }
-                    .into(),
-                    other => ApiError::from(other),
-                })
-            })
-        })
+        .service()
+        .revoke_team_permission(auth.actor(), team_id, user_id.0, permission_id.0)
         .await?;
     json_response(StatusCode::OK, &success_json())
-}
-
-/// The query of the list.
-#[derive(Debug)]
-struct ListQuery {
-    team_id: Option<TeamId>,
-    user_id: Option<UserId>,
-    permission_id: Option<PermissionIdField>,
-    recursive: bool,
-}
-
-/// The listed permissions: per member (grants come ordered by team, then user), what they hold
-/// directly or recursively, narrowed to `permission_id` after the expansion.
-fn list(
-    conn: &mut DbConnection,
-    project: ProjectId,
-    query: &ListQuery,
-) -> Result<Vec<Value>, ApiError> {
-    let grants = team_permissions::list_grants(
-        conn,
-        project,
-        &GrantFilter {
-            team_id: query.team_id,
-            user_id: query.user_id,
-            permission_id: None,
-        },
-    )?;
-    let catalogue = load_catalogue(conn, project)?;
-    let wanted = query.permission_id.as_ref().map(|p| p.0.as_str());
-    let mut items = Vec::new();
-    for member in grants.chunk_by(|a, b| a.team_id == b.team_id && a.user_id == b.user_id) {
-        let (team_id, user_id) = (member[0].team_id, member[0].user_id);
-        let held = catalogue.resolve(member.iter().map(|grant| grant.permission_id.as_str()));
-        let ids: Vec<&str> = if query.recursive {
-            held.all().map(|id| id.as_str()).collect()
-        } else {
-            held.direct().map(|id| id.as_str()).collect()
-        };
-        items.extend(
-            ids.into_iter()
-                .filter(|id| wanted.is_none_or(|wanted| wanted == *id))
-                .map(|id| permission_item(id, team_id, user_id)),
-        );
-    }
-    Ok(items)
 }
 
 /// `GET /api/v1/team-permissions`.
@@ -195,34 +110,27 @@ async fn list_team_permissions(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let mut check = RequestCheck::new(&request).with_current_user(auth.session_user_id());
-    let query = check.query(|o| ListQuery {
+    let query = check.query(|o| PermissionQuery {
         team_id: o.field::<TeamId>("team_id").optional(),
         user_id: o
             .field::<UserIdOrMe>("user_id")
             .optional()
             .map(|user| user.0),
-        permission_id: o.field::<PermissionIdField>("permission_id").optional(),
+        permission_id: o
+            .field::<PermissionIdField>("permission_id")
+            .optional()
+            .map(|permission| permission.0),
         recursive: o
             .field::<TextFlag>("recursive")
             .optional()
             .is_some_and(|flag| flag.0),
     });
     let query = check.finish(query)?;
-    let project = auth.project_id();
-    let caller = auth.caller();
-    let items = state
-        .with_conn(move |conn| {
-            authorize(
-                conn,
-                project,
-                &caller,
-                &IdentityAction::ListTeamPermissions {
-                    user_id: query.user_id,
-                },
-            )?;
-            list(conn, project, &query)
-        })
+    let held = state
+        .service()
+        .list_team_permissions(auth.actor(), query)
         .await?;
+    let items = held.iter().map(permission_item).collect();
     json_response(StatusCode::OK, &list_json(items))
 }
 

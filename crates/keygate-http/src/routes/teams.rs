@@ -8,28 +8,27 @@
 //! * `GET`/`PATCH`/`DELETE /api/v1/teams/{team_id}`: server and admin freely; a client must be a
 //!   member, and needs `$update_team` / `$delete_team` to change or delete the team.
 //!
-//! Who may do what is decided by `keygate_permissions`. Deleting a team deletes its
-//! memberships, permission grants and API keys, and clears it as anyone's selected team (the
-//! database cascades).
+//! The handlers validate the request and shape the answer; the use cases are
+//! `keygate_service::teams`' (who may do what is decided by `keygate_permissions` there).
+//! Deleting a team deletes its memberships, permission grants and API keys, and clears it as
+//! anyone's selected team (the database cascades).
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use keygate_domain::TeamId;
-use keygate_permissions::{authorize_create_team, IdentityAction, MembershipKind};
-use keygate_storage::repo::teams::{self, TeamRecord, TeamUpdate};
-use keygate_storage::StorageError;
+use keygate_permissions::authorize_create_team;
+use keygate_service::records::TeamUpdate;
+use keygate_service::teams::NewTeam;
 use serde_json::Value;
 
 use super::identity_json::{list_json, metadata_text, success_json, team_json, View};
-use keygate_service::identity::{add_member, ensure_user_exists};
-
-use super::identity_support::{authorize, require_client_image, ImageUrl, MAX_IMAGE_URL_CHARS};
+use super::identity_support::{require_client_image, ImageUrl, MAX_IMAGE_URL_CHARS};
 use crate::auth::RequestAuth;
 use crate::conventions::{json_response, method_not_allowed};
 use crate::request_body::RequestBody;
 use crate::state::AppState;
 use crate::validation::{FieldReader, RequestCheck, UserIdOrMe};
-use crate::wire_error::{ApiError, KnownError};
+use crate::wire_error::ApiError;
 
 /// Registers the team routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -116,17 +115,13 @@ async fn create_team(
     let query = check.query(|_| ());
     let ((fields, creator), ()) = check.finish((input, query))?;
 
-    let creator = authorize_create_team(
-        &auth.caller(),
-        &auth.switches(),
-        creator.map(|creator| creator.0),
-    )?;
+    let actor = auth.actor();
+    let creator = creator.map(|creator| creator.0);
+    // The decision comes before the client image rule, as upstream; the use case decides again.
+    authorize_create_team(&actor.caller, &actor.switches, creator)?;
     client_image(&fields, view)?;
 
-    let now = state.now();
-    let team = TeamRecord {
-        id: TeamId::new_random(),
-        project_id: auth.project_id(),
+    let team = NewTeam {
         display_name: fields.display_name.unwrap_or_default(),
         profile_image_url: fields.profile_image_url.flatten().map(|url| url.0),
         client_metadata: fields.client_metadata.as_ref().and_then(metadata_text),
@@ -135,28 +130,8 @@ async fn create_team(
             .as_ref()
             .and_then(metadata_text),
         server_metadata: fields.server_metadata.as_ref().and_then(metadata_text),
-        created_at_millis: now,
     };
-    let stored = team.clone();
-    state
-        .with_conn(move |conn| {
-            conn.in_transaction_with(|conn| {
-                teams::insert(conn, &stored)?;
-                if let Some(creator) = creator {
-                    ensure_user_exists(conn, stored.project_id, creator)?;
-                    add_member(
-                        conn,
-                        stored.project_id,
-                        stored.id,
-                        creator,
-                        MembershipKind::Creator,
-                        now,
-                    )?;
-                }
-                Ok(())
-            })
-        })
-        .await?;
+    let team = state.service().create_team(actor, team, creator).await?;
     json_response(StatusCode::CREATED, &team_json(&team, view))
 }
 
@@ -169,22 +144,7 @@ async fn list_teams(
     let mut check = RequestCheck::new(&request).with_current_user(auth.session_user_id());
     let query = check.query(|o| o.field::<UserIdOrMe>("user_id").optional());
     let user_id = check.finish(query)?.map(|user| user.0);
-    let project = auth.project_id();
-    let caller = auth.caller();
-    let found = state
-        .with_conn(move |conn| {
-            authorize(
-                conn,
-                project,
-                &caller,
-                &IdentityAction::ListTeams { user_id },
-            )?;
-            Ok(match user_id {
-                Some(user) => teams::list_for_user(conn, project, user)?,
-                None => teams::list_for_project(conn, project)?,
-            })
-        })
-        .await?;
+    let found = state.service().list_teams(auth.actor(), user_id).await?;
     let view = View::of(auth.access_type);
     let items = found.iter().map(|team| team_json(team, view)).collect();
     json_response(StatusCode::OK, &list_json(items))
@@ -192,13 +152,6 @@ async fn list_teams(
 
 fn team_id_param(check: &mut RequestCheck) -> crate::validation::Pending<TeamId> {
     check.params(|o| o.field::<TeamId>("team_id").required())
-}
-
-fn team_not_found(team_id: TeamId) -> impl Fn(StorageError) -> ApiError {
-    move |error| match error {
-        StorageError::NotFound { .. } => KnownError::TeamNotFound { team_id }.into(),
-        other => other.into(),
-    }
 }
 
 /// `GET /api/v1/teams/{team_id}`.
@@ -211,20 +164,7 @@ async fn read_team(
     let params = team_id_param(&mut check);
     let query = check.query(|_| ());
     let (team_id, ()) = check.finish((params, query))?;
-    let project = auth.project_id();
-    let caller = auth.caller();
-    let team = state
-        .with_conn(move |conn| {
-            authorize(
-                conn,
-                project,
-                &caller,
-                &IdentityAction::ReadTeam { team_id },
-            )?;
-            teams::get(conn, project, team_id)?
-                .ok_or_else(|| KnownError::TeamNotFound { team_id }.into())
-        })
-        .await?;
+    let team = state.service().read_team(auth.actor(), team_id).await?;
     json_response(
         StatusCode::OK,
         &team_json(&team, View::of(auth.access_type)),
@@ -253,18 +193,9 @@ async fn update_team(
         client_read_only_metadata: fields.client_read_only_metadata.as_ref().map(metadata_text),
         server_metadata: fields.server_metadata.as_ref().map(metadata_text),
     };
-    let project = auth.project_id();
-    let caller = auth.caller();
     let team = state
-        .with_conn(move |conn| {
-            authorize(
-                conn,
-                project,
-                &caller,
-                &IdentityAction::UpdateTeam { team_id },
-            )?;
-            teams::update(conn, project, team_id, &changes).map_err(team_not_found(team_id))
-        })
+        .service()
+        .update_team(auth.actor(), team_id, changes)
         .await?;
     json_response(StatusCode::OK, &team_json(&team, view))
 }
