@@ -22,8 +22,10 @@
 //! * **One clock** ([`clock`]): use cases read "now" from the service, never from SQL.
 //!
 //! Modules: [`service`] (the shared state), [`actor`], [`error`], [`clock`]; the use cases
-//! [`api_keys`], [`credential_scanning`], [`projects`]; the caches [`check_cache`],
-//! [`project_auth_cache`], [`key_usage`]; and [`records`], the stored records use cases return.
+//! [`api_keys`], [`credential_scanning`], [`projects`], and the identity ones [`users`],
+//! [`sessions`], [`teams`], [`memberships`] (with what they share, [`identity`] and
+//! [`team_standing`]); the caches [`check_cache`], [`project_auth_cache`], [`key_usage`]; and
+//! [`records`], the stored records use cases return.
 
 pub mod actor;
 pub mod api_keys;
@@ -34,6 +36,7 @@ pub mod credential_scanning;
 pub mod error;
 pub mod identity;
 pub mod key_usage;
+pub mod memberships;
 pub mod project_auth_cache;
 pub mod projects;
 mod revocation_notice;
