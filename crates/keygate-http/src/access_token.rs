@@ -28,8 +28,10 @@ use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use keygate_domain::{ProjectId, TeamId, UserId};
+use keygate_service::records::UserRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use uuid::Uuid;
 
 use crate::wire_error::KnownError;
 
@@ -292,6 +294,24 @@ fn validation_for(issuer: &str) -> Validation {
     validation.required_spec_claims.clear();
     validation.set_issuer(&[issuer]);
     validation
+}
+
+impl AccessTokenSubject {
+    /// The subject of a session `session_id` of `user`: the user's current name, e-mail and
+    /// selected team.
+    pub fn for_session(user: &UserRecord, session_id: Uuid) -> Self {
+        AccessTokenSubject {
+            project_id: user.project_id,
+            user_id: user.id,
+            refresh_token_id: session_id.to_string(),
+            display_name: user.display_name.clone(),
+            primary_email: user.primary_email.clone(),
+            primary_email_verified: user.primary_email_verified,
+            requires_totp_mfa: false,
+            selected_team_id: user.selected_team_id,
+            signed_up_at_millis: user.signed_up_at_millis,
+        }
+    }
 }
 
 impl AccessTokenSigner {

@@ -6,6 +6,7 @@
 //! [`crate::wire_error`] (known errors and the plain-text answers) or, for the `SCHEMA_ERROR`s
 //! a [`Denial`] becomes, here.
 
+use actix_web::http::StatusCode;
 use keygate_domain::api_key::CheckRejection;
 use keygate_domain::KeyType;
 use keygate_permissions::Denial;
@@ -74,6 +75,11 @@ impl From<Refusal> for ApiError {
     fn from(refusal: Refusal) -> Self {
         match refusal {
             Refusal::PublicApiKeyCannotBeRevoked => KnownError::PublicApiKeyCannotBeRevoked.into(),
+            Refusal::VerifiedEmailWithoutAddress => PlainError::new(
+                StatusCode::BAD_REQUEST,
+                "primary_email_verified cannot be true without primary_email",
+            )
+            .into(),
         }
     }
 }

@@ -100,6 +100,8 @@ pub enum Conflict {
 pub enum Refusal {
     /// A credential scanner reported a public key, which is meant to be seen.
     PublicApiKeyCannotBeRevoked,
+    /// A user's e-mail would be verified without an address to verify.
+    VerifiedEmailWithoutAddress,
 }
 
 impl From<NotFound> for ServiceError {

@@ -17,7 +17,7 @@ use crate::team_standing::{load_catalogue, load_standing};
 
 /// Asks `keygate_permissions` whether the actor may perform `action`, loading the caller's
 /// standing in the team first when the decision needs it.
-pub fn authorize(
+pub(crate) fn authorize(
     conn: &mut DbConnection,
     actor: &Actor,
     action: &IdentityAction,
@@ -31,7 +31,7 @@ pub fn authorize(
 }
 
 /// Not found (the user) unless the project has the user (upstream's `ensureUserExists`).
-pub fn ensure_user_exists(
+pub(crate) fn ensure_user_exists(
     conn: &mut DbConnection,
     project: ProjectId,
     user: UserId,
@@ -45,7 +45,7 @@ pub fn ensure_user_exists(
 
 /// Not found (the user, then the membership) unless the user is a member of the team
 /// (upstream's `ensureTeamMembershipExists`).
-pub fn ensure_membership(
+pub(crate) fn ensure_membership(
     conn: &mut DbConnection,
     project: ProjectId,
     team: TeamId,
@@ -66,7 +66,7 @@ pub fn ensure_membership(
 /// Adds `user` to `team` with the permissions granted on joining as `kind` (the creator gets
 /// `team_admin`, a member `team_member`). The caller has checked that both exist; a user who
 /// already is a member is a conflict.
-pub fn add_member(
+pub(crate) fn add_member(
     conn: &mut DbConnection,
     project: ProjectId,
     team: TeamId,
@@ -107,7 +107,7 @@ pub fn add_member(
 }
 
 /// The user with the team they selected, if the project has the user.
-pub fn load_user(
+pub(crate) fn load_user(
     conn: &mut DbConnection,
     project: ProjectId,
     user: UserId,

@@ -23,9 +23,9 @@
 //!
 //! Modules: [`service`] (the shared state), [`actor`], [`error`], [`clock`]; the use cases
 //! [`api_keys`], [`credential_scanning`], [`projects`], and the identity ones [`users`],
-//! [`sessions`], [`teams`], [`team_permissions`] with what they share, [`identity`] and
-//! [`team_standing`]; the caches [`check_cache`], [`project_auth_cache`], [`key_usage`]; and
-//! [`records`], the stored records use cases take and return.
+//! [`sessions`], [`teams`], [`memberships`], [`team_permissions`] (with what they share,
+//! [`identity`] and [`team_standing`]); the caches [`check_cache`], [`project_auth_cache`],
+//! [`key_usage`]; and [`records`], the stored records use cases take and return.
 
 pub mod actor;
 pub mod api_keys;
@@ -35,15 +35,16 @@ pub mod clock;
 pub mod credential_scanning;
 pub mod error;
 pub mod html;
-pub mod identity;
+mod identity;
 pub mod key_usage;
+pub mod memberships;
 pub mod project_auth_cache;
 pub mod projects;
 mod revocation_notice;
 pub mod service;
 pub mod sessions;
 pub mod team_permissions;
-pub mod team_standing;
+mod team_standing;
 pub mod teams;
 pub mod users;
 

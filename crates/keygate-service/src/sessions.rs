@@ -1,15 +1,47 @@
-//! Sessions: whether an access token's session is still open.
+//! Sessions: opening one for a user, finding the open session of a refresh token, signing out,
+//! the OAuth client of the token endpoint, and whether an access token's session is still open.
 //!
-//! An access token names its session (`refresh_token_id`); every request that carries one asks
-//! [`Service::session_state`], never a cache, so a sign-out or a deleted user ends the session's
-//! access at once.
+//! Key decisions: a session is stored with only the digest of its refresh token, which is
+//! generated here and handed out once, by [`Service::create_session`]; the access token itself
+//! is minted by the caller from the [`UserRecord`] these use cases return (signing is the HTTP
+//! layer's). An access token names its session (`refresh_token_id`); every request that carries
+//! one asks [`Service::session_state`], never a cache, so a sign-out or a deleted user ends the
+//! session's access at once.
 
-use keygate_domain::{EpochMillis, ProjectId, UserId};
-use keygate_storage::repo::sessions;
+use keygate_domain::{
+    CredentialKind, EpochMillis, ProjectId, SecretToken, UserId, REFRESH_TOKEN_PREFIX,
+};
+use keygate_permissions::IdentityAction;
+use keygate_storage::repo::sessions::{self, SessionRecord};
+use keygate_storage::repo::users::{self, UserRecord};
+use keygate_storage::StorageError;
 use uuid::Uuid;
 
-use crate::error::ServiceError;
+use crate::actor::Actor;
+use crate::error::{NotFound, ServiceError};
+use crate::identity::authorize;
+use crate::project_auth_cache::PresentedProjectKey;
 use crate::Service;
+
+/// A session just opened: the only time its refresh token is seen.
+#[derive(Debug)]
+pub struct OpenedSession {
+    /// The session as stored.
+    pub session: SessionRecord,
+    /// Its refresh token (only its digest is stored).
+    pub refresh_token: SecretToken,
+    /// The signed-in user, as stored.
+    pub user: UserRecord,
+}
+
+/// The open session a refresh token belongs to, with its user as currently stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshableSession {
+    /// The session.
+    pub session: SessionRecord,
+    /// The signed-in user.
+    pub user: UserRecord,
+}
 
 /// What became of a session an access token names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +63,94 @@ pub enum SessionState {
 }
 
 impl Service {
+    /// Opens a session of `lifetime_millis` (negative: already expired) for the user `user_id`
+    /// (`POST /auth/sessions`).
+    pub async fn create_session(
+        &self,
+        actor: Actor,
+        user_id: UserId,
+        lifetime_millis: i64,
+    ) -> Result<OpenedSession, ServiceError> {
+        let now = self.now();
+        self.run(move |service, conn| {
+            authorize(conn, &actor, &IdentityAction::CreateSession)?;
+            let project = actor.project;
+            let user =
+                users::get(conn, project, user_id)?.ok_or(NotFound::SessionUser { user_id })?;
+            let refresh_token = SecretToken::generate(REFRESH_TOKEN_PREFIX);
+            let session = SessionRecord {
+                id: Uuid::new_v4(),
+                project_id: project,
+                user_id,
+                refresh_token_hash: service.hasher().hash(refresh_token.expose_secret()),
+                created_at_millis: now,
+                expires_at_millis: now.saturating_add(lifetime_millis),
+                revoked_at_millis: None,
+            };
+            sessions::insert(conn, &session).map_err(|error| match error {
+                // The user was deleted meanwhile.
+                StorageError::ForeignKeyViolation { .. } => {
+                    NotFound::SessionUser { user_id }.into()
+                }
+                other => ServiceError::from(other),
+            })?;
+            Ok(OpenedSession {
+                session,
+                refresh_token,
+                user,
+            })
+        })
+        .await
+    }
+
+    /// The open session of `refresh_token` in `project`, with its user; a token that is
+    /// unknown, another project's, signed out or expired, or whose user is gone, is
+    /// [`NotFound::RefreshToken`].
+    pub async fn session_of_refresh_token(
+        &self,
+        project: ProjectId,
+        refresh_token: &str,
+    ) -> Result<RefreshableSession, ServiceError> {
+        let hash = self.hasher().hash(refresh_token);
+        let now = self.now();
+        self.run(move |_, conn| {
+            let session = sessions::find_by_refresh_token_hash(conn, &hash)?
+                .filter(|session| session.project_id == project)
+                .filter(|session| session.lifetime().is_valid(now))
+                .ok_or(NotFound::RefreshToken)?;
+            let user = users::get(conn, project, session.user_id)?.ok_or(NotFound::RefreshToken)?;
+            Ok(RefreshableSession { session, user })
+        })
+        .await
+    }
+
+    /// Signs the session `session_id` of the actor's project out now (the first sign-out is
+    /// kept); a session that is not there is [`NotFound::RefreshToken`].
+    pub async fn sign_out(&self, actor: Actor, session_id: Uuid) -> Result<(), ServiceError> {
+        let now = self.now();
+        self.run(move |_, conn| {
+            sessions::revoke(conn, actor.project, session_id, now)
+                .map_err(|error| ServiceError::from(error).missing_as(NotFound::RefreshToken))?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Whether `client_secret` is one of `project`'s valid publishable client keys: the client
+    /// authentication of the OAuth token endpoint (the project as `client_id`).
+    pub async fn is_oauth_client(
+        &self,
+        project: ProjectId,
+        client_secret: &str,
+    ) -> Result<bool, ServiceError> {
+        let presented = PresentedProjectKey {
+            project_id: project,
+            kind: CredentialKind::PublishableClientKey,
+            hash: self.hasher().hash(client_secret),
+        };
+        Ok(self.project_opened_by(presented).await?.is_some())
+    }
+
     /// The state of the session `session_id` of `user_id` in `project`, now.
     pub async fn session_state(
         &self,

@@ -12,7 +12,7 @@ use keygate_storage::{DbConnection, StorageError};
 
 /// The project's catalogue: the system permissions plus its stored custom definitions. A stored
 /// id that is not a valid permission id cannot be granted meaningfully and is left out.
-pub fn load_catalogue(
+pub(crate) fn load_catalogue(
     conn: &mut DbConnection,
     project: ProjectId,
 ) -> Result<PermissionCatalogue, StorageError> {
@@ -60,7 +60,7 @@ fn team_grants(
 
 /// `user`'s standing in `team`: not a member (also when the team does not exist), or a member
 /// with the permissions their grants resolve to.
-pub fn load_standing(
+pub(crate) fn load_standing(
     conn: &mut DbConnection,
     project: ProjectId,
     team: TeamId,
@@ -77,7 +77,7 @@ pub fn load_standing(
 }
 
 /// The members of `team` who hold `permission` (recursively), in membership order.
-pub fn members_holding(
+pub(crate) fn members_holding(
     conn: &mut DbConnection,
     project: ProjectId,
     team: TeamId,

@@ -8,8 +8,7 @@
 //! as upstream sends it.
 
 use keygate_permissions::AccessType;
-use keygate_storage::repo::teams::TeamRecord;
-use keygate_storage::repo::users::UserRecord;
+use keygate_service::records::{TeamRecord, UserRecord};
 use serde_json::{json, Map, Value};
 
 /// Which variant of an object a caller sees: clients never see server metadata.

@@ -3,8 +3,8 @@
 
 pub mod api_keys;
 pub mod health;
+mod identity_fields;
 mod identity_json;
-mod identity_support;
 pub mod projects;
 pub mod sessions;
 pub mod team_memberships;

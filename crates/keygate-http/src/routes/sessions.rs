@@ -14,29 +14,29 @@
 //! whose `refresh_token_id` is the session's id, issued from the user as currently stored (name,
 //! e-mail, selected team). A signed-out or expired session refreshes nothing
 //! (`REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED`) and its access tokens are refused at once.
+//!
+//! The use cases are [`keygate_service::sessions`]'s (they store sessions and find them by their
+//! refresh tokens); the handlers read the request, mint the access token from the user a use
+//! case returns, and shape the answer, OAuth's included.
 
 use actix_web::http::header::{HeaderMap, AUTHORIZATION};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
-use keygate_domain::{CredentialKind, EpochMillis, ProjectId, SecretToken, REFRESH_TOKEN_PREFIX};
+use keygate_domain::{EpochMillis, ProjectId};
 use keygate_permissions::{authorize_identity, IdentityAction};
-use keygate_storage::repo::sessions::{self, SessionRecord};
-use keygate_storage::repo::users;
-use keygate_storage::{DbConnection, StorageError};
+use keygate_service::records::UserRecord;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::identity_json::success_json;
-use super::identity_support::issue_access_token;
-use crate::access_token::BRANCH_ID;
+use crate::access_token::{AccessTokenSubject, IssuedAccessToken, BRANCH_ID};
 use crate::auth::RequestAuth;
 use crate::conventions::{json_response, method_not_allowed, stack_header, REFRESH_TOKEN};
 use crate::request_body::RequestBody;
 use crate::state::{AppState, DEFAULT_REFRESH_TOKEN_LIFETIME_MILLIS};
 use crate::validation::{FieldContext, FieldValue, Rejection, RequestCheck, UserIdOrMe};
 use crate::wire_error::{ApiError, KnownError};
-use keygate_service::project_auth_cache::PresentedProjectKey;
 
 /// Longest session a creator may ask for: 367 days (upstream's `MAX_AUTH_SESSION_EXPIRATION_MS`).
 pub const MAX_SESSION_LIFETIME_MILLIS: i64 = 367 * 24 * 60 * 60 * 1000;
@@ -102,33 +102,18 @@ struct CreateSession {
     expires_in_millis: Option<SessionLifetime>,
 }
 
-/// Opens a session for the user and returns it with its refresh token (shown only now).
-fn open_session(
-    conn: &mut DbConnection,
+/// Issues an access token at `now` for the session `session_id` of `user` (as stored now: its
+/// name, e-mail and selected team).
+pub(crate) fn issue_access_token(
     state: &AppState,
-    project: ProjectId,
-    user_id: keygate_domain::UserId,
-    lifetime_millis: i64,
+    user: &UserRecord,
+    session_id: Uuid,
     now: EpochMillis,
-) -> Result<(SessionRecord, SecretToken, users::UserRecord), ApiError> {
-    let does_not_exist = || ApiError::from(KnownError::UserIdDoesNotExist { user_id });
-    let user = users::get(conn, project, user_id)?.ok_or_else(does_not_exist)?;
-    let refresh_token = SecretToken::generate(REFRESH_TOKEN_PREFIX);
-    let session = SessionRecord {
-        id: Uuid::new_v4(),
-        project_id: project,
-        user_id,
-        refresh_token_hash: state.hasher().hash(refresh_token.expose_secret()),
-        created_at_millis: now,
-        expires_at_millis: now.saturating_add(lifetime_millis),
-        revoked_at_millis: None,
-    };
-    sessions::insert(conn, &session).map_err(|error| match error {
-        // The user was deleted meanwhile.
-        StorageError::ForeignKeyViolation { .. } => does_not_exist(),
-        other => other.into(),
-    })?;
-    Ok((session, refresh_token, user))
+) -> Result<IssuedAccessToken, ApiError> {
+    state
+        .access_tokens()
+        .issue(&AccessTokenSubject::for_session(user, session_id), now)
+        .map_err(|error| ApiError::internal(&error))
 }
 
 /// `POST /api/v1/auth/sessions`.
@@ -159,46 +144,24 @@ async fn create_session(
     let lifetime = input
         .expires_in_millis
         .map_or(DEFAULT_REFRESH_TOKEN_LIFETIME_MILLIS, |l| l.0);
-    let project = auth.project_id();
-    let now = state.now();
-    let worker = state.get_ref().clone();
-    let (session, refresh_token, user) = state
-        .with_conn(move |conn| open_session(conn, &worker, project, input.user_id.0, lifetime, now))
+    let opened = state
+        .service()
+        .create_session(auth.actor(), input.user_id.0, lifetime)
         .await?;
-    let access = issue_access_token(&state, &user, session.id, now)?;
+    // The access token is issued at the instant the session was opened.
+    let access = issue_access_token(
+        &state,
+        &opened.user,
+        opened.session.id,
+        opened.session.created_at_millis,
+    )?;
     json_response(
         StatusCode::OK,
         &json!({
             "access_token": access.token.as_str(),
-            "refresh_token": refresh_token.expose_secret(),
+            "refresh_token": opened.refresh_token.expose_secret(),
         }),
     )
-}
-
-/// Why a refresh token does not refresh.
-fn refresh_refused() -> ApiError {
-    KnownError::RefreshTokenNotFoundOrExpired.into()
-}
-
-/// Finds the open session of `refresh_token` in `project` and its user, or refuses with
-/// `REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED`.
-async fn session_of_refresh_token(
-    state: &AppState,
-    project: ProjectId,
-    refresh_token: &str,
-) -> Result<(SessionRecord, users::UserRecord), ApiError> {
-    let hash = state.hasher().hash(refresh_token);
-    let now = state.now();
-    state
-        .with_conn(move |conn| {
-            let session = sessions::find_by_refresh_token_hash(conn, &hash)?
-                .filter(|session| session.project_id == project)
-                .filter(|session| session.lifetime().is_valid(now))
-                .ok_or_else(refresh_refused)?;
-            let user = users::get(conn, project, session.user_id)?.ok_or_else(refresh_refused)?;
-            Ok((session, user))
-        })
-        .await
 }
 
 /// `POST /api/v1/auth/sessions/current/refresh`.
@@ -218,9 +181,11 @@ async fn refresh_session(
             request.path()
         )));
     };
-    let (session, user) =
-        session_of_refresh_token(&state, auth.project_id(), &refresh_token).await?;
-    let access = issue_access_token(&state, &user, session.id, state.now())?;
+    let found = state
+        .service()
+        .session_of_refresh_token(auth.project_id(), &refresh_token)
+        .await?;
+    let access = issue_access_token(&state, &found.user, found.session.id, state.now())?;
     json_response(
         StatusCode::OK,
         &json!({"access_token": access.token.as_str()}),
@@ -237,22 +202,16 @@ async fn sign_out(
     let mut check = RequestCheck::new(&request).with_current_user(auth.session_user_id());
     let query = check.query(|_| ());
     check.finish(query)?;
-    let now = state.now();
     // Upstream answers a request without a session's access token like an expired one.
     let Some(session) = auth.session else {
         return Err(KnownError::AccessTokenExpired {
-            expired_at_millis: Some(now),
+            expired_at_millis: Some(state.now()),
         }
         .into());
     };
-    let project = auth.project_id();
     state
-        .with_conn(move |conn| {
-            sessions::revoke(conn, project, session.session_id, now).map_err(|error| match error {
-                StorageError::NotFound { .. } => refresh_refused(),
-                other => other.into(),
-            })
-        })
+        .service()
+        .sign_out(auth.actor(), session.session_id)
         .await?;
     json_response(StatusCode::OK, &success_json())
 }
@@ -342,17 +301,7 @@ async fn authenticate_client(
     ) else {
         return Err(invalid());
     };
-    let presented = PresentedProjectKey {
-        project_id: project,
-        kind: CredentialKind::PublishableClientKey,
-        hash: state.hasher().hash(&secret),
-    };
-    let valid = state
-        .service()
-        .project_opened_by(presented)
-        .await?
-        .is_some();
-    if valid {
+    if state.service().is_oauth_client(project, &secret).await? {
         Ok(project)
     } else {
         Err(invalid())
@@ -413,8 +362,11 @@ async fn oauth_token(
     let Some(refresh_token) = input.refresh_token.filter(|token| !token.is_empty()) else {
         return oauth_error("invalid_request", "Missing parameter: `refresh_token`");
     };
-    let (session, user) = session_of_refresh_token(&state, project, &refresh_token).await?;
-    let access = issue_access_token(&state, &user, session.id, state.now())?;
+    let found = state
+        .service()
+        .session_of_refresh_token(project, &refresh_token)
+        .await?;
+    let access = issue_access_token(&state, &found.user, found.session.id, state.now())?;
     let mut response = json_response(
         StatusCode::OK,
         &json!({
@@ -437,7 +389,7 @@ mod tests {
     use base64::Engine;
     use serde_json::json;
 
-    use super::super::identity_support::test_helpers::{
+    use super::super::identity_fields::test_helpers::{
         assert_schema_error, create_user, json_request, jwt_payload, open_session, with_token,
     };
     use super::MAX_SESSION_LIFETIME_MILLIS;

@@ -5,26 +5,23 @@
 //! * `DELETE` on the same path removes the membership with the member's grants there, and clears
 //!   the team as the user's selected team. Clients may remove themselves, and others only with
 //!   `$remove_members` (decided by `keygate_permissions`).
+//!
+//! The use cases are [`keygate_service::memberships`]'s; this module reads the request and
+//! shapes the answer.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use keygate_domain::{TeamId, UserId};
-use keygate_permissions::{authorize_identity, IdentityAction, MembershipKind};
-use keygate_storage::repo::users::UserUpdate;
-use keygate_storage::repo::{memberships, teams, users};
-use keygate_storage::StorageError;
+use keygate_domain::TeamId;
+use keygate_permissions::{authorize_identity, IdentityAction};
 use serde_json::json;
 
 use super::identity_json::success_json;
-use keygate_service::identity::{add_member, ensure_membership, ensure_user_exists};
-
-use super::identity_support::authorize;
 use crate::auth::RequestAuth;
 use crate::conventions::{json_response, method_not_allowed};
 use crate::request_body::RequestBody;
 use crate::state::AppState;
 use crate::validation::{Pending, RequestCheck, UserIdOrMe};
-use crate::wire_error::{ApiError, KnownError};
+use crate::wire_error::ApiError;
 
 /// Registers the membership routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -59,61 +56,14 @@ async fn add_team_member(
     let query = check.query(|_| ());
     let ((), (team_id, user), ()) = check.finish((body, params, query))?;
     let user_id = user.0;
-    let project = auth.project_id();
-    let now = state.now();
     state
-        .with_conn(move |conn| {
-            conn.in_transaction_with(|conn| {
-                ensure_user_exists(conn, project, user_id)?;
-                if teams::get(conn, project, team_id)?.is_none() {
-                    return Err(KnownError::TeamNotFound { team_id }.into());
-                }
-                if memberships::exists(conn, project, team_id, user_id)? {
-                    return Err(KnownError::TeamMembershipAlreadyExists.into());
-                }
-                Ok(add_member(
-                    conn,
-                    project,
-                    team_id,
-                    user_id,
-                    MembershipKind::Member,
-                    now,
-                )?)
-            })
-        })
+        .service()
+        .add_team_member(auth.actor(), team_id, user_id)
         .await?;
     json_response(
         StatusCode::CREATED,
         &json!({"team_id": team_id.to_string(), "user_id": user_id.to_string()}),
     )
-}
-
-/// Removes the membership, and the team as the user's selection if it was selected.
-fn remove(
-    conn: &mut keygate_storage::DbConnection,
-    project: keygate_domain::ProjectId,
-    team_id: TeamId,
-    user_id: UserId,
-) -> Result<(), ApiError> {
-    conn.in_transaction_with(|conn| {
-        ensure_membership(conn, project, team_id, user_id)?;
-        memberships::delete(conn, project, team_id, user_id).map_err(|error| match error {
-            StorageError::NotFound { .. } => {
-                KnownError::TeamMembershipNotFound { team_id, user_id }.into()
-            }
-            other => ApiError::from(other),
-        })?;
-        let selected = users::get(conn, project, user_id)?
-            .is_some_and(|user| user.selected_team_id == Some(team_id));
-        if selected {
-            let clear = UserUpdate {
-                selected_team_id: Some(None),
-                ..UserUpdate::default()
-            };
-            users::update(conn, project, user_id, &clear)?;
-        }
-        Ok(())
-    })
 }
 
 /// `DELETE /api/v1/team-memberships/{team_id}/{user_id}`.
@@ -127,19 +77,9 @@ async fn remove_team_member(
     let params = membership_params(&mut check);
     let query = check.query(|_| ());
     let ((team_id, user), ()) = check.finish((params, query))?;
-    let user_id = user.0;
-    let project = auth.project_id();
-    let caller = auth.caller();
     state
-        .with_conn(move |conn| {
-            authorize(
-                conn,
-                project,
-                &caller,
-                &IdentityAction::RemoveTeamMember { team_id, user_id },
-            )?;
-            remove(conn, project, team_id, user_id)
-        })
+        .service()
+        .remove_team_member(auth.actor(), team_id, user.0)
         .await?;
     json_response(StatusCode::OK, &success_json())
 }
@@ -151,7 +91,7 @@ mod tests {
     use keygate_storage::repo::users;
     use serde_json::json;
 
-    use super::super::identity_support::test_helpers::{assert_schema_error, json_request};
+    use super::super::identity_fields::test_helpers::{assert_schema_error, json_request};
 
     fn path(team: impl std::fmt::Display, user: impl std::fmt::Display) -> String {
         format!("/api/v1/team-memberships/{team}/{user}")

@@ -20,8 +20,8 @@ use keygate_permissions::{authorize_identity, IdentityAction};
 use keygate_service::team_permissions::{HeldPermission, PermissionQuery};
 use serde_json::{json, Value};
 
+use super::identity_fields::{PermissionIdField, TextFlag};
 use super::identity_json::{list_json, success_json};
-use super::identity_support::{PermissionIdField, TextFlag};
 use crate::auth::RequestAuth;
 use crate::conventions::{json_response, method_not_allowed};
 use crate::request_body::RequestBody;
@@ -140,7 +140,7 @@ mod tests {
     use keygate_domain::UserId;
     use serde_json::{json, Value};
 
-    use super::super::identity_support::test_helpers::{assert_schema_error, json_request};
+    use super::super::identity_fields::test_helpers::{assert_schema_error, json_request};
 
     fn path(
         team: impl std::fmt::Display,

@@ -21,8 +21,8 @@ use keygate_service::records::TeamUpdate;
 use keygate_service::teams::NewTeam;
 use serde_json::Value;
 
+use super::identity_fields::{require_client_image, ImageUrl, MAX_IMAGE_URL_CHARS};
 use super::identity_json::{list_json, metadata_text, success_json, team_json, View};
-use super::identity_support::{require_client_image, ImageUrl, MAX_IMAGE_URL_CHARS};
 use crate::auth::RequestAuth;
 use crate::conventions::{json_response, method_not_allowed};
 use crate::request_body::RequestBody;
@@ -223,7 +223,7 @@ mod tests {
     use keygate_storage::repo::{api_keys, memberships, users};
     use serde_json::{json, Value};
 
-    use super::super::identity_support::test_helpers::{assert_schema_error, json_request};
+    use super::super::identity_fields::test_helpers::{assert_schema_error, json_request};
     use crate::testing::{TestApp, TestProject};
 
     fn team_path(team: TeamId) -> String {

@@ -11,20 +11,21 @@
 //! `SCHEMA_ERROR` that says so. Primary e-mails are stored lowercased and unique within a
 //! project (`409 USER_EMAIL_ALREADY_EXISTS`). Deleting a user deletes their sessions,
 //! memberships, permission grants and API keys (the database cascades).
+//!
+//! The use cases (and the rules about a user's fields) are [`keygate_service::users`]'s: each
+//! handler reads the request, checks the access type where upstream checks it before the
+//! schema (the use case decides again), calls one use case and shapes the user object.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use keygate_domain::{ProjectId, TeamId, UserId};
+use keygate_domain::{TeamId, UserId};
 use keygate_permissions::{authorize_identity, IdentityAction};
-use keygate_storage::repo::teams::TeamRecord;
-use keygate_storage::repo::users::{self, UserRecord, UserUpdate};
-use keygate_storage::StorageError;
+use keygate_service::users::{NewUser, UserChanges, UserWithTeam};
 use serde_json::Value;
 
 use super::identity_json::{metadata_text, success_json, user_json, View};
-use keygate_service::identity::{ensure_membership, load_user};
 
-use super::identity_support::{
+use super::identity_fields::{
     require_client_image, Email, ImageUrl, NoSignIn, MAX_IMAGE_URL_CHARS,
 };
 use crate::auth::RequestAuth;
@@ -32,7 +33,7 @@ use crate::conventions::{json_response, method_not_allowed};
 use crate::request_body::RequestBody;
 use crate::state::AppState;
 use crate::validation::{FieldReader, RequestCheck, UserIdOrMe};
-use crate::wire_error::{ApiError, KnownError, PlainError};
+use crate::wire_error::{ApiError, KnownError};
 
 /// Registers the user routes (`/users/me` before `/users/{user_id}`, so `me` is the session
 /// user's resource).
@@ -166,27 +167,19 @@ fn read_client_update(o: &mut FieldReader<'_>) -> UserFields {
     }
 }
 
-/// Upstream stores an empty display name as none.
-fn display_name(name: Option<String>) -> Option<String> {
-    name.filter(|name| !name.is_empty())
-}
-
-fn email_without_address() -> ApiError {
-    PlainError::new(
-        StatusCode::BAD_REQUEST,
-        "primary_email_verified cannot be true without primary_email",
-    )
-    .into()
-}
-
-fn email_taken(email: Option<String>) -> impl FnOnce(StorageError) -> ApiError {
-    move |error| match (error, email) {
-        (StorageError::AlreadyExists { .. }, Some(email)) => KnownError::UserEmailAlreadyExists {
-            email,
-            would_work_if_email_was_verified: false,
+impl UserFields {
+    /// The fields as the changes of the update use case (e-mail normalised, metadata as text).
+    fn into_changes(self) -> UserChanges {
+        UserChanges {
+            display_name: self.display_name,
+            primary_email: self.primary_email.map(|email| email.map(|email| email.0)),
+            primary_email_verified: self.primary_email_verified,
+            profile_image_url: self.profile_image_url.map(|url| url.map(|url| url.0)),
+            client_metadata: self.client_metadata.as_ref().map(metadata_text),
+            client_read_only_metadata: self.client_read_only_metadata.as_ref().map(metadata_text),
+            server_metadata: self.server_metadata.as_ref().map(metadata_text),
+            selected_team_id: self.selected_team_id,
         }
-        .into(),
-        (error, _) => error.into(),
     }
 }
 
@@ -203,18 +196,10 @@ async fn create_user(
     let query = check.query(|_| ());
     let (fields, ()) = check.finish((fields, query))?;
 
-    let primary_email = fields.primary_email.flatten().map(|email| email.0);
-    let primary_email_verified = fields.primary_email_verified.unwrap_or(false);
-    if primary_email.is_none() && primary_email_verified {
-        return Err(email_without_address());
-    }
-    let now = state.now();
-    let user = UserRecord {
-        id: UserId::new_random(),
-        project_id: auth.project_id(),
-        display_name: display_name(fields.display_name.flatten()),
-        primary_email,
-        primary_email_verified,
+    let new = NewUser {
+        display_name: fields.display_name.flatten(),
+        primary_email: fields.primary_email.flatten().map(|email| email.0),
+        primary_email_verified: fields.primary_email_verified.unwrap_or(false),
         profile_image_url: fields.profile_image_url.flatten().map(|url| url.0),
         client_metadata: fields.client_metadata.as_ref().and_then(metadata_text),
         client_read_only_metadata: fields
@@ -222,16 +207,8 @@ async fn create_user(
             .as_ref()
             .and_then(metadata_text),
         server_metadata: fields.server_metadata.as_ref().and_then(metadata_text),
-        selected_team_id: None,
-        signed_up_at_millis: now,
-        last_active_at_millis: now,
     };
-    let stored = user.clone();
-    state
-        .with_conn(move |conn| {
-            users::insert(conn, &stored).map_err(email_taken(stored.primary_email.clone()))
-        })
-        .await?;
+    let user = state.service().create_user(auth.actor(), new).await?;
     json_response(StatusCode::CREATED, &user_json(&user, None, View::Server))
 }
 
@@ -258,17 +235,12 @@ fn user_id_param(
     }
 }
 
-async fn respond_with_user(
-    state: &AppState,
-    project: ProjectId,
-    user_id: UserId,
-    view: View,
-) -> Result<HttpResponse, ApiError> {
-    let loaded = state
-        .with_conn(move |conn| Ok(load_user(conn, project, user_id)?))
-        .await?;
-    let (user, team) = loaded.ok_or(KnownError::UserNotFound)?;
-    json_response(StatusCode::OK, &user_json(&user, team.as_ref(), view))
+/// The user object of `loaded` in the `view` shape.
+fn respond_with_user(loaded: &UserWithTeam, view: View) -> Result<HttpResponse, ApiError> {
+    json_response(
+        StatusCode::OK,
+        &user_json(&loaded.user, loaded.selected_team.as_ref(), view),
+    )
 }
 
 /// `GET /api/v1/users/{user_id}`.
@@ -279,80 +251,11 @@ async fn read_user(
 ) -> Result<HttpResponse, ApiError> {
     authorize_identity(&auth.caller(), &IdentityAction::ReadUser, None)?;
     let (user_id, _) = user_id_param(&request, &auth, None, read_server_update)?;
-    respond_with_user(&state, auth.project_id(), user_id, View::Server).await
-}
-
-/// Applies `fields` to the user in one transaction, as upstream's `onUpdate`: the user must
-/// exist, a selected team must be one of theirs, and a verified e-mail needs an address.
-fn apply_update(
-    conn: &mut keygate_storage::DbConnection,
-    project: ProjectId,
-    user_id: UserId,
-    fields: UserFields,
-) -> Result<(UserRecord, Option<TeamRecord>), ApiError> {
-    conn.in_transaction_with(|conn| {
-        let existing =
-            users::get(conn, project, user_id)?.ok_or(ApiError::from(KnownError::UserNotFound))?;
-        if let Some(Some(team)) = fields.selected_team_id {
-            ensure_membership(conn, project, team, user_id)?;
-        }
-        // Changing the address resets its verification unless the request says otherwise;
-        // removing it removes the verification.
-        let (primary_email, verified) = match fields.primary_email {
-            None => (
-                None,
-                fields
-                    .primary_email_verified
-                    .unwrap_or(existing.primary_email_verified),
-            ),
-            Some(None) => (Some(None), false),
-            Some(Some(Email(address))) => {
-                let unchanged = existing.primary_email.as_deref() == Some(address.as_str());
-                let verified = fields
-                    .primary_email_verified
-                    .unwrap_or(unchanged && existing.primary_email_verified);
-                (Some(Some(address)), verified)
-            }
-        };
-        let resulting_email = match &primary_email {
-            Some(change) => change.clone(),
-            None => existing.primary_email.clone(),
-        };
-        if resulting_email.is_none() && verified {
-            return Err(email_without_address());
-        }
-        let changes = UserUpdate {
-            display_name: fields.display_name.map(display_name),
-            primary_email,
-            primary_email_verified: Some(verified),
-            profile_image_url: fields.profile_image_url.map(|url| url.map(|url| url.0)),
-            client_metadata: fields.client_metadata.as_ref().map(metadata_text),
-            client_read_only_metadata: fields.client_read_only_metadata.as_ref().map(metadata_text),
-            server_metadata: fields.server_metadata.as_ref().map(metadata_text),
-            selected_team_id: fields.selected_team_id,
-            last_active_at_millis: None,
-        };
-        let updated = users::update(conn, project, user_id, &changes).map_err(|error| {
-            match error {
-                StorageError::NotFound { .. } => KnownError::UserNotFound.into(),
-                // The selected team was deleted meanwhile.
-                StorageError::ForeignKeyViolation { .. } => match fields.selected_team_id {
-                    Some(Some(team)) => KnownError::TeamMembershipNotFound {
-                        team_id: team,
-                        user_id,
-                    }
-                    .into(),
-                    _ => ApiError::from(error),
-                },
-                other => email_taken(resulting_email.clone())(other),
-            }
-        })?;
-        let team = match updated.selected_team_id {
-            Some(team) => keygate_storage::repo::teams::get(conn, project, team)?,
-            None => None,
-        };
-        Ok((updated, team))
-    })
+    let loaded = state
+        .service()
+        .read_user(auth.actor(), user_id, false)
+        .await?;
+    respond_with_user(&loaded, View::Server)
 }
 
 /// `PATCH /api/v1/users/{user_id}`.
@@ -364,14 +267,11 @@ async fn update_user(
 ) -> Result<HttpResponse, ApiError> {
     authorize_identity(&auth.caller(), &IdentityAction::UpdateUser, None)?;
     let (user_id, fields) = user_id_param(&request, &auth, Some(&body), read_server_update)?;
-    let project = auth.project_id();
-    let (user, team) = state
-        .with_conn(move |conn| apply_update(conn, project, user_id, fields))
+    let updated = state
+        .service()
+        .update_user(auth.actor(), user_id, fields.into_changes(), false)
         .await?;
-    json_response(
-        StatusCode::OK,
-        &user_json(&user, team.as_ref(), View::Server),
-    )
+    respond_with_user(&updated, View::Server)
 }
 
 /// `DELETE /api/v1/users/{user_id}`.
@@ -407,13 +307,11 @@ async fn read_current_user(
     check.finish(query)?;
     authorize_identity(&auth.caller(), &IdentityAction::ReadCurrentUser, None)?;
     let user_id = session_user(&auth)?;
-    respond_with_user(
-        &state,
-        auth.project_id(),
-        user_id,
-        View::of(auth.access_type),
-    )
-    .await
+    let loaded = state
+        .service()
+        .read_user(auth.actor(), user_id, true)
+        .await?;
+    respond_with_user(&loaded, View::of(auth.access_type))
 }
 
 /// `PATCH /api/v1/users/me`.
@@ -444,11 +342,11 @@ async fn update_current_user(
         )?;
     }
     let user_id = session_user(&auth)?;
-    let project = auth.project_id();
-    let (user, team) = state
-        .with_conn(move |conn| apply_update(conn, project, user_id, fields))
+    let updated = state
+        .service()
+        .update_user(auth.actor(), user_id, fields.into_changes(), true)
         .await?;
-    json_response(StatusCode::OK, &user_json(&user, team.as_ref(), view))
+    respond_with_user(&updated, view)
 }
 
 /// `DELETE /api/v1/users/me`.
@@ -477,7 +375,7 @@ mod tests {
     use keygate_storage::repo::{api_keys, sessions};
     use serde_json::json;
 
-    use super::super::identity_support::test_helpers::{
+    use super::super::identity_fields::test_helpers::{
         assert_schema_error, create_user, json_request, open_session, with_token,
     };
 

@@ -1,67 +1,15 @@
-//! What the identity routes (users, sessions, teams, memberships, team permissions) share:
-//! loading the facts a permission decision needs, running a handler's database work as one
-//! transaction that known errors roll back too, issuing access tokens from a user as stored,
-//! and the request field types with upstream's validation messages.
-//!
-//! Decisions themselves come from `keygate_permissions` (`authorize_identity`,
-//! `authorize_create_team`); this module only loads a caller's [`TeamStanding`] for them.
+//! The request fields the identity routes (users, teams, team permissions) share, with
+//! upstream's validation messages: e-mails, profile image URLs (and the rule that clients may
+//! only send base64 image data URLs), permission ids, text flags, and fields that must not be
+//! sent.
 
 use actix_web::http::StatusCode;
 use base64::Engine;
-use keygate_domain::{EpochMillis, ProjectId};
-use keygate_permissions::{
-    authorize_identity, Caller, IdentityAction, PermissionId, SystemPermission,
-};
-use keygate_service::records::UserRecord;
-use keygate_storage::DbConnection;
+use keygate_permissions::{PermissionId, SystemPermission};
 use serde_json::Value;
-use uuid::Uuid;
 
-use crate::access_token::{AccessTokenSubject, IssuedAccessToken};
-use crate::state::AppState;
 use crate::validation::{FieldContext, FieldValue, Rejection};
 use crate::wire_error::{ApiError, PlainError};
-use keygate_service::team_standing::load_standing;
-
-/// Asks `keygate_permissions` whether `caller` may perform `action`, loading the caller's
-/// standing in the team first when the decision needs it.
-pub(crate) fn authorize(
-    conn: &mut DbConnection,
-    project: ProjectId,
-    caller: &Caller,
-    action: &IdentityAction,
-) -> Result<(), ApiError> {
-    let standing = match action.team_standing_needed(caller) {
-        Some((team, user)) => Some(load_standing(conn, project, team, user)?),
-        None => None,
-    };
-    authorize_identity(caller, action, standing.as_ref()).map_err(ApiError::from)
-}
-
-/// Issues an access token for a session of `user`, carrying the user's current name, e-mail
-/// and selected team.
-pub(crate) fn issue_access_token(
-    state: &AppState,
-    user: &UserRecord,
-    session_id: Uuid,
-    now: EpochMillis,
-) -> Result<IssuedAccessToken, ApiError> {
-    let subject = AccessTokenSubject {
-        project_id: user.project_id,
-        user_id: user.id,
-        refresh_token_id: session_id.to_string(),
-        display_name: user.display_name.clone(),
-        primary_email: user.primary_email.clone(),
-        primary_email_verified: user.primary_email_verified,
-        requires_totp_mfa: false,
-        selected_team_id: user.selected_team_id,
-        signed_up_at_millis: user.signed_up_at_millis,
-    };
-    state
-        .access_tokens()
-        .issue(&subject, now)
-        .map_err(|error| ApiError::internal(&error))
-}
 
 /// Upstream's 400 for a client that sets a profile image which is not a base64 image data URL
 /// (clients may not point profile images at arbitrary URLs).
