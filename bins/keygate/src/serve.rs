@@ -108,7 +108,7 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
 /// hears their announcements (`keygate_storage::key_changes`); until it has subscribed, and
 /// whenever its connection is lost, every check reads the database. SQLite has one node.
 fn follow_key_changes(state: &AppState, settings: &Settings) {
-    if state.database().backend() != Backend::Postgres {
+    if state.service().database().backend() != Backend::Postgres {
         return;
     }
     let cache = Arc::clone(state.check_cache());
@@ -152,7 +152,7 @@ async fn run_http(
     let bound = listener.local_addr()?;
     let usage = UsageFlusher::start(
         Arc::clone(state.key_usage()),
-        state.database().clone(),
+        state.service().database().clone(),
         DEFAULT_FLUSH_INTERVAL,
     );
     let app_state = state.clone();
@@ -168,7 +168,7 @@ async fn run_http(
         .workers(workers)
         .worker_max_blocking_threads(blocking_threads_per_worker(
             settings,
-            state.database().backend(),
+            state.service().database().backend(),
             workers,
         ));
     let server = server

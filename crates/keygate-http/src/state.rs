@@ -4,18 +4,16 @@
 use std::fmt;
 use std::sync::Arc;
 
-use actix_web::web;
 use keygate_domain::{EpochMillis, KeyHash, KeyHasher};
 use keygate_service::check_cache::{CheckCache, CheckCacheSettings};
 use keygate_service::clock::Clock;
 use keygate_service::key_usage::KeyUsage;
 use keygate_service::project_auth_cache::{ProjectAuthCache, ProjectAuthCacheSettings};
 use keygate_service::Service;
-use keygate_storage::{Database, DbConnection};
+use keygate_storage::Database;
 
 use crate::access_token::AccessTokenSigner;
 use crate::ui::{UiSettings, UiState};
-use crate::wire_error::ApiError;
 
 /// How long a session's refresh token lives unless the creator asks for less (upstream: 365 days).
 pub const DEFAULT_REFRESH_TOKEN_LIFETIME_MILLIS: i64 = 365 * 24 * 60 * 60 * 1000;
@@ -140,11 +138,6 @@ impl AppState {
         &self.ui
     }
 
-    /// The database.
-    pub fn database(&self) -> &Database {
-        self.service.database()
-    }
-
     /// The hasher for stored secrets.
     pub fn hasher(&self) -> &KeyHasher {
         self.service.hasher()
@@ -166,21 +159,5 @@ impl AppState {
             Some(hash) => self.hasher().verify(presented, hash),
             None => false,
         }
-    }
-
-    /// Runs blocking database work on actix's blocking thread pool with a pooled connection, so
-    /// the async workers never wait on the database.
-    pub async fn with_conn<T, F>(&self, work: F) -> Result<T, ApiError>
-    where
-        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
-        T: Send + 'static,
-    {
-        let database = self.database().clone();
-        web::block(move || {
-            let mut conn = database.get()?;
-            work(&mut conn)
-        })
-        .await
-        .map_err(|error| ApiError::internal(&error))?
     }
 }

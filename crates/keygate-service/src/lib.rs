@@ -33,6 +33,7 @@ mod cache_generation;
 pub mod check_cache;
 pub mod clock;
 pub mod credential_scanning;
+pub mod demo;
 pub mod error;
 pub mod html;
 mod identity;

@@ -91,6 +91,18 @@ impl Service {
         actor: Actor,
         new: NewUser,
     ) -> Result<UserRecord, ServiceError> {
+        self.create_user_with_id(actor, UserId::new_random(), new)
+            .await
+    }
+
+    /// Creates the user `id` (see [`Service::create_user`]); a user who already has that id or
+    /// that primary e-mail is a conflict.
+    pub(crate) async fn create_user_with_id(
+        &self,
+        actor: Actor,
+        id: UserId,
+        new: NewUser,
+    ) -> Result<UserRecord, ServiceError> {
         let now = self.now();
         self.run(move |_, conn| {
             authorize(conn, &actor, &IdentityAction::CreateUser)?;
@@ -98,7 +110,7 @@ impl Service {
                 return Err(Refusal::VerifiedEmailWithoutAddress.into());
             }
             let user = UserRecord {
-                id: UserId::new_random(),
+                id,
                 project_id: actor.project,
                 display_name: display_name(new.display_name),
                 primary_email: new.primary_email,

@@ -3,11 +3,11 @@
 //! `cargo run --release`.
 //!
 //! What it does, on every visit:
-//! 1. finds the project named `default` (the oldest, if several);
-//! 2. finds its demo user (its id is kept in `server_secrets`, so every visit and every node
-//!    reuses the same user) or creates it with a team, "Demo team", that it created (so it holds
-//!    `team_admin` and with it `$manage_api_keys`, and the team section has something to show);
-//! 3. opens a session (7 days) and sets the seed's `stack-access-token` cookie and upstream's
+//! 1. signs the demo user of the project named `default` in for 7 days
+//!    ([`Service::demo_sign_in`](keygate_service::Service::demo_sign_in): the user, with a team
+//!    it created, is made on first use through the user, team and session use cases);
+//! 2. mints an access token for that session;
+//! 3. sets the seed's `stack-access-token` cookie and upstream's
 //!    `stack-refresh-<project id>` cookie (both readable by the page's script, which sends the
 //!    access token in a header and refreshes it with the refresh token);
 //! 4. gives the page a publishable client key: one credential, publishable key only, minted
@@ -26,39 +26,18 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use keygate_domain::{EpochMillis, ProjectId, SecretToken, TeamId, UserId, REFRESH_TOKEN_PREFIX};
-use keygate_permissions::MembershipKind;
-use keygate_storage::repo::memberships::{self, MembershipRecord};
-use keygate_storage::repo::projects;
-use keygate_storage::repo::server_secrets;
-use keygate_storage::repo::sessions::{self, SessionRecord};
-use keygate_storage::repo::team_permissions::{self, GrantRecord};
-use keygate_storage::repo::teams::{self, TeamRecord};
-use keygate_storage::repo::users::{self, UserRecord};
-use keygate_storage::{DbConnection, StorageError};
-use uuid::Uuid;
+use keygate_service::demo::DemoSession;
+use keygate_service::projects::CredentialKeys;
 
 use super::page::{ACCESS_TOKEN_COOKIE, ACCOUNT_SETTINGS_PATH, CLIENT_KEY_COOKIE, PROJECT_COOKIE};
 use super::{DemoClientKey, DemoSignIn, UiSettings};
 use crate::conventions::not_found;
+use crate::routes::sessions::issue_access_token;
 use crate::state::AppState;
 use crate::wire_error::{ApiError, PlainError};
-use keygate_service::projects::{issue_credential, CredentialKeys};
 
 /// Where the demo sign-in is served.
 pub const DEMO_SIGN_IN_PATH: &str = "/handler/demo-sign-in";
-
-/// The project the demo signs into (the one made on first start).
-pub const DEMO_PROJECT_NAME: &str = "default";
-
-/// The demo user's e-mail address and name.
-pub const DEMO_USER_EMAIL: &str = "demo.user@example.com";
-
-/// The demo user's display name.
-pub const DEMO_USER_NAME: &str = "Demo user";
-
-/// The name of the team the demo user creates.
-pub const DEMO_TEAM_NAME: &str = "Demo team";
 
 /// How long a demo session lasts.
 pub const DEMO_SESSION_LIFETIME_MILLIS: i64 = 7 * DAY_MILLIS;
@@ -133,14 +112,6 @@ pub(crate) fn is_loopback_host(host: &str) -> bool {
         .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
-/// Everything the redirect needs.
-struct DemoSession {
-    project_id: ProjectId,
-    access_token: String,
-    refresh_token: SecretToken,
-    client_key: DemoClientKey,
-}
-
 /// `GET /handler/demo-sign-in`.
 pub async fn demo_sign_in(
     request: HttpRequest,
@@ -150,33 +121,35 @@ pub async fn demo_sign_in(
         return Ok(not_found(request).await);
     }
     let now = state.now();
-    let worker = state.get_ref().clone();
-    let prepared = state
-        .with_conn(move |conn| sign_in(conn, &worker, now))
-        .await?;
-    let Some(demo) = prepared else {
+    let Some(DemoSession { project_id, opened }) = state
+        .service()
+        .demo_sign_in(DEMO_SESSION_LIFETIME_MILLIS)
+        .await?
+    else {
         return Ok(PlainError::new(
             StatusCode::NOT_FOUND,
             "The demo sign-in uses the project named \"default\", which keygate creates on the first start of an empty database. This server has no such project.",
         )
         .to_response());
     };
+    let access_token = issue_access_token(&state, &opened.user, opened.session.id, now)?;
+    let client_key = demo_client_key(&state, project_id, now).await?;
 
     let secure = request.connection_info().scheme() == "https";
     let session_seconds = DEMO_SESSION_LIFETIME_MILLIS / 1000;
-    let key_seconds = (demo.client_key.expires_at_millis - now).max(0) / 1000;
+    let key_seconds = (client_key.expires_at_millis - now).max(0) / 1000;
     let cookies = [
         cookie(
             ACCESS_TOKEN_COOKIE,
-            &demo.access_token,
+            access_token.token.as_str(),
             "/",
             session_seconds,
             false,
             secure,
         ),
         cookie(
-            &format!("stack-refresh-{}", demo.project_id),
-            demo.refresh_token.expose_secret(),
+            &format!("stack-refresh-{project_id}"),
+            opened.refresh_token.expose_secret(),
             "/",
             session_seconds,
             false,
@@ -184,7 +157,7 @@ pub async fn demo_sign_in(
         ),
         cookie(
             PROJECT_COOKIE,
-            &demo.project_id.to_string(),
+            &project_id.to_string(),
             "/handler",
             session_seconds,
             true,
@@ -192,7 +165,7 @@ pub async fn demo_sign_in(
         ),
         cookie(
             CLIENT_KEY_COOKIE,
-            demo.client_key.key.expose_secret(),
+            client_key.key.expose_secret(),
             "/handler",
             key_seconds,
             true,
@@ -227,167 +200,42 @@ fn cookie(
     text
 }
 
-/// The demo's storage work: project, user, session, client key. `None` without a `default`
-/// project.
-fn sign_in(
-    conn: &mut DbConnection,
+/// The page's publishable client key: the one this process minted for the project, reused
+/// until a day before it expires, else a new credential with only that key.
+async fn demo_client_key(
     state: &AppState,
-    now: EpochMillis,
-) -> Result<Option<DemoSession>, ApiError> {
-    let Some(project) = projects::list(conn)?
-        .into_iter()
-        .filter(|project| project.display_name == DEMO_PROJECT_NAME)
-        .min_by_key(|project| (project.created_at_millis, project.id.to_string()))
-    else {
-        return Ok(None);
-    };
-    let user = demo_user(conn, project.id, now)?;
-
-    let refresh_token = SecretToken::generate(REFRESH_TOKEN_PREFIX);
-    let session = SessionRecord {
-        id: Uuid::new_v4(),
-        project_id: project.id,
-        user_id: user.id,
-        refresh_token_hash: state.hasher().hash(refresh_token.expose_secret()),
-        created_at_millis: now,
-        expires_at_millis: now.saturating_add(DEMO_SESSION_LIFETIME_MILLIS),
-        revoked_at_millis: None,
-    };
-    sessions::insert(conn, &session)?;
-    let subject = crate::access_token::AccessTokenSubject {
-        project_id: project.id,
-        user_id: user.id,
-        refresh_token_id: session.id.to_string(),
-        display_name: user.display_name.clone(),
-        primary_email: user.primary_email.clone(),
-        primary_email_verified: user.primary_email_verified,
-        requires_totp_mfa: false,
-        selected_team_id: user.selected_team_id,
-        signed_up_at_millis: user.signed_up_at_millis,
-    };
-    let access = state
-        .access_tokens()
-        .issue(&subject, now)
-        .map_err(|error| ApiError::internal(&error))?;
-
-    let client_key = match state.ui().demo_client_key(project.id, now, DAY_MILLIS) {
-        Some(key) => key,
-        None => {
-            let expires_at_millis = now.saturating_add(DEMO_CLIENT_KEY_LIFETIME_MILLIS);
-            let issued = issue_credential(
-                conn,
-                state.hasher(),
-                project.id,
-                DEMO_CREDENTIAL_DESCRIPTION,
-                Some(expires_at_millis),
-                CredentialKeys {
-                    publishable_client_key: true,
-                    secret_server_key: false,
-                    super_secret_admin_key: false,
-                },
-                now,
-            )?;
-            let key = issued.publishable_client_key.ok_or_else(|| {
-                ApiError::internal(&std::io::Error::other(
-                    "a credential asked for a publishable key came without one",
-                ))
-            })?;
-            let minted = DemoClientKey {
-                project_id: project.id,
-                key,
-                expires_at_millis,
-            };
-            state.ui().remember_demo_client_key(minted.clone());
-            minted
-        }
-    };
-    Ok(Some(DemoSession {
-        project_id: project.id,
-        access_token: access.token.into_string(),
-        refresh_token,
-        client_key,
-    }))
-}
-
-/// The project's demo user, created (with its team) on first use. The id lives in
-/// `server_secrets`, so concurrent first visits agree on one user; if the user was deleted it is
-/// created again under the same id.
-fn demo_user(
-    conn: &mut DbConnection,
-    project: ProjectId,
-    now: EpochMillis,
-) -> Result<UserRecord, ApiError> {
-    let marker = format!("ui_demo_user:{project}");
-    let candidate = UserId::new_random().to_string();
-    let stored = server_secrets::get_or_insert(conn, &marker, candidate.as_bytes(), now)?;
-    let user_id = std::str::from_utf8(&stored.value)
-        .ok()
-        .and_then(|text| text.parse::<UserId>().ok())
-        .ok_or_else(|| {
-            ApiError::internal(&std::io::Error::other(format!(
-                "server secret {marker} does not hold a user id"
-            )))
-        })?;
-    if let Some(user) = users::get(conn, project, user_id)? {
-        return Ok(user);
+    project: keygate_domain::ProjectId,
+    now: keygate_domain::EpochMillis,
+) -> Result<DemoClientKey, ApiError> {
+    if let Some(key) = state.ui().demo_client_key(project, now, DAY_MILLIS) {
+        return Ok(key);
     }
-    let user = UserRecord {
-        id: user_id,
-        primary_email: Some(DEMO_USER_EMAIL.to_owned()),
-        primary_email_verified: true,
-        ..UserRecord::new(project, Some(DEMO_USER_NAME.to_owned()), now)
-    };
-    let created = conn.in_transaction(|conn| {
-        match users::insert(conn, &user) {
-            Ok(()) => {}
-            // A concurrent first visit created it: that one also creates the team.
-            Err(StorageError::AlreadyExists { .. }) => return Ok(false),
-            Err(other) => return Err(other),
-        }
-        let team = TeamRecord {
-            id: TeamId::new_random(),
-            project_id: project,
-            display_name: DEMO_TEAM_NAME.to_owned(),
-            profile_image_url: None,
-            client_metadata: None,
-            client_read_only_metadata: None,
-            server_metadata: None,
-            created_at_millis: now,
-        };
-        teams::insert(conn, &team)?;
-        memberships::insert(
-            conn,
-            &MembershipRecord {
-                project_id: project,
-                team_id: team.id,
-                user_id,
-                created_at_millis: now,
+    let expires_at_millis = now.saturating_add(DEMO_CLIENT_KEY_LIFETIME_MILLIS);
+    let issued = state
+        .service()
+        .issue_credential(
+            project,
+            DEMO_CREDENTIAL_DESCRIPTION.to_owned(),
+            Some(expires_at_millis),
+            CredentialKeys {
+                publishable_client_key: true,
+                secret_server_key: false,
+                super_secret_admin_key: false,
             },
-        )?;
-        for permission in MembershipKind::Creator.default_grants() {
-            if team_permissions::get_definition(conn, project, permission.as_str())?.is_none() {
-                continue;
-            }
-            team_permissions::grant(
-                conn,
-                &GrantRecord {
-                    project_id: project,
-                    team_id: team.id,
-                    user_id,
-                    permission_id: permission.as_str().to_owned(),
-                },
-            )?;
-        }
-        Ok(true)
-    })?;
-    if created {
-        return Ok(user);
-    }
-    users::get(conn, project, user_id)?.ok_or_else(|| {
+        )
+        .await?;
+    let key = issued.publishable_client_key.ok_or_else(|| {
         ApiError::internal(&std::io::Error::other(
-            "the demo user vanished while being created",
+            "a credential asked for a publishable key came without one",
         ))
-    })
+    })?;
+    let minted = DemoClientKey {
+        project_id: project,
+        key,
+        expires_at_millis,
+    };
+    state.ui().remember_demo_client_key(minted.clone());
+    Ok(minted)
 }
 
 #[cfg(test)]
@@ -396,6 +244,10 @@ mod tests {
 
     use actix_web::test::{self as actix_test, TestRequest};
     use keygate_domain::ProjectSwitches;
+
+    use keygate_domain::{ProjectId, UserId};
+    use keygate_service::demo::{DEMO_PROJECT_NAME, DEMO_USER_EMAIL};
+    use keygate_storage::repo::{server_secrets, teams, users};
 
     use super::*;
     use crate::app::build_app;
