@@ -10,6 +10,8 @@ pub mod sessions;
 pub mod team_memberships;
 pub mod team_permissions;
 pub mod teams;
+#[cfg(test)]
+mod test_requests;
 pub mod users;
 
 use actix_web::web;

@@ -1,0 +1,384 @@
+//! HTTP tests of the session routes and the OAuth token endpoint, on SQLite and Postgres.
+
+use actix_web::test::TestRequest;
+use base64::Engine;
+use serde_json::json;
+
+use super::MAX_SESSION_LIFETIME_MILLIS;
+use crate::routes::test_requests::{
+    assert_schema_error, create_user, json_request, jwt_payload, open_session, with_token,
+};
+use crate::testing::{TestApp, TestProject};
+
+fn form_token_request(body: &str) -> TestRequest {
+    TestRequest::post()
+        .uri("/api/v1/auth/oauth/token")
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .set_payload(body.to_owned())
+}
+
+fn refresh_form(project: &TestProject, refresh_token: &str) -> String {
+    format!(
+        "grant_type=refresh_token&refresh_token={refresh_token}&client_id={}&client_secret={}",
+        project.id(),
+        project.publishable_client_key
+    )
+}
+
+async fn me_status(app: &TestApp, project: &TestProject, access: &str) -> u16 {
+    app.send(with_token(
+        project.client(TestRequest::get().uri("/api/v1/users/me")),
+        access,
+    ))
+    .await
+    .status
+    .as_u16()
+}
+
+crate::http_tests! {
+    fn a_session_gives_tokens_whose_claims_are_complete(app) {
+        let project = app.create_open_project();
+        let user = create_user(app, &project, json!({
+            "display_name": "Fay",
+            "primary_email": "fay@example.com",
+            "primary_email_verified": true,
+        })).await;
+        let id = user["id"].as_str().unwrap();
+        let response = app
+            .send(project.server(json_request("POST", "/api/v1/auth/sessions", json!({
+                "user_id": id,
+                "expires_in_millis": 60_000,
+                "is_impersonation": false,
+            }))))
+            .await;
+        let tokens = response.assert_ok(200);
+        let access = tokens["access_token"].as_str().unwrap();
+        assert!(tokens["refresh_token"].as_str().unwrap().starts_with("kgrt_"));
+        assert_eq!(me_status(app, &project, access).await, 200);
+
+        let claims = jwt_payload(access);
+        let now_seconds = app.now() / 1000;
+        assert_eq!(claims["sub"], id);
+        assert_eq!(claims["aud"], project.id().to_string());
+        assert_eq!(claims["project_id"], project.id().to_string());
+        assert_eq!(claims["branch_id"], "main");
+        assert_eq!(claims["role"], "authenticated");
+        assert_eq!(claims["iss"], "keygate");
+        assert_eq!(claims["iat"], now_seconds);
+        assert_eq!(claims["exp"], now_seconds + 600);
+        assert_eq!(claims["name"], "Fay");
+        assert_eq!(claims["email"], "fay@example.com");
+        assert_eq!(claims["email_verified"], true);
+        assert_eq!(claims["is_anonymous"], false);
+        assert_eq!(claims["is_restricted"], false);
+        assert_eq!(claims["requires_totp_mfa"], false);
+        assert_eq!(claims["selected_team_id"], serde_json::Value::Null);
+        assert_eq!(claims["signed_up_at"], app.now() / 1000);
+        assert_eq!(claims["restricted_reason"], serde_json::Value::Null);
+        assert!(claims["refresh_token_id"].as_str().unwrap().parse::<uuid::Uuid>().is_ok());
+        assert_eq!(claims.as_object().unwrap().len(), 18, "{claims}");
+    }
+
+    fn session_creation_errors(app) {
+        let project = app.create_open_project();
+        let signed_in = app.create_user(&project);
+        let post = |body| project.server(json_request("POST", "/api/v1/auth/sessions", body));
+
+        let missing = keygate_domain::UserId::new_random();
+        let response = app.send(post(json!({"user_id": missing.to_string()}))).await;
+        response.assert_known_error(400, "USER_ID_DOES_NOT_EXIST");
+        assert_eq!(response.json()["details"], json!({"user_id": missing.to_string()}));
+
+        app.send(post(json!({"user_id": "me"})))
+            .await
+            .assert_known_error(400, "CANNOT_GET_OWN_USER_WITHOUT_USER");
+        let tokens = app
+            .send(signed_in.signed_in(post(json!({"user_id": "me"}))))
+            .await
+            .assert_ok(200);
+        assert_eq!(jwt_payload(tokens["access_token"].as_str().unwrap())["sub"], signed_in.id.to_string());
+
+        let response = app
+            .send(post(json!({"user_id": "x", "expires_in_millis": MAX_SESSION_LIFETIME_MILLIS + 1, "extra": 1})))
+            .await;
+        assert_schema_error(&response, "POST", "/api/v1/auth/sessions", &[
+            "body.user_id must be a valid UUID",
+            "body.expires_in_millis must be less than or equal to 31708800000",
+            "body contains unknown properties: extra",
+        ]);
+        let response = app.send(post(json!({"expires_in_millis": "soon"}))).await;
+        assert_schema_error(&response, "POST", "/api/v1/auth/sessions", &[
+            "body.user_id must be defined",
+            "body.expires_in_millis must be a `number` type, but the final value was: `\"soon\"`.",
+        ]);
+        let response = app
+            .send(signed_in.signed_in(project.client(json_request(
+                "POST",
+                "/api/v1/auth/sessions",
+                json!({"user_id": "me"}),
+            ))))
+            .await;
+        response.assert_known_error(401, "INSUFFICIENT_ACCESS_TYPE");
+    }
+
+    fn refresh_gives_a_fresh_token_with_current_claims(app) {
+        let project = app.create_open_project();
+        let user = create_user(app, &project, json!({"display_name": "Gus"})).await;
+        let id = user["id"].as_str().unwrap();
+        let (_, refresh) = open_session(app, &project, id).await;
+        app.send(project.server(json_request(
+            "PATCH",
+            &format!("/api/v1/users/{id}"),
+            json!({"display_name": "Gustav"}),
+        )))
+        .await
+        .assert_ok(200);
+
+        app.advance_clock(5_000);
+        let refresh_request = |header: &'static str| {
+            project.client(
+                TestRequest::post()
+                    .uri("/api/v1/auth/sessions/current/refresh")
+                    .insert_header((header, refresh.clone())),
+            )
+        };
+        let body = app.send(refresh_request("x-stack-refresh-token")).await.assert_ok(200);
+        let access = body["access_token"].as_str().unwrap();
+        assert_eq!(body.as_object().unwrap().len(), 1);
+        assert_eq!(jwt_payload(access)["name"], "Gustav");
+        assert_eq!(jwt_payload(access)["iat"], app.now() / 1000);
+        assert_eq!(me_status(app, &project, access).await, 200);
+        // The newer SDKs' header name works too.
+        app.send(refresh_request("x-hexclave-refresh-token")).await.assert_ok(200);
+
+        let response = app
+            .send(project.client(TestRequest::post().uri("/api/v1/auth/sessions/current/refresh")))
+            .await;
+        assert_schema_error(&response, "POST", "/api/v1/auth/sessions/current/refresh", &[
+            "headers.x-stack-refresh-token must be defined",
+        ]);
+        let response = app
+            .send(project.client(
+                TestRequest::post()
+                    .uri("/api/v1/auth/sessions/current/refresh")
+                    .insert_header(("x-stack-refresh-token", "kgrt_garbage")),
+            ))
+            .await;
+        response.assert_known_error(401, "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED");
+        // A refresh token is bound to its project.
+        let other = app.create_open_project();
+        let response = app
+            .send(other.client(
+                TestRequest::post()
+                    .uri("/api/v1/auth/sessions/current/refresh")
+                    .insert_header(("x-stack-refresh-token", refresh.clone())),
+            ))
+            .await;
+        response.assert_known_error(401, "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED");
+    }
+
+    fn expired_sessions_do_not_refresh(app) {
+        let project = app.create_open_project();
+        let user = app.create_user(&project);
+        let tokens = app
+            .send(project.server(json_request("POST", "/api/v1/auth/sessions", json!({
+                "user_id": user.id.to_string(),
+                "expires_in_millis": 1_000,
+            }))))
+            .await
+            .assert_ok(200);
+        let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+        let refresh_request = || {
+            project.client(
+                TestRequest::post()
+                    .uri("/api/v1/auth/sessions/current/refresh")
+                    .insert_header(("x-stack-refresh-token", refresh.clone())),
+            )
+        };
+        app.advance_clock(1_000);
+        app.send(refresh_request()).await.assert_ok(200);
+        app.advance_clock(1);
+        app.send(refresh_request()).await.assert_known_error(401, "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED");
+        let response = app.send(project.server(form_token_request(&refresh_form(&project, &refresh)))).await;
+        response.assert_known_error(401, "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED");
+    }
+
+    fn sign_out_ends_the_session_and_its_tokens(app) {
+        let project = app.create_open_project();
+        let user = app.create_user(&project);
+        let (access, refresh) = open_session(app, &project, &user.id.to_string()).await;
+        let response = app
+            .send(with_token(
+                project.client(TestRequest::delete().uri("/api/v1/auth/sessions/current")),
+                &access,
+            ))
+            .await;
+        assert_eq!(response.assert_ok(200), json!({"success": true}));
+
+        let response = app
+            .send(project.client(
+                TestRequest::post()
+                    .uri("/api/v1/auth/sessions/current/refresh")
+                    .insert_header(("x-stack-refresh-token", refresh.clone())),
+            ))
+            .await;
+        response.assert_known_error(401, "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED");
+        let response = app
+            .send(with_token(project.client(TestRequest::get().uri("/api/v1/users/me")), &access))
+            .await;
+        response.assert_known_error(401, "ACCESS_TOKEN_EXPIRED");
+        let response = app.send(form_token_request(&refresh_form(&project, &refresh))).await;
+        response.assert_known_error(401, "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED");
+        // Other sessions of the user are untouched.
+        assert_eq!(me_status(app, &project, &user.access_token).await, 200);
+
+        let response = app
+            .send(project.client(TestRequest::delete().uri("/api/v1/auth/sessions/current")))
+            .await;
+        response.assert_known_error(401, "ACCESS_TOKEN_EXPIRED");
+        assert_eq!(response.json()["details"]["expired_at_millis"], app.now());
+    }
+
+    fn the_oauth_refresh_grant_works_like_upstreams(app) {
+        let project = app.create_open_project();
+        let user = app.create_user(&project);
+        let (_, refresh) = open_session(app, &project, &user.id.to_string()).await;
+
+        let response = app.send(form_token_request(&refresh_form(&project, &refresh))).await;
+        let body = response.assert_ok(200);
+        assert_eq!(body["token_type"], "Bearer");
+        assert_eq!(body["expires_in"], 600);
+        assert_eq!(body["refresh_token"], refresh.as_str());
+        assert_eq!(response.header("pragma"), Some("no-cache"));
+        assert_eq!(response.header("cache-control"), Some("no-store, max-age=0"));
+        let access = body["access_token"].as_str().unwrap();
+        assert_eq!(jwt_payload(access)["sub"], user.id.to_string());
+        assert_eq!(me_status(app, &project, access).await, 200);
+
+        // HTTP Basic client authentication, a JSON body and unused parameters work too.
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            project.id(),
+            project.publishable_client_key
+        ));
+        let response = app
+            .send(form_token_request(&format!("grant_type=refresh_token&refresh_token={refresh}&scope=legacy"))
+                .insert_header(("authorization", format!("Basic {basic}"))))
+            .await;
+        response.assert_ok(200);
+        let response = app
+            .send(json_request("POST", "/api/v1/auth/oauth/token", json!({
+                "grant_type": "refresh_token",
+                "refresh_token": refresh,
+                "client_id": format!("{}#main", project.id()),
+                "client_secret": project.publishable_client_key,
+            })))
+            .await;
+        response.assert_ok(200);
+    }
+
+    fn the_oauth_grant_refuses_bad_clients_grants_and_tokens(app) {
+        let project = app.create_open_project();
+        let user = app.create_user(&project);
+        let (_, refresh) = open_session(app, &project, &user.id.to_string()).await;
+        let other = app.create_open_project();
+
+        let bad_clients = [
+            format!("grant_type=refresh_token&refresh_token={refresh}&client_id={}&client_secret=pck_wrong", project.id()),
+            format!("grant_type=refresh_token&refresh_token={refresh}&client_id={}&client_secret={}", project.id(), project.secret_server_key),
+            format!("grant_type=refresh_token&refresh_token={refresh}&client_id={}&client_secret={}", project.id(), other.publishable_client_key),
+            format!("grant_type=refresh_token&refresh_token={refresh}&client_id=not-a-project&client_secret={}", project.publishable_client_key),
+            format!("grant_type=refresh_token&refresh_token={refresh}&client_id={}#dev&client_secret={}", project.id(), project.publishable_client_key),
+            format!("grant_type=refresh_token&refresh_token={refresh}"),
+        ];
+        for form in &bad_clients {
+            let response = app.send(form_token_request(form)).await;
+            response.assert_known_error(400, "INVALID_OAUTH_CLIENT_ID_OR_SECRET");
+        }
+        let response = app.send(form_token_request(&bad_clients[0])).await;
+        assert_eq!(response.json()["details"], json!({"client_id": project.id().to_string()}));
+        let response = app.send(form_token_request(&bad_clients[5])).await;
+        assert_eq!(response.json()["details"], json!({"client_id": null}));
+
+        // Another project's refresh token with this project's credentials.
+        let response = app.send(form_token_request(&refresh_form(&other, &refresh))).await;
+        response.assert_known_error(401, "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED");
+        let response = app.send(form_token_request(&refresh_form(&project, "kgrt_nope"))).await;
+        response.assert_known_error(401, "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED");
+
+        let credentials = format!("client_id={}&client_secret={}", project.id(), project.publishable_client_key);
+        let response = app
+            .send(form_token_request(&format!("grant_type=authorization_code&code=x&{credentials}")))
+            .await;
+        assert_eq!(response.status.as_u16(), 400);
+        assert_eq!(response.known_error(), None);
+        assert_eq!(response.json()["error"], "unsupported_grant_type");
+        let response = app
+            .send(form_token_request(&format!("grant_type=refresh_token&{credentials}")))
+            .await;
+        assert_eq!(response.status.as_u16(), 400);
+        assert_eq!(
+            response.json(),
+            json!({"error": "invalid_request", "error_description": "Missing parameter: `refresh_token`"})
+        );
+        let response = app
+            .send(form_token_request(&format!("grant_type=password&{credentials}")))
+            .await;
+        assert_schema_error(&response, "POST", "/api/v1/auth/oauth/token", &[
+            "body.grant_type must be one of the following values: authorization_code, refresh_token",
+        ]);
+        let response = app.send(form_token_request(&credentials)).await;
+        assert_schema_error(&response, "POST", "/api/v1/auth/oauth/token", &[
+            "body.grant_type must be defined",
+        ]);
+        let response = app.send(TestRequest::post().uri("/api/v1/auth/oauth/token")).await;
+        assert_schema_error(&response, "POST", "/api/v1/auth/oauth/token", &["body must be defined"]);
+        let response = app.send(TestRequest::get().uri("/api/v1/auth/oauth/token")).await;
+        assert_eq!(response.status.as_u16(), 405);
+    }
+
+    fn deleting_the_user_ends_refresh(app) {
+        let project = app.create_open_project();
+        let user = app.create_user(&project);
+        let (_, refresh) = open_session(app, &project, &user.id.to_string()).await;
+        app.send(project.server(TestRequest::delete().uri(&format!("/api/v1/users/{}", user.id))))
+            .await
+            .assert_ok(200);
+        let response = app.send(form_token_request(&refresh_form(&project, &refresh))).await;
+        response.assert_known_error(401, "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED");
+    }
+
+    fn session_garbage_never_yields_a_server_error(app) {
+        let project = app.create_open_project();
+        let user = app.create_user(&project);
+        let huge = "r".repeat(100_000);
+        for form in [
+            String::new(),
+            "%%%".to_owned(),
+            format!("grant_type=refresh_token&refresh_token={huge}&client_id={huge}&client_secret={huge}"),
+            "grant_type=refresh_token&grant_type=authorization_code".to_owned(),
+            format!("grant_type=refresh_token&refresh_token=%00&client_id={}&client_secret={}", project.id(), project.publishable_client_key),
+        ] {
+            let response = app.send(form_token_request(&form)).await;
+            assert!(response.status.is_client_error() || response.status.is_success(), "{form:.80}: {}", response.status);
+        }
+        for body in [json!([]), json!({"user_id": 5}), json!({"user_id": huge}), json!({"expires_in_millis": -1e300, "user_id": "me"})] {
+            for request in [
+                project.server(json_request("POST", "/api/v1/auth/sessions", body.clone())),
+                user.signed_in(project.server(json_request("POST", "/api/v1/auth/sessions", body.clone()))),
+                project.server(json_request("DELETE", "/api/v1/auth/sessions/current", body.clone())),
+            ] {
+                let response = app.send(request).await;
+                assert!(response.status.is_client_error() || response.status.is_success(), "{body:.80}: {}", response.status);
+            }
+        }
+        let response = app
+            .send(project.client(
+                TestRequest::post()
+                    .uri("/api/v1/auth/sessions/current/refresh")
+                    .insert_header(("x-stack-refresh-token", huge.clone())),
+            ))
+            .await;
+        response.assert_known_error(401, "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED");
+    }
+}

@@ -1,0 +1,153 @@
+//! HTTP tests of the team-membership routes, on SQLite and Postgres.
+
+use actix_web::test::TestRequest;
+use keygate_domain::{TeamId, UserId};
+use keygate_storage::repo::users;
+use serde_json::json;
+
+use crate::routes::test_requests::{assert_schema_error, json_request};
+
+fn path(team: impl std::fmt::Display, user: impl std::fmt::Display) -> String {
+    format!("/api/v1/team-memberships/{team}/{user}")
+}
+
+crate::http_tests! {
+    fn servers_add_members_with_the_member_defaults(app) {
+        let project = app.create_open_project();
+        let user = app.create_user(&project);
+        let team = app.create_team(&project, &[]);
+        let response = app
+            .send(project.server(json_request("POST", &path(team, user.id), json!({}))))
+            .await;
+        assert_eq!(
+            response.assert_ok(201),
+            json!({"team_id": team.to_string(), "user_id": user.id.to_string()})
+        );
+        let held = app
+            .send(project.server(TestRequest::get().uri(&format!(
+                "/api/v1/team-permissions?team_id={team}&user_id={}",
+                user.id
+            ))))
+            .await
+            .assert_ok(200);
+        assert_eq!(held["items"].as_array().unwrap().len(), 1);
+        assert_eq!(held["items"][0]["id"], "team_member");
+
+        app.send(project.server(json_request("POST", &path(team, user.id), json!({}))))
+            .await
+            .assert_known_error(409, "TEAM_MEMBERSHIP_ALREADY_EXISTS");
+        app.send(project.server(json_request("POST", &path(team, UserId::new_random()), json!({}))))
+            .await
+            .assert_known_error(404, "USER_NOT_FOUND");
+        let missing = TeamId::new_random();
+        let response = app
+            .send(project.server(json_request("POST", &path(missing, user.id), json!({}))))
+            .await;
+        response.assert_known_error(404, "TEAM_NOT_FOUND");
+        assert_eq!(response.json()["details"], json!({"team_id": missing.to_string()}));
+
+        // `me` is the session user, also with server access.
+        let other_team = app.create_team(&project, &[]);
+        app.send(user.signed_in(project.server(json_request("POST", &path(other_team, "me"), json!({})))))
+            .await
+            .assert_ok(201);
+    }
+
+    fn adding_members_is_for_servers_with_an_empty_body(app) {
+        let project = app.create_open_project();
+        let user = app.create_user(&project);
+        let team = app.create_team(&project, &[(&user, &["team_admin"])]);
+        let newcomer = app.create_user(&project);
+        let response = app
+            .send(user.signed_in(project.client(json_request("POST", &path(team, newcomer.id), json!({})))))
+            .await;
+        response.assert_known_error(401, "INSUFFICIENT_ACCESS_TYPE");
+
+        let target = path(team, newcomer.id);
+        let response = app.send(project.server(TestRequest::post().uri(&target))).await;
+        assert_schema_error(&response, "POST", &target, &["body must be defined"]);
+        let response = app
+            .send(project.server(json_request("POST", &target, json!({"role": "admin"}))))
+            .await;
+        assert_schema_error(&response, "POST", &target, &["body contains unknown properties: role"]);
+        let bad = path("x", "y");
+        let response = app.send(project.server(json_request("POST", &bad, json!({})))).await;
+        assert_schema_error(&response, "POST", &bad, &[
+            "params.team_id must be a valid UUID",
+            "params.user_id must be a valid UUID",
+        ]);
+        let response = app.send(project.server(TestRequest::get().uri(&target))).await;
+        assert_eq!(response.status.as_u16(), 405);
+    }
+
+    fn servers_remove_members(app) {
+        let project = app.create_open_project();
+        let user = app.create_user(&project);
+        let team = app.create_team(&project, &[(&user, &["team_member"])]);
+        let response = app
+            .send(project.server(TestRequest::delete().uri(&path(team, user.id))))
+            .await;
+        assert_eq!(response.assert_ok(200), json!({"success": true}));
+        let response = app
+            .send(project.server(TestRequest::delete().uri(&path(team, user.id))))
+            .await;
+        response.assert_known_error(404, "TEAM_MEMBERSHIP_NOT_FOUND");
+        assert_eq!(
+            response.json()["details"],
+            json!({"team_id": team.to_string(), "user_id": user.id.to_string()})
+        );
+        app.send(project.server(TestRequest::delete().uri(&path(team, UserId::new_random()))))
+            .await
+            .assert_known_error(404, "USER_NOT_FOUND");
+        // The grants went with the membership.
+        let held = app
+            .send(project.server(TestRequest::get().uri(&format!("/api/v1/team-permissions?user_id={}", user.id))))
+            .await
+            .assert_ok(200);
+        assert_eq!(held["items"], json!([]));
+    }
+
+    fn clients_leave_teams_and_remove_others_with_remove_members(app) {
+        let project = app.create_open_project();
+        let admin = app.create_user(&project);
+        let alice = app.create_user(&project);
+        let bob = app.create_user(&project);
+        let team = app.create_team(&project, &[
+            (&admin, &["team_admin"]),
+            (&alice, &["team_member"]),
+            (&bob, &["team_member"]),
+        ]);
+        app.send(alice.signed_in(project.client(json_request(
+            "PATCH",
+            "/api/v1/users/me",
+            json!({"selected_team_id": team.to_string()}),
+        ))))
+        .await
+        .assert_ok(200);
+
+        let response = app
+            .send(alice.signed_in(project.client(TestRequest::delete().uri(&path(team, bob.id)))))
+            .await;
+        response.assert_known_error(401, "TEAM_PERMISSION_REQUIRED");
+        assert_eq!(response.json()["details"]["permission_id"], "$remove_members");
+
+        app.send(alice.signed_in(project.client(TestRequest::delete().uri(&path(team, "me")))))
+            .await
+            .assert_ok(200);
+        let mut conn = app.database().conn();
+        let stored = users::get(&mut conn, project.id(), alice.id).unwrap().unwrap();
+        assert_eq!(stored.selected_team_id, None, "leaving clears the selection");
+        drop(conn);
+
+        app.send(admin.signed_in(project.client(TestRequest::delete().uri(&path(team, bob.id)))))
+            .await
+            .assert_ok(200);
+        let response = app
+            .send(alice.signed_in(project.client(TestRequest::delete().uri(&path(team, admin.id)))))
+            .await;
+        response.assert_known_error(404, "TEAM_MEMBERSHIP_NOT_FOUND");
+        app.send(project.client(TestRequest::delete().uri(&path(team, admin.id))))
+            .await
+            .assert_known_error(400, "CANNOT_GET_OWN_USER_WITHOUT_USER");
+    }
+}
