@@ -7,12 +7,13 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App};
 
-use crate::conventions::{not_found, wire_conventions};
 use crate::cors::cors;
 use crate::request_body::BodyLimit;
+use crate::responses::not_found;
 use crate::routes;
 use crate::state::AppState;
 use crate::ui;
+use crate::wire_middleware::wire_conventions;
 
 /// Builds the application around `state`.
 pub fn build_app(

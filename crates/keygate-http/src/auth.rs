@@ -35,7 +35,7 @@ use keygate_service::sessions::SessionState;
 use keygate_service::Actor;
 use uuid::Uuid;
 
-use crate::conventions::{
+use crate::stack_headers::{
     stack_header, StackHeader, ACCESS_TOKEN, ACCESS_TYPE, PROJECT_ID, PUBLISHABLE_CLIENT_KEY,
     SECRET_SERVER_KEY, SUPER_SECRET_ADMIN_KEY,
 };

@@ -31,7 +31,7 @@ use keygate_domain::ProjectId;
 use keygate_service::records::TrustedDomain;
 use serde_json::Value;
 
-use crate::conventions::{stack_header, ACCESS_TYPE, PROJECT_ID};
+use crate::stack_headers::{stack_header, ACCESS_TYPE, PROJECT_ID};
 use crate::state::AppState;
 use crate::ui::demo::is_loopback_host;
 use crate::validation::{FieldContext, FieldValue, Rejection};
@@ -145,7 +145,7 @@ fn is_allowed_request_header(name: &str) -> bool {
 }
 
 /// The middleware described in the module documentation; wrap it inside
-/// [`wire_conventions`](crate::conventions::wire_conventions).
+/// [`wire_conventions`](crate::wire_middleware::wire_conventions).
 pub async fn cors(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,

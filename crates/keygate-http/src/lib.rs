@@ -7,9 +7,11 @@
 //!   plain-text errors, and [`wire_error::ApiError`], the one error type handlers return;
 //! * [`request_body`] and [`validation`] — reading bodies and query strings as upstream does and
 //!   validating them with upstream's `SCHEMA_ERROR` text, into typed values;
-//! * [`conventions`] — the middleware that stamps request ids and `cache-control`, honours
-//!   `x-stack-override-error-status`, turns handler panics into a 500, and the `x-stack-` /
-//!   `x-hexclave-` header aliases;
+//! * [`wire_middleware`] — the middleware that stamps request ids and `cache-control`, honours
+//!   `x-stack-override-error-status` and turns handler panics into a 500;
+//! * [`stack_headers`] — upstream's request headers under both their `x-stack-` and
+//!   `x-hexclave-` names;
+//! * [`responses`] — JSON answers and the plain-text 404 and 405;
 //! * [`access_token`] — the HS256 session tokens the SDK reads;
 //! * [`auth`] — who is calling (project, access type, session user) and the operator;
 //! * [`app`] and [`routes`] — the actix application and every endpoint;
@@ -28,19 +30,21 @@
 pub mod access_token;
 pub mod app;
 pub mod auth;
-pub mod conventions;
 pub mod cors;
 mod error_mapping;
 mod js_text;
 pub mod project_objects;
 pub mod request_body;
+pub mod responses;
 pub mod routes;
+pub mod stack_headers;
 pub mod state;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 pub mod ui;
 pub mod validation;
 pub mod wire_error;
+pub mod wire_middleware;
 
 pub use app::build_app;
 pub use state::{AppConfig, AppState};

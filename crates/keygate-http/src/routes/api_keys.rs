@@ -36,8 +36,8 @@ use actix_web::{web, HttpRequest};
 use keygate_domain::KeyType;
 
 use crate::auth::RequestAuth;
-use crate::conventions::method_not_allowed;
 use crate::request_body::RequestBody;
+use crate::responses::method_not_allowed;
 use crate::state::AppState;
 
 /// Registers the API-key routes of both key types and the credential-scanning endpoint.

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use crate::conventions::{json_response, method_not_allowed};
+use crate::responses::{json_response, method_not_allowed};
 use crate::state::AppState;
 use crate::wire_error::ApiError;
 

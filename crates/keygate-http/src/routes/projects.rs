@@ -36,13 +36,14 @@ use keygate_service::records::{ProjectRecord, ProjectUpdate};
 use keygate_service::NotFound;
 
 use crate::auth::{authenticate, authenticate_operator, Operator, RequestAuth};
-use crate::conventions::{
-    json_response, method_not_allowed, stack_header, StackHeader, ACCESS_TYPE, PROJECT_ID,
-    PUBLISHABLE_CLIENT_KEY, SECRET_SERVER_KEY, SUPER_SECRET_ADMIN_KEY,
-};
 use crate::cors::TrustedDomains;
 use crate::project_objects::{CredentialObject, ProjectObject};
 use crate::request_body::RequestBody;
+use crate::responses::{json_response, method_not_allowed};
+use crate::stack_headers::{
+    stack_header, StackHeader, ACCESS_TYPE, PROJECT_ID, PUBLISHABLE_CLIENT_KEY, SECRET_SERVER_KEY,
+    SUPER_SECRET_ADMIN_KEY,
+};
 use crate::state::AppState;
 use crate::validation::{FieldReader, RequestCheck};
 use crate::wire_error::{ApiError, KnownError};

@@ -17,8 +17,8 @@ use serde_json::json;
 
 use super::identity_json::success_json;
 use crate::auth::RequestAuth;
-use crate::conventions::{json_response, method_not_allowed};
 use crate::request_body::RequestBody;
+use crate::responses::{json_response, method_not_allowed};
 use crate::state::AppState;
 use crate::validation::{Pending, RequestCheck, UserIdOrMe};
 use crate::wire_error::ApiError;

@@ -29,8 +29,8 @@ use super::identity_fields::{
     require_client_image, Email, ImageUrl, NoSignIn, MAX_IMAGE_URL_CHARS,
 };
 use crate::auth::RequestAuth;
-use crate::conventions::{json_response, method_not_allowed};
 use crate::request_body::RequestBody;
+use crate::responses::{json_response, method_not_allowed};
 use crate::state::AppState;
 use crate::validation::{FieldReader, RequestCheck, UserIdOrMe};
 use crate::wire_error::{ApiError, KnownError};

@@ -31,7 +31,7 @@ use keygate_service::projects::CredentialKeys;
 
 use super::page::{ACCESS_TOKEN_COOKIE, ACCOUNT_SETTINGS_PATH, CLIENT_KEY_COOKIE, PROJECT_COOKIE};
 use super::{DemoClientKey, DemoSignIn, UiSettings};
-use crate::conventions::not_found;
+use crate::responses::not_found;
 use crate::routes::sessions::issue_access_token;
 use crate::state::AppState;
 use crate::wire_error::{ApiError, PlainError};

@@ -26,7 +26,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest};
 use keygate_domain::{is_expired, EpochMillis, ProjectId, SecretToken};
 
-use crate::conventions::method_not_allowed;
+use crate::responses::method_not_allowed;
 
 /// Whether `GET /handler/demo-sign-in` works.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -12,8 +12,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::input::read_api_key_body;
-use crate::conventions::json_response;
 use crate::request_body::RequestBody;
+use crate::responses::json_response;
 use crate::state::AppState;
 use crate::validation::RequestCheck;
 use crate::wire_error::ApiError;

@@ -1,5 +1,4 @@
-//! What every request and response goes through (contract B1 and A6), as one middleware plus a
-//! few helpers.
+//! What every request and response goes through (contract B1 and A6): one middleware.
 //!
 //! [`wire_conventions`] (wrap it outermost: `App::new().wrap(from_fn(wire_conventions))`):
 //!
@@ -21,16 +20,16 @@
 //!   instead of actix's `Logger`, so logs share the process's subscriber and never contain query
 //!   values or headers (which may hold keys and tokens).
 //!
-//! Unknown routes answer [`not_found`] (upstream's plain-text 404) and a known path with a
-//! method it does not serve answers [`method_not_allowed`]; register them as the app's and each
-//! resource's default service.
+//! Unknown routes answer [`not_found`](crate::responses::not_found) (upstream's plain-text 404)
+//! and a known path with a method it does not serve answers
+//! [`method_not_allowed`](crate::responses::method_not_allowed); register them as the app's and
+//! each resource's default service.
 //!
 //! Handlers must read client input only through keygate's own extractors
 //! ([`crate::request_body::RequestBody`], [`crate::validation::RequestCheck`]) so that every
 //! refusal has upstream's shape; actix's `Json`/`Query`/`Path` extractors answer in their own.
 
 use std::any::Any;
-use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -40,14 +39,15 @@ use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError};
-use serde::Serialize;
+
 use tracing::Instrument;
 
-use crate::wire_error::{ApiError, PlainError, JSON_CONTENT_TYPE};
+use crate::stack_headers::{stack_header, OVERRIDE_ERROR_STATUS};
+use crate::wire_error::ApiError;
 
 /// Response header with the request's random id.
 pub const REQUEST_ID_HEADER: &str = "x-stack-request-id";
@@ -57,66 +57,6 @@ pub const ACTUAL_STATUS_HEADER: &str = "x-stack-actual-status";
 
 /// `cache-control` of every response: API answers are never cached.
 pub const NO_STORE: &str = "no-store, max-age=0";
-
-/// A request header of upstream's, which the SDK sends as `x-stack-<name>` (up to 2.8.102) or
-/// `x-hexclave-<name>` (later versions) (A6). The names are built at compile time, so reading a
-/// header on the hot path neither allocates nor parses a name.
-#[derive(Debug)]
-pub struct StackHeader {
-    stack: HeaderName,
-    hexclave: HeaderName,
-}
-
-impl StackHeader {
-    const fn new(stack: &'static str, hexclave: &'static str) -> Self {
-        StackHeader {
-            stack: HeaderName::from_static(stack),
-            hexclave: HeaderName::from_static(hexclave),
-        }
-    }
-}
-
-/// `x-stack-access-type`.
-pub const ACCESS_TYPE: StackHeader =
-    StackHeader::new("x-stack-access-type", "x-hexclave-access-type");
-/// `x-stack-project-id`.
-pub const PROJECT_ID: StackHeader = StackHeader::new("x-stack-project-id", "x-hexclave-project-id");
-/// `x-stack-publishable-client-key`.
-pub const PUBLISHABLE_CLIENT_KEY: StackHeader = StackHeader::new(
-    "x-stack-publishable-client-key",
-    "x-hexclave-publishable-client-key",
-);
-/// `x-stack-secret-server-key`.
-pub const SECRET_SERVER_KEY: StackHeader =
-    StackHeader::new("x-stack-secret-server-key", "x-hexclave-secret-server-key");
-/// `x-stack-super-secret-admin-key`.
-pub const SUPER_SECRET_ADMIN_KEY: StackHeader = StackHeader::new(
-    "x-stack-super-secret-admin-key",
-    "x-hexclave-super-secret-admin-key",
-);
-/// `x-stack-access-token`.
-pub const ACCESS_TOKEN: StackHeader =
-    StackHeader::new("x-stack-access-token", "x-hexclave-access-token");
-/// `x-stack-refresh-token`.
-pub const REFRESH_TOKEN: StackHeader =
-    StackHeader::new("x-stack-refresh-token", "x-hexclave-refresh-token");
-/// `x-stack-override-error-status`.
-pub const OVERRIDE_ERROR_STATUS: StackHeader = StackHeader::new(
-    "x-stack-override-error-status",
-    "x-hexclave-override-error-status",
-);
-
-/// Reads request header `header` under its `x-stack-` name, or its `x-hexclave-` name when the
-/// first is absent.
-///
-/// The first value of a repeated header is used. Bytes that are not UTF-8 are replaced (U+FFFD),
-/// so a garbled value is still seen — and refused — rather than mistaken for a missing header.
-pub fn stack_header<'a>(headers: &'a HeaderMap, header: &StackHeader) -> Option<Cow<'a, str>> {
-    headers
-        .get(&header.stack)
-        .or_else(|| headers.get(&header.hexclave))
-        .map(|value| String::from_utf8_lossy(value.as_bytes()))
-}
 
 /// The random id of one request, as sent in `x-stack-request-id`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -299,39 +239,11 @@ fn log_finished(span: &tracing::Span, status: StatusCode, started: Instant) {
     }
 }
 
-/// Upstream-like plain-text 404 for a path keygate does not serve.
-pub async fn not_found(request: HttpRequest) -> HttpResponse {
-    let text = format!(
-        "404 — this page does not exist in keygate's API.\n\nkeygate serves the REST API of Stack Auth's API keys (and the identity subset it needs) under /api/v1.\n\nURL: {}",
-        request.full_url()
-    );
-    PlainError::new(StatusCode::NOT_FOUND, text).to_response()
-}
-
-/// Plain-text 405 for a method a known path does not serve.
-pub async fn method_not_allowed() -> HttpResponse {
-    PlainError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed").to_response()
-}
-
-/// A JSON success answer with `content-type: application/json; charset=utf-8`.
-pub fn json_response<T: Serialize>(
-    status: StatusCode,
-    value: &T,
-) -> Result<HttpResponse, ApiError> {
-    // Most answers are a few hundred bytes: one allocation instead of a series of regrowths.
-    let mut body = Vec::with_capacity(1024);
-    serde_json::to_writer(&mut body, value).map_err(|error| ApiError::internal(&error))?;
-    Ok(HttpResponse::build(status)
-        .insert_header((
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(JSON_CONTENT_TYPE),
-        ))
-        .body(body))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::responses::{json_response, method_not_allowed, not_found};
+    use crate::wire_error::JSON_CONTENT_TYPE;
     use crate::wire_error::{KnownError, INTERNAL_MESSAGE, KNOWN_ERROR_HEADER, TEXT_CONTENT_TYPE};
     use actix_web::middleware::from_fn;
     use actix_web::{test as actix_test, web, App};
@@ -593,36 +505,5 @@ mod tests {
 
         actix_web::rt::System::new().block_on(handle.stop(true));
         server_thread.join().unwrap();
-    }
-
-    #[test]
-    fn header_lookup_accepts_both_prefixes() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(stack_header(&headers, &ACCESS_TYPE), None);
-        headers.insert(
-            header::HeaderName::from_static("x-hexclave-access-type"),
-            HeaderValue::from_static("client"),
-        );
-        assert_eq!(
-            stack_header(&headers, &ACCESS_TYPE).as_deref(),
-            Some("client")
-        );
-        headers.insert(
-            header::HeaderName::from_static("x-stack-access-type"),
-            HeaderValue::from_static("server"),
-        );
-        assert_eq!(
-            stack_header(&headers, &ACCESS_TYPE).as_deref(),
-            Some("server"),
-            "x-stack wins"
-        );
-        headers.insert(
-            header::HeaderName::from_static("x-stack-access-token"),
-            HeaderValue::from_bytes(b"ab\xffcd").unwrap(),
-        );
-        assert_eq!(
-            stack_header(&headers, &ACCESS_TOKEN).as_deref(),
-            Some("ab\u{fffd}cd")
-        );
     }
 }
