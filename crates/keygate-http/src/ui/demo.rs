@@ -29,15 +29,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use keygate_service::demo::DemoSession;
 use keygate_service::projects::CredentialKeys;
 
-use super::page::{ACCESS_TOKEN_COOKIE, ACCOUNT_SETTINGS_PATH, CLIENT_KEY_COOKIE, PROJECT_COOKIE};
+use super::paths::{ACCESS_TOKEN_COOKIE, ACCOUNT_SETTINGS_PATH, CLIENT_KEY_COOKIE, PROJECT_COOKIE};
 use super::{DemoClientKey, DemoSignIn, UiSettings};
 use crate::responses::not_found;
 use crate::routes::sessions::issue_access_token;
 use crate::state::AppState;
 use crate::wire_error::{ApiError, PlainError};
-
-/// Where the demo sign-in is served.
-pub const DEMO_SIGN_IN_PATH: &str = "/handler/demo-sign-in";
 
 /// How long a demo session lasts.
 pub const DEMO_SESSION_LIFETIME_MILLIS: i64 = 7 * DAY_MILLIS;

@@ -18,12 +18,12 @@
 pub mod assets;
 pub mod demo;
 pub mod page;
+pub mod paths;
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
 
-use actix_web::http::header;
-use actix_web::{web, HttpRequest};
+use actix_web::web;
 use keygate_domain::{is_expired, EpochMillis, ProjectId, SecretToken};
 
 use crate::responses::method_not_allowed;
@@ -141,49 +141,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(method_not_allowed)),
     )
     .service(
-        web::resource(page::ACCOUNT_SETTINGS_PATH)
+        web::resource(paths::ACCOUNT_SETTINGS_PATH)
             .route(web::get().to(page::account_settings))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
-        web::resource(demo::DEMO_SIGN_IN_PATH)
+        web::resource(paths::DEMO_SIGN_IN_PATH)
             .route(web::get().to(demo::demo_sign_in))
             .default_service(web::to(method_not_allowed)),
     );
 }
 
-/// The value of cookie `name` in the request's `cookie` headers, if present and not empty.
-/// (Values are used as sent: keygate's own cookies hold only URL-safe characters.)
-pub(crate) fn request_cookie(request: &HttpRequest, name: &str) -> Option<String> {
-    request
-        .headers()
-        .get_all(header::COOKIE)
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|line| line.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.trim_matches('"').to_owned())
-        .filter(|value| !value.is_empty())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cookies_are_found_by_exact_name() {
-        let request = actix_web::test::TestRequest::get()
-            .insert_header(("cookie", "a=1; stack-access-token=tok; empty="))
-            .append_header(("cookie", "b=2"))
-            .to_http_request();
-        assert_eq!(
-            request_cookie(&request, "stack-access-token").as_deref(),
-            Some("tok")
-        );
-        assert_eq!(request_cookie(&request, "b").as_deref(), Some("2"));
-        assert_eq!(request_cookie(&request, "empty"), None);
-        assert_eq!(request_cookie(&request, "stack-access"), None);
-    }
 
     #[test]
     fn demo_modes_parse_from_settings_text() {

@@ -13,23 +13,14 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use keygate_domain::ProjectId;
 
-use super::demo::{self, DEMO_SIGN_IN_PATH};
+use super::demo;
+use super::paths::{
+    request_cookie, ACCESS_TOKEN_COOKIE, ACCOUNT_SETTINGS_PATH, CLIENT_KEY_COOKIE,
+    DEMO_SIGN_IN_PATH, PROJECT_COOKIE,
+};
 use keygate_service::html::escape_html;
 
-use super::request_cookie;
 use crate::state::AppState;
-
-/// Where the page is served.
-pub const ACCOUNT_SETTINGS_PATH: &str = "/handler/account-settings";
-
-/// The cookie with the signed-in user's access token (the seed's name).
-pub const ACCESS_TOKEN_COOKIE: &str = "stack-access-token";
-
-/// The cookie with the project id the page shows (set by the demo sign-in).
-pub const PROJECT_COOKIE: &str = "keygate-ui-project-id";
-
-/// The cookie with the publishable client key the page uses (set by the demo sign-in).
-pub const CLIENT_KEY_COOKIE: &str = "keygate-ui-client-key";
 
 /// The page's `content-security-policy`.
 pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";

@@ -12,6 +12,7 @@ use keygate_storage::repo::{server_secrets, teams, users};
 use super::*;
 use crate::app::build_app;
 use crate::testing::{TestApp, TestResponse};
+use crate::ui::paths::{ACCOUNT_SETTINGS_PATH, DEMO_SIGN_IN_PATH};
 use keygate_service::projects::create_project;
 
 const LOOPBACK_PEER: &str = "127.0.0.1:50000";

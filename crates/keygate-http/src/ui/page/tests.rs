@@ -3,6 +3,7 @@
 use actix_web::test::TestRequest;
 
 use super::*;
+use crate::ui::paths::{ACCOUNT_SETTINGS_PATH, DEMO_SIGN_IN_PATH};
 
 crate::http_tests! {
     fn the_page_mounts_both_components_with_the_query_configuration(app) {
