@@ -607,18 +607,6 @@ impl<'a> FieldReader<'a> {
         }
     }
 
-    /// A nested object that must be present; `read` declares its fields.
-    pub fn required_object<T>(
-        &mut self,
-        name: &str,
-        read: impl FnOnce(&mut FieldReader<'_>) -> T,
-    ) -> T {
-        match self.nested_source(name, true) {
-            Some(source) => self.run_nested(name, source, read),
-            None => self.run_nested(name, Source::Nothing, read),
-        }
-    }
-
     /// A nested object that may be absent; `read` declares its fields.
     pub fn optional_object<T>(
         &mut self,
