@@ -407,7 +407,10 @@ impl AccessTokenSigner {
         if claims.aud != token_project || claims.iss != self.issuer {
             return Err(AccessTokenRejection::Unparsable);
         }
-        if claims.exp <= now_millis.div_euclid(1000) {
+        // A JWT's `exp` is the first second at which it is no longer accepted (RFC 7519), so
+        // it is valid through the millisecond before; the domain's one rule decides.
+        let valid_through = claims.exp.saturating_mul(1000).saturating_sub(1);
+        if keygate_domain::is_expired(Some(valid_through), now_millis) {
             return Err(AccessTokenRejection::Expired {
                 expired_at_millis: claims.exp.saturating_mul(1000),
             });
