@@ -425,11 +425,6 @@ impl AccessTokenSigner {
     }
 }
 
-/// The current time in epoch milliseconds, for `issue` and `verify`.
-pub fn now_millis() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
