@@ -29,7 +29,7 @@ use keygate_service::records::UserRecord;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::identity_json::success_json;
+use super::identity_objects::success_json;
 use crate::access_token::{AccessTokenSubject, IssuedAccessToken, BRANCH_ID};
 use crate::auth::RequestAuth;
 use crate::conventions::{json_response, method_not_allowed, stack_header, REFRESH_TOKEN};

@@ -15,7 +15,7 @@ use keygate_domain::TeamId;
 use keygate_permissions::{authorize_identity, IdentityAction};
 use serde_json::json;
 
-use super::identity_json::success_json;
+use super::identity_objects::success_json;
 use crate::auth::RequestAuth;
 use crate::conventions::{json_response, method_not_allowed};
 use crate::request_body::RequestBody;

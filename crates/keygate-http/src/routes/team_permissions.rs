@@ -21,7 +21,7 @@ use keygate_service::team_permissions::{HeldPermission, PermissionQuery};
 use serde_json::{json, Value};
 
 use super::identity_fields::{PermissionIdField, TextFlag};
-use super::identity_json::{list_json, success_json};
+use super::identity_objects::{list_json, success_json};
 use crate::auth::RequestAuth;
 use crate::conventions::{json_response, method_not_allowed};
 use crate::request_body::RequestBody;

@@ -22,7 +22,7 @@ use keygate_service::teams::NewTeam;
 use serde_json::Value;
 
 use super::identity_fields::{require_client_image, ImageUrl, MAX_IMAGE_URL_CHARS};
-use super::identity_json::{list_json, metadata_text, success_json, team_json, View};
+use super::identity_objects::{list_json, metadata_text, success_json, team_json, View};
 use crate::auth::RequestAuth;
 use crate::conventions::{json_response, method_not_allowed};
 use crate::request_body::RequestBody;

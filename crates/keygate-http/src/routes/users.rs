@@ -23,7 +23,7 @@ use keygate_permissions::{authorize_identity, IdentityAction};
 use keygate_service::users::{NewUser, UserChanges, UserWithTeam};
 use serde_json::Value;
 
-use super::identity_json::{metadata_text, success_json, user_json, View};
+use super::identity_objects::{metadata_text, success_json, user_json, View};
 
 use super::identity_fields::{
     require_client_image, Email, ImageUrl, NoSignIn, MAX_IMAGE_URL_CHARS,
