@@ -1,15 +1,26 @@
-//! The user and team objects of the identity subset on the wire, in upstream's client and server
-//! shapes (contract A6): what the official SDK reads from `POST /users`, `GET /users/{id}`,
-//! `GET /users/me` and the team routes.
+//! The identity objects on the wire: users and teams in upstream's client and server shapes
+//! (contract A6: what the official SDK reads from `POST /users`, `GET /users/{id}`,
+//! `GET /users/me` and the team routes), and the small answers of the identity routes (lists,
+//! `{"success": true}`, memberships, permission grants, session and OAuth tokens).
+//!
+//! Key decision: every answer is a typed `#[derive(Serialize)]` struct that borrows from the
+//! record it shows and is serialized straight into the body by `json_response`, as the API-key
+//! and project objects are — no intermediate `serde_json::Value` tree. The fields only servers
+//! see are grouped in one `Option` (flattened into the object), so a client-view object does not
+//! hold `server_metadata` at all rather than merely skipping it when serialized. Fields keep
+//! their declaration order on the wire (clients do not depend on key order).
 //!
 //! keygate has no sign-in methods, so every field about them carries its "none" value
 //! (`has_password: false`, `oauth_providers: []`, …), and nobody is anonymous or restricted.
 //! Metadata is stored as JSON text and sent back as the JSON it was; absent metadata is `null`,
-//! as upstream sends it.
+//! as upstream sends it (see [`Metadata`]).
 
+use keygate_domain::{EpochMillis, TeamId, UserId};
 use keygate_permissions::AccessType;
 use keygate_service::records::{TeamRecord, UserRecord};
-use serde_json::{json, Map, Value};
+use keygate_service::team_permissions::HeldPermission;
+use serde::Serialize;
+use serde_json::Value;
 
 /// Which variant of an object a caller sees: clients never see server metadata.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,15 +41,25 @@ impl View {
     }
 }
 
-/// Stored metadata text as JSON (`null` when absent). Text that is not JSON cannot come from
-/// keygate itself; it is logged and read as `null` rather than failing the request.
-pub(crate) fn metadata_value(stored: Option<&str>) -> Value {
-    match stored {
-        None => Value::Null,
-        Some(text) => serde_json::from_str(text).unwrap_or_else(|error| {
-            tracing::warn!(%error, "stored metadata is not JSON; sending null");
-            Value::Null
-        }),
+/// Stored metadata as it goes on the wire: the JSON the stored text holds, `null` when absent.
+///
+/// The text is parsed when the object is built (serde_json is built without `raw_value`, and
+/// parsing keeps the answer exactly what it was): text that is not JSON cannot come from keygate
+/// itself, so it is logged and sent as `null` rather than failing the request.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub(crate) struct Metadata(Value);
+
+impl Metadata {
+    /// The metadata of the stored text `stored`.
+    pub(crate) fn from_stored(stored: Option<&str>) -> Self {
+        Metadata(match stored {
+            None => Value::Null,
+            Some(text) => serde_json::from_str(text).unwrap_or_else(|error| {
+                tracing::warn!(%error, "stored metadata is not JSON; sending null");
+                Value::Null
+            }),
+        })
     }
 }
 
@@ -50,107 +71,254 @@ pub(crate) fn metadata_text(value: &Value) -> Option<String> {
     }
 }
 
-/// A team object (upstream's `teamsCrud` read schemas).
-pub(crate) fn team_json(team: &TeamRecord, view: View) -> Value {
-    let mut object = Map::new();
-    object.insert("id".into(), json!(team.id.to_string()));
-    object.insert("display_name".into(), json!(team.display_name));
-    object.insert("profile_image_url".into(), json!(team.profile_image_url));
-    object.insert(
-        "client_metadata".into(),
-        metadata_value(team.client_metadata.as_deref()),
-    );
-    object.insert(
-        "client_read_only_metadata".into(),
-        metadata_value(team.client_read_only_metadata.as_deref()),
-    );
-    if view == View::Server {
-        object.insert("created_at_millis".into(), json!(team.created_at_millis));
-        object.insert(
-            "server_metadata".into(),
-            metadata_value(team.server_metadata.as_deref()),
-        );
-    }
-    Value::Object(object)
+/// A team object (upstream's `teamsCrud` read schemas): `{id, display_name, profile_image_url,
+/// client_metadata, client_read_only_metadata}`, plus `{created_at_millis, server_metadata}` in
+/// the server view.
+#[derive(Debug, Serialize)]
+pub(crate) struct TeamObject<'a> {
+    id: TeamId,
+    display_name: &'a str,
+    profile_image_url: Option<&'a str>,
+    client_metadata: Metadata,
+    client_read_only_metadata: Metadata,
+    /// `None` in the client view.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    server: Option<TeamServerFields>,
 }
 
-/// A user object (upstream's `usersCrud` / `currentUserCrud` read schemas). `selected_team` is
-/// the team `user.selected_team_id` names, when there is one.
-pub(crate) fn user_json(
-    user: &UserRecord,
-    selected_team: Option<&TeamRecord>,
-    view: View,
-) -> Value {
-    let mut object = Map::new();
-    let mut put = |key: &str, value: Value| {
-        object.insert(key.to_owned(), value);
-    };
-    put("id", json!(user.id.to_string()));
-    put("display_name", json!(user.display_name));
-    put("primary_email", json!(user.primary_email));
-    put("primary_email_verified", json!(user.primary_email_verified));
-    put("profile_image_url", json!(user.profile_image_url));
-    put("signed_up_at_millis", json!(user.signed_up_at_millis));
-    put(
-        "client_metadata",
-        metadata_value(user.client_metadata.as_deref()),
-    );
-    put(
-        "client_read_only_metadata",
-        metadata_value(user.client_read_only_metadata.as_deref()),
-    );
-    // keygate has no sign-in methods of its own.
-    put("has_password", json!(false));
-    put("auth_with_email", json!(false));
-    put("otp_auth_enabled", json!(false));
-    put("passkey_auth_enabled", json!(false));
-    put("oauth_providers", json!([]));
-    put("requires_totp_mfa", json!(false));
-    put("is_anonymous", json!(false));
-    put("is_restricted", json!(false));
-    put("restricted_reason", Value::Null);
-    put("restricted_by_admin", json!(false));
-    put("restricted_by_admin_reason", Value::Null);
-    put(
-        "selected_team_id",
-        json!(user.selected_team_id.map(|id| id.to_string())),
-    );
-    put(
-        "selected_team",
-        selected_team.map_or(Value::Null, |team| team_json(team, view)),
-    );
-    if view == View::Server {
-        put("primary_email_auth_enabled", json!(false));
-        put("last_active_at_millis", json!(user.last_active_at_millis));
-        put(
-            "server_metadata",
-            metadata_value(user.server_metadata.as_deref()),
-        );
-        put("restricted_by_admin_private_details", Value::Null);
-        put("country_code", Value::Null);
-        put(
-            "risk_scores",
-            json!({"sign_up": {"bot": 0, "free_trial_abuse": 0}}),
-        );
+/// The team fields only servers see.
+#[derive(Debug, Serialize)]
+struct TeamServerFields {
+    created_at_millis: EpochMillis,
+    server_metadata: Metadata,
+}
+
+impl<'a> TeamObject<'a> {
+    /// The `view` object of `team`.
+    pub(crate) fn new(team: &'a TeamRecord, view: View) -> Self {
+        TeamObject {
+            id: team.id,
+            display_name: &team.display_name,
+            profile_image_url: team.profile_image_url.as_deref(),
+            client_metadata: Metadata::from_stored(team.client_metadata.as_deref()),
+            client_read_only_metadata: Metadata::from_stored(
+                team.client_read_only_metadata.as_deref(),
+            ),
+            server: (view == View::Server).then(|| TeamServerFields {
+                created_at_millis: team.created_at_millis,
+                server_metadata: Metadata::from_stored(team.server_metadata.as_deref()),
+            }),
+        }
     }
-    Value::Object(object)
+}
+
+/// A user object (upstream's `usersCrud` / `currentUserCrud` read schemas). The fields about
+/// sign-in methods and restrictions carry their "none" values; `selected_team` is the team object
+/// (in the same view) of the team `selected_team_id` names, or `null`.
+#[derive(Debug, Serialize)]
+pub(crate) struct UserObject<'a> {
+    id: UserId,
+    display_name: Option<&'a str>,
+    primary_email: Option<&'a str>,
+    primary_email_verified: bool,
+    profile_image_url: Option<&'a str>,
+    signed_up_at_millis: EpochMillis,
+    client_metadata: Metadata,
+    client_read_only_metadata: Metadata,
+    has_password: bool,
+    auth_with_email: bool,
+    otp_auth_enabled: bool,
+    passkey_auth_enabled: bool,
+    /// Always empty: keygate has no OAuth sign-in.
+    oauth_providers: [(); 0],
+    requires_totp_mfa: bool,
+    is_anonymous: bool,
+    is_restricted: bool,
+    restricted_reason: Option<&'static str>,
+    restricted_by_admin: bool,
+    restricted_by_admin_reason: Option<&'static str>,
+    selected_team_id: Option<TeamId>,
+    selected_team: Option<TeamObject<'a>>,
+    /// `None` in the client view.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    server: Option<UserServerFields>,
+}
+
+/// The user fields only servers see.
+#[derive(Debug, Serialize)]
+struct UserServerFields {
+    primary_email_auth_enabled: bool,
+    last_active_at_millis: EpochMillis,
+    server_metadata: Metadata,
+    restricted_by_admin_private_details: Option<&'static str>,
+    country_code: Option<&'static str>,
+    risk_scores: RiskScores,
+}
+
+/// `risk_scores`: keygate scores nobody, `{"sign_up": {"bot": 0, "free_trial_abuse": 0}}`.
+#[derive(Debug, Default, Serialize)]
+struct RiskScores {
+    sign_up: SignUpRiskScores,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct SignUpRiskScores {
+    bot: u8,
+    free_trial_abuse: u8,
+}
+
+impl<'a> UserObject<'a> {
+    /// The `view` object of `user`, whose selected team (if any) is `selected_team`.
+    pub(crate) fn new(
+        user: &'a UserRecord,
+        selected_team: Option<&'a TeamRecord>,
+        view: View,
+    ) -> Self {
+        UserObject {
+            id: user.id,
+            display_name: user.display_name.as_deref(),
+            primary_email: user.primary_email.as_deref(),
+            primary_email_verified: user.primary_email_verified,
+            profile_image_url: user.profile_image_url.as_deref(),
+            signed_up_at_millis: user.signed_up_at_millis,
+            client_metadata: Metadata::from_stored(user.client_metadata.as_deref()),
+            client_read_only_metadata: Metadata::from_stored(
+                user.client_read_only_metadata.as_deref(),
+            ),
+            // keygate has no sign-in methods of its own.
+            has_password: false,
+            auth_with_email: false,
+            otp_auth_enabled: false,
+            passkey_auth_enabled: false,
+            oauth_providers: [],
+            requires_totp_mfa: false,
+            is_anonymous: false,
+            is_restricted: false,
+            restricted_reason: None,
+            restricted_by_admin: false,
+            restricted_by_admin_reason: None,
+            selected_team_id: user.selected_team_id,
+            selected_team: selected_team.map(|team| TeamObject::new(team, view)),
+            server: (view == View::Server).then(|| UserServerFields {
+                primary_email_auth_enabled: false,
+                last_active_at_millis: user.last_active_at_millis,
+                server_metadata: Metadata::from_stored(user.server_metadata.as_deref()),
+                restricted_by_admin_private_details: None,
+                country_code: None,
+                risk_scores: RiskScores::default(),
+            }),
+        }
+    }
 }
 
 /// A list answer: `{"items": [...], "is_paginated": false}` (keygate does not paginate).
-pub(crate) fn list_json(items: Vec<Value>) -> Value {
-    json!({"items": items, "is_paginated": false})
+#[derive(Debug, Serialize)]
+pub(crate) struct ListObject<T> {
+    items: Vec<T>,
+    is_paginated: bool,
+}
+
+impl<T> ListObject<T> {
+    /// The list of `items`, all of them.
+    pub(crate) fn new(items: Vec<T>) -> Self {
+        ListObject {
+            items,
+            is_paginated: false,
+        }
+    }
 }
 
 /// The body of upstream's successful deletes and sign-out: `{"success": true}`.
-pub(crate) fn success_json() -> Value {
-    json!({"success": true})
+#[derive(Debug, Serialize)]
+pub(crate) struct SuccessObject {
+    success: bool,
+}
+
+/// `{"success": true}`.
+pub(crate) const SUCCESS: SuccessObject = SuccessObject { success: true };
+
+/// A team membership just added: `{team_id, user_id}`.
+#[derive(Debug, Serialize)]
+pub(crate) struct MembershipObject {
+    pub(crate) team_id: TeamId,
+    pub(crate) user_id: UserId,
+}
+
+/// A permission a member holds in a team: `{id, team_id, user_id}`.
+#[derive(Debug, Serialize)]
+pub(crate) struct TeamPermissionObject<'a> {
+    id: &'a str,
+    team_id: TeamId,
+    user_id: UserId,
+}
+
+impl<'a> TeamPermissionObject<'a> {
+    /// The object of `held`.
+    pub(crate) fn new(held: &'a HeldPermission) -> Self {
+        TeamPermissionObject {
+            id: &held.permission_id,
+            team_id: held.team_id,
+            user_id: held.user_id,
+        }
+    }
+}
+
+/// The tokens of a session: `{access_token, refresh_token?}` — the refresh token only when the
+/// session is opened (refreshing answers the access token alone).
+#[derive(Debug, Serialize)]
+pub(crate) struct SessionTokensObject<'a> {
+    pub(crate) access_token: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) refresh_token: Option<&'a str>,
+}
+
+/// The answer of the OAuth refresh-token grant (RFC 6749 §5.1): `{access_token, token_type:
+/// "Bearer", expires_in, refresh_token}`.
+#[derive(Debug, Serialize)]
+pub(crate) struct OAuthTokenObject<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: i64,
+    refresh_token: &'a str,
+}
+
+impl<'a> OAuthTokenObject<'a> {
+    /// A bearer `access_token` valid for `expires_in` seconds, with the `refresh_token` it was
+    /// refreshed with.
+    pub(crate) fn bearer(access_token: &'a str, expires_in: i64, refresh_token: &'a str) -> Self {
+        OAuthTokenObject {
+            access_token,
+            token_type: "Bearer",
+            expires_in,
+            refresh_token,
+        }
+    }
+}
+
+/// An OAuth 2.0 error answer (RFC 6749 §5.2): `{error, error_description}`.
+#[derive(Debug, Serialize)]
+pub(crate) struct OAuthErrorObject<'a> {
+    pub(crate) error: &'a str,
+    pub(crate) error_description: &'a str,
 }
 
 #[cfg(test)]
 mod tests {
     use keygate_domain::{ProjectId, TeamId, UserId};
 
+    use serde_json::json;
+
     use super::*;
+
+    /// `object` as the JSON a client reads.
+    fn to_json(object: &impl Serialize) -> Value {
+        serde_json::from_slice(&serde_json::to_vec(object).unwrap()).unwrap()
+    }
+
+    /// The metadata of `stored` as it goes on the wire.
+    fn metadata_value(stored: Option<&str>) -> Value {
+        to_json(&Metadata::from_stored(stored))
+    }
 
     fn team() -> TeamRecord {
         TeamRecord {
@@ -185,12 +353,12 @@ mod tests {
     #[test]
     fn teams_hide_server_fields_from_clients() {
         let team = team();
-        let client = team_json(&team, View::Client);
+        let client = to_json(&TeamObject::new(&team, View::Client));
         assert_eq!(client["client_metadata"], json!({"a": [1, 2]}));
         assert_eq!(client["client_read_only_metadata"], Value::Null);
         assert!(client.get("server_metadata").is_none());
         assert!(client.get("created_at_millis").is_none());
-        let server = team_json(&team, View::Server);
+        let server = to_json(&TeamObject::new(&team, View::Server));
         assert_eq!(server["server_metadata"], json!("secret"));
         assert_eq!(server["created_at_millis"], json!(7));
     }
@@ -199,7 +367,7 @@ mod tests {
     fn users_carry_every_field_the_sdk_reads() {
         let team = team();
         let user = user(Some(team.id));
-        let client = user_json(&user, Some(&team), View::Client);
+        let client = to_json(&UserObject::new(&user, Some(&team), View::Client));
         for key in [
             "id",
             "display_name",
@@ -227,7 +395,7 @@ mod tests {
         assert!(client["selected_team"].get("server_metadata").is_none());
         assert_eq!(client["client_read_only_metadata"], json!(3));
 
-        let server = user_json(&user, Some(&team), View::Server);
+        let server = to_json(&UserObject::new(&user, Some(&team), View::Server));
         assert_eq!(server["server_metadata"], json!({"s": true}));
         assert_eq!(server["last_active_at_millis"], json!(2_000));
         assert_eq!(
