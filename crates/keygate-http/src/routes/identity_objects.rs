@@ -414,4 +414,209 @@ mod tests {
         assert_eq!(metadata_value(text.as_deref()), value);
         assert_eq!(metadata_value(Some("not json")), Value::Null);
     }
+
+    /// The whole team object of each view, exactly as the `json!` trees built it before the
+    /// objects were typed: same fields, same values.
+    #[test]
+    fn team_objects_are_the_wire_shape_of_each_view() {
+        let mut team = team();
+        team.profile_image_url = Some("https://example.com/t.png".into());
+        let client = json!({
+            "id": team.id.to_string(),
+            "display_name": "Team",
+            "profile_image_url": "https://example.com/t.png",
+            "client_metadata": {"a": [1, 2]},
+            "client_read_only_metadata": null,
+        });
+        assert_eq!(to_json(&TeamObject::new(&team, View::Client)), client);
+        let mut server = client;
+        server["created_at_millis"] = json!(7);
+        server["server_metadata"] = json!("secret");
+        assert_eq!(to_json(&TeamObject::new(&team, View::Server)), server);
+    }
+
+    /// The whole user object of each view, exactly as the `json!` trees built it.
+    #[test]
+    fn user_objects_are_the_wire_shape_of_each_view() {
+        let team = team();
+        let ada = user(Some(team.id));
+        let client = json!({
+            "id": ada.id.to_string(),
+            "display_name": "Ada",
+            "primary_email": "ada@example.com",
+            "primary_email_verified": true,
+            "profile_image_url": null,
+            "signed_up_at_millis": 1_000,
+            "client_metadata": null,
+            "client_read_only_metadata": 3,
+            "has_password": false,
+            "auth_with_email": false,
+            "otp_auth_enabled": false,
+            "passkey_auth_enabled": false,
+            "oauth_providers": [],
+            "requires_totp_mfa": false,
+            "is_anonymous": false,
+            "is_restricted": false,
+            "restricted_reason": null,
+            "restricted_by_admin": false,
+            "restricted_by_admin_reason": null,
+            "selected_team_id": team.id.to_string(),
+            "selected_team": to_json(&TeamObject::new(&team, View::Client)),
+        });
+        assert_eq!(
+            to_json(&UserObject::new(&ada, Some(&team), View::Client)),
+            client
+        );
+        let mut server = client;
+        server["selected_team"] = to_json(&TeamObject::new(&team, View::Server));
+        server["primary_email_auth_enabled"] = json!(false);
+        server["last_active_at_millis"] = json!(2_000);
+        server["server_metadata"] = json!({"s": true});
+        server["restricted_by_admin_private_details"] = Value::Null;
+        server["country_code"] = Value::Null;
+        server["risk_scores"] = json!({"sign_up": {"bot": 0, "free_trial_abuse": 0}});
+        assert_eq!(
+            to_json(&UserObject::new(&ada, Some(&team), View::Server)),
+            server
+        );
+
+        // Without a selected team, both are null.
+        let alone = user(None);
+        let object = to_json(&UserObject::new(&alone, None, View::Server));
+        assert_eq!(object["selected_team_id"], Value::Null);
+        assert_eq!(object["selected_team"], Value::Null);
+    }
+
+    /// A client object does not hold the server-only fields at all (not merely skips them), and
+    /// its body never names them, however deep.
+    #[test]
+    fn client_objects_hold_no_server_only_fields() {
+        let team = team();
+        let user = user(Some(team.id));
+        let client_team = TeamObject::new(&team, View::Client);
+        assert!(client_team.server.is_none());
+        let client_user = UserObject::new(&user, Some(&team), View::Client);
+        assert!(client_user.server.is_none());
+        assert!(client_user.selected_team.as_ref().unwrap().server.is_none());
+        let body = serde_json::to_string(&client_user).unwrap();
+        for server_only in [
+            "server_metadata",
+            "created_at_millis",
+            "last_active_at_millis",
+            "primary_email_auth_enabled",
+            "restricted_by_admin_private_details",
+            "country_code",
+            "risk_scores",
+        ] {
+            assert!(!body.contains(server_only), "{server_only} in {body}");
+        }
+        assert!(!body.contains("secret"), "server metadata leaked: {body}");
+    }
+
+    /// Whatever JSON a request stored comes back as that JSON, in every metadata field of both
+    /// objects; `null` is stored as absent and comes back as `null`; text that is not JSON is
+    /// sent as `null`.
+    #[test]
+    fn metadata_of_every_shape_round_trips() {
+        for value in [
+            json!({"theme": "dark", "n": {"deep": [1, 2.5, -3]}}),
+            json!([1, "two", null, true]),
+            json!("text with \"quotes\" and é"),
+            json!(42),
+            json!(-0.5),
+            json!(false),
+            json!({}),
+            json!([]),
+            Value::Null,
+        ] {
+            let stored = metadata_text(&value);
+            assert_eq!(stored.is_none(), value.is_null());
+            assert_eq!(metadata_value(stored.as_deref()), value);
+
+            let mut team = team();
+            team.client_metadata = stored.clone();
+            team.client_read_only_metadata = stored.clone();
+            team.server_metadata = stored.clone();
+            let object = to_json(&TeamObject::new(&team, View::Server));
+            for field in [
+                "client_metadata",
+                "client_read_only_metadata",
+                "server_metadata",
+            ] {
+                assert_eq!(object[field], value, "team {field}");
+            }
+
+            let mut user = user(None);
+            user.client_metadata = stored.clone();
+            user.client_read_only_metadata = stored.clone();
+            user.server_metadata = stored;
+            let object = to_json(&UserObject::new(&user, None, View::Server));
+            for field in [
+                "client_metadata",
+                "client_read_only_metadata",
+                "server_metadata",
+            ] {
+                assert_eq!(object[field], value, "user {field}");
+            }
+        }
+        // Stored text with whitespace is the same JSON.
+        assert_eq!(metadata_value(Some(" { \"a\" : 1 } ")), json!({"a": 1}));
+        for corrupt in ["", "{", "undefined", "{\"a\":1} trailing"] {
+            assert_eq!(metadata_value(Some(corrupt)), Value::Null, "{corrupt:?}");
+        }
+    }
+
+    /// The small answers of the identity routes.
+    #[test]
+    fn small_answers_have_their_wire_shapes() {
+        assert_eq!(to_json(&SUCCESS), json!({"success": true}));
+        let empty: ListObject<TeamObject<'_>> = ListObject::new(Vec::new());
+        assert_eq!(to_json(&empty), json!({"items": [], "is_paginated": false}));
+
+        let (team_id, user_id) = (TeamId::new_random(), UserId::new_random());
+        assert_eq!(
+            to_json(&MembershipObject { team_id, user_id }),
+            json!({"team_id": team_id.to_string(), "user_id": user_id.to_string()})
+        );
+        let held = HeldPermission {
+            team_id,
+            user_id,
+            permission_id: "$read_members".into(),
+        };
+        let item = json!({
+            "id": "$read_members",
+            "team_id": team_id.to_string(),
+            "user_id": user_id.to_string(),
+        });
+        assert_eq!(to_json(&TeamPermissionObject::new(&held)), item);
+        assert_eq!(
+            to_json(&ListObject::new(vec![TeamPermissionObject::new(&held)])),
+            json!({"items": [item], "is_paginated": false})
+        );
+
+        let opened = SessionTokensObject {
+            access_token: "a.b.c",
+            refresh_token: Some("r"),
+        };
+        assert_eq!(
+            to_json(&opened),
+            json!({"access_token": "a.b.c", "refresh_token": "r"})
+        );
+        let refreshed = SessionTokensObject {
+            access_token: "a.b.c",
+            refresh_token: None,
+        };
+        assert_eq!(to_json(&refreshed), json!({"access_token": "a.b.c"}));
+        assert_eq!(
+            to_json(&OAuthTokenObject::bearer("a.b.c", 600, "r")),
+            json!({"access_token": "a.b.c", "token_type": "Bearer", "expires_in": 600, "refresh_token": "r"})
+        );
+        assert_eq!(
+            to_json(&OAuthErrorObject {
+                error: "invalid_request",
+                error_description: "Missing",
+            }),
+            json!({"error": "invalid_request", "error_description": "Missing"})
+        );
+    }
 }
