@@ -4,7 +4,7 @@
 pub mod api_keys;
 pub mod health;
 mod identity_fields;
-mod identity_json;
+mod identity_objects;
 pub mod projects;
 pub mod sessions;
 pub mod team_memberships;

@@ -26,10 +26,10 @@ use base64::Engine;
 use keygate_domain::{EpochMillis, ProjectId};
 use keygate_permissions::{authorize_identity, IdentityAction};
 use keygate_service::records::UserRecord;
-use serde_json::{json, Value};
+use serde_json::Value;
 use uuid::Uuid;
 
-use super::identity_json::success_json;
+use super::identity_objects::{OAuthErrorObject, OAuthTokenObject, SessionTokensObject, SUCCESS};
 use crate::access_token::{AccessTokenSubject, IssuedAccessToken, BRANCH_ID};
 use crate::auth::RequestAuth;
 use crate::request_body::RequestBody;
@@ -158,10 +158,10 @@ async fn create_session(
     )?;
     json_response(
         StatusCode::OK,
-        &json!({
-            "access_token": access.token.as_str(),
-            "refresh_token": opened.refresh_token.expose_secret(),
-        }),
+        &SessionTokensObject {
+            access_token: access.token.as_str(),
+            refresh_token: Some(opened.refresh_token.expose_secret()),
+        },
     )
 }
 
@@ -189,7 +189,10 @@ async fn refresh_session(
     let access = issue_access_token(&state, &found.user, found.session.id, state.now())?;
     json_response(
         StatusCode::OK,
-        &json!({"access_token": access.token.as_str()}),
+        &SessionTokensObject {
+            access_token: access.token.as_str(),
+            refresh_token: None,
+        },
     )
 }
 
@@ -214,7 +217,7 @@ async fn sign_out(
         .service()
         .sign_out(auth.actor(), session.session_id)
         .await?;
-    json_response(StatusCode::OK, &success_json())
+    json_response(StatusCode::OK, &SUCCESS)
 }
 
 /// The `grant_type`s upstream's token endpoint knows.
@@ -255,7 +258,10 @@ struct TokenRequest {
 fn oauth_error(error: &str, description: &str) -> Result<HttpResponse, ApiError> {
     json_response(
         StatusCode::BAD_REQUEST,
-        &json!({"error": error, "error_description": description}),
+        &OAuthErrorObject {
+            error,
+            error_description: description,
+        },
     )
 }
 
@@ -370,12 +376,11 @@ async fn oauth_token(
     let access = issue_access_token(&state, &found.user, found.session.id, state.now())?;
     let mut response = json_response(
         StatusCode::OK,
-        &json!({
-            "access_token": access.token.as_str(),
-            "token_type": "Bearer",
-            "expires_in": access.claims.exp - access.claims.iat,
-            "refresh_token": refresh_token,
-        }),
+        &OAuthTokenObject::bearer(
+            access.token.as_str(),
+            access.claims.exp - access.claims.iat,
+            &refresh_token,
+        ),
     )?;
     response.headers_mut().insert(
         actix_web::http::header::PRAGMA,

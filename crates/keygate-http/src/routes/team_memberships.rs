@@ -13,9 +13,8 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use keygate_domain::TeamId;
 use keygate_permissions::{authorize_identity, IdentityAction};
-use serde_json::json;
 
-use super::identity_json::success_json;
+use super::identity_objects::{MembershipObject, SUCCESS};
 use crate::auth::RequestAuth;
 use crate::request_body::RequestBody;
 use crate::responses::{json_response, method_not_allowed};
@@ -60,10 +59,7 @@ async fn add_team_member(
         .service()
         .add_team_member(auth.actor(), team_id, user_id)
         .await?;
-    json_response(
-        StatusCode::CREATED,
-        &json!({"team_id": team_id.to_string(), "user_id": user_id.to_string()}),
-    )
+    json_response(StatusCode::CREATED, &MembershipObject { team_id, user_id })
 }
 
 /// `DELETE /api/v1/team-memberships/{team_id}/{user_id}`.
@@ -81,7 +77,7 @@ async fn remove_team_member(
         .service()
         .remove_team_member(auth.actor(), team_id, user.0)
         .await?;
-    json_response(StatusCode::OK, &success_json())
+    json_response(StatusCode::OK, &SUCCESS)
 }
 
 #[cfg(test)]

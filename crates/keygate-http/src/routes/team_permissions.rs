@@ -17,11 +17,10 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use keygate_domain::TeamId;
 use keygate_permissions::{authorize_identity, IdentityAction};
-use keygate_service::team_permissions::{HeldPermission, PermissionQuery};
-use serde_json::{json, Value};
+use keygate_service::team_permissions::PermissionQuery;
 
 use super::identity_fields::{PermissionIdField, TextFlag};
-use super::identity_json::{list_json, success_json};
+use super::identity_objects::{ListObject, TeamPermissionObject, SUCCESS};
 use crate::auth::RequestAuth;
 use crate::request_body::RequestBody;
 use crate::responses::{json_response, method_not_allowed};
@@ -42,14 +41,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::delete().to(revoke_team_permission))
             .default_service(web::to(method_not_allowed)),
     );
-}
-
-fn permission_item(held: &HeldPermission) -> Value {
-    json!({
-        "id": held.permission_id,
-        "team_id": held.team_id.to_string(),
-        "user_id": held.user_id.to_string(),
-    })
 }
 
 type GrantParams = (TeamId, UserIdOrMe, PermissionIdField);
@@ -81,7 +72,7 @@ async fn grant_team_permission(
         .service()
         .grant_team_permission(auth.actor(), team_id, user_id.0, permission_id.0)
         .await?;
-    json_response(StatusCode::CREATED, &permission_item(&held))
+    json_response(StatusCode::CREATED, &TeamPermissionObject::new(&held))
 }
 
 /// `DELETE /api/v1/team-permissions/{team_id}/{user_id}/{permission_id}`.
@@ -100,7 +91,7 @@ async fn revoke_team_permission(
         .service()
         .revoke_team_permission(auth.actor(), team_id, user_id.0, permission_id.0)
         .await?;
-    json_response(StatusCode::OK, &success_json())
+    json_response(StatusCode::OK, &SUCCESS)
 }
 
 /// `GET /api/v1/team-permissions`.
@@ -130,8 +121,8 @@ async fn list_team_permissions(
         .service()
         .list_team_permissions(auth.actor(), query)
         .await?;
-    let items = held.iter().map(permission_item).collect();
-    json_response(StatusCode::OK, &list_json(items))
+    let items = held.iter().map(TeamPermissionObject::new).collect();
+    json_response(StatusCode::OK, &ListObject::new(items))
 }
 
 #[cfg(test)]

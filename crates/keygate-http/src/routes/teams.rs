@@ -22,7 +22,7 @@ use keygate_service::teams::NewTeam;
 use serde_json::Value;
 
 use super::identity_fields::{require_client_image, ImageUrl, MAX_IMAGE_URL_CHARS};
-use super::identity_json::{list_json, metadata_text, success_json, team_json, View};
+use super::identity_objects::{metadata_text, ListObject, TeamObject, View, SUCCESS};
 use crate::auth::RequestAuth;
 use crate::request_body::RequestBody;
 use crate::responses::{json_response, method_not_allowed};
@@ -132,7 +132,7 @@ async fn create_team(
         server_metadata: fields.server_metadata.as_ref().and_then(metadata_text),
     };
     let team = state.service().create_team(actor, team, creator).await?;
-    json_response(StatusCode::CREATED, &team_json(&team, view))
+    json_response(StatusCode::CREATED, &TeamObject::new(&team, view))
 }
 
 /// `GET /api/v1/teams`.
@@ -146,8 +146,11 @@ async fn list_teams(
     let user_id = check.finish(query)?.map(|user| user.0);
     let found = state.service().list_teams(auth.actor(), user_id).await?;
     let view = View::of(auth.access_type);
-    let items = found.iter().map(|team| team_json(team, view)).collect();
-    json_response(StatusCode::OK, &list_json(items))
+    let items = found
+        .iter()
+        .map(|team| TeamObject::new(team, view))
+        .collect();
+    json_response(StatusCode::OK, &ListObject::new(items))
 }
 
 fn team_id_param(check: &mut RequestCheck) -> crate::validation::Pending<TeamId> {
@@ -167,7 +170,7 @@ async fn read_team(
     let team = state.service().read_team(auth.actor(), team_id).await?;
     json_response(
         StatusCode::OK,
-        &team_json(&team, View::of(auth.access_type)),
+        &TeamObject::new(&team, View::of(auth.access_type)),
     )
 }
 
@@ -197,7 +200,7 @@ async fn update_team(
         .service()
         .update_team(auth.actor(), team_id, changes)
         .await?;
-    json_response(StatusCode::OK, &team_json(&team, view))
+    json_response(StatusCode::OK, &TeamObject::new(&team, view))
 }
 
 /// `DELETE /api/v1/teams/{team_id}`.
@@ -212,7 +215,7 @@ async fn delete_team(
     let query = check.query(|_| ());
     let (team_id, ()) = check.finish((params, query))?;
     state.service().delete_team(auth.actor(), team_id).await?;
-    json_response(StatusCode::OK, &success_json())
+    json_response(StatusCode::OK, &SUCCESS)
 }
 
 #[cfg(test)]

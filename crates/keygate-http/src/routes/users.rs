@@ -23,7 +23,7 @@ use keygate_permissions::{authorize_identity, IdentityAction};
 use keygate_service::users::{NewUser, UserChanges, UserWithTeam};
 use serde_json::Value;
 
-use super::identity_json::{metadata_text, success_json, user_json, View};
+use super::identity_objects::{metadata_text, UserObject, View, SUCCESS};
 
 use super::identity_fields::{
     require_client_image, Email, ImageUrl, NoSignIn, MAX_IMAGE_URL_CHARS,
@@ -209,7 +209,10 @@ async fn create_user(
         server_metadata: fields.server_metadata.as_ref().and_then(metadata_text),
     };
     let user = state.service().create_user(auth.actor(), new).await?;
-    json_response(StatusCode::CREATED, &user_json(&user, None, View::Server))
+    json_response(
+        StatusCode::CREATED,
+        &UserObject::new(&user, None, View::Server),
+    )
 }
 
 /// Reads the `user_id` path parameter of `/users/{user_id}`.
@@ -239,7 +242,7 @@ fn user_id_param(
 fn respond_with_user(loaded: &UserWithTeam, view: View) -> Result<HttpResponse, ApiError> {
     json_response(
         StatusCode::OK,
-        &user_json(&loaded.user, loaded.selected_team.as_ref(), view),
+        &UserObject::new(&loaded.user, loaded.selected_team.as_ref(), view),
     )
 }
 
@@ -287,7 +290,7 @@ async fn delete_user(
         .service()
         .delete_user(auth.actor(), user_id, false)
         .await?;
-    json_response(StatusCode::OK, &success_json())
+    json_response(StatusCode::OK, &SUCCESS)
 }
 
 /// The session user after `action` was allowed (which requires one).
@@ -365,7 +368,7 @@ async fn delete_current_user(
         .service()
         .delete_user(auth.actor(), user_id, true)
         .await?;
-    json_response(StatusCode::OK, &success_json())
+    json_response(StatusCode::OK, &SUCCESS)
 }
 
 #[cfg(test)]
