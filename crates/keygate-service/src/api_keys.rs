@@ -4,7 +4,7 @@
 //! user's standing in the owning team first when the decision needs it, and runs its database
 //! work in one blocking task. Keys are generated, parsed and checked by `keygate-domain`; only
 //! their hash and last four characters are stored, and the full key exists only in what
-//! [`Service::create_api_key`] returns. Every change goes through [`Service::write_keys`].
+//! [`Service::create_api_key`] returns. Every change goes through `Service::write_keys`.
 //!
 //! The check ([`Service::check_api_key`]) is the hot path: a string that is not a well-formed key
 //! is not found before any database work; a well-formed key is found by the id embedded in it —
@@ -12,7 +12,7 @@
 //! hash is compared in constant time, so a forged key with a real id is not found either; a key
 //! of another project is not found. The cache holds rows, not verdicts: revocation and expiry
 //! are evaluated on every check, and a valid check is noted in memory as a use
-//! ([`KeyUsage`](crate::key_usage::KeyUsage)), never written on the check path.
+//! ([`KeyUsage`]), never written on the check path.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -10,7 +10,7 @@
 //! **Key design decisions.**
 //! * **Key writes invalidate by construction.** The storage functions that change or delete
 //!   keys take a `KeyWrite`, which only `keygate_storage::key_changes::write_keys` hands out, and
-//!   the only caller of that is [`Service::write_keys`], which passes this node's check cache.
+//!   the only caller of that is `Service::write_keys`, which passes this node's check cache.
 //!   So no use case can change a key and forget to invalidate it (here or, through Postgres
 //!   `NOTIFY`, on other nodes).
 //! * **Caches hold rows, never verdicts.** [`check_cache`] (key rows) and
@@ -24,7 +24,7 @@
 //! Modules: [`service`] (the shared state), [`actor`], [`error`], [`clock`]; the use cases
 //! [`api_keys`], [`credential_scanning`], [`projects`], and the identity ones [`users`],
 //! [`sessions`], [`teams`], [`memberships`], [`team_permissions`] (with what they share,
-//! [`identity`] and [`team_standing`]); the caches [`check_cache`], [`project_auth_cache`],
+//! `identity` and `team_standing`); the caches [`check_cache`], [`project_auth_cache`],
 //! [`key_usage`]; and [`records`], the stored records use cases take and return.
 
 pub mod actor;

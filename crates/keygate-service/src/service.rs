@@ -1,6 +1,6 @@
 //! [`Service`]: what every use case shares — the database, the hasher for secrets, the clock and
-//! the node's caches — and the two ways use cases reach the database: [`Service::run`] for
-//! blocking work off the async workers, and [`Service::write_keys`], the one path every change
+//! the node's caches — and the two ways use cases reach the database: `Service::run` for
+//! blocking work off the async workers, and `Service::write_keys`, the one path every change
 //! to stored keys takes.
 
 use std::fmt;
@@ -96,7 +96,7 @@ impl Service {
     }
 
     /// The check path's cache of stored keys (for the binary's cross-node listener, and for
-    /// tests and diagnostics). Writes reach it only through [`Service::write_keys`].
+    /// tests and diagnostics). Writes reach it only through `Service::write_keys`.
     pub fn check_cache(&self) -> &Arc<CheckCache> {
         &self.inner.check_cache
     }

@@ -1,7 +1,7 @@
 //! The team permission use cases: grant a permission to a member of a team, take a directly
 //! granted one back, and list what members hold.
 //!
-//! Decisions come from [`authorize`]. A grant or revocation needs the user and the membership to
+//! Decisions come from `identity::authorize`. A grant or revocation needs the user and the membership to
 //! exist (checked in that order, in the same transaction as the change); a grant also needs the
 //! permission to be defined in the project's catalogue, and granting a held permission again
 //! changes nothing. Listing resolves each member's grants through the project's

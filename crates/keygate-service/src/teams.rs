@@ -1,11 +1,11 @@
 //! The team use cases: create, list, read, update and delete the teams of a project.
 //!
 //! Each asks `keygate_permissions` for its decision — [`authorize_create_team`] for a new team
-//! (which also names the creator), [`authorize`] for the rest, which loads the caller's standing
+//! (which also names the creator), `identity::authorize` for the rest, which loads the caller's standing
 //! in the team when a client acts — and does its database work in one blocking task. Creating a
 //! team with a creator is one transaction: the team, the check that the creator exists and the
 //! creator's membership with the grants of [`MembershipKind::Creator`] are stored together or not
-//! at all. Deleting a team deletes its API keys too, so it goes through [`Service::write_keys`].
+//! at all. Deleting a team deletes its API keys too, so it goes through `Service::write_keys`.
 
 use keygate_domain::{TeamId, UserId};
 use keygate_permissions::{authorize_create_team, IdentityAction, MembershipKind};

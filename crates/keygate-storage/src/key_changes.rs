@@ -8,10 +8,10 @@
 //! runs the work in one transaction, announces the recorded ids, and hands them to the caller's
 //! `invalidate` after the commit — so no caller can change a key and forget to invalidate it.
 //!
-//! A write announces the ids it changed with [`announce`] inside its own transaction
+//! A write announces the ids it changed with `announce` inside its own transaction
 //! (`pg_notify` on [`KEY_CHANGES_CHANNEL`]): Postgres delivers the notification at commit and
 //! drops it on rollback, so no node hears of a change that did not happen, and every listening
-//! node hears of every change that did. On SQLite (one node) [`announce`] does nothing.
+//! node hears of every change that did. On SQLite (one node) `announce` does nothing.
 //!
 //! [`spawn_listener`] keeps a dedicated connection that `LISTEN`s on a background thread and
 //! reports [`KeyChangeEvent`]s: `Listening` once subscribed (again after every reconnect),
@@ -81,7 +81,7 @@ impl KeyWrite<'_> {
 }
 
 /// Runs `work` — which changes stored keys through the [`KeyWrite`] it is given — in one
-/// transaction that also announces the changed ids to the other nodes ([`announce`]: delivered
+/// transaction that also announces the changed ids to the other nodes (`announce`: delivered
 /// at commit), then calls `invalidate` with those ids after the commit and before returning.
 ///
 /// A failed write changed nothing, but `invalidate` is still called (with no ids): a commit that
