@@ -37,3 +37,6 @@ pub fn build_app(
         .configure(ui::configure)
         .default_service(web::to(not_found))
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,11 +7,17 @@ use serde::Serialize;
 
 use crate::wire_error::{ApiError, PlainError, JSON_CONTENT_TYPE};
 
-/// Upstream-like plain-text 404 for a path keygate does not serve.
+/// Upstream-like plain-text 404 for a path keygate does not serve. The text names the path (and
+/// query) only, never a host: the host comes from the client's `Host` / `X-Forwarded-Host`
+/// headers, and building a URL from a hostile one fails (actix's `full_url` panics on
+/// `Host: a b`).
 pub async fn not_found(request: HttpRequest) -> HttpResponse {
     let text = format!(
-        "404 — this page does not exist in keygate's API.\n\nkeygate serves the REST API of Stack Auth's API keys (and the identity subset it needs) under /api/v1.\n\nURL: {}",
-        request.full_url()
+        "404 — this page does not exist in keygate's API.\n\nkeygate serves the REST API of Stack Auth's API keys (and the identity subset it needs) under /api/v1.\n\nPath: {}",
+        request
+            .uri()
+            .path_and_query()
+            .map_or_else(|| request.path(), |path| path.as_str())
     );
     PlainError::new(StatusCode::NOT_FOUND, text).to_response()
 }

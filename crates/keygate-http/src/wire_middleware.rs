@@ -4,7 +4,8 @@
 //!
 //! * gives every response a random `x-stack-request-id` (also stored in the request's extensions
 //!   as [`RequestId`] and recorded on the request's `tracing` span) and
-//!   `cache-control: no-store, max-age=0` (unless the handler chose a cache policy itself);
+//!   `cache-control: no-store, max-age=0` (unless the handler chose a cache policy itself) and
+//!   `x-content-type-options: nosniff`;
 //! * with `x-stack-override-error-status` (or its `x-hexclave-` alias) set to any non-empty
 //!   value, turns a 4xx into a 200 carrying `x-stack-actual-status: <status>`, as upstream does
 //!   for clients that cannot read error bodies;
@@ -108,7 +109,12 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
     }
 }
 
-/// Stamps the conventions onto a response: request id, `cache-control`, error-status override.
+/// `x-content-type-options` of every response: browsers must not guess a content type (a
+/// plain-text answer echoing a path is never run as HTML or script).
+pub const NOSNIFF: &str = "nosniff";
+
+/// Stamps the conventions onto a response: request id, `cache-control`, `nosniff`, error-status
+/// override.
 fn apply_conventions<B>(
     response: &mut HttpResponse<B>,
     request_id: &RequestId,
@@ -122,6 +128,10 @@ fn apply_conventions<B>(
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
     }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static(NOSNIFF),
+    );
     if override_errors && status.is_client_error() {
         headers.insert(
             HeaderName::from_static(ACTUAL_STATUS_HEADER),
@@ -325,6 +335,38 @@ mod tests {
         .await;
         assert!(header(&not_found, REQUEST_ID_HEADER).is_some());
         assert_eq!(header(&not_found, "cache-control"), Some(NO_STORE));
+    }
+
+    #[actix_web::test]
+    async fn every_answer_carries_nosniff() {
+        let app = app!();
+        // A success, a known error, a plain 405 and 404, an outage and a panic.
+        for (method, path, status) in [
+            ("GET", "/ok", 200),
+            ("GET", "/keys", 404),
+            ("POST", "/keys", 405),
+            ("GET", "/nope", 404),
+            ("GET", "/outage", 503),
+            ("GET", "/boom", 500),
+        ] {
+            let request = actix_test::TestRequest::default()
+                .method(method.parse().unwrap())
+                .uri(path)
+                .to_request();
+            let response = match actix_test::try_call_service(&app, request).await {
+                Ok(response) => response.map_into_boxed_body(),
+                Err(error) => ServiceResponse::new(
+                    actix_test::TestRequest::default().to_http_request(),
+                    error.error_response(),
+                ),
+            };
+            assert_eq!(response.status().as_u16(), status, "{method} {path}");
+            assert_eq!(
+                header(&response, "x-content-type-options"),
+                Some(NOSNIFF),
+                "{method} {path}"
+            );
+        }
     }
 
     #[actix_web::test]
