@@ -69,6 +69,7 @@
 //! ```
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 
 use actix_web::HttpRequest;
@@ -541,7 +542,7 @@ fn run_reader<T>(
         section,
         path: path.to_owned(),
         source,
-        declared: Vec::new(),
+        declared: HashSet::new(),
     };
     let value = read(&mut reader);
     reader.report_unknown_properties();
@@ -584,7 +585,8 @@ pub struct FieldReader<'a> {
     section: Section,
     path: String,
     source: Source<'a>,
-    declared: Vec<String>,
+    /// The names declared so far (a set: an object may have up to `MAX_BODY_FIELDS` names).
+    declared: HashSet<String>,
 }
 
 impl fmt::Debug for FieldReader<'_> {
@@ -634,7 +636,7 @@ impl<'a> FieldReader<'a> {
             section: self.section,
             path,
             source,
-            declared: Vec::new(),
+            declared: HashSet::new(),
         };
         let value = read(&mut nested);
         nested.report_unknown_properties();
@@ -643,7 +645,7 @@ impl<'a> FieldReader<'a> {
 
     /// The source of a nested object, or `None` after reporting why there is none.
     fn nested_source(&mut self, name: &str, required: bool) -> Option<Source<'a>> {
-        self.declared.push(name.to_owned());
+        self.declared.insert(name.to_owned());
         let path = format!("{}.{name}", self.path);
         let raw = self.raw(name);
         let problem = match raw {
@@ -692,7 +694,7 @@ impl<'a> FieldReader<'a> {
         max_chars: Option<usize>,
         one_of: Option<&OneOf<T>>,
     ) -> Option<T> {
-        self.declared.push(name.to_owned());
+        self.declared.insert(name.to_owned());
         if matches!(self.source, Source::Nothing) {
             return None;
         }
@@ -763,11 +765,11 @@ impl<'a> FieldReader<'a> {
             Source::Json { order, .. } => order
                 .iter()
                 .map(String::as_str)
-                .filter(|key| !self.declared.iter().any(|d| d == key))
+                .filter(|key| !self.declared.contains(*key))
                 .collect(),
             Source::Text(fields) => fields
                 .names()
-                .filter(|key| !self.declared.iter().any(|d| d == key))
+                .filter(|key| !self.declared.contains(*key))
                 .collect(),
             Source::Nothing => Vec::new(),
         };
@@ -841,7 +843,7 @@ impl<T: FieldValue + 'static> Field<'_, '_, T> {
     /// The field may be absent: `None` then.
     pub fn optional(self) -> Option<T> {
         if self.reader.raw(&self.name).is_none() {
-            self.reader.declared.push(self.name);
+            self.reader.declared.insert(self.name);
             return None;
         }
         Some(
