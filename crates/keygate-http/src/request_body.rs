@@ -319,6 +319,8 @@ impl FromRequest for RequestBody {
 mod tests {
     use super::*;
     use actix_web::test::TestRequest;
+
+    use crate::testing::{form_with_fields, json_object_with_keys};
     use serde_json::json;
 
     fn parse(content_type: Option<&str>, body: &str) -> Result<RequestBody, ApiError> {
@@ -330,20 +332,6 @@ mod tests {
             Err(ApiError::Known(KnownError::BodyParsingError { message })) => message,
             other => panic!("expected BODY_PARSING_ERROR, got {other:?}"),
         }
-    }
-
-    /// A JSON object with `count` distinct keys.
-    fn json_with_keys(count: usize) -> String {
-        let fields: Vec<String> = (0..count).map(|i| format!("\"k{i}\":{i}")).collect();
-        format!("{{{}}}", fields.join(","))
-    }
-
-    /// A form with `count` distinct fields.
-    fn form_with_fields(count: usize) -> String {
-        (0..count)
-            .map(|i| format!("f{i}=v"))
-            .collect::<Vec<_>>()
-            .join("&")
     }
 
     #[test]
@@ -363,7 +351,7 @@ mod tests {
 
     #[test]
     fn bodies_with_more_than_the_field_cap_are_refused_before_validation() {
-        let at_cap = json_with_keys(MAX_BODY_FIELDS);
+        let at_cap = json_object_with_keys(MAX_BODY_FIELDS);
         assert!(matches!(
             parse(Some("application/json"), &at_cap),
             Ok(RequestBody::Json(body)) if body.field_count() == MAX_BODY_FIELDS
@@ -372,7 +360,10 @@ mod tests {
         let repeated = format!("{{{}}}", vec![r#""k":1"#; 1_000].join(","));
         assert!(parse(Some("application/json"), &repeated).is_ok());
 
-        let message = parsing_message(parse(Some("application/json"), &json_with_keys(100_000)));
+        let message = parsing_message(parse(
+            Some("application/json"),
+            &json_object_with_keys(100_000),
+        ));
         assert_eq!(
             message,
             format!("Too many fields in request body: 100000 (at most {MAX_BODY_FIELDS})")

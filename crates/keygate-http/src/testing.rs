@@ -365,6 +365,20 @@ impl TestResponse {
 ///     }
 /// }
 /// ```
+/// A JSON object with `count` distinct top-level keys (about 11 bytes each): a hostile body.
+pub fn json_object_with_keys(count: usize) -> String {
+    let fields: Vec<String> = (0..count).map(|i| format!("\"k{i}\":{i}")).collect();
+    format!("{{{}}}", fields.join(","))
+}
+
+/// A form body with `count` distinct, empty fields: a hostile body.
+pub fn form_with_fields(count: usize) -> String {
+    (0..count)
+        .map(|i| format!("f{i}="))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 #[macro_export]
 macro_rules! http_tests {
     ($($(#[$attr:meta])* fn $name:ident($app:ident) $body:block)*) => {

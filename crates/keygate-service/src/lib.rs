@@ -56,7 +56,6 @@ pub use service::Service;
 /// The stored records the use cases take and return, as `keygate-storage` defines them: callers
 /// name them from here and never reach into storage themselves.
 pub mod records {
-    pub use keygate_storage::key_changes::KeyChangeEvent;
     pub use keygate_storage::repo::project_cors::{ProjectCors, TrustedDomain};
     pub use keygate_storage::repo::project_credentials::ProjectCredentialRecord;
     pub use keygate_storage::repo::projects::{ProjectRecord, ProjectUpdate};

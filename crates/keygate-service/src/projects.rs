@@ -271,9 +271,9 @@ impl Service {
         Ok(view)
     }
 
-    /// The project `id` with its CORS settings, if it exists.
-    pub async fn find_project(&self, id: ProjectId) -> Result<Option<ProjectView>, ServiceError> {
-        self.run(move |_, conn| Ok(find_project(conn, id)?)).await
+    /// The project `id`, if it exists.
+    pub async fn project(&self, id: ProjectId) -> Result<Option<ProjectRecord>, ServiceError> {
+        self.run(move |_, conn| Ok(projects::get(conn, id)?)).await
     }
 
     /// The CORS settings of the project `id`.

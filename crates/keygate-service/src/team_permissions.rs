@@ -44,6 +44,21 @@ pub struct PermissionQuery {
     pub recursive: bool,
 }
 
+/// The stored grant of `permission_id` to `user_id` in `team_id` of the actor's project.
+fn grant_record(
+    actor: &Actor,
+    team_id: TeamId,
+    user_id: UserId,
+    permission_id: &PermissionId,
+) -> GrantRecord {
+    GrantRecord {
+        project_id: actor.project,
+        team_id,
+        user_id,
+        permission_id: permission_id.as_str().to_owned(),
+    }
+}
+
 impl Service {
     /// Grants `permission_id` to `user_id` in `team_id`; returns what the member now holds.
     pub async fn grant_team_permission(
@@ -53,12 +68,7 @@ impl Service {
         user_id: UserId,
         permission_id: PermissionId,
     ) -> Result<HeldPermission, ServiceError> {
-        let grant = GrantRecord {
-            project_id: actor.project,
-            team_id,
-            user_id,
-            permission_id: permission_id.as_str().to_owned(),
-        };
+        let grant = grant_record(&actor, team_id, user_id, &permission_id);
         self.run(move |_, conn| {
             authorize(conn, &actor, &IdentityAction::GrantTeamPermission)?;
             conn.in_transaction_with(|conn| {
@@ -89,12 +99,7 @@ impl Service {
         user_id: UserId,
         permission_id: PermissionId,
     ) -> Result<(), ServiceError> {
-        let grant = GrantRecord {
-            project_id: actor.project,
-            team_id,
-            user_id,
-            permission_id: permission_id.as_str().to_owned(),
-        };
+        let grant = grant_record(&actor, team_id, user_id, &permission_id);
         self.run(move |_, conn| {
             authorize(conn, &actor, &IdentityAction::RevokeTeamPermission)?;
             conn.in_transaction_with(|conn| {

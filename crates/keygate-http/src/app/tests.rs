@@ -3,6 +3,8 @@
 
 use actix_web::test::TestRequest;
 
+use crate::testing::{form_with_fields, json_object_with_keys};
+
 /// `Host` and `X-Forwarded-Host` values a client may send that are no valid authority.
 const HOSTILE_HOSTS: [&str; 4] = ["a b", "exa mple.com:80", "[::1", "x/y?z"];
 
@@ -38,20 +40,6 @@ crate::http_tests! {
     }
 }
 
-/// A JSON object with `count` distinct keys (about 11 bytes each).
-fn json_with_keys(count: usize) -> String {
-    let fields: Vec<String> = (0..count).map(|i| format!("\"k{i}\":{i}")).collect();
-    format!("{{{}}}", fields.join(","))
-}
-
-/// A form with `count` distinct fields.
-fn form_with_fields(count: usize) -> String {
-    (0..count)
-        .map(|i| format!("f{i}="))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
 fn post(uri: &str, content_type: &str, body: String) -> TestRequest {
     TestRequest::post()
         .uri(uri)
@@ -67,7 +55,7 @@ crate::http_tests! {
             .send(post(
                 "/api/v1/integrations/credential-scanning/revoke",
                 "application/json",
-                json_with_keys(100_000),
+                json_object_with_keys(100_000),
             ))
             .await;
         assert_eq!(scanner.status.as_u16(), 413, "{}", scanner.body);
@@ -91,7 +79,7 @@ crate::http_tests! {
         // A route with the general 4 MiB limit refuses 100,000 keys at parsing, before
         // authentication and validation.
         let create = app
-            .send(post("/api/v1/user-api-keys", "application/json", json_with_keys(100_000)))
+            .send(post("/api/v1/user-api-keys", "application/json", json_object_with_keys(100_000)))
             .await;
         create.assert_known_error(400, "BODY_PARSING_ERROR");
         assert!(
@@ -107,7 +95,7 @@ crate::http_tests! {
             .send(post(
                 "/api/v1/user-api-keys/check",
                 "application/json",
-                json_with_keys(100_000),
+                json_object_with_keys(100_000),
             ))
             .await;
         assert_eq!(check.status.as_u16(), 413, "{}", check.body);

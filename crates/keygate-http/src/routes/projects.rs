@@ -212,10 +212,8 @@ async fn credential_project(
             project_id: project_id_text.clone(),
         };
         let project_id: ProjectId = project_id_text.parse().map_err(|_| not_found())?;
-        let view = state.service().find_project(project_id).await?;
-        return view
-            .map(|view| Arc::new(view.project))
-            .ok_or_else(|| not_found().into());
+        let project = state.service().project(project_id).await?;
+        return project.map(Arc::new).ok_or_else(|| not_found().into());
     }
     let auth = authenticate(request, state)
         .await?

@@ -5,7 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::testing::{TestApp, TestProject, TestResponse};
+use crate::testing::{TestApp, TestProject, TestResponse, TestUser};
 
 /// A JSON request.
 pub(crate) fn json_request(method: &str, uri: &str, body: Value) -> TestRequest {
@@ -85,4 +85,33 @@ pub(crate) fn assert_schema_error(
     let body = response.json();
     assert_eq!(body["error"], expected.as_str());
     assert_eq!(body["details"]["message"], expected.as_str());
+}
+
+/// Sends every `body` with every method to every `path`, once with server access and once as
+/// the signed-in `user` with client access, and asserts that no answer is a server error.
+pub(crate) async fn assert_never_a_server_error(
+    app: &TestApp,
+    project: &TestProject,
+    user: &TestUser,
+    paths: &[String],
+    bodies: &[Value],
+) {
+    for path in paths {
+        for body in bodies {
+            for method in ["POST", "PATCH", "GET", "DELETE"] {
+                for request in [
+                    project.server(json_request(method, path, body.clone())),
+                    user.signed_in(project.client(json_request(method, path, body.clone()))),
+                ] {
+                    let response = app.send(request).await;
+                    assert!(
+                        response.status.is_client_error() || response.status.is_success(),
+                        "{method} {path:.60} {body:.60}: {} {}",
+                        response.status,
+                        response.body
+                    );
+                }
+            }
+        }
+    }
 }

@@ -26,17 +26,7 @@ fn settings(mode: DemoSignIn, bind: &str) -> UiSettings {
 
 /// Sends `request` through an app whose UI has `ui`.
 async fn send_with(app: &TestApp, ui: UiSettings, request: TestRequest) -> TestResponse {
-    let state = app.state.clone().with_ui(ui);
-    let service = actix_test::init_service(build_app(state)).await;
-    let response = actix_test::call_service(&service, request.to_request()).await;
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = actix_test::read_body(response).await;
-    TestResponse {
-        status,
-        headers,
-        body: String::from_utf8(body.to_vec()).expect("UTF-8"),
-    }
+    app.send_to(&app.state.clone().with_ui(ui), request).await
 }
 
 fn local_request(host: &str) -> TestRequest {
