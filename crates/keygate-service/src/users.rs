@@ -74,6 +74,14 @@ fn display_name(name: Option<String>) -> Option<String> {
     name.filter(|name| !name.is_empty())
 }
 
+/// A verified e-mail needs an address: the rule for creating and for changing a user.
+fn require_address_if_verified(email: Option<&str>, verified: bool) -> Result<(), ServiceError> {
+    if verified && email.is_none() {
+        return Err(Refusal::VerifiedEmailWithoutAddress.into());
+    }
+    Ok(())
+}
+
 /// A duplicate primary e-mail is a conflict naming `email`; any other error is kept.
 fn email_taken(email: Option<String>) -> impl FnOnce(StorageError) -> ServiceError {
     move |error| match (error, email) {
@@ -106,9 +114,7 @@ impl Service {
         let now = self.now();
         self.run(move |_, conn| {
             authorize(conn, &actor, &IdentityAction::CreateUser)?;
-            if new.primary_email.is_none() && new.primary_email_verified {
-                return Err(Refusal::VerifiedEmailWithoutAddress.into());
-            }
+            require_address_if_verified(new.primary_email.as_deref(), new.primary_email_verified)?;
             let user = UserRecord {
                 id,
                 project_id: actor.project,
@@ -235,9 +241,7 @@ fn apply_update(
         Some(change) => change.clone(),
         None => existing.primary_email.clone(),
     };
-    if resulting_email.is_none() && verified {
-        return Err(Refusal::VerifiedEmailWithoutAddress.into());
-    }
+    require_address_if_verified(resulting_email.as_deref(), verified)?;
     let update = UserUpdate {
         display_name: changes.display_name.map(display_name),
         primary_email,
