@@ -119,7 +119,7 @@ fn first_start_projects_credentials_and_shutdown() {
     assert_eq!(patched["display_name"], "Acme Inc");
     assert_eq!(
         patched["config"],
-        json!({"allow_user_api_keys": true, "allow_team_api_keys": true, "client_team_creation_enabled": false, "allow_localhost": true, "domains": []})
+        json!({"allow_user_api_keys": true, "allow_team_api_keys": true, "client_team_creation_enabled": false, "allow_localhost": false, "domains": []})
     );
     // Admin access issues more credentials; server access may not.
     let more = send(
@@ -349,7 +349,7 @@ fn project_commands_print_json_and_suppress_the_default_project() {
     assert_eq!(created["project"]["display_name"], "CLI app");
     assert_eq!(
         created["project"]["config"],
-        json!({"allow_user_api_keys": true, "allow_team_api_keys": false, "client_team_creation_enabled": false, "allow_localhost": true, "domains": []})
+        json!({"allow_user_api_keys": true, "allow_team_api_keys": false, "client_team_creation_enabled": false, "allow_localhost": false, "domains": []})
     );
     let keys = ProjectKeys::from_credential(&project_id, &created["credential"]);
 

@@ -135,6 +135,10 @@ pub enum ProjectCommand {
         /// Let clients (not only servers) create teams.
         #[arg(long)]
         client_team_creation_enabled: bool,
+        /// Let pages on localhost origins call the client API (off: a project trusts no origin
+        /// it was not given).
+        #[arg(long)]
+        allow_localhost: bool,
     },
     /// Change a project's name or switches; prints the project.
     Update {
@@ -152,6 +156,9 @@ pub enum ProjectCommand {
         /// Let clients create teams, or not.
         #[arg(long, value_name = "BOOL")]
         client_team_creation_enabled: Option<bool>,
+        /// Let pages on localhost origins call the client API, or not.
+        #[arg(long, value_name = "BOOL")]
+        allow_localhost: Option<bool>,
     },
     /// List every project, oldest first.
     List,

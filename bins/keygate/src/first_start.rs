@@ -1,5 +1,6 @@
 //! The first start: on a database without projects, keygate creates the project `default` (user
-//! and team API keys and client team creation enabled) with a credential holding all three keys,
+//! and team API keys and client team creation enabled, localhost origins trusted for local
+//! development) with a credential holding all three keys,
 //! and prints them once, so `cargo run --release` on a fresh clone gives a working server.
 //!
 //! Exactly one node ever does this, even when several start at once on a fresh database: the
@@ -11,7 +12,7 @@
 
 use keygate_domain::{EpochMillis, KeyHasher, ProjectSwitches};
 use keygate_service::projects::{
-    create_project, issue_credential, CredentialKeys, IssuedCredential,
+    create_project_with_cors, issue_credential, CorsChanges, CredentialKeys, IssuedCredential,
 };
 use keygate_storage::repo::projects::{self, ProjectRecord};
 use keygate_storage::repo::server_secrets;
@@ -54,7 +55,15 @@ pub fn run(
             allow_team_api_keys: true,
             client_team_creation_enabled: true,
         };
-        let project = create_project(conn, DEFAULT_PROJECT_NAME, config, now)?;
+        // The one project that trusts localhost origins without being asked: it is the one a
+        // developer tries from a page on their own machine.
+        let local_development = CorsChanges {
+            allow_localhost: Some(true),
+            domains: None,
+        };
+        let project =
+            create_project_with_cors(conn, DEFAULT_PROJECT_NAME, config, &local_development, now)?
+                .project;
         let credential = issue_credential(
             conn,
             hasher,
@@ -117,6 +126,7 @@ More keys: `keygate project create --help`, or POST {base_url}/api/v1/internal/a
 
 #[cfg(test)]
 mod tests {
+    use keygate_storage::repo::project_cors;
     use keygate_storage::testing::{insert_project, TestDatabase};
 
     use super::*;
@@ -132,6 +142,8 @@ mod tests {
             assert!(first.credential.publishable_client_key.is_some());
             assert!(first.credential.secret_server_key.is_some());
             assert!(first.credential.super_secret_admin_key.is_some());
+            let cors = project_cors::get(&mut db.conn(), first.project.id).unwrap();
+            assert!(cors.allow_localhost, "the local-development project trusts localhost");
             assert!(run(db.database(), &hasher, 2_000).unwrap().is_none());
             assert_eq!(projects::count(&mut db.conn()).unwrap(), 1);
         }

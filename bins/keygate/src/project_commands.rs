@@ -39,8 +39,13 @@ fn execute(command: ProjectCommand, settings: &Settings) -> anyhow::Result<Value
             allow_user_api_keys,
             allow_team_api_keys,
             client_team_creation_enabled,
+            allow_localhost,
         } => {
             let hasher = key_hasher(settings);
+            let cors = CorsChanges {
+                allow_localhost: Some(allow_localhost),
+                domains: None,
+            };
             let config = ProjectSwitches {
                 allow_user_api_keys,
                 allow_team_api_keys,
@@ -48,13 +53,7 @@ fn execute(command: ProjectCommand, settings: &Settings) -> anyhow::Result<Value
             };
             let (view, credential) = conn
                 .in_transaction(|conn| {
-                    let view = create_project_with_cors(
-                        conn,
-                        &display_name,
-                        config,
-                        &CorsChanges::default(),
-                        now,
-                    )?;
+                    let view = create_project_with_cors(conn, &display_name, config, &cors, now)?;
                     let credential = issue_credential(
                         conn,
                         &hasher,
@@ -78,14 +77,19 @@ fn execute(command: ProjectCommand, settings: &Settings) -> anyhow::Result<Value
             allow_user_api_keys,
             allow_team_api_keys,
             client_team_creation_enabled,
+            allow_localhost,
         } => {
+            let cors = CorsChanges {
+                allow_localhost,
+                domains: None,
+            };
             let changes = ProjectUpdate {
                 display_name,
                 allow_user_api_keys,
                 allow_team_api_keys,
                 client_team_creation_enabled,
             };
-            match update_project(&mut conn, id, &changes, &CorsChanges::default(), now) {
+            match update_project(&mut conn, id, &changes, &cors, now) {
                 Ok(view) => Ok(serde_json::to_value(ProjectObject::new(&view))?),
                 Err(ServiceError::NotFound(NotFound::Project { .. })) => {
                     bail!(no_such_project(id))
@@ -145,12 +149,14 @@ mod tests {
                 allow_user_api_keys: true,
                 allow_team_api_keys: false,
                 client_team_creation_enabled: false,
+                allow_localhost: false,
             },
             &settings,
         )
         .unwrap();
         let project = &created["project"];
         assert_eq!(project["display_name"], "Acme");
+        assert_eq!(project["config"]["allow_localhost"], false, "opt in only");
         assert_eq!(project["config"]["allow_user_api_keys"], true);
         assert_eq!(project["config"]["allow_team_api_keys"], false);
         let id: ProjectId = project["id"].as_str().unwrap().parse().unwrap();
@@ -178,11 +184,13 @@ mod tests {
                 allow_user_api_keys: None,
                 allow_team_api_keys: Some(true),
                 client_team_creation_enabled: None,
+                allow_localhost: Some(true),
             },
             &settings,
         )
         .unwrap();
         assert_eq!(updated["display_name"], "Renamed");
+        assert_eq!(updated["config"]["allow_localhost"], true);
         assert_eq!(updated["config"]["allow_user_api_keys"], true);
         assert_eq!(updated["config"]["allow_team_api_keys"], true);
 
@@ -206,6 +214,7 @@ mod tests {
                 allow_user_api_keys: Some(true),
                 allow_team_api_keys: None,
                 client_team_creation_enabled: None,
+                allow_localhost: None,
             },
             &settings,
         )

@@ -13,10 +13,17 @@
 //!   the form body: there the origin must be allowed by some project). Secret server and admin
 //!   keys never belong in a browser, so their responses get no CORS headers at all.
 //! * **Preflight requests** (`OPTIONS` with `access-control-request-method`) cannot say which
-//!   project they are for (browsers send header names, not values), so they are answered `204`
-//!   with CORS headers when some project allows the origin; the actual request is then judged
-//!   on its own. Allowed request headers are `content-type` and every `x-stack-*` /
-//!   `x-hexclave-*` header; allowed methods `GET, POST, PATCH, DELETE`.
+//!   project they are for (browsers send header names, not values, and keygate's API names its
+//!   project in a header), so they are answered `204` with CORS headers when some project allows
+//!   the origin; the actual request is then judged on its own project, and a page can read the
+//!   answer only when that project trusts its origin. Such a request carries no authority of the
+//!   browser's user either: keygate authenticates with headers, never cookies. Allowed request
+//!   headers are `content-type` and every `x-stack-*` / `x-hexclave-*` header except the secret
+//!   server and super-secret admin keys: a preflight that asks for one of those gets no CORS
+//!   headers at all, so no browser ever sends them cross-origin. Allowed methods
+//!   `GET, POST, PATCH, DELETE`.
+//! * **Settings are cached** per node like project authentication
+//!   ([`keygate_service::cors_cache`]), so a request with an `Origin` costs no database work.
 //! * Origins not allowed get no CORS headers (the browser then refuses to hand the answer to the
 //!   page). Every `/api/` response varies on `Origin`. keygate never sends
 //!   `access-control-allow-credentials`: the API authenticates with headers, not cookies.
@@ -31,7 +38,9 @@ use keygate_domain::ProjectId;
 use keygate_service::records::TrustedDomain;
 use serde_json::Value;
 
-use crate::stack_headers::{stack_header, ACCESS_TYPE, PROJECT_ID};
+use crate::stack_headers::{
+    stack_header, ACCESS_TYPE, PROJECT_ID, SECRET_SERVER_KEY, SUPER_SECRET_ADMIN_KEY,
+};
 use crate::state::AppState;
 use crate::ui::demo::is_loopback_host;
 use crate::validation::{FieldContext, FieldValue, Rejection};
@@ -138,10 +147,16 @@ impl FieldValue for TrustedDomains {
     }
 }
 
-/// Whether a preflight may ask for request header `name`.
+/// Whether a preflight may ask for request header `name` (lowercase, trimmed).
 fn is_allowed_request_header(name: &str) -> bool {
-    let name = name.trim().to_ascii_lowercase();
     name == "content-type" || name.starts_with("x-stack-") || name.starts_with("x-hexclave-")
+}
+
+/// Whether `name` (lowercase, trimmed) carries a key that never belongs in a browser.
+fn is_server_only_header(name: &str) -> bool {
+    [&SECRET_SERVER_KEY, &SUPER_SECRET_ADMIN_KEY]
+        .iter()
+        .any(|header| header.names().contains(&name))
 }
 
 /// The middleware described in the module documentation; wrap it inside
@@ -205,7 +220,7 @@ fn is_same_origin(request: &ServiceRequest, origin: &str) -> bool {
 }
 
 /// The answer to a preflight: CORS headers only for an allowed origin asking for an allowed
-/// method.
+/// method and no server-only header.
 fn preflight_response(headers: &HeaderMap, allowed_origin: Option<String>) -> HttpResponse {
     let mut response = HttpResponse::NoContent();
     response.insert_header((header::VARY, PREFLIGHT_VARY));
@@ -213,16 +228,21 @@ fn preflight_response(headers: &HeaderMap, allowed_origin: Option<String>) -> Ht
         .get(header::ACCESS_CONTROL_REQUEST_METHOD)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|method| ALLOWED_METHODS.split(", ").any(|m| m == method.trim()));
+    let requested: Vec<String> = headers
+        .get_all(header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|line| line.split(','))
+        .map(|name| name.trim().to_ascii_lowercase())
+        .filter(|name| !name.is_empty())
+        .collect();
+    let asks_for_server_keys = requested.iter().any(|name| is_server_only_header(name));
     let origin_value = allowed_origin
-        .filter(|_| method_allowed)
+        .filter(|_| method_allowed && !asks_for_server_keys)
         .and_then(|origin| HeaderValue::from_str(&origin).ok());
     if let Some(origin) = origin_value {
-        let requested: Vec<String> = headers
-            .get_all(header::ACCESS_CONTROL_REQUEST_HEADERS)
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|line| line.split(','))
-            .map(|name| name.trim().to_ascii_lowercase())
-            .filter(|name| !name.is_empty() && is_allowed_request_header(name))
+        let requested: Vec<String> = requested
+            .into_iter()
+            .filter(|name| is_allowed_request_header(name))
             .collect();
         response
             .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin))

@@ -21,6 +21,11 @@ impl StackHeader {
             hexclave: HeaderName::from_static(hexclave),
         }
     }
+
+    /// Both names, lowercase.
+    pub fn names(&self) -> [&str; 2] {
+        [self.stack.as_str(), self.hexclave.as_str()]
+    }
 }
 
 /// `x-stack-access-type`.

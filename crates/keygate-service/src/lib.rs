@@ -13,9 +13,10 @@
 //!   the only caller of that is `Service::write_keys`, which passes this node's check cache.
 //!   So no use case can change a key and forget to invalidate it (here or, through Postgres
 //!   `NOTIFY`, on other nodes).
-//! * **Caches hold rows, never verdicts.** [`check_cache`] (key rows) and
-//!   [`project_auth_cache`] (which project a project key opens) save database round trips; every
-//!   request still evaluates revocation and expiry at its own clock.
+//! * **Caches hold rows, never verdicts.** [`check_cache`] (key rows),
+//!   [`project_auth_cache`] (which project a project key opens) and [`cors_cache`] (each
+//!   project's CORS settings) save database round trips; every request still evaluates
+//!   revocation and expiry at its own clock.
 //! * **Blocking work off the async workers.** Use cases are `async` and run their Diesel work on
 //!   the runtime's blocking pool ([`Service`]); the check answers from the cache without leaving
 //!   the worker.
@@ -25,13 +26,14 @@
 //! [`api_keys`], [`credential_scanning`], [`projects`], and the identity ones [`users`],
 //! [`sessions`], [`teams`], [`memberships`], [`team_permissions`] (with what they share,
 //! `identity` and `team_standing`); the caches [`check_cache`], [`project_auth_cache`],
-//! [`key_usage`]; and [`records`], the stored records use cases take and return.
+//! [`cors_cache`], [`key_usage`]; and [`records`], the stored records use cases take and return.
 
 pub mod actor;
 pub mod api_keys;
 mod cache_generation;
 pub mod check_cache;
 pub mod clock;
+pub mod cors_cache;
 pub mod credential_scanning;
 pub mod demo;
 pub mod error;

@@ -23,6 +23,7 @@ use keygate_storage::repo::team_permissions::{self, PermissionDefinitionRecord};
 use keygate_storage::{DbConnection, StorageError};
 use uuid::Uuid;
 
+use crate::cors_cache::AnyProjectQuery;
 use crate::error::{NotFound, ServiceError};
 use crate::project_auth_cache::PresentedProjectKey;
 use crate::Service;
@@ -294,7 +295,7 @@ impl Service {
         let view = self
             .run(move |_, conn| update_project(conn, id, &changes, &cors, now))
             .await?;
-        self.project_auth_cache().invalidate_all();
+        self.project_settings_changed();
         tracing::info!(project_id = %id, "project updated");
         Ok(view)
     }
@@ -366,25 +367,62 @@ impl Service {
 
     /// Whether `origin` may call the client API: of `project`, or (without one, as for a
     /// preflight, which names no project) of some project. A localhost origin is allowed where
-    /// the project allows localhost.
+    /// the project allows localhost. Answered from this node's CORS cache when it can be.
     pub async fn origin_allowed(
         &self,
         project: Option<ProjectId>,
         origin: String,
         is_localhost: bool,
     ) -> Result<bool, ServiceError> {
-        self.run(move |_, conn| {
-            let allowed = match project {
-                Some(project) => {
-                    (is_localhost && project_cors::project_allows_localhost(conn, project)?)
-                        || project_cors::project_trusts_origin(conn, project, &origin)?
-                }
-                None => {
-                    (is_localhost && project_cors::any_project_allows_localhost(conn)?)
-                        || project_cors::any_project_trusts_origin(conn, &origin)?
+        match project {
+            Some(project) => {
+                let cors = self.project_cors_cached(project).await?;
+                Ok((is_localhost && cors.allow_localhost)
+                    || cors.domains.iter().any(|domain| domain.origin == origin))
+            }
+            None => Ok(
+                (is_localhost && self.any_project(AnyProjectQuery::Localhost).await?)
+                    || self.any_project(AnyProjectQuery::Origin(origin)).await?,
+            ),
+        }
+    }
+
+    /// `project`'s CORS settings, from the cache or else the database (then cached).
+    async fn project_cors_cached(
+        &self,
+        project: ProjectId,
+    ) -> Result<Arc<ProjectCors>, ServiceError> {
+        if let Some(cors) = self.cors_cache().project(&project) {
+            return Ok(cors);
+        }
+        self.run(move |service, conn| {
+            let ticket = service.cors_cache().ticket();
+            let cors = Arc::new(project_cors::get(conn, project)?);
+            service
+                .cors_cache()
+                .store_project(ticket, project, Arc::clone(&cors));
+            Ok(cors)
+        })
+        .await
+    }
+
+    /// Whether some project answers `query` yes, from the cache or else the database.
+    async fn any_project(&self, query: AnyProjectQuery) -> Result<bool, ServiceError> {
+        if let Some(answer) = self.cors_cache().any_project(&query) {
+            return Ok(answer);
+        }
+        self.run(move |service, conn| {
+            let ticket = service.cors_cache().ticket();
+            let answer = match &query {
+                AnyProjectQuery::Localhost => project_cors::any_project_allows_localhost(conn)?,
+                AnyProjectQuery::Origin(origin) => {
+                    project_cors::any_project_trusts_origin(conn, origin)?
                 }
             };
-            Ok(allowed)
+            service
+                .cors_cache()
+                .store_any_project(ticket, query, answer);
+            Ok(answer)
         })
         .await
     }

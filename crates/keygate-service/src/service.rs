@@ -12,6 +12,7 @@ use keygate_storage::{Backend, Database, DbConnection};
 
 use crate::check_cache::{CheckCache, CheckCacheSettings};
 use crate::clock::Clock;
+use crate::cors_cache::CorsCache;
 use crate::error::ServiceError;
 use crate::key_usage::KeyUsage;
 use crate::project_auth_cache::{ProjectAuthCache, ProjectAuthCacheSettings};
@@ -29,6 +30,7 @@ struct Inner {
     clock: Clock,
     check_cache: Arc<CheckCache>,
     project_auth_cache: Arc<ProjectAuthCache>,
+    cors_cache: Arc<CorsCache>,
     key_usage: Arc<KeyUsage>,
 }
 
@@ -54,6 +56,7 @@ impl Service {
                 project_auth_cache: Arc::new(ProjectAuthCache::new(
                     ProjectAuthCacheSettings::default(),
                 )),
+                cors_cache: Arc::new(CorsCache::new(ProjectAuthCacheSettings::default())),
                 key_usage: Arc::new(KeyUsage::new()),
             }),
         }
@@ -69,12 +72,13 @@ impl Service {
         }
     }
 
-    /// The same service with a project-authentication cache of other bounds (set up before
-    /// serving).
+    /// The same service with project-authentication and CORS caches of other bounds (set up
+    /// before serving).
     pub fn with_project_auth_cache(self, settings: ProjectAuthCacheSettings) -> Self {
         Service {
             inner: Arc::new(Inner {
                 project_auth_cache: Arc::new(ProjectAuthCache::new(settings)),
+                cors_cache: Arc::new(CorsCache::new(settings)),
                 ..Inner::clone(&self.inner)
             }),
         }
@@ -104,6 +108,19 @@ impl Service {
     /// Which project a presented project key opens.
     pub fn project_auth_cache(&self) -> &Arc<ProjectAuthCache> {
         &self.inner.project_auth_cache
+    }
+
+    /// Each project's CORS settings.
+    pub fn cors_cache(&self) -> &Arc<CorsCache> {
+        &self.inner.cors_cache
+    }
+
+    /// Forgets what this node cached about projects (which project a key opens, CORS settings),
+    /// after a project, its settings or its credentials changed; called before the change's
+    /// response is sent.
+    pub fn project_settings_changed(&self) {
+        self.inner.project_auth_cache.invalidate_all();
+        self.inner.cors_cache.invalidate_all();
     }
 
     /// This node's record of when keys were last used (flushed by a

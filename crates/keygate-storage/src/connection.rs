@@ -310,6 +310,36 @@ impl Database {
         }
         Ok(applied)
     }
+
+    /// Reverts applied migrations, newest first, while the newest applied one is `version` or
+    /// later, so a test can put data into the schema as it was before a data migration and then
+    /// run it ([`Database::run_migrations`]).
+    #[cfg(any(test, feature = "test-support"))]
+    pub fn revert_migrations_from(&self, version: &str) -> Result<(), StorageError> {
+        fn revert<C: MigrationHarness<DB>, DB: diesel::backend::Backend>(
+            conn: &mut C,
+            source: impl Fn() -> EmbeddedMigrations,
+            version: &str,
+        ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+            while conn
+                .applied_migrations()?
+                .iter()
+                .max()
+                .is_some_and(|newest| newest.to_string().as_str() >= version)
+            {
+                conn.revert_last_migration(source())?;
+            }
+            Ok(())
+        }
+        let mut conn = self.get()?;
+        match &mut *conn {
+            DbConnection::Sqlite(sqlite) => revert(sqlite, || SQLITE_MIGRATIONS, version),
+            DbConnection::Postgres(pg) => revert(pg, || POSTGRES_MIGRATIONS, version),
+        }
+        .map_err(|error| StorageError::Migration {
+            message: error.to_string(),
+        })
+    }
 }
 
 fn connection_error(backend: Backend, error: diesel::r2d2::Error) -> StorageError {

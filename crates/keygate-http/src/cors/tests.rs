@@ -127,8 +127,10 @@ crate::http_tests! {
 
     fn localhost_follows_the_projects_setting(app) {
         let open = app.create_open_project();
+        trust(app, &open, true, &[]);
         let closed = app.create_open_project();
         trust(app, &closed, false, &[]);
+        let unset = app.create_open_project();
         let local = "http://localhost:5173";
         let send = |project: &TestProject| {
             project.client(
@@ -137,11 +139,93 @@ crate::http_tests! {
                     .insert_header(("origin", local)),
             )
         };
-        // `open` stored no settings: upstream's default allows localhost.
         let allowed = app.send(send(&open)).await;
         assert_eq!(allowed.header("access-control-allow-origin"), Some(local));
         let refused = app.send(send(&closed)).await;
         assert_eq!(refused.header("access-control-allow-origin"), None);
+        // A project that stored no settings trusts no localhost origin: it opts in.
+        let refused = app.send(send(&unset)).await;
+        assert_eq!(refused.header("access-control-allow-origin"), None);
+    }
+
+    fn projects_the_operator_creates_do_not_trust_localhost(app) {
+        let created = app
+            .send(
+                TestRequest::post()
+                    .uri("/api/v1/internal/projects")
+                    .insert_header((
+                        "authorization",
+                        format!("Bearer {}", crate::testing::TEST_OPERATOR_TOKEN),
+                    ))
+                    .set_json(serde_json::json!({"display_name": "Shop"})),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let created: Value = serde_json::from_str(&created.body).unwrap();
+        assert_eq!(created["config"]["allow_localhost"], false);
+        let project = created["id"].as_str().unwrap();
+        let response = app
+            .send(
+                TestRequest::get()
+                    .uri("/api/v1/user-api-keys?user_id=me")
+                    .insert_header(("x-stack-access-type", "client"))
+                    .insert_header(("x-stack-project-id", project))
+                    .insert_header(("origin", "http://localhost:3000")),
+            )
+            .await;
+        assert_eq!(response.header("access-control-allow-origin"), None);
+        let preflight = app.send(preflight("http://localhost:3000", "x-stack-project-id")).await;
+        assert_eq!(preflight.header("access-control-allow-origin"), None, "no project opted in");
+    }
+
+    fn preflights_never_allow_the_server_or_admin_key_headers(app) {
+        let project = app.create_open_project();
+        trust(app, &project, true, &[SHOP]);
+        for header in [
+            "x-stack-secret-server-key",
+            "x-hexclave-secret-server-key",
+            "X-Stack-Super-Secret-Admin-Key",
+            "x-hexclave-super-secret-admin-key",
+        ] {
+            let response = app
+                .send(preflight(SHOP, &format!("content-type, x-stack-project-id, {header}")))
+                .await;
+            assert_eq!(response.status, StatusCode::NO_CONTENT);
+            assert_eq!(response.header("access-control-allow-origin"), None, "{header}");
+            assert_eq!(response.header("access-control-allow-headers"), None, "{header}");
+            assert_eq!(response.header("access-control-allow-methods"), None, "{header}");
+        }
+        let response = app
+            .send(preflight(SHOP, "content-type, x-stack-project-id, x-stack-publishable-client-key"))
+            .await;
+        assert_eq!(response.header("access-control-allow-origin"), Some(SHOP));
+    }
+
+    fn cors_settings_are_cached_until_this_node_changes_the_project(app) {
+        let project = app.create_open_project();
+        trust(app, &project, false, &[SHOP]);
+        let send = || {
+            project.client(
+                TestRequest::get()
+                    .uri("/api/v1/user-api-keys?user_id=me")
+                    .insert_header(("origin", SHOP)),
+            )
+        };
+        assert_eq!(app.send(send()).await.header("access-control-allow-origin"), Some(SHOP));
+        assert_eq!(app.send(preflight(SHOP, "x-stack-project-id")).await.header("access-control-allow-origin"), Some(SHOP));
+        // Changed behind the node's back: the cached settings answer, no database read.
+        trust(app, &project, false, &[]);
+        assert_eq!(app.send(send()).await.header("access-control-allow-origin"), Some(SHOP));
+        assert_eq!(app.send(preflight(SHOP, "x-stack-project-id")).await.header("access-control-allow-origin"), Some(SHOP));
+        // Changed through the API: seen by the very next request.
+        let patched = app
+            .send(project.admin(TestRequest::patch().uri("/api/v1/internal/projects/current")).set_json(
+                serde_json::json!({"config": {"domains": []}}),
+            ))
+            .await;
+        assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+        assert_eq!(app.send(send()).await.header("access-control-allow-origin"), None);
+        assert_eq!(app.send(preflight(SHOP, "x-stack-project-id")).await.header("access-control-allow-origin"), None);
     }
 
     fn server_and_admin_access_never_get_cors_headers(app) {
@@ -192,7 +276,9 @@ crate::http_tests! {
         // Localhost preflights pass while some project allows localhost.
         let local = app.send(preflight("http://127.0.0.1:3000", "x-stack-project-id")).await;
         assert_eq!(local.header("access-control-allow-origin"), None, "the only project refuses localhost");
-        app.create_open_project();
+        let local_project = app.create_open_project();
+        trust(app, &local_project, true, &[]);
+        app.state.service().project_settings_changed();
         let local = app.send(preflight("http://127.0.0.1:3000", "x-stack-project-id")).await;
         assert_eq!(local.header("access-control-allow-origin"), Some("http://127.0.0.1:3000"));
     }

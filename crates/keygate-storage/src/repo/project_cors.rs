@@ -2,19 +2,22 @@
 //! domains are trusted (upstream's project config `allow_localhost` and
 //! `domains: [{domain, handler_path}]`).
 //!
-//! A project without stored settings reads as [`ProjectCors::default`]: localhost allowed (as
-//! upstream's new projects), no trusted domain. Each domain is stored with its web origin, which
-//! the HTTP layer computes; lookups match on that origin.
+//! A project without stored settings reads as [`ProjectCors::default`]: no localhost origin, no
+//! trusted domain — a project must opt in to every origin (the first-start project stores
+//! `allow_localhost = true` for local development; projects made before that rule were given
+//! explicit settings by a migration, so they kept the old default). Each domain is stored with
+//! its web origin, which the HTTP layer computes; lookups match on that origin.
 
 use diesel::prelude::*;
 use keygate_domain::{EpochMillis, ProjectId};
 
 use crate::connection::DbConnection;
 use crate::error::StorageError;
-use crate::schema::{project_cors_settings, project_trusted_domains, projects};
+use crate::schema::{project_cors_settings, project_trusted_domains};
 
-/// Whether localhost is allowed for a project that never stored CORS settings.
-pub const DEFAULT_ALLOW_LOCALHOST: bool = true;
+/// Whether localhost is allowed for a project that never stored CORS settings: no, so no browser
+/// page on someone's machine may call a project that did not ask for it.
+pub const DEFAULT_ALLOW_LOCALHOST: bool = false;
 
 /// One trusted domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,34 +134,6 @@ pub fn set(
     })
 }
 
-/// Whether `project` trusts `origin` through one of its domains.
-pub fn project_trusts_origin(
-    conn: &mut DbConnection,
-    project: ProjectId,
-    origin: &str,
-) -> Result<bool, StorageError> {
-    let found = project_trusted_domains::table
-        .filter(project_trusted_domains::origin.eq(origin))
-        .filter(project_trusted_domains::project_id.eq(project.to_string()))
-        .select(project_trusted_domains::position)
-        .first::<i32>(conn)
-        .optional()?;
-    Ok(found.is_some())
-}
-
-/// Whether `project` allows localhost origins (the default when it stored no settings).
-pub fn project_allows_localhost(
-    conn: &mut DbConnection,
-    project: ProjectId,
-) -> Result<bool, StorageError> {
-    Ok(project_cors_settings::table
-        .find(project.to_string())
-        .select(project_cors_settings::allow_localhost)
-        .first::<bool>(conn)
-        .optional()?
-        .unwrap_or(DEFAULT_ALLOW_LOCALHOST))
-}
-
 /// Whether any project trusts `origin` through one of its domains (for preflight requests,
 /// which do not say which project they are for).
 pub fn any_project_trusts_origin(
@@ -173,20 +148,20 @@ pub fn any_project_trusts_origin(
     Ok(found.is_some())
 }
 
-/// Whether any project allows localhost origins: some project has no stored settings (the
-/// default allows it) or stored `allow_localhost = true`.
+/// Whether any project allows localhost origins (for preflight requests).
 pub fn any_project_allows_localhost(conn: &mut DbConnection) -> Result<bool, StorageError> {
-    let project_count: i64 = projects::table.count().get_result(conn)?;
-    let refusing: i64 = project_cors_settings::table
-        .filter(project_cors_settings::allow_localhost.eq(false))
-        .count()
-        .get_result(conn)?;
-    Ok(project_count > refusing)
+    let found = project_cors_settings::table
+        .filter(project_cors_settings::allow_localhost.eq(true))
+        .select(project_cors_settings::project_id)
+        .first::<String>(conn)
+        .optional()?;
+    Ok(found.is_some())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::projects;
     use crate::testing::insert_project;
 
     fn domain(origin: &str) -> TrustedDomain {
@@ -202,8 +177,8 @@ mod tests {
             let mut conn = db.conn();
             let project = insert_project(&mut conn);
             assert_eq!(get(&mut conn, project.id).unwrap(), ProjectCors::default());
-            assert!(project_allows_localhost(&mut conn, project.id).unwrap());
-            assert!(!project_trusts_origin(&mut conn, project.id, "https://a.example").unwrap());
+            assert!(!ProjectCors::default().allow_localhost, "opt in, never by default");
+            assert!(!any_project_allows_localhost(&mut conn).unwrap());
         }
 
         fn settings_are_replaced_whole_and_keep_their_order(db) {
@@ -215,9 +190,8 @@ mod tests {
             };
             set(&mut conn, project.id, &first, 1_000).unwrap();
             assert_eq!(get(&mut conn, project.id).unwrap(), first);
-            assert!(!project_allows_localhost(&mut conn, project.id).unwrap());
-            assert!(project_trusts_origin(&mut conn, project.id, "https://a.example:8443").unwrap());
-            assert!(!project_trusts_origin(&mut conn, project.id, "https://a.example").unwrap());
+            assert!(any_project_trusts_origin(&mut conn, "https://a.example:8443").unwrap());
+            assert!(!any_project_trusts_origin(&mut conn, "https://a.example").unwrap());
 
             let second = ProjectCors {
                 allow_localhost: true,
@@ -225,7 +199,7 @@ mod tests {
             };
             set(&mut conn, project.id, &second, 2_000).unwrap();
             assert_eq!(get(&mut conn, project.id).unwrap(), second);
-            assert!(!project_trusts_origin(&mut conn, project.id, "https://b.example").unwrap());
+            assert!(!any_project_trusts_origin(&mut conn, "https://b.example").unwrap());
         }
 
         fn origins_are_trusted_per_project(db) {
@@ -237,8 +211,8 @@ mod tests {
                 domains: vec![domain("https://shop.example")],
             };
             set(&mut conn, trusting.id, &settings, 1_000).unwrap();
-            assert!(project_trusts_origin(&mut conn, trusting.id, "https://shop.example").unwrap());
-            assert!(!project_trusts_origin(&mut conn, other.id, "https://shop.example").unwrap());
+            assert_eq!(get(&mut conn, trusting.id).unwrap(), settings);
+            assert_eq!(get(&mut conn, other.id).unwrap(), ProjectCors::default());
             assert!(any_project_trusts_origin(&mut conn, "https://shop.example").unwrap());
             assert!(!any_project_trusts_origin(&mut conn, "https://evil.example").unwrap());
         }
@@ -247,14 +221,34 @@ mod tests {
             let mut conn = db.conn();
             assert!(!any_project_allows_localhost(&mut conn).unwrap(), "no project at all");
             let first = insert_project(&mut conn);
-            assert!(any_project_allows_localhost(&mut conn).unwrap(), "default allows");
+            assert!(!any_project_allows_localhost(&mut conn).unwrap(), "the default refuses");
+            let open = ProjectCors { allow_localhost: true, domains: Vec::new() };
             let closed = ProjectCors { allow_localhost: false, domains: Vec::new() };
-            set(&mut conn, first.id, &closed, 1_000).unwrap();
-            assert!(!any_project_allows_localhost(&mut conn).unwrap());
-            let second = insert_project(&mut conn);
+            set(&mut conn, first.id, &open, 1_000).unwrap();
             assert!(any_project_allows_localhost(&mut conn).unwrap());
+            let second = insert_project(&mut conn);
+            set(&mut conn, second.id, &open, 1_000).unwrap();
+            set(&mut conn, first.id, &closed, 1_000).unwrap();
+            assert!(any_project_allows_localhost(&mut conn).unwrap(), "the second still allows");
             set(&mut conn, second.id, &closed, 1_000).unwrap();
             assert!(!any_project_allows_localhost(&mut conn).unwrap());
+        }
+
+        fn projects_made_before_the_opt_in_rule_keep_trusting_localhost(db) {
+            // Back to the schema before the migration that wrote the old default down.
+            db.revert_migrations_from("20261205000100").unwrap();
+            let mut conn = db.conn();
+            let old = insert_project(&mut conn);
+            let closed = insert_project(&mut conn);
+            let refusing = ProjectCors { allow_localhost: false, domains: Vec::new() };
+            set(&mut conn, closed.id, &refusing, 1_000).unwrap();
+            drop(conn);
+            db.run_migrations().unwrap();
+            let mut conn = db.conn();
+            assert!(get(&mut conn, old.id).unwrap().allow_localhost, "kept the old default");
+            assert_eq!(get(&mut conn, closed.id).unwrap(), refusing, "stored settings untouched");
+            let new = insert_project(&mut conn);
+            assert!(!get(&mut conn, new.id).unwrap().allow_localhost, "new projects opt in");
         }
 
         fn settings_of_a_missing_project_are_refused_and_deleted_with_it(db) {

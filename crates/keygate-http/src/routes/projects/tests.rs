@@ -333,7 +333,7 @@ crate::http_tests! {
             })))
             .await
             .assert_ok(201);
-        assert_eq!(created["config"]["allow_localhost"], true);
+        assert_eq!(created["config"]["allow_localhost"], false, "localhost is opt-in");
         assert_eq!(
             created["config"]["domains"],
             json!([{"domain": "https://shop.example", "handler_path": "/handler"}])
