@@ -8,13 +8,13 @@
 //!   `POST`s the token. It changes nothing, so a link preview or prefetch cannot use it up.
 //! * `POST /handler/demo-sign-in` (form field `token`) checks the token in constant time
 //!   ([`UiState::consume_demo_token`](super::UiState)), refuses a request from another site with
-//!   403 ([`is_same_origin`]), uses the token up and has a new link announced for next time, then
+//!   403 (`same_origin::is_same_origin`), uses the token up and has a new link announced for next time, then
 //!   1. signs the demo user in for 7 days
 //!      ([`Service::demo_sign_in`](keygate_service::Service::demo_sign_in): the project the
 //!      first start recorded, by id; the user and its team made on first use; the user's other
 //!      sessions signed out, so there is one demo session);
 //!   2. sets the page's cookies, all `HttpOnly`, `SameSite=Strict`, scoped to `/handler`, and
-//!      `Secure` when the server is reached over https ([`is_https`]): the access token
+//!      `Secure` when the server is reached over https (`same_origin::is_https`): the access token
 //!      (`stack-access-token`), upstream's refresh cookie `stack-refresh-<project id>`, the
 //!      project id and a publishable client key — one credential, publishable key only, minted
 //!      for the demo and valid 30 days, kept in this process's memory (reused until a day before
@@ -72,7 +72,9 @@ pub fn is_available(settings: &UiSettings) -> bool {
     }
 }
 
-/// Whether `host` (`name[:port]`, `[v6][:port]`) is a loopback name or address.
+/// Whether `host` (`name[:port]`, `[v6][:port]`) is a loopback name or address. Used by CORS's
+/// `allow_localhost` ([`crate::cors`]); the demo sign-in no longer trusts any host name. (It
+/// stays here so the CORS work going on in parallel is not disturbed; it belongs in `cors.rs`.)
 pub(crate) fn is_loopback_host(host: &str) -> bool {
     let name = if let Some(rest) = host.strip_prefix('[') {
         match rest.split_once(']') {

@@ -1,5 +1,5 @@
 //! Where the prebuilt UI lives and the cookies it uses: shared by the hosted page and the demo
-//! sign-in, which sets the cookies the page reads. Every such cookie is made by [`page_cookie`]:
+//! sign-in, which sets the cookies the page reads. Every such cookie is made by `page_cookie`:
 //! `HttpOnly`, `SameSite=Strict`, scoped to `/handler`.
 
 use actix_web::http::header;
