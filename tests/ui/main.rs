@@ -13,6 +13,7 @@
 mod harness;
 mod webdriver;
 
+use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -43,6 +44,8 @@ struct Scenario {
     keys: ProjectKeys,
     server: Server,
     http: reqwest::blocking::Client,
+    /// The demo links already used (each works once; the server prints the next).
+    used_links: RefCell<Vec<String>>,
     _dir: tempfile::TempDir,
     _serial: MutexGuard<'static, ()>,
 }
@@ -80,8 +83,10 @@ fn scenario_with(width: u32, height: u32, env: &[(&str, &str)]) -> Option<Scenar
         admin: value("super secret admin key"),
     };
     assert!(
-        server.stdout().contains("/handler/demo-sign-in"),
-        "the server does not point at the demo sign-in:\n{}",
+        server
+            .stdout()
+            .contains("/handler/demo-sign-in?token=kgdemo_"),
+        "the server does not print a demo sign-in link:\n{}",
         server.stdout()
     );
     let browser = Browser::launch(&installation, width, height);
@@ -94,6 +99,7 @@ fn scenario_with(width: u32, height: u32, env: &[(&str, &str)]) -> Option<Scenar
         keys,
         server,
         http,
+        used_links: RefCell::new(Vec::new()),
         _dir: dir,
         _serial: serial,
     })
@@ -108,9 +114,49 @@ impl Scenario {
         Reply::read(request.send().expect("send the request"))
     }
 
-    /// Signs in through the demo and waits for the user's keys to load.
+    /// The newest demo link the server printed that was not used yet (waits for it: the next
+    /// one is printed when the previous one is used).
+    fn fresh_demo_link(&self) -> String {
+        let started = std::time::Instant::now();
+        loop {
+            let stdout = self.server.stdout();
+            let newest = stdout
+                .split_whitespace()
+                .filter(|word| word.contains("/handler/demo-sign-in?token="))
+                .last()
+                .map(str::to_owned);
+            if let Some(link) = newest.filter(|link| !self.used_links.borrow().contains(link)) {
+                self.used_links.borrow_mut().push(link.clone());
+                return link;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no fresh demo link in:\n{stdout}"
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Signs in through the demo link the server printed (its form, then its button) and waits
+    /// for the user's keys to load.
     fn demo_sign_in(&self) {
-        self.browser.goto(&self.server.url("/handler/demo-sign-in"));
+        let link = self.fresh_demo_link();
+        // The link names the public URL (localhost); the browser stays on the address the
+        // tests use, so the session cookies are sent with every later page.
+        let (_, path) = link
+            .split_once("/handler/")
+            .expect("a link to /handler/demo-sign-in");
+        self.browser
+            .goto(&self.server.url(&format!("/handler/{path}")));
+        let button = self.browser.element(
+            "the demo sign-in button",
+            "return document.querySelector('form button[type=submit]');",
+        );
+        self.browser.click(&button);
+        self.browser.wait_for(
+            "the account settings page",
+            "return location.pathname === '/handler/account-settings';",
+        );
         assert!(
             self.browser.url().ends_with("/handler/account-settings"),
             "the demo sign-in did not land on the page: {}",
@@ -509,7 +555,10 @@ fn team_keys_are_offered_only_where_the_user_manages_them() {
         joined.text
     );
 
+    // Another browser session: the member's token in the seed's cookie (set by the page's
+    // own script, as a customer's frontend would), no demo cookies.
     s.browser.goto(&s.server.url("/handler/account-settings"));
+    s.browser.delete_cookies();
     s.browser.script(
         "document.cookie = 'stack-access-token=' + arguments[0] + '; path=/';",
         vec![json!(member_token)],
@@ -734,10 +783,10 @@ fn the_page_fits_a_phone_screen() {
         .send(
             s.keys
                 .client(s.http.get(s.server.url("/api/v1/users/me")))
-                .header("x-stack-access-token", s.browser.script(
-                    "return document.cookie.split('; ').find(c => c.startsWith('stack-access-token=')).split('=')[1];",
-                    vec![],
-                ).as_str().expect("token")),
+                .header(
+                    "x-stack-access-token",
+                    s.browser.cookie("stack-access-token").expect("token"),
+                ),
         )
         .ok(200);
     let user_id = me["id"].as_str().expect("id");
@@ -822,18 +871,18 @@ fn expired_copy(token: &str) -> String {
 }
 
 #[test]
-fn an_expired_access_token_is_renewed_with_the_refresh_cookie() {
+fn an_expired_access_token_is_renewed_by_the_server_with_the_http_only_refresh_cookie() {
     let Some(s) = scenario_with(1280, 900, &[("KEYGATE_AUTH__JWT_SECRET", JWT_SECRET)]) else {
         return;
     };
     s.demo_sign_in();
-    let token_cookie = "return document.cookie.split('; ').find(c => c.startsWith('stack-access-token=')).split('=')[1];";
-    let fresh = s
-        .browser
-        .script(token_cookie, vec![])
-        .as_str()
-        .expect("token")
-        .to_owned();
+    // The session's cookies are HttpOnly: the page's script cannot read them.
+    assert_eq!(
+        s.browser.script("return document.cookie;", vec![]),
+        json!(""),
+        "no cookie is readable by script"
+    );
+    let fresh = s.browser.cookie("stack-access-token").expect("token");
     let expired = expired_copy(&fresh);
     // The server refuses the forged copy as expired (so the signature is right).
     s.send(
@@ -843,10 +892,8 @@ fn an_expired_access_token_is_renewed_with_the_refresh_cookie() {
     )
     .known(401, "ACCESS_TOKEN_EXPIRED");
 
-    s.browser.script(
-        "document.cookie = 'stack-access-token=' + arguments[0] + '; path=/';",
-        vec![json!(expired)],
-    );
+    s.browser
+        .set_http_only_cookie("stack-access-token", &expired, "/handler");
     s.browser.goto(&s.server.url("/handler/account-settings"));
     s.wait_loaded(USER);
     s.wait_loaded(TEAM);
@@ -855,12 +902,7 @@ fn an_expired_access_token_is_renewed_with_the_refresh_cookie() {
         vec![],
     );
     assert_eq!(alerts, json!([]), "the sections loaded without an error");
-    let renewed = s
-        .browser
-        .script(token_cookie, vec![])
-        .as_str()
-        .expect("token")
-        .to_owned();
+    let renewed = s.browser.cookie("stack-access-token").expect("token");
     assert_ne!(renewed, expired, "the cookie holds a renewed token");
     s.send(
         s.keys

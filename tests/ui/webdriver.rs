@@ -191,6 +191,33 @@ impl Browser {
         self.command("POST", "/url", Some(json!({ "url": url })));
     }
 
+    /// The value of the cookie `name` the current page's address sees (also an `HttpOnly` one,
+    /// which the page's script cannot read), if any.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        let all = self.command("GET", "/cookie", None);
+        all.as_array()?
+            .iter()
+            .find(|cookie| cookie["name"] == name)
+            .and_then(|cookie| cookie["value"].as_str())
+            .map(str::to_owned)
+    }
+
+    /// Sets an `HttpOnly` cookie `name` on the current page's host, for `path` (replacing one
+    /// of that name and path).
+    pub fn set_http_only_cookie(&self, name: &str, value: &str, path: &str) {
+        self.command(
+            "POST",
+            "/cookie",
+            Some(json!({ "cookie": { "name": name, "value": value, "path": path, "httpOnly": true, "sameSite": "Strict" } })),
+        );
+    }
+
+    /// Deletes every cookie of the current page's host (a new browser session, as far as the
+    /// server can tell).
+    pub fn delete_cookies(&self) {
+        self.command("DELETE", "/cookie", None);
+    }
+
     /// The current URL.
     pub fn url(&self) -> String {
         self.command("GET", "/url", None)

@@ -9,8 +9,11 @@
 //! nothing; if the winner fails midway the claim is rolled back with the rest. A database that
 //! already has projects (made with `keygate project create` before the first `serve`, or by an
 //! older keygate) gets the marker and no `default` project. Later starts print nothing secret.
+//! The `default` project's id is recorded as the demo sign-in's project
+//! ([`keygate_service::demo::DEMO_PROJECT_MARKER`]), in the same transaction.
 
 use keygate_domain::{EpochMillis, KeyHasher, ProjectSwitches};
+use keygate_service::demo::remember_demo_project;
 use keygate_service::projects::{
     create_project_with_cors, issue_credential, CorsChanges, CredentialKeys, IssuedCredential,
 };
@@ -64,6 +67,8 @@ pub fn run(
         let project =
             create_project_with_cors(conn, DEFAULT_PROJECT_NAME, config, &local_development, now)?
                 .project;
+        // The demo sign-in finds this project by its id, whatever it is renamed to later.
+        remember_demo_project(conn, project.id, now)?;
         let credential = issue_credential(
             conn,
             hasher,
@@ -146,6 +151,10 @@ mod tests {
             assert!(cors.allow_localhost, "the local-development project trusts localhost");
             assert!(run(db.database(), &hasher, 2_000).unwrap().is_none());
             assert_eq!(projects::count(&mut db.conn()).unwrap(), 1);
+            let demo = server_secrets::get(&mut db.conn(), keygate_service::demo::DEMO_PROJECT_MARKER)
+                .unwrap()
+                .expect("the demo project is recorded");
+            assert_eq!(demo.value, first.project.id.to_string().into_bytes());
         }
 
         fn a_database_with_projects_gets_no_default_project(db) {

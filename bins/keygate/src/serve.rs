@@ -14,7 +14,7 @@ use std::time::Duration;
 use actix_web::HttpServer;
 use anyhow::Context;
 use keygate_http::access_token::AccessTokenSigner;
-use keygate_http::ui::{DemoSignIn, UiSettings};
+use keygate_http::ui::{DemoLinkAnnouncer, DemoSignIn, UiSettings};
 use keygate_http::{build_app, AppConfig, AppState};
 use keygate_service::check_cache::CheckCacheSettings;
 use keygate_service::clock::{now_millis, system_clock};
@@ -90,18 +90,21 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
             DemoSignInSetting::Disabled => DemoSignIn::Disabled,
         },
         bind: Some(bound),
+        public_url: Some(base_url.clone()),
+        demo_link_announcer: Some(DemoLinkAnnouncer::new(print_demo_link)),
     });
     follow_key_changes(&state, &settings);
-    let demo_reachable = match settings.ui.demo_sign_in {
-        DemoSignInSetting::Auto => bound.ip().is_loopback(),
-        DemoSignInSetting::Enabled => true,
-        DemoSignInSetting::Disabled => false,
-    };
-    if demo_reachable {
-        println!("see the API keys UI as a demo user: open {base_url}/handler/demo-sign-in");
-    }
+    // The first one-time link (each use prints the next); none when the demo sign-in is off.
+    state.ui().issue_demo_link();
 
     actix_web::rt::System::new().block_on(run_http(state, listener, &base_url, &settings))
+}
+
+/// Shows a one-time demo sign-in link to the operator: printed on standard output like the
+/// first start's keys, never logged (it is a secret that signs a browser in).
+fn print_demo_link(link: &str) {
+    println!("see the API keys UI as a demo user: open {link} (works once; a new link is printed after each use)");
+    let _ = std::io::stdout().flush();
 }
 
 /// On Postgres, other nodes may change keys: the check cache is trusted only while a listener

@@ -113,7 +113,8 @@ pub struct UiSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DemoSignInSetting {
-    /// Only when bound to a loopback address, and only for requests from this machine.
+    /// Only when bound to a loopback address (the one-time link printed at start is what lets a
+    /// browser in).
     Auto,
     /// Always (a demo server that others reach over the network).
     Enabled,

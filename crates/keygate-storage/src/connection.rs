@@ -14,6 +14,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use crate::backend::Backend;
 use crate::database_url::DatabaseTarget;
 use crate::error::StorageError;
+use crate::sqlite_file::prepare_sqlite_file;
 
 /// The migrations for SQLite, compiled in from `migrations/sqlite` at the workspace root.
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
@@ -245,12 +246,18 @@ impl fmt::Debug for Database {
 impl Database {
     /// Opens the database at `url` (see the crate docs for the accepted forms). One connection is
     /// opened right away, so an unreachable server, a wrong password or an unwritable path is
-    /// reported here with the driver's own message. A SQLite file is created if missing;
+    /// reported here with the driver's own message. A SQLite file is created if missing, with
+    /// mode `0600` (an existing one readable by others is tightened, see `sqlite_file`);
     /// nothing is created for a URL that is rejected.
     pub fn connect(url: &str, options: PoolOptions) -> Result<Database, StorageError> {
         options.validate()?;
         let target = DatabaseTarget::parse(url)?;
         let backend = target.backend();
+        if let DatabaseTarget::Sqlite(path) = &target {
+            // Before SQLite opens it: created (or tightened) owner-only, so the -wal and -shm
+            // files SQLite makes next to it are owner-only too.
+            prepare_sqlite_file(path);
+        }
         let manager = DbConnectionManager { target };
 
         // Open (and configure) one connection directly to surface the real error; r2d2 would

@@ -9,7 +9,7 @@
 //!
 //! | URL | Backend |
 //! |---|---|
-//! | `sqlite://path`, `sqlite:path`, or a plain path | SQLite (file created if missing) |
+//! | `sqlite://path`, `sqlite:path`, or a plain path | SQLite (file created if missing, mode `0600`) |
 //! | `postgres://…`, `postgresql://…` | Postgres |
 //! | anything else with a scheme (`postgress://`, `sqlit:`, …) | error naming the scheme |
 //!
@@ -48,6 +48,7 @@ mod error;
 pub mod key_changes;
 pub mod repo;
 mod schema;
+mod sqlite_file;
 mod stored;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;

@@ -1,4 +1,5 @@
-//! The web components' script, compiled into the binary with `include_str!`.
+//! The web components' script and the hosted page's own small script, compiled into the binary
+//! with `include_str!`.
 //!
 //! Served with `content-type: text/javascript`, a strong `ETag` (a digest of the content, so it
 //! changes with every release that changes the script), `cache-control: public, max-age=300`
@@ -22,19 +23,46 @@ pub const COMPONENTS_JS: &str = include_str!("../../assets/ui/keygate-components
 /// `cache-control` of the script.
 pub const COMPONENTS_CACHE_CONTROL: &str = "public, max-age=300";
 
+/// Where the hosted account-settings page's script is served (it mounts the components with
+/// a `getAccessToken` that asks the server; see [`super::page`]).
+pub const PAGE_SCRIPT_PATH: &str = "/ui/account-settings.js";
+
+/// The hosted page's script.
+pub const PAGE_JS: &str = include_str!("../../assets/ui/account-settings.js");
+
 /// The script's `ETag`: the first 16 bytes of its SHA-256, quoted.
 pub fn components_etag() -> &'static str {
     static ETAG: OnceLock<String> = OnceLock::new();
-    ETAG.get_or_init(|| {
-        let digest = Sha256::digest(COMPONENTS_JS.as_bytes());
-        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        format!("\"{hex}\"")
-    })
+    ETAG.get_or_init(|| etag_of(COMPONENTS_JS))
+}
+
+/// The page script's `ETag`, made like [`components_etag`].
+pub fn page_script_etag() -> &'static str {
+    static ETAG: OnceLock<String> = OnceLock::new();
+    ETAG.get_or_init(|| etag_of(PAGE_JS))
+}
+
+fn etag_of(script: &str) -> String {
+    let digest = Sha256::digest(script.as_bytes());
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
 }
 
 /// `GET /ui/keygate-components.js`: the script, or 304 when the client's copy is current.
 pub async fn components_js(request: HttpRequest) -> HttpResponse {
-    let etag = components_etag();
+    script_response(&request, COMPONENTS_JS, components_etag())
+}
+
+/// `GET /ui/account-settings.js`: the hosted page's script, served like the components.
+pub async fn page_js(request: HttpRequest) -> HttpResponse {
+    script_response(&request, PAGE_JS, page_script_etag())
+}
+
+fn script_response(
+    request: &HttpRequest,
+    script: &'static str,
+    etag: &'static str,
+) -> HttpResponse {
     let current = request
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -62,7 +90,7 @@ pub async fn components_js(request: HttpRequest) -> HttpResponse {
     if current {
         response.finish()
     } else {
-        response.body(COMPONENTS_JS)
+        response.body(script)
     }
 }
 
@@ -105,6 +133,15 @@ mod tests {
 
             let posted = app.send(TestRequest::post().uri(COMPONENTS_PATH)).await;
             assert_eq!(posted.status, StatusCode::METHOD_NOT_ALLOWED);
+        }
+
+        fn the_page_script_is_served_like_the_components(app) {
+            let response = app.send(TestRequest::get().uri(PAGE_SCRIPT_PATH)).await;
+            assert_eq!(response.status, StatusCode::OK);
+            assert_eq!(response.header("content-type"), Some("text/javascript; charset=utf-8"));
+            assert_eq!(response.header("etag"), Some(page_script_etag()));
+            assert_ne!(page_script_etag(), components_etag());
+            assert!(response.body.contains("getAccessToken"), "{}", response.body);
         }
     }
 

@@ -4,35 +4,42 @@
 //!
 //! * `GET /ui/keygate-components.js` — the components, plain JavaScript compiled into the binary
 //!   (no Node.js needed to run keygate), cacheable and revalidated by `ETag` ([`assets`]);
+//! * `GET /ui/account-settings.js` — the hosted page's own script ([`assets`]);
 //! * `GET /handler/account-settings` — the hosted page ([`page`]);
-//! * `GET /handler/demo-sign-in` — signs a demo user of the `default` project in and redirects
-//!   to the page ([`demo`]).
+//! * `POST /handler/access-token` — the hosted page's access token, from its `HttpOnly` session
+//!   cookies ([`page`]);
+//! * `GET`/`POST /handler/demo-sign-in?token=…` — signs a demo user of the first-start project
+//!   in with a one-time link and redirects to the page ([`demo`]).
 //!
 //! **Key design decision:** the components are clients of keygate's public client API, exactly
 //! like a customer's own frontend: they send the project id, the publishable client key and the
 //! user's access token, so the page grants nothing the API would not. The demo sign-in is the
 //! only part with powers of its own (it makes a session without a password), so it is off
-//! unless [`UiSettings::demo_sign_in`] allows it, and in [`DemoSignIn::Auto`] only on a server
-//! bound to loopback, for requests that arrive over loopback addressed to a loopback host name.
+//! unless [`UiSettings::demo_sign_in`] allows it, and even then it only answers the holder of a
+//! one-time token that exists only in this process's memory and is printed on standard output
+//! ([`UiState::issue_demo_link`]); nothing a client can send instead (a `Host`, a peer address,
+//! a missing proxy header) opens it.
 
 pub mod assets;
 pub mod demo;
 pub mod page;
 pub mod paths;
+mod same_origin;
 
+use std::fmt;
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use actix_web::web;
-use keygate_domain::{is_expired, EpochMillis, ProjectId, SecretToken};
+use keygate_domain::{is_expired, EpochMillis, KeyHash, KeyHasher, ProjectId, SecretToken};
 
-use crate::responses::method_not_allowed;
+use crate::request_body::{BodyLimit, SMALL_BODY_LIMIT_BYTES};
+use crate::responses::{method_not_allowed, not_found};
 
-/// Whether `GET /handler/demo-sign-in` works.
+/// Whether the demo sign-in works (for the holder of its one-time link).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DemoSignIn {
-    /// Only when the server is bound to a loopback address, and then only for requests from
-    /// loopback (the default of the binary).
+    /// Only when the server is bound to a loopback address (the default of the binary).
     Auto,
     /// Always, whatever the bind address (for a demo server others reach over the network).
     Enabled,
@@ -61,13 +68,64 @@ pub struct UiSettings {
     /// The address the server is bound to (decides [`DemoSignIn::Auto`]); `None` counts as not
     /// loopback.
     pub bind: Option<SocketAddr>,
+    /// The URL users reach the server at (`https://keys.example.com`), without a trailing
+    /// slash: the start of the demo link, an origin the demo accepts, and, when it is
+    /// `https://`, the reason its cookies are `Secure`. Forwarding headers are never trusted
+    /// for any of this.
+    pub public_url: Option<String>,
+    /// Shows each new demo link to the operator (the binary prints it on standard output);
+    /// `None`: links are only returned by [`UiState::issue_demo_link`].
+    pub demo_link_announcer: Option<DemoLinkAnnouncer>,
 }
 
-/// The UI's settings plus the demo sign-in's cached publishable client key.
+impl UiSettings {
+    /// The origin (`scheme://host[:port]`) of [`UiSettings::public_url`], if set.
+    pub(crate) fn public_origin(&self) -> Option<&str> {
+        let url = self.public_url.as_deref()?;
+        let after_scheme = url.find("://")? + 3;
+        let end = url[after_scheme..]
+            .find(['/', '?', '#'])
+            .map_or(url.len(), |at| after_scheme + at);
+        Some(&url[..end])
+    }
+
+    /// Whether the public URL is `https://` (then the demo's cookies are `Secure`).
+    pub(crate) fn public_url_is_https(&self) -> bool {
+        self.public_url.as_deref().is_some_and(|url| {
+            url.get(..8)
+                .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+        })
+    }
+}
+
+/// Receives every new demo sign-in link (a secret: show it to the operator, never log it).
+#[derive(Clone)]
+pub struct DemoLinkAnnouncer(Arc<dyn Fn(&str) + Send + Sync>);
+
+impl DemoLinkAnnouncer {
+    /// Calls `announce` with each new link.
+    pub fn new(announce: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        DemoLinkAnnouncer(Arc::new(announce))
+    }
+}
+
+impl fmt::Debug for DemoLinkAnnouncer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DemoLinkAnnouncer")
+    }
+}
+
+/// The prefix of demo sign-in tokens.
+pub const DEMO_TOKEN_PREFIX: &str = "kgdemo";
+
+/// The UI's settings plus the demo sign-in's state: the digest of the current one-time token
+/// and the cached publishable client key.
 #[derive(Debug)]
 pub struct UiState {
     settings: UiSettings,
     demo_client_key: Mutex<Option<DemoClientKey>>,
+    /// The SHA-256 digest of the one valid demo token, if any; compared in constant time.
+    demo_token: Mutex<Option<KeyHash>>,
 }
 
 /// The publishable client key the demo sign-in minted for the hosted page (kept in memory only;
@@ -96,7 +154,55 @@ impl UiState {
         UiState {
             settings,
             demo_client_key: Mutex::new(None),
+            demo_token: Mutex::new(None),
         }
+    }
+
+    /// Makes a new one-time demo token (the previous one stops working), hands the link to the
+    /// announcer, and returns the token; `None` when the demo sign-in is off
+    /// ([`demo::is_available`]). Only its digest is kept.
+    pub fn issue_demo_link(&self) -> Option<SecretToken> {
+        if !demo::is_available(&self.settings) {
+            return None;
+        }
+        let token = SecretToken::generate(DEMO_TOKEN_PREFIX);
+        let digest = KeyHasher::sha256().hash(token.expose_secret());
+        *self.demo_token.lock().unwrap_or_else(|p| p.into_inner()) = Some(digest);
+        if let Some(announcer) = &self.settings.demo_link_announcer {
+            (announcer.0)(&self.demo_link(&token));
+        }
+        Some(token)
+    }
+
+    /// The link that opens the demo sign-in with `token`.
+    pub fn demo_link(&self, token: &SecretToken) -> String {
+        format!(
+            "{}{}?token={}",
+            self.settings.public_url.as_deref().unwrap_or_default(),
+            paths::DEMO_SIGN_IN_PATH,
+            token.expose_secret()
+        )
+    }
+
+    /// Whether `presented` is the current demo token (constant-time).
+    pub(crate) fn is_demo_token(&self, presented: &str) -> bool {
+        let current = self.demo_token.lock().unwrap_or_else(|p| p.into_inner());
+        current
+            .as_ref()
+            .is_some_and(|digest| KeyHasher::sha256().verify(presented, digest))
+    }
+
+    /// Consumes the demo token if `presented` is it: true exactly once per token, even for
+    /// concurrent requests.
+    pub(crate) fn consume_demo_token(&self, presented: &str) -> bool {
+        let mut current = self.demo_token.lock().unwrap_or_else(|p| p.into_inner());
+        let matches = current
+            .as_ref()
+            .is_some_and(|digest| KeyHasher::sha256().verify(presented, digest));
+        if matches {
+            *current = None;
+        }
+        matches
     }
 
     /// The settings.
@@ -141,14 +247,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(method_not_allowed)),
     )
     .service(
+        web::resource(assets::PAGE_SCRIPT_PATH)
+            .route(web::get().to(assets::page_js))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
         web::resource(paths::ACCOUNT_SETTINGS_PATH)
             .route(web::get().to(page::account_settings))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
-        web::resource(paths::DEMO_SIGN_IN_PATH)
-            .route(web::get().to(demo::demo_sign_in))
+        web::resource(paths::PAGE_ACCESS_TOKEN_PATH)
+            .app_data(BodyLimit(SMALL_BODY_LIMIT_BYTES))
+            .route(web::post().to(page::page_access_token))
             .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        // Every other method is the plain 404 too: the path does not reveal the demo.
+        web::resource(paths::DEMO_SIGN_IN_PATH)
+            .app_data(BodyLimit(SMALL_BODY_LIMIT_BYTES))
+            .route(web::get().to(demo::demo_sign_in_form))
+            .route(web::post().to(demo::demo_sign_in))
+            .default_service(web::to(not_found)),
     );
 }
 
@@ -163,5 +283,71 @@ mod tests {
         assert_eq!(DemoSignIn::parse("disabled"), Some(DemoSignIn::Disabled));
         assert_eq!(DemoSignIn::parse("yes"), None);
         assert_eq!(DemoSignIn::default(), DemoSignIn::Disabled);
+    }
+
+    fn demo_state() -> UiState {
+        UiState::new(UiSettings {
+            demo_sign_in: DemoSignIn::Enabled,
+            public_url: Some("https://keys.example.com:8443/base".to_owned()),
+            ..UiSettings::default()
+        })
+    }
+
+    #[test]
+    fn a_demo_token_works_once_and_a_new_one_replaces_it() {
+        let state = demo_state();
+        let first = state.issue_demo_link().expect("on");
+        assert!(state.is_demo_token(first.expose_secret()));
+        assert!(!state.is_demo_token("kgdemo_wrong"));
+        let second = state.issue_demo_link().expect("on");
+        assert!(!state.is_demo_token(first.expose_secret()), "replaced");
+        assert!(state.consume_demo_token(second.expose_secret()));
+        assert!(
+            !state.consume_demo_token(second.expose_secret()),
+            "one time"
+        );
+        assert!(!state.is_demo_token(second.expose_secret()));
+    }
+
+    #[test]
+    fn demo_links_are_announced_and_need_the_demo_on() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        let state = UiState::new(UiSettings {
+            demo_sign_in: DemoSignIn::Auto,
+            bind: Some("127.0.0.1:8102".parse().unwrap()),
+            public_url: Some("http://localhost:8102".to_owned()),
+            demo_link_announcer: Some(DemoLinkAnnouncer::new(move |link| {
+                sink.lock().unwrap().push(link.to_owned())
+            })),
+        });
+        let token = state.issue_demo_link().expect("auto on loopback");
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![format!(
+                "http://localhost:8102/handler/demo-sign-in?token={}",
+                token.expose_secret()
+            )]
+        );
+        let public = UiState::new(UiSettings {
+            demo_sign_in: DemoSignIn::Auto,
+            bind: Some("0.0.0.0:8102".parse().unwrap()),
+            ..UiSettings::default()
+        });
+        assert!(public.issue_demo_link().is_none());
+        assert!(UiState::new(UiSettings::default())
+            .issue_demo_link()
+            .is_none());
+    }
+
+    #[test]
+    fn the_public_origin_is_the_urls_scheme_and_authority() {
+        let state = demo_state();
+        assert_eq!(
+            state.settings().public_origin(),
+            Some("https://keys.example.com:8443")
+        );
+        assert!(state.settings().public_url_is_https());
+        assert_eq!(UiSettings::default().public_origin(), None);
     }
 }

@@ -1,29 +1,51 @@
 //! `GET /handler/account-settings`: the hosted account-settings page with the API keys tab
-//! (`<keygate-api-keys>`) and the team API keys section (`<keygate-team-api-keys>`).
+//! (`<keygate-api-keys>`) and the team API keys section (`<keygate-team-api-keys>`), and
+//! `POST /handler/access-token`, where the page's script gets the user's access token.
 //!
 //! The page needs the project id and its publishable client key: from the query
 //! (`?project_id=…&publishable_client_key=…`), else from the cookies the demo sign-in sets
-//! ([`PROJECT_COOKIE`], [`CLIENT_KEY_COOKIE`]). The user's access token is the seed's
-//! `stack-access-token` cookie, which the components read themselves. Every value is
-//! HTML-escaped; the page runs no inline script, and its `content-security-policy` allows only
-//! keygate's own script and API.
+//! ([`PROJECT_COOKIE`], [`CLIENT_KEY_COOKIE`]). Every value is HTML-escaped; the page runs no
+//! inline script, and its `content-security-policy` allows only keygate's own scripts and API.
+//!
+//! **Key decision: no session secret is readable by the page's JavaScript.** The session lives
+//! in `HttpOnly` cookies (the access token `stack-access-token` and the refresh token
+//! `stack-refresh-<project id>`). The server renders the components inside a `<template>`; the
+//! page's own script (`/ui/account-settings.js`) configures them with a `getAccessToken` that
+//! asks [`page_access_token`] (same origin only), then mounts them. That route answers the
+//! access-token cookie while it has more than [`TOKEN_RENEWAL_MARGIN_MILLIS`] to live, else
+//! mints a new one from the refresh cookie's open session and sets the cookie anew. The
+//! components themselves are unchanged: this is the `getAccessToken` option any page may use.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use keygate_domain::ProjectId;
+use keygate_service::ServiceError;
+use serde::Serialize;
 
-use super::demo;
+use super::assets::PAGE_SCRIPT_PATH;
 use super::paths::{
-    request_cookie, ACCESS_TOKEN_COOKIE, ACCOUNT_SETTINGS_PATH, CLIENT_KEY_COOKIE,
-    DEMO_SIGN_IN_PATH, PROJECT_COOKIE,
+    page_cookie, refresh_token_cookie, request_cookie, ACCESS_TOKEN_COOKIE, ACCOUNT_SETTINGS_PATH,
+    CLIENT_KEY_COOKIE, PROJECT_COOKIE,
 };
+use super::same_origin::{is_https, is_same_origin};
 use keygate_service::html::escape_html;
 
+use crate::request_body::RequestBody;
+use crate::responses::json_response;
+use crate::routes::sessions::issue_access_token;
 use crate::state::AppState;
+use crate::wire_error::{ApiError, PlainError};
 
 /// The page's `content-security-policy`.
 pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// The id of the `<template>` holding the components until the page's script mounts them.
+pub const COMPONENTS_TEMPLATE_ID: &str = "keygate-account-components";
+
+/// [`page_access_token`] answers the cookie's token only while it has more than this to live;
+/// closer to its expiry it mints a new one.
+pub const TOKEN_RENEWAL_MARGIN_MILLIS: i64 = 60_000;
 
 /// What the page is rendered with.
 #[derive(Debug, Default)]
@@ -32,7 +54,6 @@ struct PageInput {
     publishable_client_key: Option<String>,
     signed_in: bool,
     user_label: Option<String>,
-    demo_available: bool,
 }
 
 /// `GET /handler/account-settings`.
@@ -52,9 +73,12 @@ pub async fn account_settings(request: HttpRequest, state: web::Data<AppState>) 
     let publishable_client_key =
         from_query("publishable_client_key").or_else(|| from_cookie(CLIENT_KEY_COOKIE));
     let access_token = from_cookie(ACCESS_TOKEN_COOKIE);
+    let refresh_token = project_id
+        .as_deref()
+        .and_then(|project| from_cookie(&refresh_token_cookie(project)));
 
     // The name shown in the header comes from a token that verifies; an expired one still
-    // counts as signed in (the components refresh it), it just shows no name.
+    // counts as signed in (the page's script renews it), it just shows no name.
     let user_label = match (&access_token, &project_id) {
         (Some(token), Some(project)) if project.parse::<ProjectId>().is_ok() => state
             .access_tokens()
@@ -64,13 +88,104 @@ pub async fn account_settings(request: HttpRequest, state: web::Data<AppState>) 
         _ => None,
     };
     let input = PageInput {
-        signed_in: access_token.is_some() && project_id.is_some(),
+        signed_in: (access_token.is_some() || refresh_token.is_some()) && project_id.is_some(),
         project_id,
         publishable_client_key,
         user_label,
-        demo_available: demo::is_available(&request, state.ui().settings()),
     };
     page_response(&render(&input))
+}
+
+/// What [`page_access_token`] answers.
+#[derive(Debug, Serialize)]
+struct PageAccessToken {
+    access_token: String,
+    /// Seconds the token has left (the script renews before then, by its own clock).
+    expires_in_seconds: i64,
+}
+
+/// `POST /handler/access-token` (form field `project_id`, else the project cookie): the
+/// signed-in user's access token for the page's script, from the `HttpOnly` cookies (see the
+/// module documentation). 403 from another site; 401 without an open session.
+pub async fn page_access_token(
+    request: HttpRequest,
+    body: Result<RequestBody, ApiError>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if !is_same_origin(&request, state.ui().settings()) {
+        return Ok(PlainError::new(
+            StatusCode::FORBIDDEN,
+            "The page's access token is only handed to the page itself.",
+        )
+        .to_response());
+    }
+    let signed_out = || {
+        Ok(PlainError::new(
+            StatusCode::UNAUTHORIZED,
+            "No session in this browser: sign in again.",
+        )
+        .to_response())
+    };
+    let from_body = match &body {
+        Ok(RequestBody::Form(fields)) => fields.get("project_id").map(str::to_owned),
+        _ => None,
+    };
+    let Some(project) = from_body
+        .or_else(|| request_cookie(&request, PROJECT_COOKIE))
+        .and_then(|text| text.parse::<ProjectId>().ok())
+    else {
+        return signed_out();
+    };
+    let now = state.now();
+    if let Some(token) = request_cookie(&request, ACCESS_TOKEN_COOKIE) {
+        if let Ok(claims) = state
+            .access_tokens()
+            .verify(&token, &project.to_string(), now)
+        {
+            let left_millis = claims.exp.saturating_mul(1000).saturating_sub(now);
+            if left_millis > TOKEN_RENEWAL_MARGIN_MILLIS {
+                return json_response(
+                    StatusCode::OK,
+                    &PageAccessToken {
+                        access_token: token,
+                        expires_in_seconds: left_millis / 1000,
+                    },
+                );
+            }
+        }
+    }
+    let Some(refresh) = request_cookie(&request, &refresh_token_cookie(project)) else {
+        return signed_out();
+    };
+    let session = match state
+        .service()
+        .session_of_refresh_token(project, &refresh)
+        .await
+    {
+        Ok(session) => session,
+        Err(ServiceError::NotFound(_)) => return signed_out(),
+        Err(other) => return Err(other.into()),
+    };
+    let issued = issue_access_token(&state, &session.user, session.session.id, now)?;
+    let token = issued.token.as_str().to_owned();
+    let cookie = page_cookie(
+        ACCESS_TOKEN_COOKIE,
+        &token,
+        (session.session.expires_at_millis - now).max(0) / 1000,
+        is_https(&request, state.ui().settings()),
+    );
+    let mut response = json_response(
+        StatusCode::OK,
+        &PageAccessToken {
+            access_token: token,
+            expires_in_seconds: issued.claims.exp.saturating_mul(1000).saturating_sub(now) / 1000,
+        },
+    )?;
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(|error| ApiError::internal(&error))?,
+    );
+    Ok(response)
 }
 
 fn page_response(html: &str) -> HttpResponse {
@@ -103,13 +218,8 @@ fn render(input: &PageInput) -> String {
         _ => String::new(),
     };
     let main = if input.signed_in {
-        let sign_in = if input.demo_available {
-            format!(r#" sign-in-url="{DEMO_SIGN_IN_PATH}""#)
-        } else {
-            String::new()
-        };
         let attributes = format!(
-            r#"project-id="{project}"{key}{sign_in}"#,
+            r#"project-id="{project}"{key}"#,
             project = escape_html(input.project_id.as_deref().unwrap_or_default()),
             key = input
                 .publishable_client_key
@@ -120,18 +230,13 @@ fn render(input: &PageInput) -> String {
         format!(
             r#"<h1 id="page-title">API keys</h1>
       <p class="lead">Create keys for your scripts, CI jobs and other programs, see when each was made and when it expires, and revoke any you no longer trust.</p>
-      <keygate-api-keys {attributes}></keygate-api-keys>
-      <keygate-team-api-keys {attributes}></keygate-team-api-keys>"#
+      <template id="{COMPONENTS_TEMPLATE_ID}">
+        <keygate-api-keys {attributes}></keygate-api-keys>
+        <keygate-team-api-keys {attributes}></keygate-team-api-keys>
+      </template>"#
         )
     } else {
-        let action = if input.demo_available {
-            format!(
-                r#"<p>This server runs on your machine, so you can try the page as a demo user of the <code>default</code> project.</p>
-        <p><a class="button" href="{DEMO_SIGN_IN_PATH}">Sign in as the demo user</a></p>"#
-            )
-        } else {
-            r#"<p>Open this page from your application after signing in, or embed the components in your own pages (see <code>docs/ui.md</code>).</p>"#.to_owned()
-        };
+        let action = r#"<p>Open this page from your application after signing in, or embed the components in your own pages (see <code>docs/ui.md</code>). On a server you started yourself with the demo sign-in on, open the one-time demo link keygate printed.</p>"#;
         format!(
             r#"<h1 id="page-title">Sign in to manage your API keys</h1>
       <div class="panel">
@@ -165,6 +270,7 @@ fn render(input: &PageInput) -> String {
     </main>
   </div>
   <script src="/ui/keygate-components.js"></script>
+  <script src="{PAGE_SCRIPT_PATH}"></script>
 </body>
 </html>
 "##

@@ -1,5 +1,6 @@
 //! Where the prebuilt UI lives and the cookies it uses: shared by the hosted page and the demo
-//! sign-in, which sets the cookies the page reads.
+//! sign-in, which sets the cookies the page reads. Every such cookie is made by `page_cookie`:
+//! `HttpOnly`, `SameSite=Strict`, scoped to `/handler`.
 
 use actix_web::http::header;
 use actix_web::HttpRequest;
@@ -10,6 +11,18 @@ pub const ACCOUNT_SETTINGS_PATH: &str = "/handler/account-settings";
 /// The cookie with the signed-in user's access token (the seed's name).
 pub const ACCESS_TOKEN_COOKIE: &str = "stack-access-token";
 
+/// The path every cookie of the hosted page is scoped to (they are all `HttpOnly`: only the
+/// server reads them).
+pub const HANDLER_COOKIE_PATH: &str = "/handler";
+
+/// Where the hosted page's script gets the access token (from the `HttpOnly` cookies).
+pub const PAGE_ACCESS_TOKEN_PATH: &str = "/handler/access-token";
+
+/// The name of the cookie with the refresh token of `project` (upstream's name).
+pub fn refresh_token_cookie(project: impl std::fmt::Display) -> String {
+    format!("stack-refresh-{project}")
+}
+
 /// The cookie with the project id the page shows (set by the demo sign-in).
 pub const PROJECT_COOKIE: &str = "keygate-ui-project-id";
 
@@ -18,6 +31,19 @@ pub const CLIENT_KEY_COOKIE: &str = "keygate-ui-client-key";
 
 /// Where the demo sign-in is served.
 pub const DEMO_SIGN_IN_PATH: &str = "/handler/demo-sign-in";
+
+/// One `set-cookie` value of the hosted page: `HttpOnly`, `SameSite=Strict`, scoped to
+/// `/handler`, `Secure` when `secure`. keygate's cookie values (JWTs, ids, generated keys)
+/// need no quoting.
+pub(crate) fn page_cookie(name: &str, value: &str, max_age: i64, secure: bool) -> String {
+    let mut text = format!(
+        "{name}={value}; Path={HANDLER_COOKIE_PATH}; Max-Age={max_age}; HttpOnly; SameSite=Strict"
+    );
+    if secure {
+        text.push_str("; Secure");
+    }
+    text
+}
 
 /// The value of cookie `name` in the request's `cookie` headers, if present and not empty.
 /// (Values are used as sent: keygate's own cookies hold only URL-safe characters.)

@@ -152,6 +152,26 @@ pub fn revoke(
     row.try_into()
 }
 
+/// Signs every other session of `user` in `project` out at `now` (those not yet signed out),
+/// keeping `keep`; returns how many it signed out.
+pub fn revoke_others_of_user(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    user: UserId,
+    keep: Uuid,
+    now: EpochMillis,
+) -> Result<usize, StorageError> {
+    Ok(diesel::update(
+        sessions::table
+            .filter(sessions::project_id.eq(project.to_string()))
+            .filter(sessions::user_id.eq(user.to_string()))
+            .filter(sessions::id.ne(keep.to_string()))
+            .filter(sessions::revoked_at_millis.is_null()),
+    )
+    .set(sessions::revoked_at_millis.eq(now))
+    .execute(conn)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +190,25 @@ mod tests {
     }
 
     crate::backend_tests! {
+        fn revoking_a_users_other_sessions_keeps_one_and_spares_other_users(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let user = insert_user(&mut conn, project).id;
+            let other_user = insert_user(&mut conn, project).id;
+            let (a, b, keep) = (session(project, user), session(project, user), session(project, user));
+            let theirs = session(project, other_user);
+            for s in [&a, &b, &keep, &theirs] {
+                insert(&mut conn, s).unwrap();
+            }
+            revoke(&mut conn, project, a.id, 2_000).unwrap();
+            assert_eq!(revoke_others_of_user(&mut conn, project, user, keep.id, 3_000).unwrap(), 1);
+            let get = |conn: &mut DbConnection, id| get(conn, project, id).unwrap().unwrap();
+            assert_eq!(get(&mut conn, a.id).revoked_at_millis, Some(2_000));
+            assert_eq!(get(&mut conn, b.id).revoked_at_millis, Some(3_000));
+            assert_eq!(get(&mut conn, keep.id).revoked_at_millis, None);
+            assert_eq!(get(&mut conn, theirs.id).revoked_at_millis, None);
+        }
+
         fn inserts_and_finds_by_refresh_token_hash(db) {
             let mut conn = db.conn();
             let project = insert_project(&mut conn).id;
