@@ -42,7 +42,6 @@ use crate::stack_headers::{
     stack_header, ACCESS_TYPE, PROJECT_ID, SECRET_SERVER_KEY, SUPER_SECRET_ADMIN_KEY,
 };
 use crate::state::AppState;
-use crate::ui::demo::is_loopback_host;
 use crate::validation::{FieldContext, FieldValue, Rejection};
 
 /// Methods a cross-origin page may use.
@@ -74,6 +73,24 @@ pub fn is_localhost_origin(origin: &str) -> bool {
     origin
         .split_once("://")
         .is_some_and(|(_, authority)| is_loopback_host(authority))
+}
+
+/// Whether `host` (`name[:port]`, `[v6][:port]`) is a loopback name or address.
+fn is_loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((inner, _)) => inner,
+            None => return false,
+        }
+    } else {
+        host.rsplit_once(':').map_or(host, |(name, _)| name)
+    };
+    let name = name.to_ascii_lowercase();
+    if name == "localhost" || name.ends_with(".localhost") {
+        return true;
+    }
+    name.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 /// The most trusted domains a project may list.

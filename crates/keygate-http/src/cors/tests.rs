@@ -59,6 +59,33 @@ fn origins_are_normalised() {
     assert!(!is_localhost_origin("http://localhost.evil.example"));
 }
 
+#[test]
+fn loopback_hosts_are_recognised() {
+    for host in [
+        "localhost",
+        "localhost:8102",
+        "LOCALHOST:1",
+        "app.localhost:3000",
+        "127.0.0.1:8102",
+        "127.9.9.9",
+        "[::1]:8102",
+        "[::1]",
+    ] {
+        assert!(is_loopback_host(host), "{host}");
+    }
+    for host in [
+        "example.com",
+        "localhost.example.com:80",
+        "10.0.0.1:8102",
+        "[::2]:1",
+        "[::1",
+        "",
+        "0.0.0.0:8102",
+    ] {
+        assert!(!is_loopback_host(host), "{host}");
+    }
+}
+
 crate::http_tests! {
     fn trusted_origins_get_cors_headers_on_success_and_error(app) {
         let project = app.create_open_project();

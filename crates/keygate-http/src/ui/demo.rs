@@ -72,26 +72,6 @@ pub fn is_available(settings: &UiSettings) -> bool {
     }
 }
 
-/// Whether `host` (`name[:port]`, `[v6][:port]`) is a loopback name or address. Used by CORS's
-/// `allow_localhost` ([`crate::cors`]); the demo sign-in no longer trusts any host name. (It
-/// stays here so the CORS work going on in parallel is not disturbed; it belongs in `cors.rs`.)
-pub(crate) fn is_loopback_host(host: &str) -> bool {
-    let name = if let Some(rest) = host.strip_prefix('[') {
-        match rest.split_once(']') {
-            Some((inner, _)) => inner,
-            None => return false,
-        }
-    } else {
-        host.rsplit_once(':').map_or(host, |(name, _)| name)
-    };
-    let name = name.to_ascii_lowercase();
-    if name == "localhost" || name.ends_with(".localhost") {
-        return true;
-    }
-    name.parse::<std::net::IpAddr>()
-        .is_ok_and(|ip| ip.to_canonical().is_loopback())
-}
-
 /// The `content-security-policy` of the sign-in form: nothing but its own inline styles and a
 /// form posting to this server; never framed.
 pub const DEMO_FORM_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";

@@ -74,7 +74,7 @@ crate::http_tests! {
                     "allow_user_api_keys": true,
                     "allow_team_api_keys": false,
                     "client_team_creation_enabled": true,
-                    "allow_localhost": true,
+                    "allow_localhost": false,
                     "domains": [],
                 },
             })
@@ -96,7 +96,7 @@ crate::http_tests! {
                 "allow_user_api_keys": false,
                 "allow_team_api_keys": false,
                 "client_team_creation_enabled": false,
-                "allow_localhost": true,
+                "allow_localhost": false,
                 "domains": [],
             })
         );
@@ -215,7 +215,7 @@ crate::http_tests! {
                     "allow_user_api_keys": true,
                     "allow_team_api_keys": true,
                     "client_team_creation_enabled": true,
-                    "allow_localhost": true,
+                    "allow_localhost": false,
                     "domains": [],
                 },
             })
@@ -255,7 +255,7 @@ crate::http_tests! {
                 "allow_user_api_keys": false,
                 "allow_team_api_keys": true,
                 "client_team_creation_enabled": false,
-                "allow_localhost": true,
+                "allow_localhost": false,
                 "domains": [],
             })
         );
@@ -278,7 +278,7 @@ crate::http_tests! {
                 "allow_user_api_keys": true,
                 "allow_team_api_keys": false,
                 "client_team_creation_enabled": true,
-                "allow_localhost": true,
+                "allow_localhost": false,
                 "domains": [],
             })
         );
