@@ -99,6 +99,9 @@ pub struct CheckCacheSettings {
     pub max_unknown: u64,
     /// How long an unknown key id is remembered, in milliseconds.
     pub unknown_ttl_millis: u64,
+    /// How long a cached key row is kept at most, in milliseconds, even if no invalidation
+    /// arrives (defence in depth); 0 turns the cache of rows off.
+    pub row_ttl_millis: u64,
 }
 
 /// The prebuilt UI (the account-settings page and its demo sign-in).
