@@ -385,6 +385,14 @@ mod tests {
     }
 
     #[test]
+    fn check_cache_rows_live_a_minute_unless_set() {
+        let defaults = load(None, &[]).unwrap().settings;
+        assert_eq!(defaults.check_cache.row_ttl_millis, 60_000);
+        let set = Settings::from_env_pairs(&[("KEYGATE_CHECK_CACHE__ROW_TTL_MILLIS", "5000")]);
+        assert_eq!(set.check_cache.row_ttl_millis, 5_000);
+    }
+
+    #[test]
     fn defaults_load() {
         let loaded = load(None, &[]).unwrap();
         let s = loaded.settings;
