@@ -9,7 +9,7 @@
 //! project-authentication cache entry expires (`project_auth_cache.ttl_millis`, 1 s by default).
 
 use anyhow::{bail, Context};
-use keygate_domain::{ProjectId, ProjectSwitches};
+use keygate_domain::{EpochMillis, ProjectId, ProjectSwitches};
 use keygate_http::project_objects::{
     CredentialListObject, CredentialObject, CredentialReadObject, ProjectObject,
 };
@@ -21,7 +21,9 @@ use keygate_service::projects::{
 };
 use keygate_service::records::ProjectUpdate;
 use keygate_service::{NotFound, ServiceError};
+use keygate_storage::DbConnection;
 use serde_json::{json, Value};
+use uuid::Uuid;
 
 use crate::cli::{CredentialCommand, ProjectCommand};
 use crate::runtime::{key_hasher, open_database};
@@ -120,8 +122,8 @@ fn execute(command: ProjectCommand, settings: &Settings) -> anyhow::Result<Value
 /// Runs one `project credentials` command.
 fn execute_credentials(
     command: CredentialCommand,
-    conn: &mut keygate_storage::DbConnection,
-    now: keygate_domain::EpochMillis,
+    conn: &mut DbConnection,
+    now: EpochMillis,
 ) -> anyhow::Result<Value> {
     let (project, credential, changes) = match command {
         CredentialCommand::List { project } => {
@@ -176,17 +178,14 @@ fn execute_credentials(
 }
 
 /// Fails naming `project` if there is no such project.
-fn require_project(
-    conn: &mut keygate_storage::DbConnection,
-    project: ProjectId,
-) -> anyhow::Result<()> {
+fn require_project(conn: &mut DbConnection, project: ProjectId) -> anyhow::Result<()> {
     match find_project(conn, project).context("could not read the project")? {
         Some(_) => Ok(()),
         None => bail!(no_such_project(project)),
     }
 }
 
-fn no_such_credential(project: ProjectId, credential: uuid::Uuid) -> String {
+fn no_such_credential(project: ProjectId, credential: Uuid) -> String {
     format!(
         "project {project} has no credential with the id {credential} (`keygate project credentials list {project}` shows them all)"
     )
@@ -292,7 +291,7 @@ mod tests {
         )
         .unwrap();
         let project: ProjectId = created["project"]["id"].as_str().unwrap().parse().unwrap();
-        let credential: uuid::Uuid = created["credential"]["id"]
+        let credential: Uuid = created["credential"]["id"]
             .as_str()
             .unwrap()
             .parse()
@@ -358,7 +357,7 @@ mod tests {
         assert!(!stored.lifetime().is_valid(now_millis()));
 
         // Unknown credentials and projects are errors naming them.
-        let unknown = uuid::Uuid::new_v4();
+        let unknown = Uuid::new_v4();
         for command in [
             CredentialCommand::Revoke {
                 project,

@@ -40,13 +40,13 @@ use diesel::sql_types::Text;
 use diesel::RunQueryDsl;
 use keygate_domain::ApiKeyId;
 use postgres::fallible_iterator::FallibleIterator;
+use postgres_openssl::MakeTlsConnector;
 use uuid::Uuid;
 
 use crate::backend::Backend;
 use crate::connection::DbConnection;
 use crate::error::StorageError;
 use crate::listener_tls::{listener_connection, ListenerConnection};
-use postgres_openssl::MakeTlsConnector;
 
 /// The Postgres notification channel for changed API keys; payloads are comma-separated key ids.
 pub const KEY_CHANGES_CHANNEL: &str = "keygate_key_invalidation";
