@@ -1,5 +1,7 @@
 //! Two keygate processes on one Postgres database: a key revoked on one is refused by the other
-//! within a second, even while the other serves a steady load of checks from its cache.
+//! within a second, even while the other serves a steady load of checks from its cache; and a
+//! project credential revoked by `keygate project credentials revoke` (another process) is
+//! refused by a running server within a second, however long its project-auth cache TTL.
 //!
 //! Skipped without `KEYGATE_TEST_POSTGRES_URL` (failing instead under `CI=true`); each run gets a
 //! fresh database on that server.
@@ -13,7 +15,7 @@ use keygate_storage::testing::TestDatabase;
 use serde_json::json;
 
 use super::{client, first_start_keys, send};
-use crate::harness::{temp_dir, ProjectKeys, Server};
+use crate::harness::{run_keygate, temp_dir, ProjectKeys, Server};
 
 /// How soon another node must refuse a revoked key.
 const PROPAGATION_BOUND: Duration = Duration::from_secs(1);
@@ -153,6 +155,64 @@ fn a_revoke_on_one_node_is_refused_by_the_other_within_a_second() {
         late_successes, 0,
         "checks that started more than {PROPAGATION_BOUND:?} after the revoke succeeded"
     );
+}
+
+#[test]
+fn a_credential_revoked_by_the_cli_is_refused_by_a_running_server_within_a_second() {
+    let Some(database) = TestDatabase::postgres() else {
+        eprintln!("skipped: KEYGATE_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let url = database
+        .postgres_url()
+        .expect("a Postgres database")
+        .to_owned();
+    let dir = temp_dir();
+    // A ten-minute TTL: only the announcement can make the server forget the credential.
+    let server = Server::start(
+        dir.path(),
+        &url,
+        &[("KEYGATE_PROJECT_AUTH_CACHE__TTL_MILLIS", "600000")],
+    );
+    let keys = first_start_keys(&server.startup_output);
+    let http = client();
+    let current = server.url("/api/v1/internal/projects/current");
+    // Cached now (read twice: the second answer comes from the cache).
+    send(keys.admin(http.get(&current))).ok(200);
+    send(keys.admin(http.get(&current))).ok(200);
+    let listed = send(keys.admin(http.get(server.url("/api/v1/internal/api-keys")))).ok(200);
+    let credential = listed["items"][0]["id"].as_str().unwrap().to_owned();
+
+    let (status, stdout, stderr) = run_keygate(
+        dir.path(),
+        &[
+            "--database-url",
+            &url,
+            "project",
+            "credentials",
+            "revoke",
+            &keys.project_id,
+            &credential,
+        ],
+        &[],
+    );
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("manually_revoked_at_millis"), "{stdout}");
+    let revoked_at = Instant::now();
+    loop {
+        let reply = send(keys.admin(http.get(&current)));
+        if reply.status == 401 {
+            reply.known(401, "INVALID_SUPER_SECRET_ADMIN_KEY");
+            break;
+        }
+        reply.ok(200);
+        assert!(
+            revoked_at.elapsed() < PROPAGATION_BOUND,
+            "the server still accepted the revoked admin key {:?} after the CLI revoked it",
+            revoked_at.elapsed()
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
 }
 
 #[test]

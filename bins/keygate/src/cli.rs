@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use keygate_domain::ProjectId;
+use uuid::Uuid;
 
 /// keygate: a self-hostable API-key service (serves the REST API of Stack Auth's API keys).
 #[derive(Debug, Parser)]
@@ -167,6 +168,45 @@ pub enum ProjectCommand {
         /// The project's id.
         id: ProjectId,
     },
+    /// List, show, describe or revoke a project's credentials (its publishable client, secret
+    /// server and super-secret admin keys).
+    #[command(subcommand)]
+    Credentials(CredentialCommand),
+}
+
+/// `keygate project credentials …`: the same as `GET` / `PATCH /api/v1/internal/api-keys…`.
+#[derive(Debug, Subcommand)]
+pub enum CredentialCommand {
+    /// List a project's credentials, newest first (each key only by its last four characters).
+    List {
+        /// The project's id.
+        project: ProjectId,
+    },
+    /// Show one credential.
+    Show {
+        /// The project's id.
+        project: ProjectId,
+        /// The credential's id.
+        credential: Uuid,
+    },
+    /// Give a credential a new description; prints the credential.
+    Update {
+        /// The project's id.
+        project: ProjectId,
+        /// The credential's id.
+        credential: Uuid,
+        /// The new description.
+        #[arg(long, value_name = "TEXT")]
+        description: String,
+    },
+    /// Revoke a credential for good (revoking it again keeps the first instant); prints it. A
+    /// server on Postgres stops accepting it at once; on SQLite within its project-auth cache TTL.
+    Revoke {
+        /// The project's id.
+        project: ProjectId,
+        /// The credential's id.
+        credential: Uuid,
+    },
 }
 
 #[cfg(test)]
@@ -200,6 +240,52 @@ mod tests {
         };
         assert_eq!(args.bind.as_deref(), Some("0.0.0.0:80"));
         assert_eq!(cli.config, Some(PathBuf::from("k.toml")));
+    }
+
+    #[test]
+    fn credential_commands_parse() {
+        let project = ProjectId::new_random();
+        let credential = Uuid::new_v4();
+        let cli = parse(&[
+            "project",
+            "credentials",
+            "revoke",
+            &project.to_string(),
+            &credential.to_string(),
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Project(ProjectCommand::Credentials(CredentialCommand::Revoke {
+                project: p,
+                credential: c,
+            }))) if p == project && c == credential
+        ));
+        let cli = parse(&[
+            "project",
+            "credentials",
+            "update",
+            &project.to_string(),
+            &credential.to_string(),
+            "--description",
+            "ci",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Project(ProjectCommand::Credentials(CredentialCommand::Update {
+                description, ..
+            }))) if description == "ci"
+        ));
+        assert!(parse(&["project", "credentials", "list", "not-an-id"]).is_err());
+        assert!(parse(&[
+            "project",
+            "credentials",
+            "revoke",
+            &project.to_string(),
+            "x"
+        ])
+        .is_err());
     }
 
     #[test]

@@ -1,20 +1,31 @@
-//! `keygate project create|update|list|show`: the operator's project management without HTTP,
-//! through the same use cases as the API (`keygate_service::projects`), printing the same JSON
+//! `keygate project create|update|list|show` and `keygate project credentials
+//! list|show|update|revoke`: the operator's project management without HTTP, through the same
+//! use cases as the API (`keygate_service::projects`), printing the same JSON
 //! (`keygate_http::project_objects`).
+//!
+//! A command is another process than the server: a credential it revokes is announced over
+//! Postgres `NOTIFY` (by storage, in the revoking transaction), so running servers on Postgres
+//! stop accepting it at once; a server on SQLite hears nothing and accepts it until its
+//! project-authentication cache entry expires (`project_auth_cache.ttl_millis`, 1 s by default).
 
 use anyhow::{bail, Context};
-use keygate_domain::{ProjectId, ProjectSwitches};
-use keygate_http::project_objects::{CredentialObject, ProjectObject};
+use keygate_domain::{EpochMillis, ProjectId, ProjectSwitches};
+use keygate_http::project_objects::{
+    CredentialListObject, CredentialObject, CredentialReadObject, ProjectObject,
+};
 use keygate_service::clock::now_millis;
 use keygate_service::projects::{
-    create_project_with_cors, find_project, issue_credential, list_projects, update_project,
-    CorsChanges, CredentialKeys,
+    create_project_with_cors, find_credential, find_project, issue_credential, list_credentials,
+    list_projects, update_credential, update_project, CorsChanges, CredentialChanges,
+    CredentialKeys,
 };
 use keygate_service::records::ProjectUpdate;
 use keygate_service::{NotFound, ServiceError};
+use keygate_storage::DbConnection;
 use serde_json::{json, Value};
+use uuid::Uuid;
 
-use crate::cli::ProjectCommand;
+use crate::cli::{CredentialCommand, ProjectCommand};
 use crate::runtime::{key_hasher, open_database};
 use crate::settings::Settings;
 
@@ -108,7 +119,80 @@ fn execute(command: ProjectCommand, settings: &Settings) -> anyhow::Result<Value
                 None => bail!(no_such_project(id)),
             }
         }
+        ProjectCommand::Credentials(command) => execute_credentials(command, &mut conn, now),
     }
+}
+
+/// Runs one `project credentials` command.
+fn execute_credentials(
+    command: CredentialCommand,
+    conn: &mut DbConnection,
+    now: EpochMillis,
+) -> anyhow::Result<Value> {
+    let (project, credential, changes) = match command {
+        CredentialCommand::List { project } => {
+            require_project(conn, project)?;
+            let all = list_credentials(conn, project).context("could not list the credentials")?;
+            return Ok(serde_json::to_value(CredentialListObject::new(&all))?);
+        }
+        CredentialCommand::Show {
+            project,
+            credential,
+        } => {
+            require_project(conn, project)?;
+            return match find_credential(conn, project, credential)
+                .context("could not read the credential")?
+            {
+                Some(found) => Ok(serde_json::to_value(CredentialReadObject::new(&found))?),
+                None => bail!(no_such_credential(project, credential)),
+            };
+        }
+        CredentialCommand::Update {
+            project,
+            credential,
+            description,
+        } => (
+            project,
+            credential,
+            CredentialChanges {
+                description: Some(description),
+                revoke: false,
+            },
+        ),
+        CredentialCommand::Revoke {
+            project,
+            credential,
+        } => (
+            project,
+            credential,
+            CredentialChanges {
+                description: None,
+                revoke: true,
+            },
+        ),
+    };
+    require_project(conn, project)?;
+    match update_credential(conn, project, credential, changes, now) {
+        Ok(updated) => Ok(serde_json::to_value(CredentialReadObject::new(&updated))?),
+        Err(ServiceError::NotFound(NotFound::ProjectCredential)) => {
+            bail!(no_such_credential(project, credential))
+        }
+        Err(error) => Err(error).context("could not update the credential"),
+    }
+}
+
+/// Fails naming `project` if there is no such project.
+fn require_project(conn: &mut DbConnection, project: ProjectId) -> anyhow::Result<()> {
+    match find_project(conn, project).context("could not read the project")? {
+        Some(_) => Ok(()),
+        None => bail!(no_such_project(project)),
+    }
+}
+
+fn no_such_credential(project: ProjectId, credential: Uuid) -> String {
+    format!(
+        "project {project} has no credential with the id {credential} (`keygate project credentials list {project}` shows them all)"
+    )
 }
 
 fn no_such_project(id: ProjectId) -> String {
@@ -198,6 +282,110 @@ mod tests {
         assert_eq!(shown, updated);
         let listed = execute(ProjectCommand::List, &settings).unwrap();
         assert_eq!(listed, json!([updated]));
+    }
+
+    #[test]
+    fn credentials_are_listed_described_and_revoked_from_the_command_line() {
+        let directory = tempfile::tempdir().unwrap();
+        let settings = settings(&directory, None);
+        let created = execute(
+            ProjectCommand::Create {
+                display_name: "Acme".to_owned(),
+                allow_user_api_keys: false,
+                allow_team_api_keys: false,
+                client_team_creation_enabled: false,
+                allow_localhost: false,
+            },
+            &settings,
+        )
+        .unwrap();
+        let project: ProjectId = created["project"]["id"].as_str().unwrap().parse().unwrap();
+        let credential: Uuid = created["credential"]["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let admin_key = created["credential"]["super_secret_admin_key"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let credentials = |command| execute(ProjectCommand::Credentials(command), &settings);
+
+        let listed = credentials(CredentialCommand::List { project }).unwrap();
+        assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+        let shown = &listed["items"][0];
+        assert_eq!(
+            shown["super_secret_admin_key"]["last_four"],
+            admin_key[admin_key.len() - 4..]
+        );
+        assert!(
+            !listed.to_string().contains(&admin_key),
+            "never the key itself"
+        );
+
+        let updated = credentials(CredentialCommand::Update {
+            project,
+            credential,
+            description: "leaked in a log".to_owned(),
+        })
+        .unwrap();
+        assert_eq!(updated["description"], "leaked in a log");
+        assert!(updated.get("manually_revoked_at_millis").is_none());
+        let revoked = credentials(CredentialCommand::Revoke {
+            project,
+            credential,
+        })
+        .unwrap();
+        let revoked_at = revoked["manually_revoked_at_millis"].as_i64().unwrap();
+        let again = credentials(CredentialCommand::Revoke {
+            project,
+            credential,
+        })
+        .unwrap();
+        assert_eq!(
+            again["manually_revoked_at_millis"], revoked_at,
+            "the first one wins"
+        );
+        let shown = credentials(CredentialCommand::Show {
+            project,
+            credential,
+        })
+        .unwrap();
+        assert_eq!(shown, again);
+
+        // The revoked admin key no longer opens the project.
+        let database = open_database(&settings, 1).unwrap();
+        let stored = project_credentials::find_by_hash(
+            &mut database.get().unwrap(),
+            project,
+            CredentialKind::SuperSecretAdminKey,
+            &KeyHasher::sha256().hash(&admin_key),
+        )
+        .unwrap()
+        .unwrap();
+        assert!(!stored.lifetime().is_valid(now_millis()));
+
+        // Unknown credentials and projects are errors naming them.
+        let unknown = Uuid::new_v4();
+        for command in [
+            CredentialCommand::Revoke {
+                project,
+                credential: unknown,
+            },
+            CredentialCommand::Show {
+                project,
+                credential: unknown,
+            },
+        ] {
+            let error = credentials(command).unwrap_err();
+            assert!(error.to_string().contains(&unknown.to_string()), "{error}");
+        }
+        let elsewhere = ProjectId::new_random();
+        let error = credentials(CredentialCommand::List { project: elsewhere }).unwrap_err();
+        assert!(
+            error.to_string().contains(&elsewhere.to_string()),
+            "{error}"
+        );
     }
 
     #[test]

@@ -73,6 +73,7 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
         max_bytes: settings.check_cache.max_bytes,
         max_unknown: settings.check_cache.max_unknown,
         unknown_ttl: Duration::from_millis(settings.check_cache.unknown_ttl_millis),
+        row_ttl: Duration::from_millis(settings.check_cache.row_ttl_millis),
     })
     .with_project_auth_cache(ProjectAuthCacheSettings {
         // A zero TTL means "off": nothing is kept at all.
@@ -115,8 +116,11 @@ fn follow_key_changes(state: &AppState, settings: &Settings) {
         return;
     }
     let cache = Arc::clone(state.check_cache());
+    let project_auth_cache = Arc::clone(state.project_auth_cache());
     cache.set_trusted(false);
     match key_changes::spawn_listener(&settings.database_url, move |event| {
+        // Credentials revoked on other nodes (or by the CLI) stop opening projects here at once.
+        project_auth_cache.on_key_change(&event);
         cache.on_key_change(event);
     }) {
         // The listener runs on its own thread for the life of the process.

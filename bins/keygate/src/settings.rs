@@ -99,6 +99,9 @@ pub struct CheckCacheSettings {
     pub max_unknown: u64,
     /// How long an unknown key id is remembered, in milliseconds.
     pub unknown_ttl_millis: u64,
+    /// How long a cached key row is kept at most, in milliseconds, even if no invalidation
+    /// arrives (defence in depth); 0 turns the cache of rows off.
+    pub row_ttl_millis: u64,
 }
 
 /// The prebuilt UI (the account-settings page and its demo sign-in).
@@ -380,6 +383,14 @@ mod tests {
             &env(pairs),
             &FlagOverrides::default(),
         )
+    }
+
+    #[test]
+    fn check_cache_rows_live_a_minute_unless_set() {
+        let defaults = load(None, &[]).unwrap().settings;
+        assert_eq!(defaults.check_cache.row_ttl_millis, 60_000);
+        let set = Settings::from_env_pairs(&[("KEYGATE_CHECK_CACHE__ROW_TTL_MILLIS", "5000")]);
+        assert_eq!(set.check_cache.row_ttl_millis, 5_000);
     }
 
     #[test]

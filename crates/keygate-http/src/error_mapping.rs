@@ -53,6 +53,8 @@ impl From<NotFound> for ApiError {
             },
             NotFound::Project { project_id } => KnownError::CurrentProjectNotFound { project_id },
             NotFound::RefreshToken => KnownError::RefreshTokenNotFoundOrExpired,
+            // Upstream answers a missing project API key with its API_KEY_NOT_FOUND.
+            NotFound::ProjectCredential => KnownError::ApiKeyNotFound,
         }
         .into()
     }
@@ -78,6 +80,11 @@ impl From<Refusal> for ApiError {
             Refusal::VerifiedEmailWithoutAddress => PlainError::new(
                 StatusCode::BAD_REQUEST,
                 "primary_email_verified cannot be true without primary_email",
+            )
+            .into(),
+            Refusal::TooManyProjectCredentials { limit } => PlainError::new(
+                StatusCode::BAD_REQUEST,
+                format!("A project can have at most {limit} API keys, revoked ones included."),
             )
             .into(),
         }

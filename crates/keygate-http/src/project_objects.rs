@@ -3,6 +3,7 @@
 
 use keygate_domain::{EpochMillis, ProjectId};
 use keygate_service::projects::{IssuedCredential, ProjectView};
+use keygate_service::records::ProjectCredentialRecord;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -91,6 +92,83 @@ impl<'a> CredentialObject<'a> {
             publishable_client_key: expose(&credential.publishable_client_key),
             secret_server_key: expose(&credential.secret_server_key),
             super_secret_admin_key: expose(&credential.super_secret_admin_key),
+        }
+    }
+}
+
+/// A stored credential as listed and read (upstream's project API key): `{id, description,
+/// created_at_millis, expires_at_millis?, manually_revoked_at_millis?,
+/// publishable_client_key?: {last_four}, secret_server_key?: {last_four},
+/// super_secret_admin_key?: {last_four}}` — a key's object only where the credential has that
+/// key; never the key itself. A credential issued before the last four characters were kept
+/// shows `last_four: ""`.
+#[derive(Debug, Serialize)]
+pub struct CredentialReadObject<'a> {
+    id: Uuid,
+    description: &'a str,
+    created_at_millis: EpochMillis,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at_millis: Option<EpochMillis>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    manually_revoked_at_millis: Option<EpochMillis>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    publishable_client_key: Option<LastFourObject<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret_server_key: Option<LastFourObject<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    super_secret_admin_key: Option<LastFourObject<'a>>,
+}
+
+/// `{last_four}` of one key of a credential.
+#[derive(Debug, Serialize)]
+struct LastFourObject<'a> {
+    last_four: &'a str,
+}
+
+impl<'a> CredentialReadObject<'a> {
+    /// The object of `record`.
+    pub fn new(record: &'a ProjectCredentialRecord) -> Self {
+        let key = |hash: &Option<keygate_domain::KeyHash>, last_four: &'a Option<String>| {
+            hash.map(|_| LastFourObject {
+                last_four: last_four.as_deref().unwrap_or_default(),
+            })
+        };
+        CredentialReadObject {
+            id: record.id,
+            description: &record.description,
+            created_at_millis: record.created_at_millis,
+            expires_at_millis: record.expires_at_millis,
+            manually_revoked_at_millis: record.revoked_at_millis,
+            publishable_client_key: key(
+                &record.publishable_client_key_hash,
+                &record.publishable_client_key_last_four,
+            ),
+            secret_server_key: key(
+                &record.secret_server_key_hash,
+                &record.secret_server_key_last_four,
+            ),
+            super_secret_admin_key: key(
+                &record.super_secret_admin_key_hash,
+                &record.super_secret_admin_key_last_four,
+            ),
+        }
+    }
+}
+
+/// A listing of credentials: `{items: [...], is_paginated: false}` (upstream's list shape; a
+/// project has at most `MAX_CREDENTIALS_PER_PROJECT`, so one page holds them all).
+#[derive(Debug, Serialize)]
+pub struct CredentialListObject<'a> {
+    items: Vec<CredentialReadObject<'a>>,
+    is_paginated: bool,
+}
+
+impl<'a> CredentialListObject<'a> {
+    /// The listing of `records`.
+    pub fn new(records: &'a [ProjectCredentialRecord]) -> Self {
+        CredentialListObject {
+            items: records.iter().map(CredentialReadObject::new).collect(),
+            is_paginated: false,
         }
     }
 }

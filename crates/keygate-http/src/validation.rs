@@ -335,6 +335,21 @@ uuid_field!(UserId);
 uuid_field!(TeamId);
 uuid_field!(ApiKeyId);
 
+/// A UUID string for ids without a type of their own (project credentials').
+impl FieldValue for Uuid {
+    const TYPE_NAME: &'static str = "string";
+    fn placeholder() -> Self {
+        Uuid::nil()
+    }
+    fn from_json(value: &Value, context: &FieldContext) -> Result<Self, Rejection> {
+        let text = value.as_str().ok_or(Rejection::NotType)?;
+        Self::from_text(text, context)
+    }
+    fn from_text(text: &str, _: &FieldContext) -> Result<Self, Rejection> {
+        uuid_from_text(text)
+    }
+}
+
 /// A user id given as a UUID or as `me` (upstream's `userIdOrMeSchema`); `me` has already been
 /// replaced by the session user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

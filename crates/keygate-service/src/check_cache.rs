@@ -20,6 +20,11 @@
 //! it again. Other nodes' writes arrive through Postgres `LISTEN/NOTIFY`; while that channel is
 //! down the cache is not trusted ([`CheckCache::set_trusted`]): every check reads the database
 //! and nothing is stored, and it is cleared when the channel is back.
+//!
+//! **Defence in depth: rows expire.** Every found row is dropped [`CheckCacheSettings::row_ttl`]
+//! (60 s by default) after it was read, whatever the invalidations did — so a change that
+//! escaped them (a hand edit of the database, a write by a process that announces nothing, a
+//! bug) is seen within that time instead of being kept for as long as the key stays warm.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,15 +47,20 @@ pub struct CheckCacheSettings {
     pub max_unknown: u64,
     /// How long an unknown id is remembered.
     pub unknown_ttl: Duration,
+    /// How long a found row is kept at most after it was read, invalidated or not (zero turns
+    /// the cache of found rows off).
+    pub row_ttl: Duration,
 }
 
 impl Default for CheckCacheSettings {
-    /// 32 MiB of rows (about 50,000 keys), 20,000 unknown ids (about 4 MiB) for 2 seconds.
+    /// 32 MiB of rows (about 50,000 keys) for at most 60 seconds each, 20,000 unknown ids
+    /// (about 4 MiB) for 2 seconds.
     fn default() -> Self {
         CheckCacheSettings {
             max_bytes: 32 * 1024 * 1024,
             max_unknown: 20_000,
             unknown_ttl: Duration::from_secs(2),
+            row_ttl: Duration::from_secs(60),
         }
     }
 }
@@ -105,8 +115,13 @@ impl CheckCache {
     pub fn new(settings: CheckCacheSettings) -> Self {
         CheckCache {
             found: Cache::builder()
-                .max_capacity(settings.max_bytes)
+                .max_capacity(if settings.row_ttl.is_zero() {
+                    0
+                } else {
+                    settings.max_bytes
+                })
                 .weigher(|_id: &ApiKeyId, key: &Arc<ApiKey>| weight(key))
+                .time_to_live(settings.row_ttl.max(Duration::from_millis(1)))
                 .build(),
             unknown: Cache::builder()
                 .max_capacity(settings.max_unknown)
@@ -199,6 +214,8 @@ impl CheckCache {
             KeyChangeEvent::Listening => self.set_trusted(true),
             KeyChangeEvent::Changed(ids) => self.invalidate(&ids),
             KeyChangeEvent::Lost => self.set_trusted(false),
+            // Project credentials are the project-authentication cache's concern.
+            KeyChangeEvent::CredentialsChanged(_) => {}
         }
     }
 
@@ -310,6 +327,7 @@ mod tests {
             max_bytes: 64 * 1024,
             max_unknown: 50,
             unknown_ttl: Duration::from_secs(60),
+            row_ttl: Duration::from_secs(60),
         };
         let cache = CheckCache::new(settings);
         let good: Vec<ApiKey> = (0..20).map(|_| key()).collect();
@@ -334,6 +352,39 @@ mod tests {
         let (found, _) = cache.entry_counts();
         let per_entry = u64::from(weight(&good[0]));
         assert!(found * per_entry <= settings.max_bytes, "{found}");
+    }
+
+    #[test]
+    fn found_rows_expire_even_without_an_invalidation() {
+        let cache = CheckCache::new(CheckCacheSettings {
+            row_ttl: Duration::from_millis(50),
+            ..CheckCacheSettings::default()
+        });
+        let stored = key();
+        cache.store(cache.ticket(), stored.id, Some(&stored));
+        assert!(matches!(cache.lookup(stored.id), CachedLookup::Found(_)));
+        std::thread::sleep(Duration::from_millis(120));
+        assert_eq!(cache.lookup(stored.id), CachedLookup::Miss);
+    }
+
+    #[test]
+    fn a_zero_row_ttl_caches_no_rows() {
+        let cache = CheckCache::new(CheckCacheSettings {
+            row_ttl: Duration::ZERO,
+            ..CheckCacheSettings::default()
+        });
+        let stored = key();
+        cache.store(cache.ticket(), stored.id, Some(&stored));
+        cache.entry_counts();
+        assert_eq!(cache.lookup(stored.id), CachedLookup::Miss);
+    }
+
+    #[test]
+    fn the_default_row_lifetime_is_a_minute() {
+        assert_eq!(
+            CheckCacheSettings::default().row_ttl,
+            Duration::from_secs(60)
+        );
     }
 
     #[test]

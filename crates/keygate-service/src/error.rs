@@ -81,6 +81,8 @@ pub enum NotFound {
     },
     /// A refresh token that is unknown, signed out or expired.
     RefreshToken,
+    /// A credential of the project (`GET`/`PATCH /internal/api-keys/{id}`).
+    ProjectCredential,
 }
 
 /// What a change conflicts with.
@@ -102,6 +104,11 @@ pub enum Refusal {
     PublicApiKeyCannotBeRevoked,
     /// A user's e-mail would be verified without an address to verify.
     VerifiedEmailWithoutAddress,
+    /// The project already has as many credentials as one project may have.
+    TooManyProjectCredentials {
+        /// The limit ([`crate::projects::MAX_CREDENTIALS_PER_PROJECT`]).
+        limit: i64,
+    },
 }
 
 impl From<NotFound> for ServiceError {

@@ -10,17 +10,23 @@
 //! credential issued a moment later).
 //!
 //! **Bounded staleness.** A change made through this node's HTTP API (a project's switches or
-//! name) clears the cache before the response is sent, and a read that started before it is not
-//! stored afterwards (`crate::cache_generation`). A change this node cannot see — another node's, or
-//! `keygate project update` run by another process, or a hand edit — is picked up when the entry
-//! expires: entries live at most [`ProjectAuthCacheSettings::ttl`] (one second by default), so a
-//! warm node reads each credential about once a second.
+//! name, a credential's revocation) clears the cache before the response is sent, and a read
+//! that started before it is not stored afterwards (`crate::cache_generation`). A credential
+//! changed anywhere (another node, `keygate project credentials revoke`) is announced over
+//! Postgres `NOTIFY`; the node's key-change listener hands that to
+//! [`ProjectAuthCache::on_key_change`], which clears the cache — as does losing or regaining the
+//! listener, since announcements may have been missed. A change nobody announces — a project's
+//! switches changed by another node or process, a hand edit, anything on SQLite made by another
+//! process — is picked up when the entry expires: entries live at most
+//! [`ProjectAuthCacheSettings::ttl`] (one second by default), so a warm node reads each
+//! credential about once a second.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use keygate_domain::{CredentialKind, EpochMillis, KeyHash, Lifetime, ProjectId};
+use keygate_storage::key_changes::KeyChangeEvent;
 use keygate_storage::repo::project_credentials::ProjectCredentialRecord;
 use keygate_storage::repo::projects::ProjectRecord;
 use moka::sync::Cache;
@@ -139,6 +145,18 @@ impl ProjectAuthCache {
         self.generation.advance();
         self.entries.invalidate_all();
     }
+
+    /// Applies what the key-change listener reports: another node changed a credential, or the
+    /// channel was lost or regained (announcements may have been missed) — forget everything.
+    /// Key changes do not concern this cache.
+    pub fn on_key_change(&self, event: &KeyChangeEvent) {
+        match event {
+            KeyChangeEvent::CredentialsChanged(_)
+            | KeyChangeEvent::Listening
+            | KeyChangeEvent::Lost => self.invalidate_all(),
+            KeyChangeEvent::Changed(_) => {}
+        }
+    }
 }
 
 #[cfg(test)]
@@ -171,6 +189,9 @@ mod tests {
             publishable_client_key_hash: None,
             secret_server_key_hash: None,
             super_secret_admin_key_hash: None,
+            publishable_client_key_last_four: None,
+            secret_server_key_last_four: None,
+            super_secret_admin_key_last_four: None,
         }
     }
 
@@ -245,6 +266,39 @@ mod tests {
         cache.store(cache.ticket(), key, &credential(&project, None), project);
         cache.invalidate_all();
         assert_eq!(cache.lookup(&key, 0), None);
+    }
+
+    #[test]
+    fn credential_changes_heard_from_other_nodes_clear_the_cache() {
+        let cache = ProjectAuthCache::new(ProjectAuthCacheSettings::default());
+        let project = project();
+        let key = presented(&project, "ssk_a");
+        let store = || {
+            cache.store(
+                cache.ticket(),
+                key,
+                &credential(&project, None),
+                Arc::clone(&project),
+            );
+        };
+        store();
+        cache.on_key_change(&KeyChangeEvent::Changed(vec![
+            keygate_domain::ApiKeyId::new_random(),
+        ]));
+        assert!(
+            cache.lookup(&key, 0).is_some(),
+            "an API key's change is not a credential's"
+        );
+        for event in [
+            KeyChangeEvent::CredentialsChanged(vec![Uuid::new_v4()]),
+            KeyChangeEvent::Lost,
+            KeyChangeEvent::Listening,
+        ] {
+            store();
+            assert!(cache.lookup(&key, 0).is_some());
+            cache.on_key_change(&event);
+            assert_eq!(cache.lookup(&key, 0), None, "{event:?}");
+        }
     }
 
     #[test]

@@ -8,7 +8,15 @@
 //!
 //! Project authentication reads through the node's
 //! [`ProjectAuthCache`](crate::project_auth_cache::ProjectAuthCache); a change this node makes
-//! to a project ([`Service::update_project`]) clears it before returning.
+//! to a project or a credential ([`Service::update_project`], [`Service::update_credential`])
+//! clears it before returning. A credential change is also announced to the other nodes by
+//! storage (Postgres `NOTIFY`, see `keygate_storage::key_changes`), whose listeners clear theirs;
+//! on SQLite, or when `keygate project credentials revoke` runs beside a server, a running
+//! server's cache lets the revoked credential in for at most its TTL (1 s by default).
+//!
+//! **Every listing is bounded**: a project holds at most [`MAX_CREDENTIALS_PER_PROJECT`]
+//! credentials, revoked and expired ones included (they are kept for the record), and a listing
+//! returns at most that many.
 
 use std::sync::Arc;
 
@@ -17,14 +25,14 @@ use keygate_domain::{
 };
 use keygate_permissions::{default_team_definitions, PermissionDefinition, SystemPermission};
 use keygate_storage::repo::project_cors::{self, ProjectCors, TrustedDomain};
-use keygate_storage::repo::project_credentials::{self, ProjectCredentialRecord};
+use keygate_storage::repo::project_credentials::{self, CredentialUpdate, ProjectCredentialRecord};
 use keygate_storage::repo::projects::{self, ProjectRecord, ProjectUpdate};
 use keygate_storage::repo::team_permissions::{self, PermissionDefinitionRecord};
 use keygate_storage::{DbConnection, StorageError};
 use uuid::Uuid;
 
 use crate::cors_cache::AnyProjectQuery;
-use crate::error::{NotFound, ServiceError};
+use crate::error::{NotFound, Refusal, ServiceError};
 use crate::project_auth_cache::PresentedProjectKey;
 use crate::Service;
 
@@ -131,6 +139,8 @@ pub fn issue_credential(
         CredentialKind::SuperSecretAdminKey,
     );
     let hash = |token: &Option<SecretToken>| token.as_ref().map(|t| hasher.hash(t.expose_secret()));
+    let last_four =
+        |token: &Option<SecretToken>| token.as_ref().map(|t| last_four(t.expose_secret()));
     let record = ProjectCredentialRecord {
         id: Uuid::new_v4(),
         project_id: project,
@@ -141,6 +151,9 @@ pub fn issue_credential(
         publishable_client_key_hash: hash(&publishable_client_key),
         secret_server_key_hash: hash(&secret_server_key),
         super_secret_admin_key_hash: hash(&super_secret_admin_key),
+        publishable_client_key_last_four: last_four(&publishable_client_key),
+        secret_server_key_last_four: last_four(&secret_server_key),
+        super_secret_admin_key_last_four: last_four(&super_secret_admin_key),
     };
     project_credentials::insert(conn, &record)?;
     Ok(IssuedCredential {
@@ -149,6 +162,65 @@ pub fn issue_credential(
         secret_server_key,
         super_secret_admin_key,
     })
+}
+
+/// The most credentials one project may have, revoked and expired ones included; so is every
+/// listing of a project's credentials bounded.
+pub const MAX_CREDENTIALS_PER_PROJECT: i64 = 1_000;
+
+/// The last four characters of a key, for display.
+fn last_four(key: &str) -> String {
+    let start = key
+        .char_indices()
+        .rev()
+        .nth(3)
+        .map_or(0, |(index, _)| index);
+    key[start..].to_owned()
+}
+
+/// Every credential of `project` (at most [`MAX_CREDENTIALS_PER_PROJECT`]), newest first.
+pub fn list_credentials(
+    conn: &mut DbConnection,
+    project: ProjectId,
+) -> Result<Vec<ProjectCredentialRecord>, StorageError> {
+    project_credentials::list(conn, project, MAX_CREDENTIALS_PER_PROJECT)
+}
+
+/// The credential `id` of `project`, if it has one.
+pub fn find_credential(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    id: Uuid,
+) -> Result<Option<ProjectCredentialRecord>, StorageError> {
+    project_credentials::get(conn, project, id)
+}
+
+/// Changes to a credential: a new description, and whether to revoke it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CredentialChanges {
+    /// The new description, if any.
+    pub description: Option<String>,
+    /// Revoke it now (a credential already revoked keeps its first revocation's instant).
+    pub revoke: bool,
+}
+
+/// Changes the credential `id` of `project` and returns it as stored afterwards; not found if
+/// the project has no such credential. The change is announced to the other nodes (storage
+/// does it in the same transaction); callers that cache project authentication clear it
+/// afterwards ([`Service::update_credential`]). A credential may revoke itself.
+pub fn update_credential(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    id: Uuid,
+    changes: CredentialChanges,
+    now: EpochMillis,
+) -> Result<ProjectCredentialRecord, ServiceError> {
+    let update = CredentialUpdate {
+        description: changes.description,
+        revoke_at_millis: changes.revoke.then_some(now),
+    };
+    project_credentials::update(conn, project, id, &update)
+        .map_err(|error| ServiceError::from(error).missing_as(NotFound::ProjectCredential))
 }
 
 /// A project with its CORS settings, as the API and the CLI show it.
@@ -300,7 +372,8 @@ impl Service {
         Ok(view)
     }
 
-    /// Issues a credential for the project `id` (see [`issue_credential`]).
+    /// Issues a credential for the project `id` (see [`issue_credential`]), unless the project
+    /// already has [`MAX_CREDENTIALS_PER_PROJECT`].
     pub async fn issue_credential(
         &self,
         project: ProjectId,
@@ -311,15 +384,23 @@ impl Service {
         let now = self.now();
         let issued = self
             .run(move |service, conn| {
-                Ok(issue_credential(
-                    conn,
-                    service.hasher(),
-                    project,
-                    &description,
-                    expires_at_millis,
-                    keys,
-                    now,
-                )?)
+                conn.in_transaction_with(|conn| {
+                    if project_credentials::count(conn, project)? >= MAX_CREDENTIALS_PER_PROJECT {
+                        return Err(Refusal::TooManyProjectCredentials {
+                            limit: MAX_CREDENTIALS_PER_PROJECT,
+                        }
+                        .into());
+                    }
+                    Ok(issue_credential(
+                        conn,
+                        service.hasher(),
+                        project,
+                        &description,
+                        expires_at_millis,
+                        keys,
+                        now,
+                    )?)
+                })
             })
             .await?;
         tracing::info!(
@@ -328,6 +409,53 @@ impl Service {
             "issued a project credential"
         );
         Ok(issued)
+    }
+
+    /// The credentials of `project` (see [`list_credentials`]).
+    pub async fn list_credentials(
+        &self,
+        project: ProjectId,
+    ) -> Result<Vec<ProjectCredentialRecord>, ServiceError> {
+        self.run(move |_, conn| Ok(list_credentials(conn, project)?))
+            .await
+    }
+
+    /// The credential `id` of `project`; not found if it has none.
+    pub async fn credential(
+        &self,
+        project: ProjectId,
+        id: Uuid,
+    ) -> Result<ProjectCredentialRecord, ServiceError> {
+        self.run(move |_, conn| {
+            find_credential(conn, project, id)?.ok_or(NotFound::ProjectCredential.into())
+        })
+        .await
+    }
+
+    /// Changes a credential (see [`update_credential`]). This node's project-authentication
+    /// cache is cleared before this returns, so a revoked credential opens nothing from the next
+    /// request on — here at once, on the other nodes as soon as they hear the announcement.
+    pub async fn update_credential(
+        &self,
+        project: ProjectId,
+        id: Uuid,
+        changes: CredentialChanges,
+    ) -> Result<ProjectCredentialRecord, ServiceError> {
+        let now = self.now();
+        let revoke = changes.revoke;
+        let updated = self
+            .run(move |_, conn| update_credential(conn, project, id, changes, now))
+            .await;
+        // Also after a failure: a commit that failed late may have landed.
+        self.project_auth_cache().invalidate_all();
+        let updated = updated?;
+        tracing::info!(
+            project_id = %project,
+            credential_id = %id,
+            revoked = revoke,
+            "project credential updated"
+        );
+        Ok(updated)
     }
 
     /// The project `presented` opens now: from this node's project-authentication cache, else
@@ -432,6 +560,13 @@ impl Service {
 mod tests {
     use super::*;
 
+    #[test]
+    fn last_four_takes_the_last_four_characters() {
+        assert_eq!(last_four("ssk_0123456789"), "6789");
+        assert_eq!(last_four("abc"), "abc");
+        assert_eq!(last_four("xyzé1ü2"), "é1ü2");
+    }
+
     keygate_storage::backend_tests! {
         fn a_new_project_has_the_default_team_permissions(db) {
             let mut conn = db.conn();
@@ -443,6 +578,37 @@ mod tests {
             let member = definitions.iter().find(|d| d.id == "team_member").unwrap();
             assert!(!member.contained_permission_ids.contains(&"$manage_api_keys".to_owned()));
             assert_eq!(definitions.iter().filter(|d| d.is_system).count(), 6);
+        }
+
+        fn credentials_keep_each_keys_last_four_and_are_listed_described_and_revoked(db) {
+            let mut conn = db.conn();
+            let hasher = KeyHasher::sha256();
+            let project = create_project(&mut conn, "Acme", ProjectSwitches::default(), 1_000).unwrap();
+            let keys = CredentialKeys { publishable_client_key: false, ..CredentialKeys::ALL };
+            let issued = issue_credential(&mut conn, &hasher, project.id, "ci", None, keys, 1_000).unwrap();
+            let server = issued.secret_server_key.as_ref().unwrap().expose_secret();
+            let admin = issued.super_secret_admin_key.as_ref().unwrap().expose_secret();
+            let record = &issued.record;
+            assert_eq!(record.publishable_client_key_last_four, None);
+            assert_eq!(record.secret_server_key_last_four.as_deref(), Some(&server[server.len() - 4..]));
+            assert_eq!(record.super_secret_admin_key_last_four.as_deref(), Some(&admin[admin.len() - 4..]));
+            assert_eq!(list_credentials(&mut conn, project.id).unwrap(), vec![record.clone()]);
+            assert_eq!(find_credential(&mut conn, project.id, record.id).unwrap(), Some(record.clone()));
+
+            let revoke = CredentialChanges { description: Some("leaked".to_owned()), revoke: true };
+            let revoked = update_credential(&mut conn, project.id, record.id, revoke.clone(), 2_000).unwrap();
+            assert_eq!(revoked.description, "leaked");
+            assert_eq!(revoked.revoked_at_millis, Some(2_000));
+            assert!(!revoked.lifetime().is_valid(2_000));
+            // The first revocation wins.
+            let again = update_credential(&mut conn, project.id, record.id, revoke.clone(), 3_000).unwrap();
+            assert_eq!(again.revoked_at_millis, Some(2_000));
+            // Another project's credential is not found.
+            let other = create_project(&mut conn, "Other", ProjectSwitches::default(), 1_000).unwrap();
+            assert!(matches!(
+                update_credential(&mut conn, other.id, record.id, revoke, 3_000),
+                Err(ServiceError::NotFound(NotFound::ProjectCredential))
+            ));
         }
 
         fn an_issued_credential_is_found_by_its_keys_hashes_only(db) {

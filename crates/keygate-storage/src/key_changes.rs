@@ -19,6 +19,15 @@
 //! must not trust its cache until the next `Listening`. The connection is probed every second
 //! while idle, so a silently dead connection is noticed within about two seconds.
 //!
+//! Project credentials change rarely but must stop working everywhere at once when revoked:
+//! `repo::project_credentials::update` announces the changed credential ids with
+//! [`announce_credential_changes`] on the sibling channel [`CREDENTIAL_CHANGES_CHANNEL`], and the
+//! same listener reports them as [`KeyChangeEvent::CredentialsChanged`], so each node clears its
+//! project-authentication cache.
+//!
+//! The listening connection honours the URL's TLS options as libpq does
+//! (`crate::listener_tls`): `sslmode=require` and `verify-*` never fall back to plain text.
+//!
 //! The listener uses the `postgres` crate (rust-postgres, synchronous) rather than Diesel:
 //! Diesel's `PgConnection` can send `LISTEN` but offers no way to wait for notifications, and
 //! pq-sys's notification functions would need `unsafe`, which the workspace forbids.
@@ -31,13 +40,20 @@ use diesel::sql_types::Text;
 use diesel::RunQueryDsl;
 use keygate_domain::ApiKeyId;
 use postgres::fallible_iterator::FallibleIterator;
+use postgres_openssl::MakeTlsConnector;
+use uuid::Uuid;
 
 use crate::backend::Backend;
 use crate::connection::DbConnection;
 use crate::error::StorageError;
+use crate::listener_tls::{listener_connection, ListenerConnection};
 
 /// The Postgres notification channel for changed API keys; payloads are comma-separated key ids.
 pub const KEY_CHANGES_CHANNEL: &str = "keygate_key_invalidation";
+
+/// The Postgres notification channel for changed project credentials; payloads are
+/// comma-separated credential ids.
+pub const CREDENTIAL_CHANGES_CHANNEL: &str = "keygate_project_credential_invalidation";
 
 /// At most this many ids go in one notification (Postgres limits payloads to 8000 bytes; an id
 /// takes 37 with its comma).
@@ -116,6 +132,24 @@ pub fn write_keys<T, E: From<StorageError>>(
 /// Announces, within the caller's transaction, that the keys `ids` changed or were deleted.
 /// Nothing happens on SQLite or for an empty list.
 fn announce(conn: &mut DbConnection, ids: &[ApiKeyId]) -> Result<(), StorageError> {
+    notify(conn, KEY_CHANGES_CHANNEL, ids)
+}
+
+/// Announces, within the caller's transaction, that the project credentials `ids` changed
+/// (delivered at commit, dropped on rollback). Nothing happens on SQLite or for an empty list.
+pub(crate) fn announce_credential_changes(
+    conn: &mut DbConnection,
+    ids: &[Uuid],
+) -> Result<(), StorageError> {
+    notify(conn, CREDENTIAL_CHANGES_CHANNEL, ids)
+}
+
+/// `pg_notify`s `ids` on `channel`, at most [`IDS_PER_NOTIFICATION`] to a notification.
+fn notify(
+    conn: &mut DbConnection,
+    channel: &str,
+    ids: &[impl fmt::Display],
+) -> Result<(), StorageError> {
     if conn.backend() != Backend::Postgres {
         return Ok(());
     }
@@ -126,7 +160,7 @@ fn announce(conn: &mut DbConnection, ids: &[ApiKeyId]) -> Result<(), StorageErro
             .collect::<Vec<_>>()
             .join(",");
         diesel::sql_query("SELECT pg_notify($1, $2)")
-            .bind::<Text, _>(KEY_CHANGES_CHANNEL)
+            .bind::<Text, _>(channel)
             .bind::<Text, _>(payload)
             .execute(conn)?;
     }
@@ -141,6 +175,8 @@ pub enum KeyChangeEvent {
     Listening,
     /// These keys changed or were deleted.
     Changed(Vec<ApiKeyId>),
+    /// These project credentials changed (revoked, described anew).
+    CredentialsChanged(Vec<Uuid>),
     /// The connection failed; changes may be missed until the next `Listening`.
     Lost,
 }
@@ -173,11 +209,7 @@ pub fn spawn_listener(
     url: &str,
     mut on_event: impl FnMut(KeyChangeEvent) + Send + 'static,
 ) -> Result<KeyChangeListener, StorageError> {
-    let mut config: postgres::Config =
-        url.parse()
-            .map_err(|error: postgres::Error| StorageError::InvalidUrl {
-                reason: format!("the key-change listener cannot use this Postgres URL: {error}"),
-            })?;
+    let ListenerConnection { mut config, tls } = listener_connection(url)?;
     config.application_name("keygate-key-changes");
     config.connect_timeout(Duration::from_secs(5));
     let thread = std::thread::Builder::new()
@@ -186,7 +218,7 @@ pub fn spawn_listener(
             let mut delay = RECONNECT_DELAY;
             loop {
                 let mut subscribed = false;
-                if let Err(error) = listen(&config, &mut on_event, &mut subscribed) {
+                if let Err(error) = listen(&config, &tls, &mut on_event, &mut subscribed) {
                     tracing::warn!(
                         %error,
                         retry_in_millis = delay.as_millis() as u64,
@@ -209,24 +241,32 @@ pub fn spawn_listener(
     Ok(KeyChangeListener { thread })
 }
 
-/// One listening session: connect, subscribe, report until the connection fails.
+/// One listening session: connect (over TLS as the URL asks), subscribe to both channels,
+/// report until the connection fails.
 fn listen(
     config: &postgres::Config,
+    tls: &MakeTlsConnector,
     on_event: &mut impl FnMut(KeyChangeEvent),
     subscribed: &mut bool,
 ) -> Result<(), ListenError> {
-    let mut client = config.connect(postgres::NoTls)?;
-    client.batch_execute(&format!("LISTEN {KEY_CHANGES_CHANNEL}"))?;
+    let mut client = config.connect(tls.clone())?;
+    client.batch_execute(&format!(
+        "LISTEN {KEY_CHANGES_CHANNEL}; LISTEN {CREDENTIAL_CHANGES_CHANNEL}"
+    ))?;
     *subscribed = true;
-    tracing::debug!("listening for key changes");
+    tracing::debug!("listening for key and project-credential changes");
     on_event(KeyChangeEvent::Listening);
     loop {
         {
             let mut notifications = client.notifications();
             let mut waiting = notifications.timeout_iter(PROBE_INTERVAL);
             while let Some(notification) = waiting.next()? {
-                let ids = parse_payload(notification.payload());
-                on_event(KeyChangeEvent::Changed(ids));
+                let event = if notification.channel() == CREDENTIAL_CHANGES_CHANNEL {
+                    KeyChangeEvent::CredentialsChanged(parse_payload(notification.payload()))
+                } else {
+                    KeyChangeEvent::Changed(parse_payload(notification.payload()))
+                };
+                on_event(event);
             }
         }
         // Quiet for a second: make sure the connection is still there.
@@ -234,8 +274,8 @@ fn listen(
     }
 }
 
-/// The ids in a payload; anything unreadable is skipped (only keygate writes on the channel).
-fn parse_payload(payload: &str) -> Vec<ApiKeyId> {
+/// The ids in a payload; anything unreadable is skipped (only keygate writes on the channels).
+fn parse_payload<Id: std::str::FromStr>(payload: &str) -> Vec<Id> {
     payload
         .split(',')
         .filter_map(|id| id.trim().parse().ok())
@@ -247,13 +287,14 @@ mod tests {
     use std::sync::mpsc;
 
     use super::*;
+    use crate::repo::project_credentials::{self, CredentialUpdate};
 
     #[test]
     fn payloads_are_comma_separated_ids() {
         let (a, b) = (ApiKeyId::new_random(), ApiKeyId::new_random());
-        assert_eq!(parse_payload(&format!("{a},{b}")), vec![a, b]);
-        assert_eq!(parse_payload(&format!("{a},junk,")), vec![a]);
-        assert!(parse_payload("").is_empty());
+        assert_eq!(parse_payload::<ApiKeyId>(&format!("{a},{b}")), vec![a, b]);
+        assert_eq!(parse_payload::<ApiKeyId>(&format!("{a},junk,")), vec![a]);
+        assert!(parse_payload::<ApiKeyId>("").is_empty());
     }
 
     #[test]
@@ -262,6 +303,27 @@ mod tests {
             spawn_listener("postgres://host/db?no_such_option=1", |_| {}),
             Err(StorageError::InvalidUrl { .. })
         ));
+    }
+
+    #[derive(diesel::QueryableByName)]
+    struct ListenerTls {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        ssl: bool,
+    }
+
+    /// Whether each of this database's key-change listener connections uses TLS (per the
+    /// server), in ascending order.
+    fn listeners_tls(conn: &mut DbConnection) -> Vec<bool> {
+        diesel::sql_query(
+            "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a ON a.pid = s.pid \
+             WHERE a.application_name = 'keygate-key-changes' AND a.datname = current_database() \
+             ORDER BY s.ssl",
+        )
+        .load::<ListenerTls>(conn)
+        .unwrap()
+        .into_iter()
+        .map(|row| row.ssl)
+        .collect()
     }
 
     /// Waits for the next event that `accept` takes, up to `within`.
@@ -315,6 +377,56 @@ mod tests {
             }
             assert_eq!(heard, ids, "every id, in order, in notifications of at most 100 ids");
             assert!(!heard.contains(&rolled_back));
+        }
+
+        fn a_credential_change_reaches_listeners_on_its_own_channel(db) {
+            let mut conn = db.conn();
+            let project = crate::testing::insert_project(&mut conn).id;
+            let credential = crate::testing::insert_credential(&mut conn, project);
+            let revoke = CredentialUpdate { revoke_at_millis: Some(5_000), ..CredentialUpdate::default() };
+            let Some(url) = db.postgres_url() else {
+                // SQLite: a single node; the change is stored, nothing is announced.
+                let revoked = project_credentials::update(&mut conn, project, credential, &revoke).unwrap();
+                assert_eq!(revoked.revoked_at_millis, Some(5_000));
+                return;
+            };
+            let (sender, events) = mpsc::channel();
+            let _listener = spawn_listener(url, move |event| {
+                let _ = sender.send(event);
+            })
+            .unwrap();
+            wait_for(&events, Duration::from_secs(10), |e| *e == KeyChangeEvent::Listening);
+            project_credentials::update(&mut conn, project, credential, &revoke).unwrap();
+            assert_eq!(
+                wait_for(&events, Duration::from_secs(1), |e| *e != KeyChangeEvent::Listening),
+                KeyChangeEvent::CredentialsChanged(vec![credential])
+            );
+        }
+
+        fn the_listener_uses_tls_when_the_url_requires_it(db) {
+            let Some(url) = db.postgres_url() else { return };
+            let mut conn = db.conn();
+            let separator = if url.contains('?') { '&' } else { '?' };
+            let mut expected = Vec::new();
+            // `require` first: the plain `disable` listener shows the query tells them apart.
+            for (sslmode, encrypted) in [("require", true), ("disable", false)] {
+                let (sender, events) = mpsc::channel();
+                let _listener = spawn_listener(&format!("{url}{separator}sslmode={sslmode}"), move |event| {
+                    let _ = sender.send(event);
+                })
+                .unwrap();
+                wait_for(&events, Duration::from_secs(10), |e| *e == KeyChangeEvent::Listening);
+                expected.push(encrypted);
+                expected.sort_unstable();
+                assert_eq!(listeners_tls(&mut conn), expected, "after the sslmode={sslmode} listener");
+                // And it hears changes over that connection.
+                let id = ApiKeyId::new_random();
+                announce(&mut conn, &[id]).unwrap();
+                assert_eq!(
+                    wait_for(&events, Duration::from_secs(1), |e| matches!(e, KeyChangeEvent::Changed(_))),
+                    KeyChangeEvent::Changed(vec![id])
+                );
+            }
         }
 
         fn a_dropped_connection_is_reported_and_listening_resumes(db) {

@@ -46,6 +46,7 @@ mod connection;
 mod database_url;
 mod error;
 pub mod key_changes;
+mod listener_tls;
 pub mod repo;
 mod schema;
 mod sqlite_file;

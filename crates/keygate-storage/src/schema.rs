@@ -24,6 +24,9 @@ diesel::table! {
         publishable_client_key_hash -> Nullable<Binary>,
         secret_server_key_hash -> Nullable<Binary>,
         super_secret_admin_key_hash -> Nullable<Binary>,
+        publishable_client_key_last_four -> Nullable<Text>,
+        secret_server_key_last_four -> Nullable<Text>,
+        super_secret_admin_key_last_four -> Nullable<Text>,
     }
 }
 

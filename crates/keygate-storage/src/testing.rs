@@ -22,10 +22,11 @@ use uuid::Uuid;
 use crate::connection::{Database, PoolOptions, PooledDbConnection};
 use crate::error::StorageError;
 use crate::key_changes::{write_keys, KeyWrite};
+use crate::repo::project_credentials::ProjectCredentialRecord;
 use crate::repo::projects::ProjectRecord;
 use crate::repo::teams::TeamRecord;
 use crate::repo::users::UserRecord;
-use crate::repo::{api_keys, projects, teams, users};
+use crate::repo::{api_keys, project_credentials, projects, teams, users};
 use crate::DbConnection;
 
 /// The environment variable naming a Postgres server for tests, as a URL to a database the
@@ -295,6 +296,30 @@ pub fn insert_project(conn: &mut DbConnection) -> ProjectRecord {
     };
     projects::insert(conn, &project).expect("insert test project");
     project
+}
+
+/// Inserts a credential of `project` with a secret server key (a random digest), created at
+/// `1_000`, and returns its id.
+///
+/// # Panics
+/// If the insert fails.
+pub fn insert_credential(conn: &mut DbConnection, project: ProjectId) -> Uuid {
+    let credential = ProjectCredentialRecord {
+        id: Uuid::new_v4(),
+        project_id: project,
+        description: "test credential".to_owned(),
+        created_at_millis: 1_000,
+        expires_at_millis: None,
+        revoked_at_millis: None,
+        publishable_client_key_hash: None,
+        secret_server_key_hash: Some(random_hash()),
+        super_secret_admin_key_hash: None,
+        publishable_client_key_last_four: None,
+        secret_server_key_last_four: Some("abcd".to_owned()),
+        super_secret_admin_key_last_four: None,
+    };
+    project_credentials::insert(conn, &credential).expect("insert test credential");
+    credential.id
 }
 
 /// Inserts a user without e-mail into `project`, signed up at `2_000`.

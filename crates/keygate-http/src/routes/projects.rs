@@ -10,9 +10,17 @@
 //!   `allow_localhost` and `domains: [{domain, handler_path}]` (see [`crate::cors`]).
 //! * `POST /api/v1/internal/api-keys` — a new project credential; **200** with its keys, shown
 //!   only in this answer and stored hashed. Admin access for the project, as upstream, or the
-//!   operator token with `x-stack-project-id`.
+//!   operator token with `x-stack-project-id`. A project has at most
+//!   `MAX_CREDENTIALS_PER_PROJECT` credentials (plain 400 beyond).
+//! * `GET /api/v1/internal/api-keys` — the project's credentials, `{items, is_paginated}`, newest
+//!   first, each key only as `{last_four}`; `GET` / `PATCH /api/v1/internal/api-keys/{api_key_id}`
+//!   — one credential; the patch takes `description` and `revoked: true` (the first revocation
+//!   wins; a credential may revoke itself, and its next request is refused). A revocation stops
+//!   the credential on this node before the answer and on the others as soon as they hear it
+//!   (`keygate_service::projects`). An id that is not the project's is `API_KEY_NOT_FOUND`, as
+//!   upstream. Same callers as the `POST`.
 //!
-//! **Who is the caller of `POST /internal/api-keys`.** A request that carries
+//! **Who is the caller of the `/internal/api-keys` routes.** A request that carries
 //! `x-stack-access-type` or any project key goes through the access layer ([`RequestAuth`]) and
 //! must prove admin access. Otherwise a request with an `authorization` header is the
 //! operator's: the token must be the operator token, and `x-stack-project-id` must name an
@@ -31,13 +39,16 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use keygate_domain::{ProjectId, ProjectSwitches};
 use keygate_permissions::{AccessType, Denial};
-use keygate_service::projects::{CorsChanges, CredentialKeys, ProjectView};
+use keygate_service::projects::{CorsChanges, CredentialChanges, CredentialKeys, ProjectView};
 use keygate_service::records::{ProjectRecord, ProjectUpdate};
 use keygate_service::NotFound;
+use uuid::Uuid;
 
 use crate::auth::{authenticate, authenticate_operator, Operator, RequestAuth};
 use crate::cors::TrustedDomains;
-use crate::project_objects::{CredentialObject, ProjectObject};
+use crate::project_objects::{
+    CredentialListObject, CredentialObject, CredentialReadObject, ProjectObject,
+};
 use crate::request_body::RequestBody;
 use crate::responses::{json_response, method_not_allowed};
 use crate::stack_headers::{
@@ -45,7 +56,7 @@ use crate::stack_headers::{
     SUPER_SECRET_ADMIN_KEY,
 };
 use crate::state::AppState;
-use crate::validation::{FieldReader, RequestCheck};
+use crate::validation::{FieldReader, Pending, RequestCheck};
 use crate::wire_error::{ApiError, KnownError};
 
 /// Registers the project and credential routes.
@@ -64,6 +75,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/api/v1/internal/api-keys")
             .route(web::post().to(create_credential))
+            .route(web::get().to(list_credentials))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/internal/api-keys/{api_key_id}")
+            .route(web::get().to(read_credential))
+            .route(web::patch().to(update_credential))
             .default_service(web::to(method_not_allowed)),
     );
 }
@@ -191,7 +209,8 @@ async fn update_current(
     json_response(StatusCode::OK, &ProjectObject::new(&view))
 }
 
-/// The project a credential is issued for: admin access to it, or the operator naming it.
+/// The project whose credentials the request manages: admin access to it, or the operator
+/// naming it.
 async fn credential_project(
     request: &HttpRequest,
     state: &AppState,
@@ -253,6 +272,65 @@ async fn create_credential(
         .issue_credential(project.id, description, expires_at_millis, keys)
         .await?;
     json_response(StatusCode::OK, &CredentialObject::new(&issued))
+}
+
+/// `GET /api/v1/internal/api-keys`.
+async fn list_credentials(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let project = credential_project(&request, &state).await?;
+    let mut check = RequestCheck::new(&request);
+    let query = check.query(|_| ());
+    check.finish(query)?;
+    let credentials = state.service().list_credentials(project.id).await?;
+    json_response(StatusCode::OK, &CredentialListObject::new(&credentials))
+}
+
+/// Reads the `api_key_id` path parameter and refuses any query parameter.
+fn read_credential_id(check: &mut RequestCheck) -> (Pending<Uuid>, Pending<()>) {
+    let id = check.params(|o| o.field::<Uuid>("api_key_id").required());
+    let query = check.query(|_| ());
+    (id, query)
+}
+
+/// `GET /api/v1/internal/api-keys/{api_key_id}`.
+async fn read_credential(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let project = credential_project(&request, &state).await?;
+    let mut check = RequestCheck::new(&request);
+    let pending = read_credential_id(&mut check);
+    let (id, ()) = check.finish(pending)?;
+    let credential = state.service().credential(project.id, id).await?;
+    json_response(StatusCode::OK, &CredentialReadObject::new(&credential))
+}
+
+/// `PATCH /api/v1/internal/api-keys/{api_key_id}`: a new description and/or a revocation
+/// (set once, never undone).
+async fn update_credential(
+    request: HttpRequest,
+    body: RequestBody,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let project = credential_project(&request, &state).await?;
+    let mut check = RequestCheck::new(&request);
+    let changes = check.body(&body, |o| CredentialChanges {
+        description: o.field::<String>("description").optional(),
+        revoke: o
+            .field::<bool>("revoked")
+            .one_of(&[true])
+            .optional()
+            .unwrap_or(false),
+    });
+    let (id, query) = read_credential_id(&mut check);
+    let (changes, id, ()) = check.finish((changes, id, query))?;
+    let updated = state
+        .service()
+        .update_credential(project.id, id, changes)
+        .await?;
+    json_response(StatusCode::OK, &CredentialReadObject::new(&updated))
 }
 
 #[cfg(test)]

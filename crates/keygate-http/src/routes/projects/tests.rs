@@ -192,7 +192,8 @@ crate::http_tests! {
             TestRequest::get().uri(PROJECTS),
             TestRequest::delete().uri(CURRENT),
             TestRequest::post().uri(CURRENT),
-            TestRequest::get().uri(CREDENTIALS),
+            TestRequest::put().uri(CREDENTIALS),
+            TestRequest::post().uri(&format!("{CREDENTIALS}/{}", uuid::Uuid::new_v4())),
         ] {
             let response = app.send(operator(request)).await;
             assert_eq!(response.status.as_u16(), 405, "{}", response.body);
@@ -813,5 +814,296 @@ crate::http_tests! {
         assert!(response.json()["details"]["expired_at_millis"].is_number());
         // The credential itself is still good.
         get_current(app, project.admin(TestRequest::get())).await.assert_ok(200);
+    }
+}
+
+/// Project credentials after they were issued: `GET /internal/api-keys`, `GET` and `PATCH
+/// /internal/api-keys/{api_key_id}`.
+mod stored_credentials {
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    use keygate_service::project_auth_cache::ProjectAuthCacheSettings;
+    use keygate_service::projects::MAX_CREDENTIALS_PER_PROJECT;
+    use keygate_storage::key_changes::{spawn_listener, KeyChangeEvent};
+    use keygate_storage::repo::project_credentials::ProjectCredentialRecord;
+    use keygate_storage::testing::random_hash;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn item(id: &str) -> String {
+        format!("{CREDENTIALS}/{id}")
+    }
+
+    /// Issues a credential with every key through the API; its answer (with the keys).
+    async fn issue(app: &TestApp, project: &TestProject) -> serde_json::Value {
+        app.send(
+            project
+                .admin(TestRequest::post().uri(CREDENTIALS))
+                .set_json(all_keys_body()),
+        )
+        .await
+        .assert_ok(200)
+    }
+
+    fn last_four(key: &serde_json::Value) -> String {
+        let key = key.as_str().unwrap();
+        key[key.len() - 4..].to_owned()
+    }
+
+    crate::http_tests! {
+        fn admin_lists_and_reads_credentials_by_their_last_four_only(app) {
+            let project = app.create_project(ProjectSwitches::default());
+            app.advance_clock(1_000);
+            let issued = issue(app, &project).await;
+            let id = issued["id"].as_str().unwrap();
+
+            let listed = app.send(project.admin(TestRequest::get().uri(CREDENTIALS))).await.assert_ok(200);
+            let items = listed["items"].as_array().unwrap();
+            assert_eq!(listed["is_paginated"], false);
+            assert_eq!(items.len(), 2, "the fixture's credential and the new one: {listed}");
+            let expected = json!({
+                "id": id,
+                "description": "issued in a test",
+                "created_at_millis": app.now(),
+                "publishable_client_key": {"last_four": last_four(&issued["publishable_client_key"])},
+                "secret_server_key": {"last_four": last_four(&issued["secret_server_key"])},
+                "super_secret_admin_key": {"last_four": last_four(&issued["super_secret_admin_key"])},
+            });
+            assert_eq!(items[0], expected, "newest first");
+            for key in ["publishable_client_key", "secret_server_key", "super_secret_admin_key"] {
+                assert!(!listed.to_string().contains(issued[key].as_str().unwrap()), "{key} shown");
+            }
+
+            let read = app.send(project.admin(TestRequest::get().uri(&item(id)))).await.assert_ok(200);
+            assert_eq!(read, expected);
+        }
+
+        fn admin_describes_and_revokes_a_credential_and_the_first_revocation_wins(app) {
+            let project = app.create_project(ProjectSwitches::default());
+            let issued = issue(app, &project).await;
+            let uri = item(issued["id"].as_str().unwrap());
+            let patch = |body| project.admin(TestRequest::patch().uri(&uri)).set_json(body);
+
+            let described = app.send(patch(json!({"description": "ci server"}))).await.assert_ok(200);
+            assert_eq!(described["description"], "ci server");
+            assert!(described.get("manually_revoked_at_millis").is_none(), "{described}");
+
+            app.advance_clock(500);
+            let revoked_at = app.now();
+            let revoked = app.send(patch(json!({"revoked": true}))).await.assert_ok(200);
+            assert_eq!(revoked["manually_revoked_at_millis"], revoked_at);
+            assert_eq!(revoked["description"], "ci server");
+            app.advance_clock(500);
+            let again = app
+                .send(patch(json!({"revoked": true, "description": "leaked"})))
+                .await
+                .assert_ok(200);
+            assert_eq!(again["manually_revoked_at_millis"], revoked_at, "the first instant stays");
+            assert_eq!(again["description"], "leaked");
+        }
+
+        fn a_revoked_credential_stops_authenticating_at_once(app) {
+            let project = app.create_project(ProjectSwitches::default());
+            let issued = issue(app, &project).await;
+            let fresh = project_with_keys(&project, &issued);
+            // Warm this node's project-authentication cache with the new keys.
+            get_current(app, fresh.admin(TestRequest::get())).await.assert_ok(200);
+            assert_insufficient(&get_current(app, fresh.server(TestRequest::get())).await, "server");
+
+            let uri = item(issued["id"].as_str().unwrap());
+            app.send(project.admin(TestRequest::patch().uri(&uri)).set_json(json!({"revoked": true})))
+                .await
+                .assert_ok(200);
+            get_current(app, fresh.admin(TestRequest::get()))
+                .await
+                .assert_known_error(401, "INVALID_SUPER_SECRET_ADMIN_KEY");
+            get_current(app, fresh.server(TestRequest::get()))
+                .await
+                .assert_known_error(401, "INVALID_SECRET_SERVER_KEY");
+            // The project's other credential still works.
+            get_current(app, project.admin(TestRequest::get())).await.assert_ok(200);
+        }
+
+        fn an_admin_key_may_revoke_its_own_credential(app) {
+            let project = app.create_project(ProjectSwitches::default());
+            let issued = issue(app, &project).await;
+            let fresh = project_with_keys(&project, &issued);
+            let uri = item(issued["id"].as_str().unwrap());
+            app.send(fresh.admin(TestRequest::patch().uri(&uri)).set_json(json!({"revoked": true})))
+                .await
+                .assert_ok(200);
+            app.send(fresh.admin(TestRequest::get().uri(CREDENTIALS)))
+                .await
+                .assert_known_error(401, "INVALID_SUPER_SECRET_ADMIN_KEY");
+        }
+
+        fn the_operator_manages_the_credentials_of_the_project_it_names(app) {
+            let project = app.create_project(ProjectSwitches::default());
+            let operator_for = |request: TestRequest| {
+                operator(request).insert_header(("x-stack-project-id", project.id().to_string()))
+            };
+            let listed = app.send(operator_for(TestRequest::get().uri(CREDENTIALS))).await.assert_ok(200);
+            let id = listed["items"][0]["id"].as_str().unwrap().to_owned();
+            let revoked = app
+                .send(operator_for(TestRequest::patch().uri(&item(&id))).set_json(json!({"revoked": true})))
+                .await
+                .assert_ok(200);
+            assert_eq!(revoked["manually_revoked_at_millis"], app.now());
+            // The fixture's keys were that credential's: they no longer open the project.
+            get_current(app, project.admin(TestRequest::get()))
+                .await
+                .assert_known_error(401, "INVALID_SUPER_SECRET_ADMIN_KEY");
+            // Without the operator token, or naming an unknown project: refused.
+            let wrong = TestRequest::get()
+                .uri(CREDENTIALS)
+                .insert_header(("authorization", "Bearer wrong-token-0123456789abcdef"))
+                .insert_header(("x-stack-project-id", project.id().to_string()));
+            app.send(wrong).await.assert_known_error(401, "INVALID_OPERATOR_TOKEN");
+            let unknown = operator(TestRequest::get().uri(CREDENTIALS))
+                .insert_header(("x-stack-project-id", keygate_domain::ProjectId::new_random().to_string()));
+            app.send(unknown).await.assert_known_error(400, "CURRENT_PROJECT_NOT_FOUND");
+        }
+
+        fn only_admin_access_manages_credentials(app) {
+            let project = app.create_project(ProjectSwitches::default());
+            let uri = item(&Uuid::new_v4().to_string());
+            for (request, access) in [
+                (project.server(TestRequest::get().uri(CREDENTIALS)), "server"),
+                (project.client(TestRequest::get().uri(CREDENTIALS)), "client"),
+                (project.server(TestRequest::get().uri(&uri)), "server"),
+                (project.client(TestRequest::patch().uri(&uri)).set_json(json!({"revoked": true})), "client"),
+            ] {
+                assert_insufficient(&app.send(request).await, access);
+            }
+            app.send(TestRequest::get().uri(CREDENTIALS))
+                .await
+                .assert_known_error(400, "ACCESS_TYPE_REQUIRED");
+        }
+
+        fn an_unknown_or_another_projects_credential_is_not_found(app) {
+            let project = app.create_project(ProjectSwitches::default());
+            let other = app.create_project(ProjectSwitches::default());
+            let others = issue(app, &other).await;
+            for id in [Uuid::new_v4().to_string(), others["id"].as_str().unwrap().to_owned()] {
+                app.send(project.admin(TestRequest::get().uri(&item(&id))))
+                    .await
+                    .assert_known_error(404, "API_KEY_NOT_FOUND");
+                app.send(project.admin(TestRequest::patch().uri(&item(&id))).set_json(json!({"revoked": true})))
+                    .await
+                    .assert_known_error(404, "API_KEY_NOT_FOUND");
+            }
+            // The other project's credential was not touched.
+            let fresh = project_with_keys(&other, &others);
+            get_current(app, fresh.admin(TestRequest::get())).await.assert_ok(200);
+        }
+
+        fn bad_credential_requests_are_schema_errors(app) {
+            let project = app.create_project(ProjectSwitches::default());
+            let response = app
+                .send(project.admin(TestRequest::patch().uri(&format!("{}?x=1", item("not-a-uuid")))).set_json(json!({
+                    "revoked": false,
+                    "description": 5,
+                    "expires_at_millis": 1,
+                })))
+                .await;
+            response.assert_known_error(400, "SCHEMA_ERROR");
+            let error = response.json()["error"].as_str().unwrap().to_owned();
+            for line in [
+                "Request validation failed on PATCH /api/v1/internal/api-keys/not-a-uuid:",
+                "  - body.revoked must be one of the following values: true",
+                "  - body.description must be a `string` type, but the final value was: `5`.",
+                "  - body contains unknown properties: expires_at_millis",
+                "  - params.api_key_id must be a valid UUID",
+                "  - query contains unknown properties: x",
+            ] {
+                assert!(error.lines().any(|l| l == line), "{line:?} in {error}");
+            }
+            let response = app.send(project.admin(TestRequest::get().uri(&format!("{CREDENTIALS}?limit=5")))).await;
+            response.assert_known_error(400, "SCHEMA_ERROR");
+            assert!(response.body.contains("query contains unknown properties: limit"), "{}", response.body);
+            let response = app.send(project.admin(TestRequest::delete().uri(&item(&Uuid::new_v4().to_string())))).await;
+            assert_eq!(response.status.as_u16(), 405);
+        }
+
+        fn a_project_holds_at_most_the_credential_limit(app) {
+            let project = app.create_project(ProjectSwitches::default());
+            {
+                let mut conn = app.database().conn();
+                // The fixture's credential plus these fill the project up to the limit.
+                conn.in_transaction(|conn| {
+                    for _ in 1..MAX_CREDENTIALS_PER_PROJECT {
+                        project_credentials::insert(conn, &ProjectCredentialRecord {
+                            id: Uuid::new_v4(),
+                            project_id: project.id(),
+                            description: "filler".to_owned(),
+                            created_at_millis: 0,
+                            expires_at_millis: None,
+                            revoked_at_millis: Some(0),
+                            publishable_client_key_hash: None,
+                            secret_server_key_hash: Some(random_hash()),
+                            super_secret_admin_key_hash: None,
+                            publishable_client_key_last_four: None,
+                            secret_server_key_last_four: None,
+                            super_secret_admin_key_last_four: None,
+                        })?;
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            }
+            let response = app
+                .send(project.admin(TestRequest::post().uri(CREDENTIALS)).set_json(all_keys_body()))
+                .await;
+            response.assert_plain_error(400, "A project can have at most 1000 API keys, revoked ones included.");
+            let listed = app.send(project.admin(TestRequest::get().uri(CREDENTIALS))).await.assert_ok(200);
+            assert_eq!(listed["items"].as_array().unwrap().len() as i64, MAX_CREDENTIALS_PER_PROJECT);
+            // A filler issued before the last four were kept shows an empty one.
+            assert_eq!(listed["items"][1]["secret_server_key"], json!({"last_four": ""}));
+        }
+
+        fn another_nodes_revocation_is_heard_through_the_listener(app) {
+            let Some(url) = app.database().postgres_url().map(str::to_owned) else {
+                // SQLite has one node; the TTL bounds a revocation by another process
+                // (`another_nodes_project_change_is_seen_within_the_cache_ttl`).
+                return;
+            };
+            let project = app.create_project(ProjectSwitches::default());
+            let issued = issue(app, &project).await;
+            let fresh = project_with_keys(&project, &issued);
+            // Node B shares the database; its cache would keep the credential for a minute if
+            // nothing told it of the revocation.
+            let node_b = app.state.clone().with_project_auth_cache(ProjectAuthCacheSettings {
+                ttl: Duration::from_secs(60),
+                ..ProjectAuthCacheSettings::default()
+            });
+            let (sender, events) = mpsc::channel();
+            let cache = std::sync::Arc::clone(node_b.project_auth_cache());
+            let _listener = spawn_listener(&url, move |event| {
+                cache.on_key_change(&event);
+                let _ = sender.send(event);
+            })
+            .unwrap();
+            let subscribed = events.recv_timeout(Duration::from_secs(10)).unwrap();
+            assert_eq!(subscribed, KeyChangeEvent::Listening);
+            app.send_to(&node_b, fresh.admin(TestRequest::get().uri(CURRENT))).await.assert_ok(200);
+
+            let uri = item(issued["id"].as_str().unwrap());
+            app.send(project.admin(TestRequest::patch().uri(&uri)).set_json(json!({"revoked": true})))
+                .await
+                .assert_ok(200);
+            let revoked = Instant::now();
+            loop {
+                let response = app.send_to(&node_b, fresh.admin(TestRequest::get().uri(CURRENT))).await;
+                if response.status.as_u16() == 401 {
+                    response.assert_known_error(401, "INVALID_SUPER_SECRET_ADMIN_KEY");
+                    break;
+                }
+                response.assert_ok(200);
+                assert!(revoked.elapsed() < Duration::from_secs(1), "node B still let it in after 1 s");
+                actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
     }
 }

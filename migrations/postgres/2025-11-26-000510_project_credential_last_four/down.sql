@@ -1,0 +1,3 @@
+ALTER TABLE project_credentials DROP COLUMN super_secret_admin_key_last_four;
+ALTER TABLE project_credentials DROP COLUMN secret_server_key_last_four;
+ALTER TABLE project_credentials DROP COLUMN publishable_client_key_last_four;
