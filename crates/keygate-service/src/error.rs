@@ -102,6 +102,16 @@ pub enum Refusal {
     PublicApiKeyCannotBeRevoked,
     /// A user's e-mail would be verified without an address to verify.
     VerifiedEmailWithoutAddress,
+    /// The owner already has as many API keys as [`Limits`](crate::Limits) allows.
+    ApiKeyLimitReached {
+        /// The cap.
+        limit: u64,
+    },
+    /// The user already belongs to as many teams as a client may create up to.
+    TeamLimitReached {
+        /// The cap.
+        limit: u64,
+    },
 }
 
 impl From<NotFound> for ServiceError {

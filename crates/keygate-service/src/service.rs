@@ -14,6 +14,7 @@ use crate::check_cache::{CheckCache, CheckCacheSettings};
 use crate::clock::Clock;
 use crate::error::ServiceError;
 use crate::key_usage::KeyUsage;
+use crate::limits::Limits;
 use crate::project_auth_cache::{ProjectAuthCache, ProjectAuthCacheSettings};
 
 /// The application layer of one node; cheap to clone (one shared allocation).
@@ -30,6 +31,7 @@ struct Inner {
     check_cache: Arc<CheckCache>,
     project_auth_cache: Arc<ProjectAuthCache>,
     key_usage: Arc<KeyUsage>,
+    limits: Limits,
 }
 
 impl fmt::Debug for Service {
@@ -55,6 +57,7 @@ impl Service {
                     ProjectAuthCacheSettings::default(),
                 )),
                 key_usage: Arc::new(KeyUsage::new()),
+                limits: Limits::default(),
             }),
         }
     }
@@ -78,6 +81,21 @@ impl Service {
                 ..Inner::clone(&self.inner)
             }),
         }
+    }
+
+    /// The same service with other caps (the default: [`Limits::default`]).
+    pub fn with_limits(self, limits: Limits) -> Self {
+        Service {
+            inner: Arc::new(Inner {
+                limits,
+                ..Inner::clone(&self.inner)
+            }),
+        }
+    }
+
+    /// The caps on what one caller may store.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
     }
 
     /// The database.
