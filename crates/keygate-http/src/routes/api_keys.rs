@@ -36,7 +36,7 @@ use actix_web::{web, HttpRequest};
 use keygate_domain::KeyType;
 
 use crate::auth::RequestAuth;
-use crate::request_body::{BodyLimit, RequestBody, SMALL_BODY_LIMIT_BYTES};
+use crate::request_body::{RequestBody, SmallBody};
 use crate::responses::method_not_allowed;
 use crate::state::AppState;
 
@@ -47,7 +47,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }
     cfg.service(
         web::resource(credential_scanning::REVOKE_PATH)
-            .app_data(BodyLimit(SMALL_BODY_LIMIT_BYTES))
+            .app_data(SmallBody)
             .route(web::post().to(credential_scanning::revoke))
             .default_service(web::to(method_not_allowed)),
     );
@@ -81,7 +81,7 @@ fn configure_key_type(cfg: &mut web::ServiceConfig, route: KeyType) {
     .service(
         web::resource(format!("{collection}/check"))
             // One key (and, later, a few policy fields): a small body limit.
-            .app_data(BodyLimit(SMALL_BODY_LIMIT_BYTES))
+            .app_data(SmallBody)
             .route(web::post().to(
                 move |body: RequestBody,
                       auth: RequestAuth,
