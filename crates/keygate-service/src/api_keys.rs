@@ -6,6 +6,11 @@
 //! their hash and last four characters are stored, and the full key exists only in what
 //! [`Service::create_api_key`] returns. Every change goes through `Service::write_keys`.
 //!
+//! An owner has at most `Limits::max_keys_per_owner` keys, revoked ones included (keys are never
+//! deleted, so only that bounds a list); the create counts them in its insert's transaction,
+//! after locking the owner's row. A list is every key (upstream) or, when asked, a keyset page
+//! ([`ListWindow`]) that says where the next one starts.
+//!
 //! The check ([`Service::check_api_key`]) is the hot path: a string that is not a well-formed key
 //! is not found before any database work; a well-formed key is found by the id embedded in it —
 //! in the node's [`CheckCache`](crate::check_cache::CheckCache), else in the database — and its

@@ -22,6 +22,11 @@
 //! create for a user or team the project does not have is `USER_NOT_FOUND` / `TEAM_NOT_FOUND`
 //! (upstream: a database error); a description containing a NUL character is refused with
 //! `SCHEMA_ERROR` (Postgres cannot store it; upstream answers 500).
+//!
+//! Additions (issue 12, all optional for upstream's clients): a description is capped at
+//! `limits.max_description_chars` (yup's `must be at most N characters`), an owner at
+//! `limits.max_keys_per_owner` keys (`409 API_KEY_LIMIT_REACHED`), and the list takes `limit` and
+//! `cursor` for upstream's paginated shape; without them its answer is unchanged.
 
 mod check;
 mod credential_scanning;

@@ -211,6 +211,33 @@ crate::http_tests! {
             let response = app.send(project.server(get(&format!("{base}&{query}")))).await;
             assert_schema_error(&response, "GET", path, &[&line]);
         }
+        // Hostile values are refused, never a server error.
+        let overflowing = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            format!("99999999999999999999.{}", UserId::new_random()),
+        );
+        let extreme = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            format!("{}.{}", i64::MIN, UserId::new_random()),
+        );
+        for query in [
+            "limit=1e308".to_owned(),
+            "limit=-1".to_owned(),
+            "limit=Infinity".to_owned(),
+            "limit=".to_owned(),
+            format!("limit=1&cursor={overflowing}"),
+            format!("cursor={}", "%FF".repeat(1_000)),
+        ] {
+            let response = app.send(project.server(get(&format!("{base}&{query}")))).await;
+            response.assert_known_error(400, "SCHEMA_ERROR");
+        }
+        // A well-formed cursor from nowhere is just a position: an empty last page.
+        let page = app
+            .send(project.server(get(&format!("{base}&limit=5&cursor={extreme}"))))
+            .await
+            .assert_ok(200);
+        assert_eq!(page["items"], json!([]));
+        assert_eq!(page["pagination"]["next_cursor"], Value::Null);
         // Only the list takes them: reading one key refuses them as unknown, as upstream does.
         let created = server_user_key(app, &project, user.id, "k").await;
         let item = format!("/api/v1/user-api-keys/{}", key_id(&created));
