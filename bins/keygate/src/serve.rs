@@ -98,6 +98,7 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
             max_description_chars: settings.limits.max_description_chars,
             max_display_name_chars: settings.limits.max_display_name_chars,
             max_metadata_bytes: settings.limits.max_metadata_bytes,
+            max_profile_image_url_chars: settings.limits.max_profile_image_url_chars,
             max_keys_per_owner: settings.limits.max_keys_per_owner,
             max_client_teams_per_user: settings.limits.max_client_teams_per_user,
             max_page_size: settings.limits.max_page_size,

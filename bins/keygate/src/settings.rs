@@ -96,6 +96,8 @@ pub struct LimitsSettings {
     pub max_display_name_chars: usize,
     /// Largest user or team metadata field, in bytes of JSON.
     pub max_metadata_bytes: usize,
+    /// Longest user or team profile image URL, in characters.
+    pub max_profile_image_url_chars: usize,
     /// Most API keys of one user or one team (revoked and expired ones included).
     pub max_keys_per_owner: u64,
     /// Most teams a user may belong to and still create one with client access.
@@ -329,6 +331,10 @@ impl Settings {
             ("max_description_chars", limits.max_description_chars),
             ("max_display_name_chars", limits.max_display_name_chars),
             ("max_metadata_bytes", limits.max_metadata_bytes),
+            (
+                "max_profile_image_url_chars",
+                limits.max_profile_image_url_chars,
+            ),
             ("max_page_size", limits.max_page_size),
         ] {
             if value == 0 {
@@ -561,6 +567,10 @@ mod tests {
             service.max_display_name_chars
         );
         assert_eq!(limits.max_metadata_bytes, service.max_metadata_bytes);
+        assert_eq!(
+            limits.max_profile_image_url_chars,
+            service.max_profile_image_url_chars
+        );
         assert_eq!(limits.max_keys_per_owner, service.max_keys_per_owner);
         assert_eq!(
             limits.max_client_teams_per_user,

@@ -20,6 +20,9 @@ pub struct Limits {
     /// Largest `client_metadata`, `client_read_only_metadata` or `server_metadata` of a user or
     /// a team, in bytes of its JSON text.
     pub max_metadata_bytes: usize,
+    /// Longest profile image URL of a user or a team, in characters (upstream: 1,000,000, a data
+    /// URL of a small image).
+    pub max_profile_image_url_chars: usize,
     /// Most API keys one user or one team may have (all of them, revoked and expired included).
     pub max_keys_per_owner: u64,
     /// Most teams a user may belong to and still create one with client access.
@@ -35,6 +38,8 @@ impl Limits {
     pub const DEFAULT_MAX_DISPLAY_NAME_CHARS: usize = 1_000;
     /// Default [`Limits::max_metadata_bytes`]: 16 KiB.
     pub const DEFAULT_MAX_METADATA_BYTES: usize = 16 * 1024;
+    /// Default [`Limits::max_profile_image_url_chars`]: upstream's.
+    pub const DEFAULT_MAX_PROFILE_IMAGE_URL_CHARS: usize = 1_000_000;
     /// Default [`Limits::max_keys_per_owner`].
     pub const DEFAULT_MAX_KEYS_PER_OWNER: u64 = 1_000;
     /// Default [`Limits::max_client_teams_per_user`].
@@ -49,6 +54,7 @@ impl Default for Limits {
             max_description_chars: Self::DEFAULT_MAX_DESCRIPTION_CHARS,
             max_display_name_chars: Self::DEFAULT_MAX_DISPLAY_NAME_CHARS,
             max_metadata_bytes: Self::DEFAULT_MAX_METADATA_BYTES,
+            max_profile_image_url_chars: Self::DEFAULT_MAX_PROFILE_IMAGE_URL_CHARS,
             max_keys_per_owner: Self::DEFAULT_MAX_KEYS_PER_OWNER,
             max_client_teams_per_user: Self::DEFAULT_MAX_CLIENT_TEAMS_PER_USER,
             max_page_size: Self::DEFAULT_MAX_PAGE_SIZE,

@@ -21,7 +21,7 @@ use keygate_service::records::TeamUpdate;
 use keygate_service::teams::NewTeam;
 use serde_json::Value;
 
-use super::identity_fields::{require_client_image, ImageUrl, MAX_IMAGE_URL_CHARS};
+use super::identity_fields::{require_client_image, ImageUrl};
 use super::identity_objects::{metadata_text, ListObject, TeamObject, View, SUCCESS};
 use crate::auth::RequestAuth;
 use crate::request_body::RequestBody;
@@ -74,7 +74,7 @@ fn read_fields(o: &mut FieldReader<'_>, view: View, creating: bool) -> TeamField
     };
     let profile_image_url = o
         .field::<Option<ImageUrl>>("profile_image_url")
-        .max_chars(MAX_IMAGE_URL_CHARS)
+        .max_chars(limits.max_profile_image_url_chars)
         .optional();
     let client_metadata = o
         .field::<Value>("client_metadata")

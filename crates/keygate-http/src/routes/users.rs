@@ -25,9 +25,7 @@ use serde_json::Value;
 
 use super::identity_objects::{metadata_text, UserObject, View, SUCCESS};
 
-use super::identity_fields::{
-    require_client_image, Email, ImageUrl, NoSignIn, MAX_IMAGE_URL_CHARS,
-};
+use super::identity_fields::{require_client_image, Email, ImageUrl, NoSignIn};
 use crate::auth::RequestAuth;
 use crate::request_body::RequestBody;
 use crate::responses::{json_response, method_not_allowed};
@@ -80,8 +78,9 @@ fn no_sign_in(o: &mut FieldReader<'_>, names: &[&str]) {
 }
 
 fn image_url(o: &mut FieldReader<'_>) -> Option<Option<ImageUrl>> {
+    let max = o.limits().max_profile_image_url_chars;
     o.field::<Option<ImageUrl>>("profile_image_url")
-        .max_chars(MAX_IMAGE_URL_CHARS)
+        .max_chars(max)
         .optional()
 }
 

@@ -384,5 +384,16 @@ crate::http_tests! {
         assert_schema_error(&response, "PATCH", &path, &[
             &format!("body.client_metadata must be at most {max_bytes} bytes as JSON"),
         ]);
+        // The profile image URL's cap is a setting too (upstream's 1,000,000 by default).
+        let small_images = app.state.clone().with_limits(
+            Limits { max_profile_image_url_chars: 100, ..Limits::default() },
+            BodyLimits::default(),
+        );
+        let response = app.send_to(&small_images, project.server(json_request("PATCH", &path, json!({
+            "profile_image_url": format!("https://example.com/{}", "i".repeat(100)),
+        })))).await;
+        assert_schema_error(&response, "PATCH", &path, &[
+            "body.profile_image_url must be at most 100 characters",
+        ]);
     }
 }
