@@ -14,12 +14,14 @@ use std::time::Duration;
 use actix_web::HttpServer;
 use anyhow::Context;
 use keygate_http::access_token::AccessTokenSigner;
+use keygate_http::request_body::BodyLimits;
 use keygate_http::ui::{DemoLinkAnnouncer, DemoSignIn, UiSettings};
 use keygate_http::{build_app, AppConfig, AppState};
 use keygate_service::check_cache::CheckCacheSettings;
 use keygate_service::clock::{now_millis, system_clock};
 use keygate_service::key_usage::{UsageFlusher, DEFAULT_FLUSH_INTERVAL};
 use keygate_service::project_auth_cache::ProjectAuthCacheSettings;
+use keygate_service::Limits;
 use keygate_storage::key_changes;
 use keygate_storage::Backend;
 
@@ -93,7 +95,23 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
         bind: Some(bound),
         public_url: Some(base_url.clone()),
         demo_link_announcer: Some(DemoLinkAnnouncer::new(print_demo_link)),
-    });
+    })
+    .with_limits(
+        Limits {
+            max_description_chars: settings.limits.max_description_chars,
+            max_display_name_chars: settings.limits.max_display_name_chars,
+            max_metadata_bytes: settings.limits.max_metadata_bytes,
+            max_profile_image_url_chars: settings.limits.max_profile_image_url_chars,
+            max_keys_per_owner: settings.limits.max_keys_per_owner,
+            max_client_teams_per_user: settings.limits.max_client_teams_per_user,
+            max_page_size: settings.limits.max_page_size,
+        },
+        BodyLimits {
+            max_body_bytes: settings.limits.max_body_bytes,
+            max_small_body_bytes: settings.limits.max_small_body_bytes,
+            max_body_fields: settings.limits.max_body_fields,
+        },
+    );
     follow_key_changes(&state, &settings);
     // The first one-time link (each use prints the next); none when the demo sign-in is off.
     state.ui().issue_demo_link();

@@ -75,6 +75,35 @@ pub struct Settings {
     pub check_cache: CheckCacheSettings,
     /// The in-process cache of project authentication.
     pub project_auth_cache: ProjectAuthCacheSettings,
+    /// How much one caller may send and store (`[limits]`).
+    pub limits: LimitsSettings,
+}
+
+/// How much one caller may send and store: request bodies, stored field sizes, counts per owner,
+/// page sizes (docs/operations.md, "Limits").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSettings {
+    /// Largest request body in bytes.
+    pub max_body_bytes: usize,
+    /// Largest request body of the routes whose bodies are a few short fields, in bytes.
+    pub max_small_body_bytes: usize,
+    /// Most top-level fields of a JSON object or form body.
+    pub max_body_fields: usize,
+    /// Longest API-key description, in characters.
+    pub max_description_chars: usize,
+    /// Longest user or team display name, in characters.
+    pub max_display_name_chars: usize,
+    /// Largest user or team metadata field, in bytes of JSON.
+    pub max_metadata_bytes: usize,
+    /// Longest user or team profile image URL, in characters.
+    pub max_profile_image_url_chars: usize,
+    /// Most API keys of one user or one team (revoked and expired ones included).
+    pub max_keys_per_owner: u64,
+    /// Most teams a user may belong to and still create one with client access.
+    pub max_client_teams_per_user: u64,
+    /// Largest `limit` of a paginated list.
+    pub max_page_size: usize,
 }
 
 /// The in-process cache of which project a presented project key opens
@@ -298,6 +327,27 @@ impl Settings {
         if self.database.max_connections == 0 {
             bail!("setting database.max_connections (KEYGATE_DATABASE__MAX_CONNECTIONS) must be at least 1");
         }
+        let limits = &self.limits;
+        for (name, value) in [
+            ("max_body_bytes", limits.max_body_bytes),
+            ("max_small_body_bytes", limits.max_small_body_bytes),
+            ("max_body_fields", limits.max_body_fields),
+            ("max_description_chars", limits.max_description_chars),
+            ("max_display_name_chars", limits.max_display_name_chars),
+            ("max_metadata_bytes", limits.max_metadata_bytes),
+            (
+                "max_profile_image_url_chars",
+                limits.max_profile_image_url_chars,
+            ),
+            ("max_page_size", limits.max_page_size),
+        ] {
+            if value == 0 {
+                bail!(
+                    "setting limits.{name} (KEYGATE_LIMITS__{}) must be at least 1",
+                    name.to_ascii_uppercase()
+                );
+            }
+        }
         let has_scheme = ["http://", "https://"]
             .iter()
             .any(|scheme| self.public_url.starts_with(scheme));
@@ -513,5 +563,41 @@ mod tests {
             .unwrap()
             .settings;
         assert_eq!(s.public_url(), "http://localhost:80");
+    }
+
+    #[test]
+    fn limits_default_to_the_libraries_defaults_and_refuse_zero() {
+        let limits = load(None, &[]).unwrap().settings.limits;
+        let service = keygate_service::Limits::default();
+        let body = keygate_http::request_body::BodyLimits::default();
+        assert_eq!(limits.max_body_bytes, body.max_body_bytes);
+        assert_eq!(limits.max_small_body_bytes, body.max_small_body_bytes);
+        assert_eq!(limits.max_body_fields, body.max_body_fields);
+        assert_eq!(limits.max_description_chars, service.max_description_chars);
+        assert_eq!(
+            limits.max_display_name_chars,
+            service.max_display_name_chars
+        );
+        assert_eq!(limits.max_metadata_bytes, service.max_metadata_bytes);
+        assert_eq!(
+            limits.max_profile_image_url_chars,
+            service.max_profile_image_url_chars
+        );
+        assert_eq!(limits.max_keys_per_owner, service.max_keys_per_owner);
+        assert_eq!(
+            limits.max_client_teams_per_user,
+            service.max_client_teams_per_user
+        );
+        assert_eq!(limits.max_page_size, service.max_page_size);
+
+        let changed = load(None, &[("KEYGATE_LIMITS__MAX_KEYS_PER_OWNER", "5")])
+            .unwrap()
+            .settings
+            .limits;
+        assert_eq!(changed.max_keys_per_owner, 5);
+        let err = load(None, &[("KEYGATE_LIMITS__MAX_PAGE_SIZE", "0")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("limits.max_page_size"), "{err}");
     }
 }

@@ -8,7 +8,6 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App};
 
 use crate::cors::cors;
-use crate::request_body::BodyLimit;
 use crate::responses::not_found;
 use crate::routes;
 use crate::state::AppState;
@@ -27,9 +26,10 @@ pub fn build_app(
         InitError = (),
     >,
 > {
+    let body_limits = state.body_limits();
     App::new()
         .app_data(web::Data::new(state))
-        .app_data(BodyLimit::default())
+        .app_data(body_limits)
         // Inside the conventions, so CORS answers get request ids and error answers get CORS.
         .wrap(from_fn(cors))
         .wrap(from_fn(wire_conventions))

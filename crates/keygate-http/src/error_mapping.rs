@@ -77,6 +77,10 @@ impl From<Refusal> for ApiError {
     fn from(refusal: Refusal) -> Self {
         match refusal {
             Refusal::PublicApiKeyCannotBeRevoked => KnownError::PublicApiKeyCannotBeRevoked.into(),
+            Refusal::ApiKeyLimitReached { limit } => {
+                KnownError::ApiKeyLimitReached { limit }.into()
+            }
+            Refusal::TeamLimitReached { limit } => KnownError::TeamLimitReached { limit }.into(),
             Refusal::VerifiedEmailWithoutAddress => PlainError::new(
                 StatusCode::BAD_REQUEST,
                 "primary_email_verified cannot be true without primary_email",

@@ -9,14 +9,15 @@
 //! keygate compares the media type case-insensitively and ignores surrounding spaces, which
 //! upstream does not; no client depends on being refused for `Application/JSON`.
 //!
-//! Bodies are limited in size ([`BodyLimit`], default [`DEFAULT_BODY_LIMIT_BYTES`]; routes whose
-//! bodies are a few fields, such as the key check, use [`SMALL_BODY_LIMIT_BYTES`]); a larger one
+//! Bodies are limited in size ([`BodyLimits`], settings `limits.max_body_bytes`, default
+//! [`DEFAULT_BODY_LIMIT_BYTES`]; routes marked [`SmallBody`], whose bodies are a few fields such as
+//! the key check, `limits.max_small_body_bytes`, default [`SMALL_BODY_LIMIT_BYTES`]); a larger one
 //! is refused with a plain-text 413 without buffering more than the limit. A
 //! `content-encoding` of the request is not decoded (no SDK compresses requests).
 //!
 //! **No body can stall a worker.** Parsing is linear in the body's size: repeated names are found
 //! through a hash index, never by scanning what was read so far. A JSON object or form with more
-//! than [`MAX_BODY_FIELDS`] top-level fields is refused with `BODY_PARSING_ERROR` before any
+//! than `limits.max_body_fields` (default [`MAX_BODY_FIELDS`]) top-level fields is refused with `BODY_PARSING_ERROR` before any
 //! validation, so no route ever validates (or lists as unknown) more names than that.
 
 use std::collections::{HashMap, HashSet};
@@ -43,16 +44,32 @@ pub const SMALL_BODY_LIMIT_BYTES: usize = 16 * 1024;
 /// few dozen.
 pub const MAX_BODY_FIELDS: usize = 256;
 
-/// The largest accepted request body in bytes; put it in the app data (of the app, or of one
-/// resource) to change the default.
+/// The body limits, from the `[limits]` settings; [`build_app`](crate::app::build_app) puts them
+/// in the app data (from [`AppState::body_limits`](crate::state::AppState::body_limits)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BodyLimit(pub usize);
+pub struct BodyLimits {
+    /// Largest accepted body in bytes (default [`DEFAULT_BODY_LIMIT_BYTES`]).
+    pub max_body_bytes: usize,
+    /// Largest accepted body of a [`SmallBody`] route (default [`SMALL_BODY_LIMIT_BYTES`]).
+    pub max_small_body_bytes: usize,
+    /// Most top-level fields of a JSON object or form body (default [`MAX_BODY_FIELDS`]).
+    pub max_body_fields: usize,
+}
 
-impl Default for BodyLimit {
+impl Default for BodyLimits {
     fn default() -> Self {
-        BodyLimit(DEFAULT_BODY_LIMIT_BYTES)
+        BodyLimits {
+            max_body_bytes: DEFAULT_BODY_LIMIT_BYTES,
+            max_small_body_bytes: SMALL_BODY_LIMIT_BYTES,
+            max_body_fields: MAX_BODY_FIELDS,
+        }
     }
 }
+
+/// Marks a resource whose bodies are a few short fields (put it in the resource's app data): its
+/// bodies are limited to [`BodyLimits::max_small_body_bytes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SmallBody;
 
 /// Named text values (query string, form body, path parameters): JavaScript
 /// `Object.fromEntries` semantics — a repeated name keeps its first position and its last value.
@@ -210,11 +227,23 @@ pub enum RequestBody {
 }
 
 impl RequestBody {
-    /// Interprets raw bytes given the method and the `content-type` header value.
+    /// Interprets raw bytes given the method and the `content-type` header value, with the
+    /// default field cap.
     pub fn from_parts(
         method: &Method,
         content_type: Option<&str>,
         bytes: &[u8],
+    ) -> Result<Self, ApiError> {
+        Self::from_parts_with_field_cap(method, content_type, bytes, MAX_BODY_FIELDS)
+    }
+
+    /// [`RequestBody::from_parts`] refusing objects and forms with more than `max_fields`
+    /// top-level fields.
+    pub fn from_parts_with_field_cap(
+        method: &Method,
+        content_type: Option<&str>,
+        bytes: &[u8],
+        max_fields: usize,
     ) -> Result<Self, ApiError> {
         if method == Method::GET {
             return Ok(RequestBody::Absent);
@@ -235,13 +264,13 @@ impl RequestBody {
             "application/json" => {
                 let body = JsonBody::parse(&text())
                     .ok_or_else(|| body_parsing_error("Invalid JSON in request body"))?;
-                refuse_too_many_fields(body.field_count())?;
+                refuse_too_many_fields(body.field_count(), max_fields)?;
                 Ok(RequestBody::Json(body))
             }
             "text/plain" => Ok(RequestBody::Text(text().into_owned())),
             "application/x-www-form-urlencoded" => {
                 let fields = TextFields::parse_urlencoded(&text());
-                refuse_too_many_fields(fields.len())?;
+                refuse_too_many_fields(fields.len(), max_fields)?;
                 Ok(RequestBody::Form(fields))
             }
             "application/octet-stream" => Ok(RequestBody::Binary),
@@ -253,11 +282,11 @@ impl RequestBody {
     }
 }
 
-/// `BODY_PARSING_ERROR` for a body with more than [`MAX_BODY_FIELDS`] top-level fields.
-fn refuse_too_many_fields(count: usize) -> Result<(), ApiError> {
-    if count > MAX_BODY_FIELDS {
+/// `BODY_PARSING_ERROR` for a body with more than `max_fields` top-level fields.
+fn refuse_too_many_fields(count: usize, max_fields: usize) -> Result<(), ApiError> {
+    if count > max_fields {
         return Err(body_parsing_error(format!(
-            "Too many fields in request body: {count} (at most {MAX_BODY_FIELDS})"
+            "Too many fields in request body: {count} (at most {max_fields})"
         )));
     }
     Ok(())
@@ -286,7 +315,13 @@ impl FromRequest for RequestBody {
             .headers()
             .get(header::CONTENT_TYPE)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        let limit = req.app_data::<BodyLimit>().copied().unwrap_or_default().0;
+        let limits = req.app_data::<BodyLimits>().copied().unwrap_or_default();
+        let limit = if req.app_data::<SmallBody>().is_some() {
+            limits.max_small_body_bytes
+        } else {
+            limits.max_body_bytes
+        };
+        let max_fields = limits.max_body_fields;
         let declared_length = req
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -310,7 +345,12 @@ impl FromRequest for RequestBody {
                 }
                 Ok(Ok(bytes)) => bytes,
             };
-            RequestBody::from_parts(&method, content_type.as_deref(), &bytes)
+            RequestBody::from_parts_with_field_cap(
+                &method,
+                content_type.as_deref(),
+                &bytes,
+                max_fields,
+            )
         })
     }
 }
@@ -471,10 +511,37 @@ mod tests {
     }
 
     #[actix_web::test]
-    async fn extractor_enforces_the_size_limit() {
+    async fn extractor_enforces_the_configured_limits() {
+        let limits = BodyLimits {
+            max_body_bytes: 64,
+            max_small_body_bytes: 8,
+            max_body_fields: 2,
+        };
         let (req, mut payload) = TestRequest::post()
             .insert_header((header::CONTENT_TYPE, "application/json"))
-            .app_data(BodyLimit(8))
+            .app_data(limits)
+            .set_payload(r#"{"a":1,"b":2,"c":3}"#)
+            .to_http_parts();
+        assert_eq!(
+            parsing_message(RequestBody::from_request(&req, &mut payload).await),
+            "Too many fields in request body: 3 (at most 2)"
+        );
+        let (req, mut payload) = TestRequest::post()
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .app_data(limits)
+            .set_payload(format!(r#"{{"description":"{}"}}"#, "x".repeat(64)))
+            .to_http_parts();
+        match RequestBody::from_request(&req, &mut payload).await {
+            Err(ApiError::Plain(plain)) => assert_eq!(
+                plain.message(),
+                "Request body is too large; keygate accepts at most 64 bytes."
+            ),
+            other => panic!("expected 413, got {other:?}"),
+        }
+        let (req, mut payload) = TestRequest::post()
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .app_data(limits)
+            .app_data(SmallBody)
             .set_payload(r#"{"description":"too long"}"#)
             .to_http_parts();
         match RequestBody::from_request(&req, &mut payload).await {

@@ -1,4 +1,5 @@
-//! The answers every route shares: JSON success bodies, and upstream's plain-text 404 and 405.
+//! The answers every route shares: JSON success bodies (lists written into a buffer of their exact
+//! size), and upstream's plain-text 404 and 405.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -41,4 +42,50 @@ pub fn json_response<T: Serialize>(
             HeaderValue::from_static(JSON_CONTENT_TYPE),
         ))
         .body(body))
+}
+
+/// A JSON success answer for a list: written into a buffer of exactly its size (the value is
+/// serialized twice, once only to count its bytes), so a large answer exists once in memory —
+/// never in a buffer that doubled past it, never next to the copy it outgrew.
+pub fn json_list_response<T: Serialize>(
+    status: StatusCode,
+    value: &T,
+) -> Result<HttpResponse, ApiError> {
+    let mut counter = ByteCounter(0);
+    serde_json::to_writer(&mut counter, value).map_err(|error| ApiError::internal(&error))?;
+    let mut body = Vec::with_capacity(counter.0);
+    serde_json::to_writer(&mut body, value).map_err(|error| ApiError::internal(&error))?;
+    Ok(HttpResponse::build(status)
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(JSON_CONTENT_TYPE),
+        ))
+        .body(body))
+}
+
+/// A writer that only counts what it is given.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_answers_are_written_into_a_buffer_of_their_exact_size() {
+        let items: Vec<String> = (0..1_000).map(|i| format!("item {i}")).collect();
+        let response = json_list_response(StatusCode::OK, &items).unwrap();
+        let bytes = actix_web::body::MessageBody::try_into_bytes(response.into_body())
+            .expect("buffered body");
+        assert_eq!(bytes, serde_json::to_vec(&items).unwrap());
+    }
 }

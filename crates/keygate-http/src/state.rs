@@ -9,10 +9,11 @@ use keygate_service::check_cache::{CheckCache, CheckCacheSettings};
 use keygate_service::clock::Clock;
 use keygate_service::key_usage::KeyUsage;
 use keygate_service::project_auth_cache::{ProjectAuthCache, ProjectAuthCacheSettings};
-use keygate_service::Service;
+use keygate_service::{Limits, Service};
 use keygate_storage::Database;
 
 use crate::access_token::AccessTokenSigner;
+use crate::request_body::BodyLimits;
 use crate::ui::{UiSettings, UiState};
 
 /// How long a session's refresh token lives unless the creator asks for less (upstream: 365 days).
@@ -53,6 +54,8 @@ pub struct AppState {
     service: Service,
     /// The prebuilt UI's settings and demo state; see [`AppState::with_ui`].
     ui: Arc<UiState>,
+    /// How large a request body may be; see [`AppState::with_limits`].
+    body_limits: BodyLimits,
 }
 
 struct Inner {
@@ -84,7 +87,24 @@ impl AppState {
             }),
             service: Service::new(config.database, config.hasher, config.clock),
             ui: Arc::new(UiState::new(UiSettings::default())),
+            body_limits: BodyLimits::default(),
         }
+    }
+
+    /// The same state with other caps: on what a caller may store (the service's) and on request
+    /// bodies (the `[limits]` settings; the defaults: [`Limits::default`],
+    /// [`BodyLimits::default`]).
+    pub fn with_limits(self, limits: Limits, body_limits: BodyLimits) -> Self {
+        AppState {
+            service: self.service.with_limits(limits),
+            body_limits,
+            ..self
+        }
+    }
+
+    /// How large a request body may be.
+    pub fn body_limits(&self) -> BodyLimits {
+        self.body_limits
     }
 
     /// The application layer every handler calls.

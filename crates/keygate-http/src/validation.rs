@@ -18,7 +18,10 @@
 //!
 //! Messages are yup's: `… must be defined`, `… cannot be null`, ``… must be a `string` type, but
 //! the final value was: `123`.``, `… must be a valid UUID`, `… must be an integer`,
-//! `… must be at most N characters`, `… must be one of the following values: …`.
+//! `… must be at most N characters`, `… must be one of the following values: …`,
+//! `… must be less than or equal to N`; keygate's own bound on a JSON value's size (metadata) says
+//! `… must be at most N bytes as JSON`. The sizes that bound what a client may store come from
+//! `keygate_service::Limits` in the app's state ([`FieldReader::limits`]).
 //!
 //! # Strict JSON, coerced text
 //!
@@ -72,13 +75,15 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 
-use actix_web::HttpRequest;
+use actix_web::{web, HttpRequest};
 use keygate_domain::{ApiKeyId, ProjectId, TeamId, UserId};
+use keygate_service::Limits;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::js_text::{js_length, js_string_to_number, print_text, print_value};
 use crate::request_body::{RequestBody, TextFields};
+use crate::state::AppState;
 use crate::wire_error::{ApiError, KnownError};
 
 /// The parts of a request, in the order upstream lists their problems.
@@ -93,9 +98,15 @@ enum Section {
 #[derive(Debug, Clone, Default)]
 pub struct FieldContext {
     current_user: Option<UserId>,
+    limits: Limits,
 }
 
 impl FieldContext {
+    /// The caps on stored fields (`keygate_service::Limits`), from the app's state.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// The session user, which `me` stands for.
     pub fn current_user(&self) -> Option<UserId> {
         self.current_user
@@ -136,6 +147,14 @@ pub trait FieldValue: Sized {
     fn from_text(text: &str, context: &FieldContext) -> Result<Self, Rejection>;
     /// Length in JavaScript string units, for `max_chars`; `None` for non-strings.
     fn js_len(&self) -> Option<usize> {
+        None
+    }
+    /// Length of the value's JSON text in bytes, for `max_json_bytes`; `None` when not measured.
+    fn json_bytes(&self) -> Option<usize> {
+        None
+    }
+    /// The value as an integer, for `range`; `None` for non-integers.
+    fn as_integer(&self) -> Option<i64> {
         None
     }
 }
@@ -244,6 +263,9 @@ impl FieldValue for i64 {
     fn from_text(text: &str, _: &FieldContext) -> Result<Self, Rejection> {
         safe_integer(number_from_text(text)?)
     }
+    fn as_integer(&self) -> Option<i64> {
+        Some(*self)
+    }
 }
 
 /// Any JSON value (metadata fields); `null` included.
@@ -259,6 +281,27 @@ impl FieldValue for Value {
     fn from_text(text: &str, _: &FieldContext) -> Result<Self, Rejection> {
         Ok(Value::String(text.to_owned()))
     }
+    fn json_bytes(&self) -> Option<usize> {
+        Some(json_text_length(self))
+    }
+}
+
+/// The length of `value`'s compact JSON text, counted without building it.
+fn json_text_length(value: &Value) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing a `Value` to a sink that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
 }
 
 /// A nullable field: JSON `null` reads as `None`.
@@ -280,6 +323,12 @@ impl<T: FieldValue> FieldValue for Option<T> {
     }
     fn js_len(&self) -> Option<usize> {
         self.as_ref().and_then(FieldValue::js_len)
+    }
+    fn json_bytes(&self) -> Option<usize> {
+        self.as_ref().and_then(FieldValue::json_bytes)
+    }
+    fn as_integer(&self) -> Option<i64> {
+        self.as_ref().and_then(FieldValue::as_integer)
     }
 }
 
@@ -430,12 +479,16 @@ pub struct RequestCheck {
 impl RequestCheck {
     /// Starts the check of `request` (its method, path as requested, query and path parameters).
     pub fn new(request: &HttpRequest) -> Self {
+        let mut findings = Findings::default();
+        if let Some(state) = request.app_data::<web::Data<AppState>>() {
+            findings.context.limits = *state.service().limits();
+        }
         RequestCheck {
             method: request.method().as_str().to_owned(),
             path: request.path().to_owned(),
             query: TextFields::parse_urlencoded(request.query_string()),
             params: TextFields::from_path(request),
-            findings: Findings::default(),
+            findings,
         }
     }
 
@@ -619,9 +672,14 @@ impl<'a> FieldReader<'a> {
         Field {
             reader: self,
             name: name.to_owned(),
-            max_chars: None,
+            bounds: Bounds::default(),
             one_of: None,
         }
+    }
+
+    /// The caps on stored fields, for declaring a field's bound.
+    pub fn limits(&self) -> Limits {
+        self.findings.context.limits
     }
 
     /// A nested object that may be absent; `read` declares its fields.
@@ -706,7 +764,7 @@ impl<'a> FieldReader<'a> {
         &mut self,
         name: &str,
         required: bool,
-        max_chars: Option<usize>,
+        bounds: Bounds,
         one_of: Option<&OneOf<T>>,
     ) -> Option<T> {
         self.declared.insert(name.to_owned());
@@ -753,9 +811,25 @@ impl<'a> FieldReader<'a> {
                 return None;
             }
         };
-        if let (Some(max), Some(length)) = (max_chars, value.js_len()) {
+        if let (Some(max), Some(length)) = (bounds.max_chars, value.js_len()) {
             if length > max {
                 self.problem(format!("{path} must be at most {max} characters"));
+                return None;
+            }
+        }
+        if let (Some(max), Some(length)) = (bounds.max_json_bytes, value.json_bytes()) {
+            if length > max {
+                self.problem(format!("{path} must be at most {max} bytes as JSON"));
+                return None;
+            }
+        }
+        if let (Some((min, max)), Some(number)) = (bounds.range, value.as_integer()) {
+            if number < min {
+                self.problem(format!("{path} must be greater than or equal to {min}"));
+                return None;
+            }
+            if number > max {
+                self.problem(format!("{path} must be less than or equal to {max}"));
                 return None;
             }
         }
@@ -806,11 +880,20 @@ struct OneOf<T: 'static> {
     equals: fn(&T, &T) -> bool,
 }
 
+/// The size and range bounds of a field (yup's `max` on strings and numbers, `min` on numbers,
+/// and keygate's own bound on a JSON value's size).
+#[derive(Debug, Clone, Copy, Default)]
+struct Bounds {
+    max_chars: Option<usize>,
+    max_json_bytes: Option<usize>,
+    range: Option<(i64, i64)>,
+}
+
 /// A field being declared; finish with [`Field::required`] or [`Field::optional`].
 pub struct Field<'r, 'a, T: FieldValue + 'static> {
     reader: &'r mut FieldReader<'a>,
     name: String,
-    max_chars: Option<usize>,
+    bounds: Bounds,
     one_of: Option<OneOf<T>>,
 }
 
@@ -818,7 +901,7 @@ impl<T: FieldValue> fmt::Debug for Field<'_, '_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Field")
             .field("name", &self.name)
-            .field("max_chars", &self.max_chars)
+            .field("bounds", &self.bounds)
             .finish_non_exhaustive()
     }
 }
@@ -826,7 +909,19 @@ impl<T: FieldValue> fmt::Debug for Field<'_, '_, T> {
 impl<T: FieldValue + 'static> Field<'_, '_, T> {
     /// Refuses strings longer than `max` (counted like JavaScript's `length`).
     pub fn max_chars(mut self, max: usize) -> Self {
-        self.max_chars = Some(max);
+        self.bounds.max_chars = Some(max);
+        self
+    }
+
+    /// Refuses values whose compact JSON text is longer than `max` bytes (metadata).
+    pub fn max_json_bytes(mut self, max: usize) -> Self {
+        self.bounds.max_json_bytes = Some(max);
+        self
+    }
+
+    /// Refuses integers outside `min..=max` with yup's `min` / `max` messages.
+    pub fn range(mut self, min: i64, max: i64) -> Self {
+        self.bounds.range = Some((min, max));
         self
     }
 
@@ -851,7 +946,7 @@ impl<T: FieldValue + 'static> Field<'_, '_, T> {
     /// The field must be present (yup's `defined()`).
     pub fn required(self) -> T {
         self.reader
-            .read(&self.name, true, self.max_chars, self.one_of.as_ref())
+            .read(&self.name, true, self.bounds, self.one_of.as_ref())
             .unwrap_or_else(T::placeholder)
     }
 
@@ -863,7 +958,7 @@ impl<T: FieldValue + 'static> Field<'_, '_, T> {
         }
         Some(
             self.reader
-                .read(&self.name, false, self.max_chars, self.one_of.as_ref())
+                .read(&self.name, false, self.bounds, self.one_of.as_ref())
                 .unwrap_or_else(T::placeholder),
         )
     }

@@ -77,6 +77,17 @@ pub enum KnownError {
     },
     /// 400: the secret-scanner revoke endpoint was given a public key.
     PublicApiKeyCannotBeRevoked,
+    /// 409 (keygate's own): the owner already has as many API keys as the `limits` allow.
+    ApiKeyLimitReached {
+        /// The cap (`limits.max_keys_per_owner`).
+        limit: u64,
+    },
+    /// 409 (keygate's own): the user already belongs to as many teams as a client may create up
+    /// to.
+    TeamLimitReached {
+        /// The cap (`limits.max_client_teams_per_user`).
+        limit: u64,
+    },
     /// 400: the request failed validation; `message` is the whole text (see `validation`).
     SchemaError {
         /// Sent both as `error` and as `details.message`.
@@ -307,6 +318,18 @@ impl KnownError {
                 BAD_REQUEST,
                 "Public API keys cannot be revoked by the secretscanner endpoint.",
             ),
+            ApiKeyLimitReached { limit } => row(
+                "API_KEY_LIMIT_REACHED",
+                CONFLICT,
+                format!("This owner already has the maximum number of API keys ({limit}); keys are counted whether revoked, expired or valid."),
+            )
+            .details([("limit", Value::from(*limit))]),
+            TeamLimitReached { limit } => row(
+                "TEAM_LIMIT_REACHED",
+                CONFLICT,
+                format!("This user already belongs to the maximum number of teams a client may create ({limit})."),
+            )
+            .details([("limit", Value::from(*limit))]),
             SchemaError { message } => row("SCHEMA_ERROR", BAD_REQUEST, message.clone())
                 .details([("message", text(message))]),
             BodyParsingError { message } => row("BODY_PARSING_ERROR", BAD_REQUEST, message.clone()),
@@ -816,6 +839,8 @@ mod tests {
                 actual_type: KeyType::User,
             },
             KnownError::PublicApiKeyCannotBeRevoked,
+            KnownError::ApiKeyLimitReached { limit: 1_000 },
+            KnownError::TeamLimitReached { limit: 100 },
             KnownError::SchemaError {
                 message: "x".into(),
             },

@@ -6,6 +6,11 @@
 //! their hash and last four characters are stored, and the full key exists only in what
 //! [`Service::create_api_key`] returns. Every change goes through `Service::write_keys`.
 //!
+//! An owner has at most `Limits::max_keys_per_owner` keys, revoked ones included (keys are never
+//! deleted, so only that bounds a list); the create counts them in its insert's transaction,
+//! after locking the owner's row. A list is every key (upstream) or, when asked, a keyset page
+//! ([`ListWindow`]) that says where the next one starts.
+//!
 //! The check ([`Service::check_api_key`]) is the hot path: a string that is not a well-formed key
 //! is not found before any database work; a well-formed key is found by the id embedded in it —
 //! in the node's [`CheckCache`](crate::check_cache::CheckCache), else in the database — and its
@@ -22,11 +27,13 @@ use keygate_domain::{
 };
 use keygate_permissions::{authorize_api_key, ApiKeyAction};
 use keygate_storage::repo::api_keys;
+pub use keygate_storage::repo::api_keys::KeyPosition;
+use keygate_storage::repo::{teams, users};
 use keygate_storage::{DbConnection, StorageError};
 
 use crate::actor::Actor;
 use crate::check_cache::CachedLookup;
-use crate::error::{NotFound, ServiceError};
+use crate::error::{NotFound, Refusal, ServiceError};
 use crate::key_usage::KeyUsage;
 use crate::team_standing::load_standing;
 use crate::Service;
@@ -67,6 +74,32 @@ pub struct KeyWithUsage {
     pub key: ApiKey,
     /// When it was last used, if ever.
     pub last_used_at_millis: Option<EpochMillis>,
+}
+
+/// Which part of an owner's keys a list asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ListWindow {
+    /// Every key (upstream's unpaginated list; the per-owner cap bounds it).
+    #[default]
+    All,
+    /// At most `limit` keys, starting right after `after` (from the newest when `None`).
+    Page {
+        /// How many keys at most (the HTTP layer keeps it within `Limits::max_page_size`).
+        limit: usize,
+        /// The last key of the previous page.
+        after: Option<KeyPosition>,
+    },
+}
+
+/// A list of keys with when each was last used, and where the next page starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyList {
+    /// The keys, newest first.
+    pub keys: Vec<ApiKey>,
+    /// When each listed key was last used (keys never used are left out).
+    pub last_used: HashMap<ApiKeyId, EpochMillis>,
+    /// For a page that is not the last: the position to continue after.
+    pub next: Option<KeyPosition>,
 }
 
 /// A key that passed the check.
@@ -158,6 +191,34 @@ fn owner_not_found(owner: Owner) -> ServiceError {
     }
 }
 
+/// Stores `key` unless its owner already has `limit` keys: one transaction that locks the
+/// owner's row, counts its keys and inserts, so concurrent creates for one owner never
+/// overshoot the cap.
+fn insert_within_cap(
+    conn: &mut DbConnection,
+    key: &ApiKey,
+    limit: u64,
+) -> Result<(), ServiceError> {
+    conn.in_transaction_with(|conn| {
+        let owner_exists = match key.owner {
+            Owner::User(user) => users::lock(conn, key.project_id, user)?,
+            Owner::Team(team) => teams::lock(conn, key.project_id, team)?,
+        };
+        if !owner_exists {
+            return Err(owner_not_found(key.owner));
+        }
+        if api_keys::count_for_owner(conn, key.project_id, key.owner)? >= limit {
+            return Err(Refusal::ApiKeyLimitReached { limit }.into());
+        }
+        match api_keys::insert(conn, key) {
+            Ok(()) => Ok(()),
+            // Deleted between the lock and the insert is impossible; kept for safety.
+            Err(StorageError::ForeignKeyViolation { .. }) => Err(owner_not_found(key.owner)),
+            Err(other) => Err(other.into()),
+        }
+    })
+}
+
 impl Service {
     /// Creates a key of the `route` type; returns it with the full key, which is never stored
     /// and never shown again.
@@ -182,16 +243,11 @@ impl Service {
                     expires_at_millis: request.expires_at_millis,
                 }
                 .generate(now, service.hasher());
-                let inserted = api_keys::insert(conn, &key);
+                let limit = service.limits().max_keys_per_owner;
+                let inserted = insert_within_cap(conn, &key, limit);
                 // A check may have guessed the new id just before and cached it as unknown.
                 service.check_cache().created(key.id);
-                match inserted {
-                    Ok(()) => Ok((key, plain)),
-                    Err(StorageError::ForeignKeyViolation { .. }) => {
-                        Err(owner_not_found(key.owner))
-                    }
-                    Err(other) => Err(other.into()),
-                }
+                inserted.map(|()| (key, plain))
             })
             .await?;
         tracing::debug!(
@@ -203,23 +259,52 @@ impl Service {
         Ok((key, plain))
     }
 
-    /// Every key of `owner`, newest first, revoked and expired ones included, with when each was
-    /// last used. `owner` is `None` when the request named none (the decision refuses that).
+    /// The keys of `owner` in `window`, newest first, revoked and expired ones included, with
+    /// when each was last used. `owner` is `None` when the request named none (the decision
+    /// refuses that).
     pub async fn list_api_keys(
         &self,
         actor: Actor,
         route: KeyType,
         owner: Option<Owner>,
-    ) -> Result<(Vec<ApiKey>, HashMap<ApiKeyId, EpochMillis>), ServiceError> {
+        window: ListWindow,
+    ) -> Result<KeyList, ServiceError> {
         self.run(move |service, conn| {
             authorize(conn, &actor, route, &ApiKeyAction::List { owner })?;
             // The decision refuses a list without an owner, so `None` never gets here.
-            let keys = match owner {
-                Some(owner) => api_keys::list_for_owner(conn, actor.project, owner)?,
-                None => Vec::new(),
+            let Some(owner) = owner else {
+                return Ok(KeyList {
+                    keys: Vec::new(),
+                    last_used: HashMap::new(),
+                    next: None,
+                });
+            };
+            let (keys, next) = match window {
+                ListWindow::All => (api_keys::list_for_owner(conn, actor.project, owner)?, None),
+                ListWindow::Page { limit, after } => {
+                    // One more than asked tells whether another page follows.
+                    let mut keys = api_keys::list_page_for_owner(
+                        conn,
+                        actor.project,
+                        owner,
+                        after,
+                        limit.saturating_add(1),
+                    )?;
+                    let next = if keys.len() > limit {
+                        keys.truncate(limit);
+                        keys.last().map(KeyPosition::of)
+                    } else {
+                        None
+                    };
+                    (keys, next)
+                }
             };
             let last_used = last_used_of(conn, service.key_usage(), &keys)?;
-            Ok((keys, last_used))
+            Ok(KeyList {
+                keys,
+                last_used,
+                next,
+            })
         })
         .await
     }

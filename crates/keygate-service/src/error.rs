@@ -109,6 +109,16 @@ pub enum Refusal {
         /// The limit ([`crate::projects::MAX_CREDENTIALS_PER_PROJECT`]).
         limit: i64,
     },
+    /// The owner already has as many API keys as [`Limits`](crate::Limits) allows.
+    ApiKeyLimitReached {
+        /// The cap.
+        limit: u64,
+    },
+    /// The user already belongs to as many teams as a client may create up to.
+    TeamLimitReached {
+        /// The cap.
+        limit: u64,
+    },
 }
 
 impl From<NotFound> for ServiceError {

@@ -22,7 +22,8 @@
 //!   the worker.
 //! * **One clock** ([`clock`]): use cases read "now" from the service, never from SQL.
 //!
-//! Modules: [`service`] (the shared state), [`actor`], [`error`], [`clock`]; the use cases
+//! Modules: [`service`] (the shared state), [`actor`], [`error`], [`clock`], [`limits`] (the
+//! caps on what one caller may store); the use cases
 //! [`api_keys`], [`credential_scanning`], [`projects`], and the identity ones [`users`],
 //! [`sessions`], [`teams`], [`memberships`], [`team_permissions`] (with what they share,
 //! `identity` and `team_standing`); the caches [`check_cache`], [`project_auth_cache`],
@@ -40,6 +41,7 @@ pub mod error;
 pub mod html;
 mod identity;
 pub mod key_usage;
+pub mod limits;
 pub mod memberships;
 pub mod project_auth_cache;
 pub mod projects;
@@ -53,6 +55,7 @@ pub mod users;
 
 pub use actor::Actor;
 pub use error::{Conflict, NotFound, Refusal, ServiceError};
+pub use limits::Limits;
 pub use service::Service;
 
 /// The stored records the use cases take and return, as `keygate-storage` defines them: callers

@@ -15,6 +15,7 @@ use crate::clock::Clock;
 use crate::cors_cache::CorsCache;
 use crate::error::ServiceError;
 use crate::key_usage::KeyUsage;
+use crate::limits::Limits;
 use crate::project_auth_cache::{ProjectAuthCache, ProjectAuthCacheSettings};
 
 /// The application layer of one node; cheap to clone (one shared allocation).
@@ -32,6 +33,7 @@ struct Inner {
     project_auth_cache: Arc<ProjectAuthCache>,
     cors_cache: Arc<CorsCache>,
     key_usage: Arc<KeyUsage>,
+    limits: Limits,
 }
 
 impl fmt::Debug for Service {
@@ -58,6 +60,7 @@ impl Service {
                 )),
                 cors_cache: Arc::new(CorsCache::new(ProjectAuthCacheSettings::default())),
                 key_usage: Arc::new(KeyUsage::new()),
+                limits: Limits::default(),
             }),
         }
     }
@@ -82,6 +85,21 @@ impl Service {
                 ..Inner::clone(&self.inner)
             }),
         }
+    }
+
+    /// The same service with other caps (the default: [`Limits::default`]).
+    pub fn with_limits(self, limits: Limits) -> Self {
+        Service {
+            inner: Arc::new(Inner {
+                limits,
+                ..Inner::clone(&self.inner)
+            }),
+        }
+    }
+
+    /// The caps on what one caller may store.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
     }
 
     /// The database.

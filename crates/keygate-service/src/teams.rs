@@ -7,12 +7,14 @@
 //! creator's membership with the grants of [`MembershipKind::Creator`] are stored together or not
 //! at all. Deleting a team deletes its API keys too, so it goes through `Service::write_keys`.
 
-use keygate_domain::{TeamId, UserId};
-use keygate_permissions::{authorize_create_team, IdentityAction, MembershipKind};
+use keygate_domain::{ProjectId, TeamId, UserId};
+use keygate_permissions::{authorize_create_team, AccessType, IdentityAction, MembershipKind};
 use keygate_storage::repo::teams::{self, TeamRecord, TeamUpdate};
+use keygate_storage::repo::{memberships, users};
+use keygate_storage::DbConnection;
 
 use crate::actor::Actor;
-use crate::error::{NotFound, ServiceError};
+use crate::error::{NotFound, Refusal, ServiceError};
 use crate::identity::{add_member, authorize, ensure_user_exists};
 use crate::Service;
 
@@ -31,6 +33,23 @@ pub struct NewTeam {
     pub server_metadata: Option<String>,
 }
 
+/// Refuses a team a client would create once its user belongs to `limit` teams. The user's row
+/// is locked first, so concurrent creates by one user count each other.
+fn refuse_over_team_cap(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    user: UserId,
+    limit: u64,
+) -> Result<(), ServiceError> {
+    if !users::lock(conn, project, user)? {
+        return Err(NotFound::User.into());
+    }
+    if memberships::count_for_user(conn, project, user)? >= limit {
+        return Err(Refusal::TeamLimitReached { limit }.into());
+    }
+    Ok(())
+}
+
 impl Service {
     /// Creates a team; `requested_creator` (if the decision lets it, or the client's own user)
     /// joins it with the creator's grants. An unknown creator creates nothing.
@@ -42,6 +61,9 @@ impl Service {
     ) -> Result<TeamRecord, ServiceError> {
         let creator = authorize_create_team(&actor.caller, &actor.switches, requested_creator)?;
         let now = self.now();
+        // Only a client's creations are capped (servers and admins are trusted with their own).
+        let team_cap = (actor.caller.access_type == AccessType::Client)
+            .then_some(self.limits().max_client_teams_per_user);
         let record = TeamRecord {
             id: TeamId::new_random(),
             project_id: actor.project,
@@ -54,6 +76,11 @@ impl Service {
         };
         self.run(move |_, conn| {
             conn.in_transaction_with(|conn| {
+                if let Some(limit) = team_cap {
+                    if let Some(creator) = creator {
+                        refuse_over_team_cap(conn, record.project_id, creator, limit)?;
+                    }
+                }
                 teams::insert(conn, &record)?;
                 if let Some(creator) = creator {
                     ensure_user_exists(conn, record.project_id, creator)?;

@@ -22,6 +22,11 @@
 //! create for a user or team the project does not have is `USER_NOT_FOUND` / `TEAM_NOT_FOUND`
 //! (upstream: a database error); a description containing a NUL character is refused with
 //! `SCHEMA_ERROR` (Postgres cannot store it; upstream answers 500).
+//!
+//! Additions (issue 12, all optional for upstream's clients): a description is capped at
+//! `limits.max_description_chars` (yup's `must be at most N characters`), an owner at
+//! `limits.max_keys_per_owner` keys (`409 API_KEY_LIMIT_REACHED`), and the list takes `limit` and
+//! `cursor` for upstream's paginated shape; without them its answer is unchanged.
 
 mod check;
 mod credential_scanning;
@@ -36,7 +41,7 @@ use actix_web::{web, HttpRequest};
 use keygate_domain::KeyType;
 
 use crate::auth::RequestAuth;
-use crate::request_body::{BodyLimit, RequestBody, SMALL_BODY_LIMIT_BYTES};
+use crate::request_body::{RequestBody, SmallBody};
 use crate::responses::method_not_allowed;
 use crate::state::AppState;
 
@@ -47,7 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }
     cfg.service(
         web::resource(credential_scanning::REVOKE_PATH)
-            .app_data(BodyLimit(SMALL_BODY_LIMIT_BYTES))
+            .app_data(SmallBody)
             .route(web::post().to(credential_scanning::revoke))
             .default_service(web::to(method_not_allowed)),
     );
@@ -81,7 +86,7 @@ fn configure_key_type(cfg: &mut web::ServiceConfig, route: KeyType) {
     .service(
         web::resource(format!("{collection}/check"))
             // One key (and, later, a few policy fields): a small body limit.
-            .app_data(BodyLimit(SMALL_BODY_LIMIT_BYTES))
+            .app_data(SmallBody)
             .route(web::post().to(
                 move |body: RequestBody,
                       auth: RequestAuth,

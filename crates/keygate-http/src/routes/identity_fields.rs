@@ -145,9 +145,6 @@ impl FieldValue for ImageUrl {
     }
 }
 
-/// Longest profile image URL upstream accepts (a data URL of a small image).
-pub(crate) const MAX_IMAGE_URL_CHARS: usize = 1_000_000;
-
 /// A team permission id (upstream's `permissionDefinitionIdSchema`): `[a-z0-9_:]+`, or one of
 /// the system permissions with its `$`. Its messages do not name the field, as upstream's.
 #[derive(Debug, Clone, PartialEq, Eq)]

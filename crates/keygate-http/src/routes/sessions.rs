@@ -32,7 +32,7 @@ use uuid::Uuid;
 use super::identity_objects::{OAuthErrorObject, OAuthTokenObject, SessionTokensObject, SUCCESS};
 use crate::access_token::{AccessTokenSubject, IssuedAccessToken, BRANCH_ID};
 use crate::auth::RequestAuth;
-use crate::request_body::{BodyLimit, RequestBody, SMALL_BODY_LIMIT_BYTES};
+use crate::request_body::{RequestBody, SmallBody};
 use crate::responses::{json_response, method_not_allowed};
 use crate::stack_headers::{stack_header, REFRESH_TOKEN};
 use crate::state::{AppState, DEFAULT_REFRESH_TOKEN_LIFETIME_MILLIS};
@@ -62,7 +62,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/api/v1/auth/oauth/token")
             // A handful of short form fields: no reason to read megabytes before refusing.
-            .app_data(BodyLimit(SMALL_BODY_LIMIT_BYTES))
+            .app_data(SmallBody)
             .route(web::post().to(oauth_token))
             .default_service(web::to(method_not_allowed)),
     );

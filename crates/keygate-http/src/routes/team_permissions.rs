@@ -23,7 +23,7 @@ use super::identity_fields::{PermissionIdField, TextFlag};
 use super::identity_objects::{ListObject, TeamPermissionObject, SUCCESS};
 use crate::auth::RequestAuth;
 use crate::request_body::RequestBody;
-use crate::responses::{json_response, method_not_allowed};
+use crate::responses::{json_list_response, json_response, method_not_allowed};
 use crate::state::AppState;
 use crate::validation::{Pending, RequestCheck, UserIdOrMe};
 use crate::wire_error::ApiError;
@@ -122,7 +122,7 @@ async fn list_team_permissions(
         .list_team_permissions(auth.actor(), query)
         .await?;
     let items = held.iter().map(TeamPermissionObject::new).collect();
-    json_response(StatusCode::OK, &ListObject::new(items))
+    json_list_response(StatusCode::OK, &ListObject::new(items))
 }
 
 #[cfg(test)]

@@ -21,11 +21,11 @@ use keygate_service::records::TeamUpdate;
 use keygate_service::teams::NewTeam;
 use serde_json::Value;
 
-use super::identity_fields::{require_client_image, ImageUrl, MAX_IMAGE_URL_CHARS};
+use super::identity_fields::{require_client_image, ImageUrl};
 use super::identity_objects::{metadata_text, ListObject, TeamObject, View, SUCCESS};
 use crate::auth::RequestAuth;
 use crate::request_body::RequestBody;
-use crate::responses::{json_response, method_not_allowed};
+use crate::responses::{json_list_response, json_response, method_not_allowed};
 use crate::state::AppState;
 use crate::validation::{FieldReader, RequestCheck, UserIdOrMe};
 use crate::wire_error::ApiError;
@@ -60,21 +60,35 @@ struct TeamFields {
 /// `teamsCrud`'s update schemas (and, with `display_name` required, its create schemas); clients
 /// may not set the read-only and server metadata.
 fn read_fields(o: &mut FieldReader<'_>, view: View, creating: bool) -> TeamFields {
+    let limits = o.limits();
     let display_name = if creating {
-        Some(o.field::<String>("display_name").required())
+        Some(
+            o.field::<String>("display_name")
+                .max_chars(limits.max_display_name_chars)
+                .required(),
+        )
     } else {
-        o.field::<String>("display_name").optional()
+        o.field::<String>("display_name")
+            .max_chars(limits.max_display_name_chars)
+            .optional()
     };
     let profile_image_url = o
         .field::<Option<ImageUrl>>("profile_image_url")
-        .max_chars(MAX_IMAGE_URL_CHARS)
+        .max_chars(limits.max_profile_image_url_chars)
         .optional();
-    let client_metadata = o.field::<Value>("client_metadata").optional();
+    let client_metadata = o
+        .field::<Value>("client_metadata")
+        .max_json_bytes(limits.max_metadata_bytes)
+        .optional();
     let (client_read_only_metadata, server_metadata) = match view {
         View::Client => (None, None),
         View::Server => (
-            o.field::<Value>("client_read_only_metadata").optional(),
-            o.field::<Value>("server_metadata").optional(),
+            o.field::<Value>("client_read_only_metadata")
+                .max_json_bytes(limits.max_metadata_bytes)
+                .optional(),
+            o.field::<Value>("server_metadata")
+                .max_json_bytes(limits.max_metadata_bytes)
+                .optional(),
         ),
     };
     TeamFields {
@@ -150,7 +164,7 @@ async fn list_teams(
         .iter()
         .map(|team| TeamObject::new(team, view))
         .collect();
-    json_response(StatusCode::OK, &ListObject::new(items))
+    json_list_response(StatusCode::OK, &ListObject::new(items))
 }
 
 fn team_id_param(check: &mut RequestCheck) -> crate::validation::Pending<TeamId> {

@@ -25,9 +25,7 @@ use serde_json::Value;
 
 use super::identity_objects::{metadata_text, UserObject, View, SUCCESS};
 
-use super::identity_fields::{
-    require_client_image, Email, ImageUrl, NoSignIn, MAX_IMAGE_URL_CHARS,
-};
+use super::identity_fields::{require_client_image, Email, ImageUrl, NoSignIn};
 use crate::auth::RequestAuth;
 use crate::request_body::RequestBody;
 use crate::responses::{json_response, method_not_allowed};
@@ -80,8 +78,9 @@ fn no_sign_in(o: &mut FieldReader<'_>, names: &[&str]) {
 }
 
 fn image_url(o: &mut FieldReader<'_>) -> Option<Option<ImageUrl>> {
+    let max = o.limits().max_profile_image_url_chars;
     o.field::<Option<ImageUrl>>("profile_image_url")
-        .max_chars(MAX_IMAGE_URL_CHARS)
+        .max_chars(max)
         .optional()
 }
 
@@ -106,11 +105,24 @@ enum ServerSchema {
 /// The fields of the server-side user schemas, declared in upstream's order (which is the order
 /// of the `SCHEMA_ERROR` lines).
 fn read_server_fields(o: &mut FieldReader<'_>, schema: ServerSchema) -> UserFields {
-    let display_name = o.field::<Option<String>>("display_name").optional();
+    let limits = o.limits();
+    let display_name = o
+        .field::<Option<String>>("display_name")
+        .max_chars(limits.max_display_name_chars)
+        .optional();
     let profile_image_url = image_url(o);
-    let client_metadata = o.field::<Value>("client_metadata").optional();
-    let client_read_only_metadata = o.field::<Value>("client_read_only_metadata").optional();
-    let server_metadata = o.field::<Value>("server_metadata").optional();
+    let client_metadata = o
+        .field::<Value>("client_metadata")
+        .max_json_bytes(limits.max_metadata_bytes)
+        .optional();
+    let client_read_only_metadata = o
+        .field::<Value>("client_read_only_metadata")
+        .max_json_bytes(limits.max_metadata_bytes)
+        .optional();
+    let server_metadata = o
+        .field::<Value>("server_metadata")
+        .max_json_bytes(limits.max_metadata_bytes)
+        .optional();
     let primary_email = o.field::<Option<Email>>("primary_email").optional();
     let primary_email_verified = o.field::<bool>("primary_email_verified").optional();
     let mut sign_in_fields = vec![
@@ -144,9 +156,16 @@ fn read_server_fields(o: &mut FieldReader<'_>, schema: ServerSchema) -> UserFiel
 
 /// `currentUserCrud`'s client update schema (`PATCH /users/me` with client access).
 fn read_client_update(o: &mut FieldReader<'_>) -> UserFields {
-    let display_name = o.field::<Option<String>>("display_name").optional();
+    let limits = o.limits();
+    let display_name = o
+        .field::<Option<String>>("display_name")
+        .max_chars(limits.max_display_name_chars)
+        .optional();
     let profile_image_url = image_url(o);
-    let client_metadata = o.field::<Value>("client_metadata").optional();
+    let client_metadata = o
+        .field::<Value>("client_metadata")
+        .max_json_bytes(limits.max_metadata_bytes)
+        .optional();
     let primary_email = o.field::<Option<Email>>("primary_email").optional();
     no_sign_in(
         o,

@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use actix_web::web;
 use keygate_domain::{is_expired, EpochMillis, KeyHash, KeyHasher, ProjectId, SecretToken};
 
-use crate::request_body::{BodyLimit, SMALL_BODY_LIMIT_BYTES};
+use crate::request_body::SmallBody;
 use crate::responses::{method_not_allowed, not_found};
 
 /// Whether the demo sign-in works (for the holder of its one-time link).
@@ -258,14 +258,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource(paths::PAGE_ACCESS_TOKEN_PATH)
-            .app_data(BodyLimit(SMALL_BODY_LIMIT_BYTES))
+            .app_data(SmallBody)
             .route(web::post().to(page::page_access_token))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
         // Every other method is the plain 404 too: the path does not reveal the demo.
         web::resource(paths::DEMO_SIGN_IN_PATH)
-            .app_data(BodyLimit(SMALL_BODY_LIMIT_BYTES))
+            .app_data(SmallBody)
             .route(web::get().to(demo::demo_sign_in_form))
             .route(web::post().to(demo::demo_sign_in))
             .default_service(web::to(not_found)),

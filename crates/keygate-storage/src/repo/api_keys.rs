@@ -203,6 +203,65 @@ pub fn list_for_owner(
         .collect()
 }
 
+/// Where a key sits in the order of [`list_for_owner`]: a page continues after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyPosition {
+    /// The key's creation instant.
+    pub created_at_millis: EpochMillis,
+    /// The key's id (the order's tie-breaker).
+    pub id: ApiKeyId,
+}
+
+impl KeyPosition {
+    /// The position of `key`.
+    pub fn of(key: &ApiKey) -> Self {
+        KeyPosition {
+            created_at_millis: key.created_at_millis,
+            id: key.id,
+        }
+    }
+}
+
+/// At most `limit` keys of the owner in the order of [`list_for_owner`], starting right after
+/// `after` (from the first when `None`): a keyset page, so a page costs the same however deep it
+/// is and a key created meanwhile is never listed twice.
+pub fn list_page_for_owner(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    owner: Owner,
+    after: Option<KeyPosition>,
+    limit: usize,
+) -> Result<Vec<ApiKey>, StorageError> {
+    let mut query = owned_by(project, owner);
+    if let Some(after) = after {
+        query = query.filter(
+            api_keys::created_at_millis
+                .lt(after.created_at_millis)
+                .or(api_keys::created_at_millis
+                    .eq(after.created_at_millis)
+                    .and(api_keys::id.lt(after.id.to_string()))),
+        );
+    }
+    query
+        .order((api_keys::created_at_millis.desc(), api_keys::id.desc()))
+        .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+        .select(ApiKeyRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(ApiKey::try_from)
+        .collect()
+}
+
+/// How many keys the owner has, revoked and expired ones included.
+pub fn count_for_owner(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    owner: Owner,
+) -> Result<u64, StorageError> {
+    let count: i64 = owned_by(project, owner).count().get_result(conn)?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
 /// The ids of every key of the owner, in the order of [`list_for_owner`].
 pub fn list_ids_for_owner(
     conn: &mut DbConnection,
@@ -389,6 +448,52 @@ mod tests {
             assert_eq!(get(&mut conn, project, ApiKeyId::new_random()).unwrap(), None);
             assert_eq!(get_by_id(&mut conn, ApiKeyId::new_random()).unwrap(), None);
             assert_eq!(find_by_hash(&mut conn, &random_hash()).unwrap(), None);
+        }
+
+        fn pages_continue_after_a_position_in_the_list_order(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let user = insert_user(&mut conn, project).id;
+            let other_user = insert_user(&mut conn, project).id;
+            for created_at_millis in [100, 200, 200, 200, 300, 400] {
+                insert_api_key(&mut conn, project, Owner::User(user), created_at_millis);
+            }
+            insert_api_key(&mut conn, project, Owner::User(other_user), 250);
+            let owner = Owner::User(user);
+            let all = list_for_owner(&mut conn, project, owner).unwrap();
+            assert_eq!(count_for_owner(&mut conn, project, owner).unwrap(), 6);
+            assert_eq!(count_for_owner(&mut conn, project, Owner::User(other_user)).unwrap(), 1);
+            for limit in 1..=7 {
+                let mut walked = Vec::new();
+                let mut after = None;
+                loop {
+                    let page = list_page_for_owner(&mut conn, project, owner, after, limit).unwrap();
+                    assert!(page.len() <= limit);
+                    let Some(last) = page.last() else { break };
+                    after = Some(KeyPosition::of(last));
+                    walked.extend(page);
+                }
+                assert_eq!(walked, all, "limit {limit}");
+            }
+            // From the middle of a tie: the rest of the tie, then the older keys.
+            let page = list_page_for_owner(&mut conn, project, owner, Some(KeyPosition::of(&all[2])), 10).unwrap();
+            assert_eq!(page, all[3..]);
+        }
+
+        fn locking_an_owner_finds_it_only_in_its_project(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let other_project = insert_project(&mut conn).id;
+            let user = insert_user(&mut conn, project).id;
+            let team = insert_team(&mut conn, project).id;
+            conn.in_transaction(|conn| {
+                assert!(crate::repo::users::lock(conn, project, user)?);
+                assert!(crate::repo::teams::lock(conn, project, team)?);
+                assert!(!crate::repo::users::lock(conn, other_project, user)?);
+                assert!(!crate::repo::teams::lock(conn, project, TeamId::new_random())?);
+                Ok(())
+            })
+            .unwrap();
         }
 
         fn lists_an_owners_keys_newest_first(db) {

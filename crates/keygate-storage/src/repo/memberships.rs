@@ -101,6 +101,20 @@ pub fn exists(
     Ok(diesel::select(diesel::dsl::exists(membership)).get_result(conn)?)
 }
 
+/// How many teams of the project the user is a member of.
+pub fn count_for_user(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    user: UserId,
+) -> Result<u64, StorageError> {
+    let count: i64 = team_memberships::table
+        .filter(team_memberships::project_id.eq(project.to_string()))
+        .filter(team_memberships::user_id.eq(user.to_string()))
+        .count()
+        .get_result(conn)?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
 /// The members of the team, earliest first (ties by user id).
 pub fn list_for_team(
     conn: &mut DbConnection,

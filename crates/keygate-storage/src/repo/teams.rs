@@ -132,6 +132,19 @@ pub fn get(
         .transpose()
 }
 
+/// Locks the team's row until the end of the transaction (a write that changes nothing: the
+/// row lock on Postgres, the write lock on SQLite); `false` when the project has no such team.
+pub fn lock(conn: &mut DbConnection, project: ProjectId, id: TeamId) -> Result<bool, StorageError> {
+    let locked = diesel::update(
+        teams::table
+            .filter(teams::project_id.eq(project.to_string()))
+            .filter(teams::id.eq(id.to_string())),
+    )
+    .set(teams::display_name.eq(teams::display_name))
+    .execute(conn)?;
+    Ok(locked == 1)
+}
+
 /// Applies `changes` and returns the team as now stored; [`StorageError::NotFound`] if the
 /// project has no such team.
 pub fn update(

@@ -210,6 +210,19 @@ pub fn exists(
     Ok(diesel::select(diesel::dsl::exists(user_row(project, id))).get_result(conn)?)
 }
 
+/// Locks the user's row until the end of the transaction (a write that changes nothing: the
+/// row lock on Postgres, the write lock on SQLite); `false` when the project has no such user.
+pub fn lock(conn: &mut DbConnection, project: ProjectId, id: UserId) -> Result<bool, StorageError> {
+    let locked = diesel::update(
+        users::table
+            .filter(users::project_id.eq(project.to_string()))
+            .filter(users::id.eq(id.to_string())),
+    )
+    .set(users::display_name.eq(users::display_name))
+    .execute(conn)?;
+    Ok(locked == 1)
+}
+
 /// Applies `changes` and returns the user as now stored; [`StorageError::NotFound`] if the
 /// project has no such user.
 pub fn update(

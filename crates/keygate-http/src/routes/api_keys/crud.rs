@@ -9,11 +9,15 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use keygate_domain::{ApiKeyId, KeyType, Owner};
 use keygate_service::api_keys::{KeyChanges, NewKeyRequest};
 
-use super::input::{read_create_body, read_owner_query, read_update_body};
+use keygate_service::api_keys::ListWindow;
+
+use super::input::{
+    read_create_body, read_list_query, read_owner_query, read_update_body, ListCursor,
+};
 use super::wire::{first_view_object, list_object, read_object};
 use crate::auth::RequestAuth;
 use crate::request_body::RequestBody;
-use crate::responses::json_response;
+use crate::responses::{json_list_response, json_response};
 use crate::state::AppState;
 use crate::validation::{Pending, RequestCheck};
 use crate::wire_error::ApiError;
@@ -47,7 +51,8 @@ pub(super) async fn create(
 }
 
 /// `GET /api/v1/{type}-api-keys?user_id=|team_id=`: every key of the owner, newest first,
-/// revoked and expired ones included.
+/// revoked and expired ones included; with `limit` (and `cursor`), one page of them. The answer
+/// is written once, into a buffer of its exact size.
 pub(super) async fn list(
     route: KeyType,
     auth: RequestAuth,
@@ -56,14 +61,21 @@ pub(super) async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let caller = auth.caller();
     let mut check = RequestCheck::new(&request).with_current_user(caller.session_user);
-    let owner = read_owner_query(&mut check, route);
-    let owner = check.finish(owner)?;
+    let query = read_list_query(&mut check, route);
+    let (owner, window) = check.finish(query)?;
 
-    let (keys, last_used) = state
+    let list = state
         .service()
-        .list_api_keys(auth.actor(), route, owner)
+        .list_api_keys(auth.actor(), route, owner, window)
         .await?;
-    json_response(StatusCode::OK, &list_object(&keys, &last_used))
+    let page = match window {
+        ListWindow::All => None,
+        ListWindow::Page { .. } => Some(list.next.map(ListCursor::encode)),
+    };
+    json_list_response(
+        StatusCode::OK,
+        &list_object(&list.keys, &list.last_used, page),
+    )
 }
 
 /// Reads the `api_key_id` path parameter and the owner query (validated, then ignored: read and

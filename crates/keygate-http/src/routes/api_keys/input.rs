@@ -1,8 +1,13 @@
 //! What the API-key routes read from requests, declared once for both key types.
 
-use keygate_domain::{KeyType, Owner, TeamId};
+use base64::Engine;
+use keygate_domain::{ApiKeyId, KeyType, Owner, TeamId};
+use keygate_service::api_keys::{KeyPosition, ListWindow};
+use serde_json::Value;
 
-use crate::validation::{FieldReader, Pending, RequestCheck, UserIdOrMe};
+use crate::validation::{
+    FieldContext, FieldReader, FieldValue, Pending, Rejection, RequestCheck, UserIdOrMe,
+};
 
 /// The create body of either route.
 #[derive(Debug)]
@@ -19,8 +24,13 @@ pub(super) struct CreateBody {
 
 /// Declares the create body of the `route` key type.
 pub(super) fn read_create_body(o: &mut FieldReader<'_>, route: KeyType) -> CreateBody {
-    // Any string; a NUL character is refused like in every text field (Postgres cannot store it).
-    let description = o.field::<String>("description").required();
+    // Any string up to the cap; a NUL character is refused like in every text field (Postgres
+    // cannot store it).
+    let max_description = o.limits().max_description_chars;
+    let description = o
+        .field::<String>("description")
+        .max_chars(max_description)
+        .required();
     // Required to be present; `null` is allowed and means "never expires".
     let expires_at_millis = o.field::<Option<i64>>("expires_at_millis").required();
     let is_public = o.field::<bool>("is_public").optional().unwrap_or(false);
@@ -47,8 +57,12 @@ pub(super) struct UpdateBody {
 
 /// Declares the update body.
 pub(super) fn read_update_body(o: &mut FieldReader<'_>) -> UpdateBody {
+    let max_description = o.limits().max_description_chars;
     UpdateBody {
-        description: o.field::<String>("description").optional(),
+        description: o
+            .field::<String>("description")
+            .max_chars(max_description)
+            .optional(),
         revoke: o
             .field::<bool>("revoked")
             .one_of(&[true])
@@ -68,6 +82,85 @@ pub(super) fn read_owner_query(check: &mut RequestCheck, route: KeyType) -> Pend
             .map(|user| Owner::User(user.0)),
         KeyType::Team => Some(Owner::Team(o.field::<TeamId>("team_id").required())),
     })
+}
+
+/// The list route's query: the owner (as [`read_owner_query`]) and keygate's optional
+/// pagination, `limit` (1 to `limits.max_page_size`) and `cursor` (the `next_cursor` of the
+/// previous page). Without `limit` the whole list is answered, as upstream does; a `cursor`
+/// without `limit` continues with pages of the largest size.
+pub(super) fn read_list_query(
+    check: &mut RequestCheck,
+    route: KeyType,
+) -> Pending<(Option<Owner>, ListWindow)> {
+    check.query(|o| {
+        let owner = match route {
+            KeyType::User => o
+                .field::<UserIdOrMe>("user_id")
+                .optional()
+                .map(|user| Owner::User(user.0)),
+            KeyType::Team => Some(Owner::Team(o.field::<TeamId>("team_id").required())),
+        };
+        let max_page_size = o.limits().max_page_size;
+        let limit = o
+            .field::<i64>("limit")
+            .range(1, i64::try_from(max_page_size).unwrap_or(i64::MAX))
+            .optional();
+        let cursor = o.field::<ListCursor>("cursor").optional();
+        let window = match (limit, cursor) {
+            (None, None) => ListWindow::All,
+            (limit, cursor) => ListWindow::Page {
+                limit: limit.map_or(max_page_size, |limit| usize::try_from(limit).unwrap_or(1)),
+                after: cursor.map(|cursor| cursor.0),
+            },
+        };
+        (owner, window)
+    })
+}
+
+/// An opaque list cursor: base64url (no padding) of `<created_at_millis>.<key id>`, the
+/// position of the last key of the previous page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ListCursor(pub KeyPosition);
+
+/// What a cursor that keygate did not hand out is told.
+const NOT_A_CURSOR: &str = "must be a next_cursor from a previous page";
+
+impl ListCursor {
+    /// The cursor's text.
+    pub(super) fn encode(position: KeyPosition) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("{}.{}", position.created_at_millis, position.id))
+    }
+
+    fn decode(text: &str) -> Option<KeyPosition> {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text)
+            .ok()?;
+        let text = String::from_utf8(bytes).ok()?;
+        let (millis, id) = text.split_once('.')?;
+        Some(KeyPosition {
+            created_at_millis: millis.parse().ok()?,
+            id: id.parse::<ApiKeyId>().ok()?,
+        })
+    }
+}
+
+impl FieldValue for ListCursor {
+    const TYPE_NAME: &'static str = "string";
+    fn placeholder() -> Self {
+        ListCursor(KeyPosition {
+            created_at_millis: 0,
+            id: ApiKeyId::from_uuid(uuid::Uuid::nil()),
+        })
+    }
+    fn from_json(value: &Value, context: &FieldContext) -> Result<Self, Rejection> {
+        Self::from_text(value.as_str().ok_or(Rejection::NotType)?, context)
+    }
+    fn from_text(text: &str, _: &FieldContext) -> Result<Self, Rejection> {
+        Self::decode(text)
+            .map(ListCursor)
+            .ok_or_else(|| Rejection::Invalid(NOT_A_CURSOR.to_owned()))
+    }
 }
 
 /// The body of the check and credential-scanning routes: `{"api_key": string}`.
@@ -98,5 +191,36 @@ mod tests {
             Err(Rejection::NotType)
         );
         assert_eq!("€".to_owned().js_len(), Some(1));
+    }
+
+    #[test]
+    fn cursors_round_trip_and_refuse_anything_else() {
+        use super::ListCursor;
+        use keygate_domain::ApiKeyId;
+        use keygate_service::api_keys::KeyPosition;
+
+        let context = FieldContext::default();
+        let position = KeyPosition {
+            created_at_millis: 1_745_000_000_123,
+            id: ApiKeyId::new_random(),
+        };
+        let text = ListCursor::encode(position);
+        assert_eq!(
+            ListCursor::from_text(&text, &context),
+            Ok(ListCursor(position))
+        );
+        for hostile in [
+            "",
+            "x",
+            "bm90LWEtY3Vyc29y",
+            "MTIzLm5vdC1hbi1pZA",
+            &"A".repeat(10_000),
+        ] {
+            assert_eq!(
+                ListCursor::from_text(hostile, &context),
+                Err(Rejection::Invalid(super::NOT_A_CURSOR.into())),
+                "{hostile}"
+            );
+        }
     }
 }

@@ -6,10 +6,12 @@
 //! * [`without_database`] proves that malformed keys are answered without a database query;
 //! * [`secrets_at_rest`] proves no full key is stored or logged;
 //! * [`hostile`] throws garbage at every endpoint and expects no 5xx;
-//! * [`cached`] proves the check cache never answers for a key that changed.
+//! * [`cached`] proves the check cache never answers for a key that changed;
+//! * [`limits`] proves the description and per-owner caps and the cursor pagination.
 
 mod cached;
 mod hostile;
+mod limits;
 mod matrix;
 mod rules;
 mod secrets_at_rest;

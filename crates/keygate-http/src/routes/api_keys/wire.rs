@@ -81,25 +81,38 @@ pub(super) fn first_view_object(key: &ApiKey, plain: PlainApiKey) -> ApiKeyObjec
     ApiKeyObject::new(key, None, KeyValue::Full(plain.into_string()))
 }
 
-/// A list answer: every key as a read object (with its entry in `last_used`, if any),
-/// unpaginated.
+/// A list answer: every key as a read object (with its entry in `last_used`, if any). Unpaginated
+/// it is upstream's `{"items", "is_paginated": false}`; a page (asked for with `limit`) is
+/// `{"items", "is_paginated": true, "pagination": {"next_cursor"}}`, upstream's paginated shape.
+/// Serialized straight from the stored rows: the answer's bytes are the only copy built.
 #[derive(Debug, Serialize)]
 pub(super) struct ApiKeyList<'a> {
     items: Vec<ApiKeyObject<'a>>,
     is_paginated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pagination: Option<Pagination>,
 }
 
-/// See [`ApiKeyList`].
+/// Where the next page starts; `null` on the last page.
+#[derive(Debug, Serialize)]
+struct Pagination {
+    next_cursor: Option<String>,
+}
+
+/// See [`ApiKeyList`]; `page` is `None` for the unpaginated list, else the next page's cursor
+/// (`None` on the last page).
 pub(super) fn list_object<'a>(
     keys: &'a [ApiKey],
     last_used: &HashMap<ApiKeyId, EpochMillis>,
+    page: Option<Option<String>>,
 ) -> ApiKeyList<'a> {
     ApiKeyList {
         items: keys
             .iter()
             .map(|key| read_object(key, last_used.get(&key.id).copied()))
             .collect(),
-        is_paginated: false,
+        is_paginated: page.is_some(),
+        pagination: page.map(|next_cursor| Pagination { next_cursor }),
     }
 }
 
@@ -168,8 +181,15 @@ mod tests {
         assert!(object.get("manually_revoked_at_millis").is_none());
         assert!(object.get("last_used_at_millis").is_none());
         let used = HashMap::from([(key.id, 7)]);
-        let listed = to_json(list_object(std::slice::from_ref(&key), &used));
+        let listed = to_json(list_object(std::slice::from_ref(&key), &used, None));
         assert_eq!(listed["is_paginated"], false);
+        assert!(
+            listed.get("pagination").is_none(),
+            "upstream's shape, exactly"
+        );
         assert_eq!(listed["items"][0], to_json(read_object(&key, Some(7))));
+        let page = to_json(list_object(std::slice::from_ref(&key), &used, Some(None)));
+        assert_eq!(page["is_paginated"], true);
+        assert_eq!(page["pagination"], json!({"next_cursor": null}));
     }
 }

@@ -6,6 +6,9 @@ use keygate_domain::{Owner, TeamId, UserId};
 use keygate_storage::repo::{api_keys, memberships, users};
 use serde_json::{json, Value};
 
+use keygate_service::Limits;
+
+use crate::request_body::BodyLimits;
 use crate::routes::test_requests::{
     assert_never_a_server_error, assert_schema_error, json_request,
 };
@@ -318,5 +321,79 @@ crate::http_tests! {
             format!("/api/v1/teams?user_id={}", "u".repeat(20_000)),
         ];
         assert_never_a_server_error(app, &project, &user, &paths, &bodies).await;
+    }
+
+    fn a_client_cannot_create_teams_past_the_cap(app) {
+        let project = app.create_open_project();
+        let user = app.create_user(&project);
+        let capped = app.state.clone().with_limits(
+            Limits { max_client_teams_per_user: 2, ..Limits::default() },
+            BodyLimits::default(),
+        );
+        let create = || user.signed_in(project.client(json_request("POST", "/api/v1/teams", json!({
+            "display_name": "Mine", "creator_user_id": "me",
+        }))));
+        for _ in 0..2 {
+            app.send_to(&capped, create()).await.assert_ok(201);
+        }
+        let response = app.send_to(&capped, create()).await;
+        response.assert_known_error(409, "TEAM_LIMIT_REACHED");
+        assert_eq!(response.json()["details"], json!({"limit": 2}));
+        // Nothing was stored; servers are not capped (they are trusted with their own data).
+        let mut conn = app.database().conn();
+        assert_eq!(memberships::count_for_user(&mut conn, project.id(), user.id).unwrap(), 2);
+        drop(conn);
+        app.send_to(&capped, project.server(json_request("POST", "/api/v1/teams", json!({
+            "display_name": "Given", "creator_user_id": user.id.to_string(),
+        }))))
+        .await
+        .assert_ok(201);
+    }
+
+    fn team_names_and_metadata_over_their_caps_are_refused(app) {
+        let project = app.create_open_project();
+        let limits = Limits::default();
+        let long_name = "n".repeat(limits.max_display_name_chars + 1);
+        // 16 KiB of JSON text and one byte more.
+        let over = json!({"blob": "m".repeat(limits.max_metadata_bytes - 11 + 1)});
+        let at_cap = json!({"blob": "m".repeat(limits.max_metadata_bytes - 11)});
+        assert_eq!(serde_json::to_string(&at_cap).unwrap().len(), limits.max_metadata_bytes);
+        let max_name = limits.max_display_name_chars;
+        let max_bytes = limits.max_metadata_bytes;
+        let response = app.send(project.server(json_request("POST", "/api/v1/teams", json!({
+            "display_name": long_name,
+            "client_metadata": over,
+            "client_read_only_metadata": over,
+            "server_metadata": over,
+        })))).await;
+        assert_schema_error(&response, "POST", "/api/v1/teams", &[
+            &format!("body.display_name must be at most {max_name} characters"),
+            &format!("body.client_metadata must be at most {max_bytes} bytes as JSON"),
+            &format!("body.client_read_only_metadata must be at most {max_bytes} bytes as JSON"),
+            &format!("body.server_metadata must be at most {max_bytes} bytes as JSON"),
+        ]);
+        let team = app.send(project.server(json_request("POST", "/api/v1/teams", json!({
+            "display_name": "n".repeat(max_name),
+            "client_metadata": at_cap,
+            "server_metadata": at_cap,
+        })))).await.assert_ok(201);
+        let path = format!("/api/v1/teams/{}", team["id"].as_str().unwrap());
+        let response = app.send(project.server(json_request("PATCH", &path, json!({
+            "client_metadata": over,
+        })))).await;
+        assert_schema_error(&response, "PATCH", &path, &[
+            &format!("body.client_metadata must be at most {max_bytes} bytes as JSON"),
+        ]);
+        // The profile image URL's cap is a setting too (upstream's 1,000,000 by default).
+        let small_images = app.state.clone().with_limits(
+            Limits { max_profile_image_url_chars: 100, ..Limits::default() },
+            BodyLimits::default(),
+        );
+        let response = app.send_to(&small_images, project.server(json_request("PATCH", &path, json!({
+            "profile_image_url": format!("https://example.com/{}", "i".repeat(100)),
+        })))).await;
+        assert_schema_error(&response, "PATCH", &path, &[
+            "body.profile_image_url must be at most 100 characters",
+        ]);
     }
 }

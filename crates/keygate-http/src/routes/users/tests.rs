@@ -5,6 +5,8 @@ use keygate_domain::Owner;
 use keygate_storage::repo::{api_keys, sessions};
 use serde_json::json;
 
+use keygate_service::Limits;
+
 use crate::routes::test_requests::{
     assert_never_a_server_error, assert_schema_error, create_user, json_request, open_session,
     with_token,
@@ -420,5 +422,43 @@ crate::http_tests! {
             format!("/api/v1/users/{}", "9".repeat(5000)),
         ];
         assert_never_a_server_error(app, &project, &user, &paths, &bodies).await;
+    }
+
+    fn user_names_and_metadata_over_their_caps_are_refused(app) {
+        let project = app.create_open_project();
+        let limits = Limits::default();
+        let max_name = limits.max_display_name_chars;
+        let max_bytes = limits.max_metadata_bytes;
+        // 4 MiB of metadata, as in issue 12, and one byte over the cap.
+        let huge = json!("m".repeat(4 * 1024 * 1024 - 4096));
+        let over = json!({"blob": "m".repeat(max_bytes - 11 + 1)});
+        let response = app.send(project.server(json_request("POST", "/api/v1/users", json!({
+            "display_name": "n".repeat(max_name + 1),
+            "client_metadata": huge,
+        })))).await;
+        assert_schema_error(&response, "POST", "/api/v1/users", &[
+            &format!("body.display_name must be at most {max_name} characters"),
+            &format!("body.client_metadata must be at most {max_bytes} bytes as JSON"),
+        ]);
+        let user = create_user(app, &project, json!({"display_name": "n".repeat(max_name)})).await;
+        let path = format!("/api/v1/users/{}", user["id"].as_str().unwrap());
+        let response = app.send(project.server(json_request("PATCH", &path, json!({
+            "client_read_only_metadata": over,
+            "server_metadata": over,
+        })))).await;
+        assert_schema_error(&response, "PATCH", &path, &[
+            &format!("body.client_read_only_metadata must be at most {max_bytes} bytes as JSON"),
+            &format!("body.server_metadata must be at most {max_bytes} bytes as JSON"),
+        ]);
+        // The signed-in user's own update has the same caps.
+        let signed_in = app.create_user(&project);
+        let response = app.send(signed_in.signed_in(project.client(json_request("PATCH", "/api/v1/users/me", json!({
+            "display_name": "n".repeat(max_name + 1),
+            "client_metadata": over,
+        }))))).await;
+        assert_schema_error(&response, "PATCH", "/api/v1/users/me", &[
+            &format!("body.display_name must be at most {max_name} characters"),
+            &format!("body.client_metadata must be at most {max_bytes} bytes as JSON"),
+        ]);
     }
 }
