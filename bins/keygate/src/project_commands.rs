@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use crate::cli::{CredentialCommand, ProjectCommand};
 use crate::runtime::{key_hasher, open_database};
-use crate::settings::Settings;
+use crate::settings::{LimitsSettings, Settings};
 
 /// Connections the commands need: one, plus one spare.
 const COMMAND_CONNECTIONS: u32 = 2;
@@ -119,7 +119,9 @@ fn execute(command: ProjectCommand, settings: &Settings) -> anyhow::Result<Value
                 None => bail!(no_such_project(id)),
             }
         }
-        ProjectCommand::Credentials(command) => execute_credentials(command, &mut conn, now),
+        ProjectCommand::Credentials(command) => {
+            execute_credentials(command, &mut conn, now, &settings.limits)
+        }
     }
 }
 
@@ -128,11 +130,13 @@ fn execute_credentials(
     command: CredentialCommand,
     conn: &mut DbConnection,
     now: EpochMillis,
+    limits: &LimitsSettings,
 ) -> anyhow::Result<Value> {
     let (project, credential, changes) = match command {
         CredentialCommand::List { project } => {
             require_project(conn, project)?;
-            let all = list_credentials(conn, project).context("could not list the credentials")?;
+            let all = list_credentials(conn, project, limits.max_credentials_per_project)
+                .context("could not list the credentials")?;
             return Ok(serde_json::to_value(CredentialListObject::new(&all))?);
         }
         CredentialCommand::Show {

@@ -105,6 +105,7 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
             max_keys_per_owner: settings.limits.max_keys_per_owner,
             max_client_teams_per_user: settings.limits.max_client_teams_per_user,
             max_page_size: settings.limits.max_page_size,
+            max_credentials_per_project: settings.limits.max_credentials_per_project,
         },
         BodyLimits {
             max_body_bytes: settings.limits.max_body_bytes,

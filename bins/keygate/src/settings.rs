@@ -104,6 +104,8 @@ pub struct LimitsSettings {
     pub max_client_teams_per_user: u64,
     /// Largest `limit` of a paginated list.
     pub max_page_size: usize,
+    /// Most credentials of one project (revoked and expired ones included).
+    pub max_credentials_per_project: u64,
 }
 
 /// The in-process cache of which project a presented project key opens
@@ -589,6 +591,10 @@ mod tests {
             service.max_client_teams_per_user
         );
         assert_eq!(limits.max_page_size, service.max_page_size);
+        assert_eq!(
+            limits.max_credentials_per_project,
+            service.max_credentials_per_project
+        );
 
         let changed = load(None, &[("KEYGATE_LIMITS__MAX_KEYS_PER_OWNER", "5")])
             .unwrap()

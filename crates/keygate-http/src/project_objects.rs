@@ -156,7 +156,7 @@ impl<'a> CredentialReadObject<'a> {
 }
 
 /// A listing of credentials: `{items: [...], is_paginated: false}` (upstream's list shape; a
-/// project has at most `MAX_CREDENTIALS_PER_PROJECT`, so one page holds them all).
+/// project has at most `limits.max_credentials_per_project`, so one page holds them all).
 #[derive(Debug, Serialize)]
 pub struct CredentialListObject<'a> {
     items: Vec<CredentialReadObject<'a>>,

@@ -106,8 +106,8 @@ pub enum Refusal {
     VerifiedEmailWithoutAddress,
     /// The project already has as many credentials as one project may have.
     TooManyProjectCredentials {
-        /// The limit ([`crate::projects::MAX_CREDENTIALS_PER_PROJECT`]).
-        limit: i64,
+        /// The cap ([`Limits::max_credentials_per_project`](crate::Limits)).
+        limit: u64,
     },
     /// The owner already has as many API keys as [`Limits`](crate::Limits) allows.
     ApiKeyLimitReached {

@@ -29,6 +29,9 @@ pub struct Limits {
     pub max_client_teams_per_user: u64,
     /// Largest `limit` a paginated list accepts.
     pub max_page_size: usize,
+    /// Most credentials one project may have (revoked and expired included), so one listing of
+    /// them is bounded.
+    pub max_credentials_per_project: u64,
 }
 
 impl Limits {
@@ -46,6 +49,8 @@ impl Limits {
     pub const DEFAULT_MAX_CLIENT_TEAMS_PER_USER: u64 = 100;
     /// Default [`Limits::max_page_size`].
     pub const DEFAULT_MAX_PAGE_SIZE: usize = 1_000;
+    /// Default [`Limits::max_credentials_per_project`].
+    pub const DEFAULT_MAX_CREDENTIALS_PER_PROJECT: u64 = 1_000;
 }
 
 impl Default for Limits {
@@ -58,6 +63,7 @@ impl Default for Limits {
             max_keys_per_owner: Self::DEFAULT_MAX_KEYS_PER_OWNER,
             max_client_teams_per_user: Self::DEFAULT_MAX_CLIENT_TEAMS_PER_USER,
             max_page_size: Self::DEFAULT_MAX_PAGE_SIZE,
+            max_credentials_per_project: Self::DEFAULT_MAX_CREDENTIALS_PER_PROJECT,
         }
     }
 }

@@ -14,7 +14,7 @@
 //! on SQLite, or when `keygate project credentials revoke` runs beside a server, a running
 //! server's cache lets the revoked credential in for at most its TTL (1 s by default).
 //!
-//! **Every listing is bounded**: a project holds at most [`MAX_CREDENTIALS_PER_PROJECT`]
+//! **Every listing is bounded**: a project holds at most [`Limits::max_credentials_per_project`](crate::Limits::max_credentials_per_project)
 //! credentials, revoked and expired ones included (they are kept for the record), and a listing
 //! returns at most that many.
 
@@ -164,10 +164,6 @@ pub fn issue_credential(
     })
 }
 
-/// The most credentials one project may have, revoked and expired ones included; so is every
-/// listing of a project's credentials bounded.
-pub const MAX_CREDENTIALS_PER_PROJECT: i64 = 1_000;
-
 /// The last four characters of a key, for display.
 fn last_four(key: &str) -> String {
     let start = key
@@ -178,12 +174,14 @@ fn last_four(key: &str) -> String {
     key[start..].to_owned()
 }
 
-/// Every credential of `project` (at most [`MAX_CREDENTIALS_PER_PROJECT`]), newest first.
+/// The newest `limit` credentials of `project` (a project holds at most
+/// [`Limits::max_credentials_per_project`](crate::Limits::max_credentials_per_project), so that limit lists them all), newest first.
 pub fn list_credentials(
     conn: &mut DbConnection,
     project: ProjectId,
+    limit: u64,
 ) -> Result<Vec<ProjectCredentialRecord>, StorageError> {
-    project_credentials::list(conn, project, MAX_CREDENTIALS_PER_PROJECT)
+    project_credentials::list(conn, project, i64::try_from(limit).unwrap_or(i64::MAX))
 }
 
 /// The credential `id` of `project`, if it has one.
@@ -373,7 +371,7 @@ impl Service {
     }
 
     /// Issues a credential for the project `id` (see [`issue_credential`]), unless the project
-    /// already has [`MAX_CREDENTIALS_PER_PROJECT`].
+    /// already has [`Limits::max_credentials_per_project`](crate::Limits::max_credentials_per_project).
     pub async fn issue_credential(
         &self,
         project: ProjectId,
@@ -385,11 +383,10 @@ impl Service {
         let issued = self
             .run(move |service, conn| {
                 conn.in_transaction_with(|conn| {
-                    if project_credentials::count(conn, project)? >= MAX_CREDENTIALS_PER_PROJECT {
-                        return Err(Refusal::TooManyProjectCredentials {
-                            limit: MAX_CREDENTIALS_PER_PROJECT,
-                        }
-                        .into());
+                    let limit = service.limits().max_credentials_per_project;
+                    let count = project_credentials::count(conn, project)?;
+                    if u64::try_from(count).unwrap_or(u64::MAX) >= limit {
+                        return Err(Refusal::TooManyProjectCredentials { limit }.into());
                     }
                     Ok(issue_credential(
                         conn,
@@ -416,8 +413,11 @@ impl Service {
         &self,
         project: ProjectId,
     ) -> Result<Vec<ProjectCredentialRecord>, ServiceError> {
-        self.run(move |_, conn| Ok(list_credentials(conn, project)?))
-            .await
+        self.run(move |service, conn| {
+            let limit = service.limits().max_credentials_per_project;
+            Ok(list_credentials(conn, project, limit)?)
+        })
+        .await
     }
 
     /// The credential `id` of `project`; not found if it has none.
@@ -592,7 +592,7 @@ mod tests {
             assert_eq!(record.publishable_client_key_last_four, None);
             assert_eq!(record.secret_server_key_last_four.as_deref(), Some(&server[server.len() - 4..]));
             assert_eq!(record.super_secret_admin_key_last_four.as_deref(), Some(&admin[admin.len() - 4..]));
-            assert_eq!(list_credentials(&mut conn, project.id).unwrap(), vec![record.clone()]);
+            assert_eq!(list_credentials(&mut conn, project.id, 1_000).unwrap(), vec![record.clone()]);
             assert_eq!(find_credential(&mut conn, project.id, record.id).unwrap(), Some(record.clone()));
 
             let revoke = CredentialChanges { description: Some("leaked".to_owned()), revoke: true };

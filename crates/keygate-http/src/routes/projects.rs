@@ -11,7 +11,7 @@
 //! * `POST /api/v1/internal/api-keys` — a new project credential; **200** with its keys, shown
 //!   only in this answer and stored hashed. Admin access for the project, as upstream, or the
 //!   operator token with `x-stack-project-id`. A project has at most
-//!   `MAX_CREDENTIALS_PER_PROJECT` credentials (plain 400 beyond).
+//!   `limits.max_credentials_per_project` credentials (plain 400 beyond).
 //! * `GET /api/v1/internal/api-keys` — the project's credentials, `{items, is_paginated}`, newest
 //!   first, each key only as `{last_four}`; `GET` / `PATCH /api/v1/internal/api-keys/{api_key_id}`
 //!   — one credential; the patch takes `description` and `revoked: true` (the first revocation

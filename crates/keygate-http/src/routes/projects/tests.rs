@@ -824,7 +824,7 @@ mod stored_credentials {
     use std::time::{Duration, Instant};
 
     use keygate_service::project_auth_cache::ProjectAuthCacheSettings;
-    use keygate_service::projects::MAX_CREDENTIALS_PER_PROJECT;
+    use keygate_service::Limits;
     use keygate_storage::key_changes::{spawn_listener, KeyChangeEvent};
     use keygate_storage::repo::project_credentials::ProjectCredentialRecord;
     use keygate_storage::testing::random_hash;
@@ -1033,7 +1033,7 @@ mod stored_credentials {
                 let mut conn = app.database().conn();
                 // The fixture's credential plus these fill the project up to the limit.
                 conn.in_transaction(|conn| {
-                    for _ in 1..MAX_CREDENTIALS_PER_PROJECT {
+                    for _ in 1..Limits::DEFAULT_MAX_CREDENTIALS_PER_PROJECT {
                         project_credentials::insert(conn, &ProjectCredentialRecord {
                             id: Uuid::new_v4(),
                             project_id: project.id(),
@@ -1058,7 +1058,7 @@ mod stored_credentials {
                 .await;
             response.assert_plain_error(400, "A project can have at most 1000 API keys, revoked ones included.");
             let listed = app.send(project.admin(TestRequest::get().uri(CREDENTIALS))).await.assert_ok(200);
-            assert_eq!(listed["items"].as_array().unwrap().len() as i64, MAX_CREDENTIALS_PER_PROJECT);
+            assert_eq!(listed["items"].as_array().unwrap().len() as u64, Limits::DEFAULT_MAX_CREDENTIALS_PER_PROJECT);
             // A filler issued before the last four were kept shows an empty one.
             assert_eq!(listed["items"][1]["secret_server_key"], json!({"last_four": ""}));
         }
