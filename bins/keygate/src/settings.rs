@@ -274,11 +274,8 @@ impl Settings {
                 bail!("setting operator_token (KEYGATE_OPERATOR_TOKEN) must be at least 16 characters");
             }
         }
-        if let Some(secret) = self.auth.jwt_secret.expose() {
-            if secret.len() < 32 {
-                bail!("setting auth.jwt_secret (KEYGATE_AUTH__JWT_SECRET) must be at least 32 characters");
-            }
-        }
+        require_secret_length("auth.jwt_secret", &self.auth.jwt_secret)?;
+        require_secret_length("auth.pepper", &self.auth.pepper)?;
         if !(60..=86_400).contains(&self.auth.access_token_ttl_seconds) {
             bail!(
                 "setting auth.access_token_ttl_seconds (KEYGATE_AUTH__ACCESS_TOKEN_TTL_SECONDS) must be between 60 and 86400, got {}",
@@ -315,6 +312,31 @@ impl Settings {
         };
         format!("http://{host}:{}", self.bind.port())
     }
+}
+
+/// The least number of bytes a configured key-like secret (`auth.jwt_secret`, `auth.pepper`)
+/// must have: 32 bytes is the HMAC-SHA-256 output size, so a shorter key would be the weakest
+/// link of the hash or the signature it keys.
+pub const MIN_SECRET_KEY_BYTES: usize = 32;
+
+/// The one rule for key-like secrets: when `value` (the setting `key`) is set, it has at least
+/// [`MIN_SECRET_KEY_BYTES`] bytes; the error names the setting and its environment variable.
+fn require_secret_length(key: &str, value: &SecretSetting) -> anyhow::Result<()> {
+    match value.expose() {
+        Some(secret) if secret.len() < MIN_SECRET_KEY_BYTES => bail!(
+            "setting {key} ({}) must be at least {MIN_SECRET_KEY_BYTES} characters",
+            env_var_name(key)
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// The environment variable of a dotted setting key (`auth.pepper` → `KEYGATE_AUTH__PEPPER`).
+fn env_var_name(key: &str) -> String {
+    format!(
+        "{ENV_PREFIX}{}",
+        key.to_ascii_uppercase().replace('.', "__")
+    )
 }
 
 fn file_hint(config_file: Option<&Path>) -> String {
@@ -464,6 +486,46 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("format"), "{err}");
+    }
+
+    #[test]
+    fn short_key_secrets_are_refused_naming_the_setting() {
+        let short = "x".repeat(MIN_SECRET_KEY_BYTES - 1);
+        let err = load(None, &[("KEYGATE_AUTH__PEPPER", &short)])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("auth.pepper"), "{err}");
+        assert!(err.contains("KEYGATE_AUTH__PEPPER"), "{err}");
+        assert!(
+            !err.contains(&short),
+            "the secret itself is never printed: {err}"
+        );
+        let err = load(None, &[("KEYGATE_AUTH__JWT_SECRET", &short)])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("auth.jwt_secret"), "{err}");
+
+        let long = "x".repeat(MIN_SECRET_KEY_BYTES);
+        let s = load(
+            None,
+            &[
+                ("KEYGATE_AUTH__PEPPER", long.as_str()),
+                ("KEYGATE_AUTH__JWT_SECRET", long.as_str()),
+            ],
+        )
+        .unwrap()
+        .settings;
+        assert_eq!(s.auth.pepper.expose(), Some(long.as_str()));
+        // Empty is "not set", which stays allowed.
+        assert_eq!(
+            load(None, &[("KEYGATE_AUTH__PEPPER", "")])
+                .unwrap()
+                .settings
+                .auth
+                .pepper
+                .expose(),
+            None
+        );
     }
 
     #[test]
