@@ -90,7 +90,8 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
             DemoSignInSetting::Disabled => DemoSignIn::Disabled,
         },
         bind: Some(bound),
-    });
+    })
+    .with_rate_limits(&settings.rate_limits.to_http()?);
     follow_key_changes(&state, &settings);
     let demo_reachable = match settings.ui.demo_sign_in {
         DemoSignInSetting::Auto => bound.ip().is_loopback(),

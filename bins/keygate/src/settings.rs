@@ -75,6 +75,87 @@ pub struct Settings {
     pub check_cache: CheckCacheSettings,
     /// The in-process cache of project authentication.
     pub project_auth_cache: ProjectAuthCacheSettings,
+    /// Per-address rate limits.
+    pub rate_limits: RateLimitsSettings,
+}
+
+/// Per-address rate limits (`keygate_http::rate_limits`); a rate or burst of 0 switches that
+/// limit off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitsSettings {
+    /// `POST /api/v1/auth/oauth/token`: requests a minute per address.
+    pub oauth_token_per_minute: u32,
+    /// … and at once.
+    pub oauth_token_burst: u32,
+    /// `POST /api/v1/integrations/credential-scanning/revoke`: requests a minute per address.
+    pub credential_scanning_per_minute: u32,
+    /// … and at once.
+    pub credential_scanning_burst: u32,
+    /// Failed authentications (wrong project key or operator token) a minute per address.
+    pub failed_auth_per_minute: u32,
+    /// … and at once.
+    pub failed_auth_burst: u32,
+    /// Addresses each limit remembers at most; 0 switches every limit off.
+    pub max_tracked_addresses: usize,
+    /// Proxies whose `X-Forwarded-For` is believed: addresses or CIDR ranges, as a list or a
+    /// comma-separated text (for the environment variable).
+    pub trusted_proxies: ListSetting,
+}
+
+/// A list setting, written as a TOML list or as comma-separated text.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ListSetting {
+    /// `["a", "b"]`.
+    List(Vec<String>),
+    /// `"a,b"`.
+    Text(String),
+}
+
+impl ListSetting {
+    /// The entries, trimmed, empty ones left out.
+    pub fn entries(&self) -> Vec<&str> {
+        let all: Vec<&str> = match self {
+            ListSetting::List(items) => items.iter().map(String::as_str).collect(),
+            ListSetting::Text(text) => text.split(',').collect(),
+        };
+        all.into_iter()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .collect()
+    }
+}
+
+impl RateLimitsSettings {
+    /// The limits as the HTTP layer takes them; an entry of `trusted_proxies` that is not an
+    /// address or range is an error naming the setting.
+    pub fn to_http(&self) -> anyhow::Result<keygate_http::rate_limits::RateLimitSettings> {
+        use keygate_http::rate_limits::{Rate, RateLimitSettings, TrustedProxies};
+        let trusted_proxies =
+            TrustedProxies::parse(self.trusted_proxies.entries()).with_context(|| {
+                format!(
+                    "setting rate_limits.trusted_proxies ({})",
+                    env_var_name("rate_limits.trusted_proxies")
+                )
+            })?;
+        Ok(RateLimitSettings {
+            oauth_token: Rate {
+                per_minute: self.oauth_token_per_minute,
+                burst: self.oauth_token_burst,
+            },
+            credential_scanning: Rate {
+                per_minute: self.credential_scanning_per_minute,
+                burst: self.credential_scanning_burst,
+            },
+            failed_auth: Rate {
+                per_minute: self.failed_auth_per_minute,
+                burst: self.failed_auth_burst,
+            },
+            max_tracked_addresses: self.max_tracked_addresses,
+            trusted_proxies,
+        })
+    }
 }
 
 /// The in-process cache of which project a presented project key opens
@@ -291,6 +372,7 @@ impl Settings {
         if self.database.max_connections == 0 {
             bail!("setting database.max_connections (KEYGATE_DATABASE__MAX_CONNECTIONS) must be at least 1");
         }
+        self.rate_limits.to_http()?;
         let has_scheme = ["http://", "https://"]
             .iter()
             .any(|scheme| self.public_url.starts_with(scheme));
@@ -526,6 +608,49 @@ mod tests {
                 .expose(),
             None
         );
+    }
+
+    #[test]
+    fn rate_limits_load_with_their_defaults_and_proxies_from_a_list_or_text() {
+        let defaults = keygate_http::rate_limits::RateLimitSettings::default();
+        let s = load(None, &[]).unwrap().settings;
+        assert_eq!(
+            s.rate_limits.to_http().unwrap(),
+            defaults,
+            "default.toml and the code agree"
+        );
+
+        let s = load(
+            None,
+            &[(
+                "KEYGATE_RATE_LIMITS__TRUSTED_PROXIES",
+                "10.0.0.0/8, fd00::/8",
+            )],
+        )
+        .unwrap()
+        .settings;
+        assert_eq!(
+            s.rate_limits.trusted_proxies.entries(),
+            ["10.0.0.0/8", "fd00::/8"]
+        );
+        let s = load(
+            Some("[rate_limits]\ntrusted_proxies = [\"192.168.0.1\"]\nfailed_auth_burst = 0\n"),
+            &[],
+        )
+        .unwrap()
+        .settings;
+        let limits = s.rate_limits.to_http().unwrap();
+        assert_eq!(limits.failed_auth.burst, 0);
+        assert_ne!(limits.trusted_proxies, defaults.trusted_proxies);
+
+        let err = load(
+            None,
+            &[("KEYGATE_RATE_LIMITS__TRUSTED_PROXIES", "10.0.0.0/8,nowhere")],
+        )
+        .unwrap_err();
+        let err = format!("{err:#}");
+        assert!(err.contains("rate_limits.trusted_proxies"), "{err}");
+        assert!(err.contains("nowhere"), "{err}");
     }
 
     #[test]

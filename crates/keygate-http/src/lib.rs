@@ -16,6 +16,8 @@
 //! * [`auth`] — who is calling (project, access type, session user) and the operator;
 //! * [`app`] and [`routes`] — the actix application and every endpoint;
 //! * [`cors`] — CORS for the client API, with allowed origins set per project;
+//! * [`rate_limits`] — per-address limits on the unauthenticated routes and on failed
+//!   authentications;
 //! * [`project_objects`] — projects and credentials as the API (and the CLI) shows them;
 //! * [`ui`] — the prebuilt web components, the hosted account-settings page and the demo
 //!   sign-in.
@@ -34,6 +36,7 @@ pub mod cors;
 mod error_mapping;
 mod js_text;
 pub mod project_objects;
+pub mod rate_limits;
 pub mod request_body;
 pub mod responses;
 pub mod routes;

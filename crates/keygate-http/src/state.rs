@@ -1,5 +1,6 @@
 //! What every handler shares: the application layer ([`Service`]: database, hasher, clock,
-//! caches), the access-token signer, the operator token and the prebuilt UI's state.
+//! caches), the access-token signer, the operator token, the prebuilt UI's state and the
+//! per-address rate limits.
 
 use std::fmt;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use keygate_service::Service;
 use keygate_storage::Database;
 
 use crate::access_token::AccessTokenSigner;
+use crate::rate_limits::{RateLimitSettings, RateLimits};
 use crate::ui::{UiSettings, UiState};
 
 /// How long a session's refresh token lives unless the creator asks for less (upstream: 365 days).
@@ -53,6 +55,8 @@ pub struct AppState {
     service: Service,
     /// The prebuilt UI's settings and demo state; see [`AppState::with_ui`].
     ui: Arc<UiState>,
+    /// Per-address rate limits; see [`AppState::with_rate_limits`].
+    rate_limits: Arc<RateLimits>,
 }
 
 struct Inner {
@@ -84,6 +88,7 @@ impl AppState {
             }),
             service: Service::new(config.database, config.hasher, config.clock),
             ui: Arc::new(UiState::new(UiSettings::default())),
+            rate_limits: Arc::new(RateLimits::default()),
         }
     }
 
@@ -136,6 +141,20 @@ impl AppState {
     /// The prebuilt UI's settings and demo state.
     pub fn ui(&self) -> &UiState {
         &self.ui
+    }
+
+    /// The same state with other rate limits (the default: [`RateLimitSettings::default`]),
+    /// starting with no address remembered.
+    pub fn with_rate_limits(self, settings: &RateLimitSettings) -> Self {
+        AppState {
+            rate_limits: Arc::new(RateLimits::new(settings)),
+            ..self
+        }
+    }
+
+    /// This node's per-address rate limits.
+    pub fn rate_limits(&self) -> &RateLimits {
+        &self.rate_limits
     }
 
     /// The hasher for stored secrets.

@@ -209,6 +209,13 @@ pub enum KnownError {
         /// The permission id as given.
         permission_id: String,
     },
+    /// 429 (keygate's own; upstream has no such known error): too many requests, or too many
+    /// failed authentications, from the client's address (`crate::rate_limits`). Sent with
+    /// `retry-after` in whole seconds.
+    RateLimited {
+        /// How long until a request from the address can pass again.
+        retry_after_millis: u64,
+    },
     /// 400: the OAuth token endpoint was given a client id that is not a project, or a client
     /// secret that is not one of its publishable client keys.
     InvalidOAuthClientIdOrSecret {
@@ -275,6 +282,11 @@ fn text(value: impl fmt::Display) -> Value {
 /// `null` or the value.
 fn or_null(value: Option<impl Into<Value>>) -> Value {
     value.map_or(Value::Null, Into::into)
+}
+
+/// `retry-after` in whole seconds: rounded up, at least 1 (a client must wait, not spin).
+fn retry_after_seconds(millis: u64) -> u64 {
+    millis.div_ceil(1000).max(1)
 }
 
 /// Message of both `TEAM_PERMISSION_REQUIRED` and `TEAM_PERMISSION_NOT_FOUND`.
@@ -505,6 +517,15 @@ impl KnownError {
                 "The OAuth client ID or secret is invalid. The client ID must be equal to the project ID (potentially with a hash and a branch ID), and the client secret must be a publishable client key.",
             )
             .details([("client_id", or_null(client_id.clone()))]),
+            RateLimited { retry_after_millis } => row(
+                "RATE_LIMITED",
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "Too many requests from this address. Try again in {} seconds.",
+                    retry_after_seconds(*retry_after_millis)
+                ),
+            )
+            .details([("retry_after_millis", Value::from(*retry_after_millis))]),
             OperatorAuthenticationRequired => row(
                 "OPERATOR_AUTHENTICATION_REQUIRED",
                 UNAUTHORIZED,
@@ -543,16 +564,24 @@ impl KnownError {
         self.spec().into_json_body()
     }
 
-    /// The full response: status, `x-stack-known-error` and the JSON body.
+    /// The full response: status, `x-stack-known-error` and the JSON body (and `retry-after`
+    /// for [`KnownError::RateLimited`]).
     pub fn to_response(&self) -> HttpResponse {
         let spec = self.spec();
-        HttpResponse::build(spec.status)
+        let mut response = HttpResponse::build(spec.status);
+        response
             .insert_header((
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(JSON_CONTENT_TYPE),
             ))
-            .insert_header((KNOWN_ERROR_HEADER, spec.code))
-            .body(spec.into_json_body())
+            .insert_header((KNOWN_ERROR_HEADER, spec.code));
+        if let KnownError::RateLimited { retry_after_millis } = self {
+            response.insert_header((
+                header::RETRY_AFTER,
+                retry_after_seconds(*retry_after_millis),
+            ));
+        }
+        response.body(spec.into_json_body())
     }
 }
 
@@ -877,6 +906,9 @@ mod tests {
             },
             KnownError::OperatorAuthenticationRequired,
             KnownError::InvalidOperatorToken,
+            KnownError::RateLimited {
+                retry_after_millis: 1_500,
+            },
             KnownError::TeamPermissionRequired {
                 team_id: team,
                 user_id: user,
@@ -956,6 +988,25 @@ mod tests {
             body_text(response),
             "{\n  \"code\": \"WRONG_API_KEY_TYPE\",\n  \"details\": {\n    \"expected_type\": \"team\",\n    \"actual_type\": \"user\"\n  },\n  \"error\": \"This endpoint is for team API keys, but a user API key was provided.\"\n}"
         );
+    }
+
+    #[test]
+    fn rate_limited_is_a_429_with_retry_after_in_whole_seconds_rounded_up() {
+        let response = KnownError::RateLimited {
+            retry_after_millis: 1_001,
+        }
+        .to_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "2");
+        assert_eq!(
+            body_text(response),
+            "{\n  \"code\": \"RATE_LIMITED\",\n  \"details\": {\n    \"retry_after_millis\": 1001\n  },\n  \"error\": \"Too many requests from this address. Try again in 2 seconds.\"\n}"
+        );
+        let response = KnownError::RateLimited {
+            retry_after_millis: 1,
+        }
+        .to_response();
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "1");
     }
 
     #[test]

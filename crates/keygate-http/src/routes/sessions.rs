@@ -21,6 +21,7 @@
 
 use actix_web::http::header::{HeaderMap, AUTHORIZATION};
 use actix_web::http::StatusCode;
+use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
 use keygate_domain::{EpochMillis, ProjectId};
@@ -32,6 +33,7 @@ use uuid::Uuid;
 use super::identity_objects::{OAuthErrorObject, OAuthTokenObject, SessionTokensObject, SUCCESS};
 use crate::access_token::{AccessTokenSubject, IssuedAccessToken, BRANCH_ID};
 use crate::auth::RequestAuth;
+use crate::rate_limits::limit_oauth_token;
 use crate::request_body::{BodyLimit, RequestBody, SMALL_BODY_LIMIT_BYTES};
 use crate::responses::{json_response, method_not_allowed};
 use crate::stack_headers::{stack_header, REFRESH_TOKEN};
@@ -61,6 +63,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/api/v1/auth/oauth/token")
+            // Unauthenticated: limited per client address (`rate_limits`).
+            .wrap(from_fn(limit_oauth_token))
             // A handful of short form fields: no reason to read megabytes before refusing.
             .app_data(BodyLimit(SMALL_BODY_LIMIT_BYTES))
             .route(web::post().to(oauth_token))
