@@ -91,7 +91,8 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
         },
         bind: Some(bound),
     })
-    .with_rate_limits(&settings.rate_limits.to_http()?);
+    .with_rate_limits(&settings.rate_limits.to_http()?)
+    .with_refresh_token_rotation(settings.refresh_tokens.rotation);
     follow_key_changes(&state, &settings);
     let demo_reachable = match settings.ui.demo_sign_in {
         DemoSignInSetting::Auto => bound.ip().is_loopback(),

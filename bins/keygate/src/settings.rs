@@ -77,6 +77,17 @@ pub struct Settings {
     pub project_auth_cache: ProjectAuthCacheSettings,
     /// Per-address rate limits.
     pub rate_limits: RateLimitsSettings,
+    /// Session refresh tokens.
+    pub refresh_tokens: RefreshTokenSettings,
+}
+
+/// Session refresh tokens.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshTokenSettings {
+    /// Whether every refresh issues a new refresh token and a reused one ends its session
+    /// (off by default: upstream's SDKs keep using one refresh token).
+    pub rotation: bool,
 }
 
 /// Per-address rate limits (`keygate_http::rate_limits`); a rate or burst of 0 switches that
@@ -494,6 +505,7 @@ mod tests {
         assert_eq!(s.operator_token.expose(), None);
         assert_eq!(s.auth.access_token_ttl_seconds, 600);
         assert_eq!(s.public_url(), "http://localhost:8102");
+        assert!(!s.refresh_tokens.rotation, "upstream does not rotate");
         assert!(loaded.unknown_env_vars.is_empty());
     }
 

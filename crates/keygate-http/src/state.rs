@@ -57,6 +57,9 @@ pub struct AppState {
     ui: Arc<UiState>,
     /// Per-address rate limits; see [`AppState::with_rate_limits`].
     rate_limits: Arc<RateLimits>,
+    /// Whether a refresh replaces the refresh token; see
+    /// [`AppState::with_refresh_token_rotation`].
+    refresh_token_rotation: bool,
 }
 
 struct Inner {
@@ -89,6 +92,7 @@ impl AppState {
             service: Service::new(config.database, config.hasher, config.clock),
             ui: Arc::new(UiState::new(UiSettings::default())),
             rate_limits: Arc::new(RateLimits::default()),
+            refresh_token_rotation: false,
         }
     }
 
@@ -150,6 +154,21 @@ impl AppState {
             rate_limits: Arc::new(RateLimits::new(settings)),
             ..self
         }
+    }
+
+    /// The same state with refresh-token rotation on or off (off by default, as upstream):
+    /// with it, every refresh issues a new refresh token and a reused one ends its session
+    /// ([`Service::rotate_refresh_token`]).
+    pub fn with_refresh_token_rotation(self, rotate: bool) -> Self {
+        AppState {
+            refresh_token_rotation: rotate,
+            ..self
+        }
+    }
+
+    /// Whether refreshes rotate the refresh token.
+    pub fn refresh_token_rotation(&self) -> bool {
+        self.refresh_token_rotation
     }
 
     /// This node's per-address rate limits.
