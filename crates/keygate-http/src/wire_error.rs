@@ -216,6 +216,18 @@ pub enum KnownError {
         /// How long until a request from the address can pass again.
         retry_after_millis: u64,
     },
+    /// 400 (keygate's own): the HTTP parser refused the request line or a header
+    /// (`crate::server`).
+    MalformedHttpRequest,
+    /// 414 (keygate's own): the request URI is longer than the HTTP parser accepts.
+    UriTooLong {
+        /// The longest URI accepted, in bytes.
+        max_bytes: usize,
+    },
+    /// 431 (keygate's own): more headers, or a larger head, than the HTTP parser accepts.
+    RequestHeadTooLarge,
+    /// 408 (keygate's own): the request head did not arrive in time.
+    RequestHeadTimeout,
     /// 400: the OAuth token endpoint was given a client id that is not a project, or a client
     /// secret that is not one of its publishable client keys.
     InvalidOAuthClientIdOrSecret {
@@ -526,6 +538,27 @@ impl KnownError {
                 ),
             )
             .details([("retry_after_millis", Value::from(*retry_after_millis))]),
+            MalformedHttpRequest => row(
+                "MALFORMED_HTTP_REQUEST",
+                BAD_REQUEST,
+                "The request is not valid HTTP/1.1: its request line or a header could not be parsed.",
+            ),
+            UriTooLong { max_bytes } => row(
+                "URI_TOO_LONG",
+                StatusCode::URI_TOO_LONG,
+                format!("The request URI is longer than the {max_bytes} bytes keygate accepts."),
+            )
+            .details([("max_bytes", Value::from(*max_bytes))]),
+            RequestHeadTooLarge => row(
+                "REQUEST_HEADER_FIELDS_TOO_LARGE",
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "The request has too many headers (at most 96) or too large a head (at most 128 KiB).",
+            ),
+            RequestHeadTimeout => row(
+                "REQUEST_TIMEOUT",
+                StatusCode::REQUEST_TIMEOUT,
+                "The request's head did not arrive in time.",
+            ),
             OperatorAuthenticationRequired => row(
                 "OPERATOR_AUTHENTICATION_REQUIRED",
                 UNAUTHORIZED,
@@ -909,6 +942,10 @@ mod tests {
             KnownError::RateLimited {
                 retry_after_millis: 1_500,
             },
+            KnownError::MalformedHttpRequest,
+            KnownError::UriTooLong { max_bytes: 65_534 },
+            KnownError::RequestHeadTooLarge,
+            KnownError::RequestHeadTimeout,
             KnownError::TeamPermissionRequired {
                 team_id: team,
                 user_id: user,

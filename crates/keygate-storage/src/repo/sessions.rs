@@ -311,14 +311,14 @@ mod tests {
             let user = insert_user(&mut conn, project).id;
             let stored = session(project, user);
             insert(&mut conn, &stored).unwrap();
-            let first = stored.refresh_token_hash.clone();
+            let first = stored.refresh_token_hash;
             let (second, third) = (random_hash(), random_hash());
 
             assert!(rotate_refresh_token(&mut conn, stored.id, &first, &second, 2_000).unwrap());
             // The loser of a race with the same token changes nothing.
             assert!(!rotate_refresh_token(&mut conn, stored.id, &first, &third, 2_001).unwrap());
             let current = find_by_refresh_token_hash(&mut conn, &second).unwrap().unwrap();
-            assert_eq!(current, SessionRecord { refresh_token_hash: second.clone(), ..stored.clone() });
+            assert_eq!(current, SessionRecord { refresh_token_hash: second, ..stored.clone() });
             assert_eq!(find_by_refresh_token_hash(&mut conn, &first).unwrap(), None);
             assert_eq!(find_by_retired_refresh_token_hash(&mut conn, &first).unwrap(), Some(current.clone()));
 
