@@ -8,7 +8,6 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::*;
-use crate::testing::TestApp;
 
 /// Sends `request` and reads until the server closes the connection.
 fn exchange(address: SocketAddr, request: &[u8]) -> String {
