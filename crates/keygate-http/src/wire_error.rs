@@ -209,9 +209,9 @@ pub enum KnownError {
         /// The permission id as given.
         permission_id: String,
     },
-    /// 429 (keygate's own; upstream has no such known error): too many requests, or too many
-    /// failed authentications, from the client's address (`crate::rate_limits`). Sent with
-    /// `retry-after` in whole seconds.
+    /// 429 (keygate's own; the contract names no upstream rate-limit error): too many
+    /// requests, or too many failed authentications, from the client's address
+    /// (`crate::rate_limits`). Sent with `retry-after` in whole seconds.
     RateLimited {
         /// How long until a request from the address can pass again.
         retry_after_millis: u64,
