@@ -230,7 +230,7 @@ mod tests {
     #[test]
     fn create_update_list_show() {
         let directory = tempfile::tempdir().unwrap();
-        let settings = settings(&directory, Some("a-pepper"));
+        let settings = settings(&directory, Some("a-pepper-of-at-least-32-characters"));
         let created = execute(
             ProjectCommand::Create {
                 display_name: "Acme".to_owned(),
@@ -260,7 +260,7 @@ mod tests {
             &mut database.get().unwrap(),
             id,
             CredentialKind::SuperSecretAdminKey,
-            &KeyHasher::hmac_sha256(b"a-pepper").hash(admin_key),
+            &KeyHasher::hmac_sha256(b"a-pepper-of-at-least-32-characters").hash(admin_key),
         )
         .unwrap();
         assert!(found.is_some_and(|c| c.lifetime().is_valid(now_millis())));

@@ -251,11 +251,12 @@ mod tests {
     #[test]
     fn the_pepper_selects_hmac() {
         let plain = key_hasher(&settings(&[]));
-        let peppered = key_hasher(&settings(&[("KEYGATE_AUTH__PEPPER", "pepper")]));
+        let pepper = "a-pepper-of-at-least-32-characters";
+        let peppered = key_hasher(&settings(&[("KEYGATE_AUTH__PEPPER", pepper)]));
         assert_eq!(plain.hash("k"), KeyHasher::sha256().hash("k"));
         assert_eq!(
             peppered.hash("k"),
-            KeyHasher::hmac_sha256(b"pepper").hash("k")
+            KeyHasher::hmac_sha256(pepper.as_bytes()).hash("k")
         );
         assert_ne!(plain.hash("k"), peppered.hash("k"));
     }

@@ -11,12 +11,12 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::HttpServer;
 use anyhow::Context;
 use keygate_http::access_token::AccessTokenSigner;
 use keygate_http::request_body::BodyLimits;
+use keygate_http::server::{self, ServerOptions};
 use keygate_http::ui::{DemoLinkAnnouncer, DemoSignIn, UiSettings};
-use keygate_http::{build_app, AppConfig, AppState};
+use keygate_http::{AppConfig, AppState};
 use keygate_service::check_cache::CheckCacheSettings;
 use keygate_service::clock::{now_millis, system_clock};
 use keygate_service::key_usage::{UsageFlusher, DEFAULT_FLUSH_INTERVAL};
@@ -112,7 +112,9 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
             max_small_body_bytes: settings.limits.max_small_body_bytes,
             max_body_fields: settings.limits.max_body_fields,
         },
-    );
+    )
+    .with_rate_limits(&settings.rate_limits.to_http()?)
+    .with_refresh_token_rotation(settings.refresh_tokens.rotation);
     follow_key_changes(&state, &settings);
     // The first one-time link (each use prints the next); none when the demo sign-in is off.
     state.ui().issue_demo_link();
@@ -181,26 +183,24 @@ async fn run_http(
         state.service().database().clone(),
         DEFAULT_FLUSH_INTERVAL,
     );
-    let app_state = state.clone();
-    let mut server = HttpServer::new(move || build_app(app_state.clone()))
-        .shutdown_timeout(settings.shutdown_timeout_seconds)
-        .shutdown_signal(shutdown_signal());
     let workers = if settings.workers > 0 {
         settings.workers
     } else {
         std::thread::available_parallelism().map_or(1, usize::from)
     };
-    server = server
-        .workers(workers)
-        .worker_max_blocking_threads(blocking_threads_per_worker(
+    let options = ServerOptions {
+        workers,
+        worker_max_blocking_threads: blocking_threads_per_worker(
             settings,
             state.service().database().backend(),
             workers,
-        ));
-    let server = server
-        .listen(listener)
-        .with_context(|| format!("could not serve on {bound}"))?
-        .run();
+        ),
+        shutdown_timeout_seconds: settings.shutdown_timeout_seconds,
+    };
+    // keygate-http's server is actix-web's `HttpServer` plus the conventions on the answers
+    // actix-http's parser writes itself.
+    let server = server::serve(listener, state.clone(), options, shutdown_signal())
+        .with_context(|| format!("could not serve on {bound}"))?;
 
     println!("listening on http://{bound}");
     std::io::stdout().flush()?;

@@ -77,6 +77,10 @@ pub struct Settings {
     pub project_auth_cache: ProjectAuthCacheSettings,
     /// How much one caller may send and store (`[limits]`).
     pub limits: LimitsSettings,
+    /// Per-address rate limits.
+    pub rate_limits: RateLimitsSettings,
+    /// Session refresh tokens.
+    pub refresh_tokens: RefreshTokenSettings,
 }
 
 /// How much one caller may send and store: request bodies, stored field sizes, counts per owner,
@@ -106,6 +110,94 @@ pub struct LimitsSettings {
     pub max_page_size: usize,
     /// Most credentials of one project (revoked and expired ones included).
     pub max_credentials_per_project: u64,
+}
+
+/// Session refresh tokens.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshTokenSettings {
+    /// Whether every refresh issues a new refresh token and a reused one ends its session
+    /// (off by default: upstream's SDKs keep using one refresh token).
+    pub rotation: bool,
+}
+
+/// Per-address rate limits (`keygate_http::rate_limits`); a rate or burst of 0 switches that
+/// limit off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitsSettings {
+    /// `POST /api/v1/auth/oauth/token`: requests a minute per address.
+    pub oauth_token_per_minute: u32,
+    /// … and at once.
+    pub oauth_token_burst: u32,
+    /// `POST /api/v1/integrations/credential-scanning/revoke`: requests a minute per address.
+    pub credential_scanning_per_minute: u32,
+    /// … and at once.
+    pub credential_scanning_burst: u32,
+    /// Failed authentications (wrong project key or operator token) a minute per address.
+    pub failed_auth_per_minute: u32,
+    /// … and at once.
+    pub failed_auth_burst: u32,
+    /// Addresses each limit remembers at most; 0 switches every limit off.
+    pub max_tracked_addresses: usize,
+    /// Proxies whose `X-Forwarded-For` is believed: addresses or CIDR ranges, as a list or a
+    /// comma-separated text (for the environment variable).
+    pub trusted_proxies: ListSetting,
+}
+
+/// A list setting, written as a TOML list or as comma-separated text.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ListSetting {
+    /// `["a", "b"]`.
+    List(Vec<String>),
+    /// `"a,b"`.
+    Text(String),
+}
+
+impl ListSetting {
+    /// The entries, trimmed, empty ones left out.
+    pub fn entries(&self) -> Vec<&str> {
+        let all: Vec<&str> = match self {
+            ListSetting::List(items) => items.iter().map(String::as_str).collect(),
+            ListSetting::Text(text) => text.split(',').collect(),
+        };
+        all.into_iter()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .collect()
+    }
+}
+
+impl RateLimitsSettings {
+    /// The limits as the HTTP layer takes them; an entry of `trusted_proxies` that is not an
+    /// address or range is an error naming the setting.
+    pub fn to_http(&self) -> anyhow::Result<keygate_http::rate_limits::RateLimitSettings> {
+        use keygate_http::rate_limits::{Rate, RateLimitSettings, TrustedProxies};
+        let trusted_proxies =
+            TrustedProxies::parse(self.trusted_proxies.entries()).with_context(|| {
+                format!(
+                    "setting rate_limits.trusted_proxies ({})",
+                    env_var_name("rate_limits.trusted_proxies")
+                )
+            })?;
+        Ok(RateLimitSettings {
+            oauth_token: Rate {
+                per_minute: self.oauth_token_per_minute,
+                burst: self.oauth_token_burst,
+            },
+            credential_scanning: Rate {
+                per_minute: self.credential_scanning_per_minute,
+                burst: self.credential_scanning_burst,
+            },
+            failed_auth: Rate {
+                per_minute: self.failed_auth_per_minute,
+                burst: self.failed_auth_burst,
+            },
+            max_tracked_addresses: self.max_tracked_addresses,
+            trusted_proxies,
+        })
+    }
 }
 
 /// The in-process cache of which project a presented project key opens
@@ -309,11 +401,8 @@ impl Settings {
                 bail!("setting operator_token (KEYGATE_OPERATOR_TOKEN) must be at least 16 characters");
             }
         }
-        if let Some(secret) = self.auth.jwt_secret.expose() {
-            if secret.len() < 32 {
-                bail!("setting auth.jwt_secret (KEYGATE_AUTH__JWT_SECRET) must be at least 32 characters");
-            }
-        }
+        require_secret_length("auth.jwt_secret", &self.auth.jwt_secret)?;
+        require_secret_length("auth.pepper", &self.auth.pepper)?;
         if !(60..=86_400).contains(&self.auth.access_token_ttl_seconds) {
             bail!(
                 "setting auth.access_token_ttl_seconds (KEYGATE_AUTH__ACCESS_TOKEN_TTL_SECONDS) must be between 60 and 86400, got {}",
@@ -350,6 +439,7 @@ impl Settings {
                 );
             }
         }
+        self.rate_limits.to_http()?;
         let has_scheme = ["http://", "https://"]
             .iter()
             .any(|scheme| self.public_url.starts_with(scheme));
@@ -371,6 +461,31 @@ impl Settings {
         };
         format!("http://{host}:{}", self.bind.port())
     }
+}
+
+/// The least number of bytes a configured key-like secret (`auth.jwt_secret`, `auth.pepper`)
+/// must have: 32 bytes is the HMAC-SHA-256 output size, so a shorter key would be the weakest
+/// link of the hash or the signature it keys.
+pub const MIN_SECRET_KEY_BYTES: usize = 32;
+
+/// The one rule for key-like secrets: when `value` (the setting `key`) is set, it has at least
+/// [`MIN_SECRET_KEY_BYTES`] bytes; the error names the setting and its environment variable.
+fn require_secret_length(key: &str, value: &SecretSetting) -> anyhow::Result<()> {
+    match value.expose() {
+        Some(secret) if secret.len() < MIN_SECRET_KEY_BYTES => bail!(
+            "setting {key} ({}) must be at least {MIN_SECRET_KEY_BYTES} characters",
+            env_var_name(key)
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// The environment variable of a dotted setting key (`auth.pepper` → `KEYGATE_AUTH__PEPPER`).
+fn env_var_name(key: &str) -> String {
+    format!(
+        "{ENV_PREFIX}{}",
+        key.to_ascii_uppercase().replace('.', "__")
+    )
 }
 
 fn file_hint(config_file: Option<&Path>) -> String {
@@ -454,6 +569,7 @@ mod tests {
         assert_eq!(s.operator_token.expose(), None);
         assert_eq!(s.auth.access_token_ttl_seconds, 600);
         assert_eq!(s.public_url(), "http://localhost:8102");
+        assert!(!s.refresh_tokens.rotation, "upstream does not rotate");
         assert!(loaded.unknown_env_vars.is_empty());
     }
 
@@ -528,6 +644,89 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("format"), "{err}");
+    }
+
+    #[test]
+    fn short_key_secrets_are_refused_naming_the_setting() {
+        let short = "x".repeat(MIN_SECRET_KEY_BYTES - 1);
+        let err = load(None, &[("KEYGATE_AUTH__PEPPER", &short)])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("auth.pepper"), "{err}");
+        assert!(err.contains("KEYGATE_AUTH__PEPPER"), "{err}");
+        assert!(
+            !err.contains(&short),
+            "the secret itself is never printed: {err}"
+        );
+        let err = load(None, &[("KEYGATE_AUTH__JWT_SECRET", &short)])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("auth.jwt_secret"), "{err}");
+
+        let long = "x".repeat(MIN_SECRET_KEY_BYTES);
+        let s = load(
+            None,
+            &[
+                ("KEYGATE_AUTH__PEPPER", long.as_str()),
+                ("KEYGATE_AUTH__JWT_SECRET", long.as_str()),
+            ],
+        )
+        .unwrap()
+        .settings;
+        assert_eq!(s.auth.pepper.expose(), Some(long.as_str()));
+        // Empty is "not set", which stays allowed.
+        assert_eq!(
+            load(None, &[("KEYGATE_AUTH__PEPPER", "")])
+                .unwrap()
+                .settings
+                .auth
+                .pepper
+                .expose(),
+            None
+        );
+    }
+
+    #[test]
+    fn rate_limits_load_with_their_defaults_and_proxies_from_a_list_or_text() {
+        let defaults = keygate_http::rate_limits::RateLimitSettings::default();
+        let s = load(None, &[]).unwrap().settings;
+        assert_eq!(
+            s.rate_limits.to_http().unwrap(),
+            defaults,
+            "default.toml and the code agree"
+        );
+
+        let s = load(
+            None,
+            &[(
+                "KEYGATE_RATE_LIMITS__TRUSTED_PROXIES",
+                "10.0.0.0/8, fd00::/8",
+            )],
+        )
+        .unwrap()
+        .settings;
+        assert_eq!(
+            s.rate_limits.trusted_proxies.entries(),
+            ["10.0.0.0/8", "fd00::/8"]
+        );
+        let s = load(
+            Some("[rate_limits]\ntrusted_proxies = [\"192.168.0.1\"]\nfailed_auth_burst = 0\n"),
+            &[],
+        )
+        .unwrap()
+        .settings;
+        let limits = s.rate_limits.to_http().unwrap();
+        assert_eq!(limits.failed_auth.burst, 0);
+        assert_ne!(limits.trusted_proxies, defaults.trusted_proxies);
+
+        let err = load(
+            None,
+            &[("KEYGATE_RATE_LIMITS__TRUSTED_PROXIES", "10.0.0.0/8,nowhere")],
+        )
+        .unwrap_err();
+        let err = format!("{err:#}");
+        assert!(err.contains("rate_limits.trusted_proxies"), "{err}");
+        assert!(err.contains("nowhere"), "{err}");
     }
 
     #[test]

@@ -18,6 +18,10 @@
 //!    until it expires).
 //!
 //! The session is never cached. Every header is also read under its `x-hexclave-` name.
+//!
+//! A wrong project key or operator token is a failed authentication, counted against the
+//! client's address ([`crate::rate_limits`]); an address over its budget is answered
+//! `RATE_LIMITED` before any key it presents is checked.
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -171,6 +175,10 @@ pub async fn authenticate(
     state: &AppState,
 ) -> Result<Option<RequestAuth>, ApiError> {
     let headers = AuthHeaders::read(request.headers());
+    if headers.has_project_key() {
+        // An address over its failed-authentication budget gets no further key checked.
+        state.rate_limits().check_failed_auth_budget(request)?;
+    }
     let Some(access_type_text) = headers.access_type.as_deref() else {
         if headers.has_project_key() {
             return Err(KnownError::ProjectKeyWithoutAccessType.into());
@@ -216,6 +224,7 @@ pub async fn authenticate(
     };
     let presented_key = presented_key.ok_or(missing)?;
     let invalid = || -> ApiError {
+        state.rate_limits().record_failed_auth(request);
         let project_id = project_id_text.to_owned();
         match kind {
             CredentialKind::PublishableClientKey => {
@@ -290,10 +299,15 @@ pub fn authenticate_operator(
     request: &HttpRequest,
     state: &AppState,
 ) -> Result<Operator, ApiError> {
-    match bearer_token(request.headers()) {
-        None => Err(KnownError::OperatorAuthenticationRequired.into()),
-        Some(token) if state.is_operator_token(token) => Ok(Operator),
-        Some(_) => Err(KnownError::InvalidOperatorToken.into()),
+    let Some(token) = bearer_token(request.headers()) else {
+        return Err(KnownError::OperatorAuthenticationRequired.into());
+    };
+    state.rate_limits().check_failed_auth_budget(request)?;
+    if state.is_operator_token(token) {
+        Ok(Operator)
+    } else {
+        state.rate_limits().record_failed_auth(request);
+        Err(KnownError::InvalidOperatorToken.into())
     }
 }
 

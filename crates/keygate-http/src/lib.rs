@@ -16,6 +16,10 @@
 //! * [`auth`] — who is calling (project, access type, session user) and the operator;
 //! * [`app`] and [`routes`] — the actix application and every endpoint;
 //! * [`cors`] — CORS for the client API, with allowed origins set per project;
+//! * [`server`] — the HTTP/1.1 server, whose own refusals (unparsable requests, URIs over
+//!   64 KiB, too many headers) carry the same conventions as every other answer;
+//! * [`rate_limits`] — per-address limits on the unauthenticated routes and on failed
+//!   authentications;
 //! * [`project_objects`] — projects and credentials as the API (and the CLI) shows them;
 //! * [`ui`] — the prebuilt web components, the hosted account-settings page and the demo
 //!   sign-in.
@@ -34,9 +38,11 @@ pub mod cors;
 mod error_mapping;
 mod js_text;
 pub mod project_objects;
+pub mod rate_limits;
 pub mod request_body;
 pub mod responses;
 pub mod routes;
+pub mod server;
 pub mod stack_headers;
 pub mod state;
 #[cfg(any(test, feature = "test-support"))]

@@ -1,5 +1,6 @@
 //! What every handler shares: the application layer ([`Service`]: database, hasher, clock,
-//! caches), the access-token signer, the operator token and the prebuilt UI's state.
+//! caches), the access-token signer, the operator token, the prebuilt UI's state and the
+//! per-address rate limits.
 
 use std::fmt;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use keygate_service::{Limits, Service};
 use keygate_storage::Database;
 
 use crate::access_token::AccessTokenSigner;
+use crate::rate_limits::{RateLimitSettings, RateLimits};
 use crate::request_body::BodyLimits;
 use crate::ui::{UiSettings, UiState};
 
@@ -56,6 +58,11 @@ pub struct AppState {
     ui: Arc<UiState>,
     /// How large a request body may be; see [`AppState::with_limits`].
     body_limits: BodyLimits,
+    /// Per-address rate limits; see [`AppState::with_rate_limits`].
+    rate_limits: Arc<RateLimits>,
+    /// Whether a refresh replaces the refresh token; see
+    /// [`AppState::with_refresh_token_rotation`].
+    refresh_token_rotation: bool,
 }
 
 struct Inner {
@@ -88,6 +95,8 @@ impl AppState {
             service: Service::new(config.database, config.hasher, config.clock),
             ui: Arc::new(UiState::new(UiSettings::default())),
             body_limits: BodyLimits::default(),
+            rate_limits: Arc::new(RateLimits::default()),
+            refresh_token_rotation: false,
         }
     }
 
@@ -156,6 +165,35 @@ impl AppState {
     /// The prebuilt UI's settings and demo state.
     pub fn ui(&self) -> &UiState {
         &self.ui
+    }
+
+    /// The same state with other rate limits (the default: [`RateLimitSettings::default`]),
+    /// starting with no address remembered.
+    pub fn with_rate_limits(self, settings: &RateLimitSettings) -> Self {
+        AppState {
+            rate_limits: Arc::new(RateLimits::new(settings)),
+            ..self
+        }
+    }
+
+    /// The same state with refresh-token rotation on or off (off by default, as upstream):
+    /// with it, every refresh issues a new refresh token and a reused one ends its session
+    /// ([`Service::rotate_refresh_token`]).
+    pub fn with_refresh_token_rotation(self, rotate: bool) -> Self {
+        AppState {
+            refresh_token_rotation: rotate,
+            ..self
+        }
+    }
+
+    /// Whether refreshes rotate the refresh token.
+    pub fn refresh_token_rotation(&self) -> bool {
+        self.refresh_token_rotation
+    }
+
+    /// This node's per-address rate limits.
+    pub fn rate_limits(&self) -> &RateLimits {
+        &self.rate_limits
     }
 
     /// The hasher for stored secrets.

@@ -220,6 +220,25 @@ pub enum KnownError {
         /// The permission id as given.
         permission_id: String,
     },
+    /// 429 (keygate's own; the contract names no upstream rate-limit error): too many
+    /// requests, or too many failed authentications, from the client's address
+    /// (`crate::rate_limits`). Sent with `retry-after` in whole seconds.
+    RateLimited {
+        /// How long until a request from the address can pass again.
+        retry_after_millis: u64,
+    },
+    /// 400 (keygate's own): the HTTP parser refused the request line or a header
+    /// (`crate::server`).
+    MalformedHttpRequest,
+    /// 414 (keygate's own): the request URI is longer than the HTTP parser accepts.
+    UriTooLong {
+        /// The longest URI accepted, in bytes.
+        max_bytes: usize,
+    },
+    /// 431 (keygate's own): more headers, or a larger head, than the HTTP parser accepts.
+    RequestHeadTooLarge,
+    /// 408 (keygate's own): the request head did not arrive in time.
+    RequestHeadTimeout,
     /// 400: the OAuth token endpoint was given a client id that is not a project, or a client
     /// secret that is not one of its publishable client keys.
     InvalidOAuthClientIdOrSecret {
@@ -286,6 +305,11 @@ fn text(value: impl fmt::Display) -> Value {
 /// `null` or the value.
 fn or_null(value: Option<impl Into<Value>>) -> Value {
     value.map_or(Value::Null, Into::into)
+}
+
+/// `retry-after` in whole seconds: rounded up, at least 1 (a client must wait, not spin).
+fn retry_after_seconds(millis: u64) -> u64 {
+    millis.div_ceil(1000).max(1)
 }
 
 /// Message of both `TEAM_PERMISSION_REQUIRED` and `TEAM_PERMISSION_NOT_FOUND`.
@@ -528,6 +552,36 @@ impl KnownError {
                 "The OAuth client ID or secret is invalid. The client ID must be equal to the project ID (potentially with a hash and a branch ID), and the client secret must be a publishable client key.",
             )
             .details([("client_id", or_null(client_id.clone()))]),
+            RateLimited { retry_after_millis } => row(
+                "RATE_LIMITED",
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "Too many requests from this address. Try again in {} seconds.",
+                    retry_after_seconds(*retry_after_millis)
+                ),
+            )
+            .details([("retry_after_millis", Value::from(*retry_after_millis))]),
+            MalformedHttpRequest => row(
+                "MALFORMED_HTTP_REQUEST",
+                BAD_REQUEST,
+                "The request is not valid HTTP/1.1: its request line or a header could not be parsed.",
+            ),
+            UriTooLong { max_bytes } => row(
+                "URI_TOO_LONG",
+                StatusCode::URI_TOO_LONG,
+                format!("The request URI is longer than the {max_bytes} bytes keygate accepts."),
+            )
+            .details([("max_bytes", Value::from(*max_bytes))]),
+            RequestHeadTooLarge => row(
+                "REQUEST_HEADER_FIELDS_TOO_LARGE",
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "The request has too many headers (at most 96) or too large a head (at most 128 KiB).",
+            ),
+            RequestHeadTimeout => row(
+                "REQUEST_TIMEOUT",
+                StatusCode::REQUEST_TIMEOUT,
+                "The request's head did not arrive in time.",
+            ),
             OperatorAuthenticationRequired => row(
                 "OPERATOR_AUTHENTICATION_REQUIRED",
                 UNAUTHORIZED,
@@ -566,16 +620,24 @@ impl KnownError {
         self.spec().into_json_body()
     }
 
-    /// The full response: status, `x-stack-known-error` and the JSON body.
+    /// The full response: status, `x-stack-known-error` and the JSON body (and `retry-after`
+    /// for [`KnownError::RateLimited`]).
     pub fn to_response(&self) -> HttpResponse {
         let spec = self.spec();
-        HttpResponse::build(spec.status)
+        let mut response = HttpResponse::build(spec.status);
+        response
             .insert_header((
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(JSON_CONTENT_TYPE),
             ))
-            .insert_header((KNOWN_ERROR_HEADER, spec.code))
-            .body(spec.into_json_body())
+            .insert_header((KNOWN_ERROR_HEADER, spec.code));
+        if let KnownError::RateLimited { retry_after_millis } = self {
+            response.insert_header((
+                header::RETRY_AFTER,
+                retry_after_seconds(*retry_after_millis),
+            ));
+        }
+        response.body(spec.into_json_body())
     }
 }
 
@@ -902,6 +964,13 @@ mod tests {
             },
             KnownError::OperatorAuthenticationRequired,
             KnownError::InvalidOperatorToken,
+            KnownError::RateLimited {
+                retry_after_millis: 1_500,
+            },
+            KnownError::MalformedHttpRequest,
+            KnownError::UriTooLong { max_bytes: 65_534 },
+            KnownError::RequestHeadTooLarge,
+            KnownError::RequestHeadTimeout,
             KnownError::TeamPermissionRequired {
                 team_id: team,
                 user_id: user,
@@ -981,6 +1050,25 @@ mod tests {
             body_text(response),
             "{\n  \"code\": \"WRONG_API_KEY_TYPE\",\n  \"details\": {\n    \"expected_type\": \"team\",\n    \"actual_type\": \"user\"\n  },\n  \"error\": \"This endpoint is for team API keys, but a user API key was provided.\"\n}"
         );
+    }
+
+    #[test]
+    fn rate_limited_is_a_429_with_retry_after_in_whole_seconds_rounded_up() {
+        let response = KnownError::RateLimited {
+            retry_after_millis: 1_001,
+        }
+        .to_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "2");
+        assert_eq!(
+            body_text(response),
+            "{\n  \"code\": \"RATE_LIMITED\",\n  \"details\": {\n    \"retry_after_millis\": 1001\n  },\n  \"error\": \"Too many requests from this address. Try again in 2 seconds.\"\n}"
+        );
+        let response = KnownError::RateLimited {
+            retry_after_millis: 1,
+        }
+        .to_response();
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "1");
     }
 
     #[test]

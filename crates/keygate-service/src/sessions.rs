@@ -7,6 +7,13 @@
 //! layer's). An access token names its session (`refresh_token_id`); every request that carries
 //! one asks [`Service::session_state`], never a cache, so a sign-out or a deleted user ends the
 //! session's access at once.
+//!
+//! Refresh-token rotation (optional; upstream does not rotate): [`Service::rotate_refresh_token`]
+//! trades a refresh token for a new one, and the old one stops working. Presenting the token a
+//! rotation retired again — or losing a race with another refresh of the same token — is reuse
+//! (OAuth 2.0 Security BCP §4.14): the session is signed out, so both the thief's and the user's
+//! tokens stop working, and the answer is that of an unknown token. There is no grace period:
+//! of two concurrent refreshes with one token, the second ends the session.
 
 use keygate_domain::{
     CredentialKind, EpochMillis, ProjectId, SecretToken, UserId, REFRESH_TOKEN_PREFIX,
@@ -41,6 +48,33 @@ pub struct RefreshableSession {
     pub session: SessionRecord,
     /// The signed-in user.
     pub user: UserRecord,
+}
+
+/// A refresh with rotation: the session, its user, and the refresh token that replaces the one
+/// presented (shown only here).
+#[derive(Debug)]
+pub struct RotatedSession {
+    /// The session, with its new refresh-token digest.
+    pub session: SessionRecord,
+    /// The signed-in user.
+    pub user: UserRecord,
+    /// The new refresh token.
+    pub refresh_token: SecretToken,
+}
+
+/// Signs `session` out because one of its refresh tokens was used twice.
+fn end_reused_session(
+    conn: &mut keygate_storage::DbConnection,
+    session: &SessionRecord,
+    now: EpochMillis,
+) -> Result<(), ServiceError> {
+    tracing::warn!(
+        session_id = %session.id,
+        project_id = %session.project_id,
+        "a rotated refresh token was presented again: signing the session out"
+    );
+    sessions::revoke(conn, session.project_id, session.id, now)?;
+    Ok(())
 }
 
 /// What became of a session an access token names.
@@ -120,6 +154,50 @@ impl Service {
                 .ok_or(NotFound::RefreshToken)?;
             let user = users::get(conn, project, session.user_id)?.ok_or(NotFound::RefreshToken)?;
             Ok(RefreshableSession { session, user })
+        })
+        .await
+    }
+
+    /// Like [`Service::session_of_refresh_token`], but the token is replaced by a new one (see
+    /// the module documentation): a token already rotated away, or one another refresh is
+    /// replacing at the same time, ends its session and is [`NotFound::RefreshToken`].
+    pub async fn rotate_refresh_token(
+        &self,
+        project: ProjectId,
+        refresh_token: &str,
+    ) -> Result<RotatedSession, ServiceError> {
+        let hash = self.hasher().hash(refresh_token);
+        let now = self.now();
+        self.run(move |service, conn| {
+            let Some(session) = sessions::find_by_refresh_token_hash(conn, &hash)?
+                .filter(|session| session.project_id == project)
+            else {
+                let retired = sessions::find_by_retired_refresh_token_hash(conn, &hash)?
+                    .filter(|session| session.project_id == project);
+                if let Some(session) = retired {
+                    end_reused_session(conn, &session, now)?;
+                }
+                return Err(NotFound::RefreshToken.into());
+            };
+            if !session.lifetime().is_valid(now) {
+                return Err(NotFound::RefreshToken.into());
+            }
+            let user = users::get(conn, project, session.user_id)?.ok_or(NotFound::RefreshToken)?;
+            let refresh_token = SecretToken::generate(REFRESH_TOKEN_PREFIX);
+            let new_hash = service.hasher().hash(refresh_token.expose_secret());
+            if !sessions::rotate_refresh_token(conn, session.id, &hash, &new_hash, now)? {
+                // Another refresh with the same token got there first: it was used twice.
+                end_reused_session(conn, &session, now)?;
+                return Err(NotFound::RefreshToken.into());
+            }
+            Ok(RotatedSession {
+                session: SessionRecord {
+                    refresh_token_hash: new_hash,
+                    ..session
+                },
+                user,
+                refresh_token,
+            })
         })
         .await
     }

@@ -73,6 +73,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    retired_refresh_tokens (refresh_token_hash) {
+        refresh_token_hash -> Binary,
+        session_id -> Text,
+        retired_at_millis -> BigInt,
+    }
+}
+
+diesel::table! {
     team_memberships (team_id, user_id) {
         project_id -> Text,
         team_id -> Text,

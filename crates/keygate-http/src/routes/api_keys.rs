@@ -37,10 +37,12 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
+use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest};
 use keygate_domain::KeyType;
 
 use crate::auth::RequestAuth;
+use crate::rate_limits::limit_credential_scanning;
 use crate::request_body::{RequestBody, SmallBody};
 use crate::responses::method_not_allowed;
 use crate::state::AppState;
@@ -52,6 +54,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }
     cfg.service(
         web::resource(credential_scanning::REVOKE_PATH)
+            // Unauthenticated: limited per client address (`rate_limits`).
+            .wrap(from_fn(limit_credential_scanning))
             .app_data(SmallBody)
             .route(web::post().to(credential_scanning::revoke))
             .default_service(web::to(method_not_allowed)),

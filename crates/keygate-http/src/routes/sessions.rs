@@ -15,15 +15,22 @@
 //! e-mail, selected team). A signed-out or expired session refreshes nothing
 //! (`REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED`) and its access tokens are refused at once.
 //!
+//! With `refresh_tokens.rotation` on ([`AppState::refresh_token_rotation`]), both refresh routes
+//! replace the refresh token: the OAuth grant answers the new one in `refresh_token` (where
+//! upstream echoes the old one), the sessions route adds an optional `refresh_token` to its
+//! answer, and a token already replaced ends its session
+//! ([`Service::rotate_refresh_token`](keygate_service::Service::rotate_refresh_token)).
+//!
 //! The use cases are [`keygate_service::sessions`]'s (they store sessions and find them by their
 //! refresh tokens); the handlers read the request, mint the access token from the user a use
 //! case returns, and shape the answer, OAuth's included.
 
 use actix_web::http::header::{HeaderMap, AUTHORIZATION};
 use actix_web::http::StatusCode;
+use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
-use keygate_domain::{EpochMillis, ProjectId};
+use keygate_domain::{EpochMillis, ProjectId, SecretToken};
 use keygate_permissions::{authorize_identity, IdentityAction};
 use keygate_service::records::UserRecord;
 use serde_json::Value;
@@ -32,6 +39,7 @@ use uuid::Uuid;
 use super::identity_objects::{OAuthErrorObject, OAuthTokenObject, SessionTokensObject, SUCCESS};
 use crate::access_token::{AccessTokenSubject, IssuedAccessToken, BRANCH_ID};
 use crate::auth::RequestAuth;
+use crate::rate_limits::limit_oauth_token;
 use crate::request_body::{RequestBody, SmallBody};
 use crate::responses::{json_response, method_not_allowed};
 use crate::stack_headers::{stack_header, REFRESH_TOKEN};
@@ -61,6 +69,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/api/v1/auth/oauth/token")
+            // Unauthenticated: limited per client address (`rate_limits`).
+            .wrap(from_fn(limit_oauth_token))
             // A handful of short form fields: no reason to read megabytes before refusing.
             .app_data(SmallBody)
             .route(web::post().to(oauth_token))
@@ -167,6 +177,43 @@ async fn create_session(
     )
 }
 
+/// A served refresh: who, which session, and the new refresh token when it was rotated.
+struct Refreshed {
+    user: UserRecord,
+    session_id: Uuid,
+    new_refresh_token: Option<SecretToken>,
+}
+
+/// Trades `refresh_token` of `project` for the session it opens, rotating it when the server
+/// is set to.
+async fn refresh(
+    state: &AppState,
+    project: ProjectId,
+    refresh_token: &str,
+) -> Result<Refreshed, ApiError> {
+    if state.refresh_token_rotation() {
+        let rotated = state
+            .service()
+            .rotate_refresh_token(project, refresh_token)
+            .await?;
+        Ok(Refreshed {
+            user: rotated.user,
+            session_id: rotated.session.id,
+            new_refresh_token: Some(rotated.refresh_token),
+        })
+    } else {
+        let found = state
+            .service()
+            .session_of_refresh_token(project, refresh_token)
+            .await?;
+        Ok(Refreshed {
+            user: found.user,
+            session_id: found.session.id,
+            new_refresh_token: None,
+        })
+    }
+}
+
 /// `POST /api/v1/auth/sessions/current/refresh`.
 async fn refresh_session(
     request: HttpRequest,
@@ -184,16 +231,16 @@ async fn refresh_session(
             request.path()
         )));
     };
-    let found = state
-        .service()
-        .session_of_refresh_token(auth.project_id(), &refresh_token)
-        .await?;
-    let access = issue_access_token(&state, &found.user, found.session.id, state.now())?;
+    let refreshed = refresh(&state, auth.project_id(), &refresh_token).await?;
+    let access = issue_access_token(&state, &refreshed.user, refreshed.session_id, state.now())?;
     json_response(
         StatusCode::OK,
         &SessionTokensObject {
             access_token: access.token.as_str(),
-            refresh_token: None,
+            refresh_token: refreshed
+                .new_refresh_token
+                .as_ref()
+                .map(SecretToken::expose_secret),
         },
     )
 }
@@ -371,17 +418,18 @@ async fn oauth_token(
     let Some(refresh_token) = input.refresh_token.filter(|token| !token.is_empty()) else {
         return oauth_error("invalid_request", "Missing parameter: `refresh_token`");
     };
-    let found = state
-        .service()
-        .session_of_refresh_token(project, &refresh_token)
-        .await?;
-    let access = issue_access_token(&state, &found.user, found.session.id, state.now())?;
+    let refreshed = refresh(&state, project, &refresh_token).await?;
+    let access = issue_access_token(&state, &refreshed.user, refreshed.session_id, state.now())?;
     let mut response = json_response(
         StatusCode::OK,
         &OAuthTokenObject::bearer(
             access.token.as_str(),
             access.claims.exp - access.claims.iat,
-            &refresh_token,
+            // Upstream echoes the presented token; with rotation, the one that replaces it.
+            refreshed
+                .new_refresh_token
+                .as_ref()
+                .map_or(refresh_token.as_str(), SecretToken::expose_secret),
         ),
     )?;
     response.headers_mut().insert(

@@ -1,4 +1,9 @@
 //! Sessions: one per refresh token. The token itself is never stored, only its digest.
+//!
+//! With refresh-token rotation, a refresh replaces the session's digest by a new one in one
+//! compare-and-swap ([`rotate_refresh_token`]) and keeps the replaced digest in
+//! `retired_refresh_tokens` (one per session, the latest), so a retired token presented again
+//! can be traced to its session ([`find_by_retired_refresh_token_hash`]).
 
 use diesel::prelude::*;
 use keygate_domain::{EpochMillis, KeyHash, Lifetime, ProjectId, UserId};
@@ -6,7 +11,7 @@ use uuid::Uuid;
 
 use crate::connection::DbConnection;
 use crate::error::StorageError;
-use crate::schema::sessions;
+use crate::schema::{retired_refresh_tokens, sessions};
 use crate::stored::{parse_hash, parse_id};
 
 /// A session as stored.
@@ -172,6 +177,69 @@ pub fn revoke_others_of_user(
     .execute(conn)?)
 }
 
+/// Replaces the refresh-token digest of session `id` by `new` if it is still `old`, and keeps
+/// `old` as the session's retired digest (replacing the one before), in one transaction.
+/// `Ok(false)` when the session's digest is no longer `old` (another refresh replaced it first,
+/// or there is no such session): nothing is changed.
+pub fn rotate_refresh_token(
+    conn: &mut DbConnection,
+    id: Uuid,
+    old: &KeyHash,
+    new: &KeyHash,
+    now: EpochMillis,
+) -> Result<bool, StorageError> {
+    let id = id.to_string();
+    conn.transaction::<_, StorageError, _>(|conn| {
+        // The compare-and-swap: of two refreshes with the same token, one updates the row and
+        // the other (blocked on the row, or reading it afterwards) updates nothing.
+        let replaced = diesel::update(
+            sessions::table
+                .filter(sessions::id.eq(&id))
+                .filter(sessions::refresh_token_hash.eq(old.as_bytes().to_vec())),
+        )
+        .set(sessions::refresh_token_hash.eq(new.as_bytes().to_vec()))
+        .execute(conn)?;
+        if replaced == 0 {
+            return Ok(false);
+        }
+        diesel::delete(
+            retired_refresh_tokens::table.filter(retired_refresh_tokens::session_id.eq(&id)),
+        )
+        .execute(conn)?;
+        diesel::insert_into(retired_refresh_tokens::table)
+            .values((
+                retired_refresh_tokens::refresh_token_hash.eq(old.as_bytes().to_vec()),
+                retired_refresh_tokens::session_id.eq(&id),
+                retired_refresh_tokens::retired_at_millis.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(true)
+    })
+}
+
+/// The session whose last rotation retired the refresh token with this digest, whatever the
+/// session's state.
+pub fn find_by_retired_refresh_token_hash(
+    conn: &mut DbConnection,
+    hash: &KeyHash,
+) -> Result<Option<SessionRecord>, StorageError> {
+    let session_id: Option<String> = retired_refresh_tokens::table
+        .filter(retired_refresh_tokens::refresh_token_hash.eq(hash.as_bytes().to_vec()))
+        .select(retired_refresh_tokens::session_id)
+        .get_result(conn)
+        .optional()?;
+    let Some(session_id) = session_id else {
+        return Ok(None);
+    };
+    sessions::table
+        .filter(sessions::id.eq(session_id))
+        .select(SessionRow::as_select())
+        .get_result(conn)
+        .optional()?
+        .map(SessionRecord::try_from)
+        .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,6 +342,48 @@ mod tests {
             assert_eq!(again.revoked_at_millis, Some(5_000));
             let found = find_by_refresh_token_hash(&mut conn, &stored.refresh_token_hash).unwrap();
             assert_eq!(found.unwrap().revoked_at_millis, Some(5_000));
+        }
+
+        fn rotation_is_a_compare_and_swap_that_keeps_the_last_retired_digest(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let user = insert_user(&mut conn, project).id;
+            let stored = session(project, user);
+            insert(&mut conn, &stored).unwrap();
+            let first = stored.refresh_token_hash;
+            let (second, third) = (random_hash(), random_hash());
+
+            assert!(rotate_refresh_token(&mut conn, stored.id, &first, &second, 2_000).unwrap());
+            // The loser of a race with the same token changes nothing.
+            assert!(!rotate_refresh_token(&mut conn, stored.id, &first, &third, 2_001).unwrap());
+            let current = find_by_refresh_token_hash(&mut conn, &second).unwrap().unwrap();
+            assert_eq!(current, SessionRecord { refresh_token_hash: second, ..stored.clone() });
+            assert_eq!(find_by_refresh_token_hash(&mut conn, &first).unwrap(), None);
+            assert_eq!(find_by_retired_refresh_token_hash(&mut conn, &first).unwrap(), Some(current.clone()));
+
+            // The next rotation retires `second`; only the latest retired digest is kept.
+            assert!(rotate_refresh_token(&mut conn, stored.id, &second, &third, 3_000).unwrap());
+            assert_eq!(find_by_retired_refresh_token_hash(&mut conn, &first).unwrap(), None);
+            assert_eq!(
+                find_by_retired_refresh_token_hash(&mut conn, &second).unwrap().map(|s| s.id),
+                Some(stored.id)
+            );
+            assert!(!rotate_refresh_token(&mut conn, Uuid::new_v4(), &third, &first, 3_001).unwrap());
+        }
+
+        fn retired_digests_go_with_their_session(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let user = insert_user(&mut conn, project).id;
+            let stored = session(project, user);
+            insert(&mut conn, &stored).unwrap();
+            let next = random_hash();
+            assert!(rotate_refresh_token(&mut conn, stored.id, &stored.refresh_token_hash, &next, 2_000).unwrap());
+            diesel::delete(sessions::table.filter(sessions::id.eq(stored.id.to_string())))
+                .execute(&mut conn)
+                .unwrap();
+            let left: i64 = retired_refresh_tokens::table.count().get_result(&mut conn).unwrap();
+            assert_eq!(left, 0);
         }
 
         fn revoking_a_missing_session_is_not_found(db) {

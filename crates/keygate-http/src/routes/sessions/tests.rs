@@ -382,3 +382,120 @@ crate::http_tests! {
         response.assert_known_error(401, "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED");
     }
 }
+
+/// `POST /api/v1/auth/sessions/current/refresh` with `refresh_token`, through `state`.
+async fn refresh_through(
+    app: &TestApp,
+    state: &crate::state::AppState,
+    project: &TestProject,
+    refresh_token: &str,
+) -> crate::testing::TestResponse {
+    app.send_to(
+        state,
+        project.client(
+            TestRequest::post()
+                .uri("/api/v1/auth/sessions/current/refresh")
+                .insert_header(("x-stack-refresh-token", refresh_token.to_owned())),
+        ),
+    )
+    .await
+}
+
+crate::http_tests! {
+    fn without_rotation_one_refresh_token_keeps_working_as_upstreams(app) {
+        let project = app.create_open_project();
+        let user = app.create_user(&project);
+        let (_, refresh) = open_session(app, &project, &user.id.to_string()).await;
+        for _ in 0..3 {
+            let body = refresh_through(app, &app.state, &project, &refresh).await.assert_ok(200);
+            assert!(body.get("refresh_token").is_none(), "{body}");
+            let body = app
+                .send(form_token_request(&refresh_form(&project, &refresh)))
+                .await
+                .assert_ok(200);
+            assert_eq!(body["refresh_token"], refresh.as_str());
+        }
+    }
+
+    fn with_rotation_each_refresh_replaces_the_refresh_token(app) {
+        let rotating = app.state.clone().with_refresh_token_rotation(true);
+        let project = app.create_open_project();
+        let user = app.create_user(&project);
+        let (_, first) = open_session(app, &project, &user.id.to_string()).await;
+
+        let body = refresh_through(app, &rotating, &project, &first).await.assert_ok(200);
+        let second = body["refresh_token"].as_str().expect("the new refresh token").to_owned();
+        assert!(second.starts_with("kgrt_") && second != first, "{second}");
+        let access = body["access_token"].as_str().unwrap();
+        assert_eq!(me_status(app, &project, access).await, 200);
+
+        // The OAuth grant answers the replacement where upstream echoes the token.
+        let body = app
+            .send_to(&rotating, form_token_request(&refresh_form(&project, &second)))
+            .await
+            .assert_ok(200);
+        let third = body["refresh_token"].as_str().unwrap().to_owned();
+        assert!(third != second && third != first);
+        refresh_through(app, &rotating, &project, &third).await.assert_ok(200);
+
+        // Only digests are stored: no refresh token appears anywhere in the database.
+        let stored = keygate_storage::testing::all_stored_values(&mut app.database().conn());
+        for token in [&first, &second, &third] {
+            assert!(
+                !stored.iter().any(|v| v.bytes.windows(token.len()).any(|w| w == token.as_bytes())),
+                "a refresh token is stored in plain text"
+            );
+        }
+    }
+
+    fn with_rotation_a_reused_refresh_token_ends_the_whole_session(app) {
+        let rotating = app.state.clone().with_refresh_token_rotation(true);
+        let project = app.create_open_project();
+        let user = app.create_user(&project);
+        let (access, stolen) = open_session(app, &project, &user.id.to_string()).await;
+        let body = refresh_through(app, &rotating, &project, &stolen).await.assert_ok(200);
+        let current = body["refresh_token"].as_str().unwrap().to_owned();
+
+        // The retired token comes back (a thief, or a client that kept it): the answer is that
+        // of an unknown token, and the session is over for everyone.
+        refresh_through(app, &rotating, &project, &stolen)
+            .await
+            .assert_known_error(401, "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED");
+        refresh_through(app, &rotating, &project, &current)
+            .await
+            .assert_known_error(401, "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED");
+        app.send(with_token(project.client(TestRequest::get().uri("/api/v1/users/me")), &access))
+            .await
+            .assert_known_error(401, "ACCESS_TOKEN_EXPIRED");
+        // The user's other sessions are untouched.
+        assert_eq!(me_status(app, &project, &user.access_token).await, 200);
+    }
+
+    fn with_rotation_reuse_through_the_oauth_grant_ends_the_session_too(app) {
+        let rotating = app.state.clone().with_refresh_token_rotation(true);
+        let project = app.create_open_project();
+        let user = app.create_user(&project);
+        let (_, first) = open_session(app, &project, &user.id.to_string()).await;
+        let body = app
+            .send_to(&rotating, form_token_request(&refresh_form(&project, &first)))
+            .await
+            .assert_ok(200);
+        let second = body["refresh_token"].as_str().unwrap().to_owned();
+        app.send_to(&rotating, form_token_request(&refresh_form(&project, &first)))
+            .await
+            .assert_known_error(401, "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED");
+        app.send_to(&rotating, form_token_request(&refresh_form(&project, &second)))
+            .await
+            .assert_known_error(401, "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED");
+        // A retired token of another project's session is only unknown here: nothing ends.
+        let other = app.create_open_project();
+        let other_user = app.create_user(&other);
+        let (_, theirs) = open_session(app, &other, &other_user.id.to_string()).await;
+        let body = refresh_through(app, &rotating, &other, &theirs).await.assert_ok(200);
+        let theirs_now = body["refresh_token"].as_str().unwrap().to_owned();
+        refresh_through(app, &rotating, &project, &theirs)
+            .await
+            .assert_known_error(401, "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED");
+        refresh_through(app, &rotating, &other, &theirs_now).await.assert_ok(200);
+    }
+}
