@@ -130,20 +130,9 @@ mod tests {
         assert_eq!(stored.value.len(), AccessTokenSecret::MIN_LEN);
         assert_eq!(stored.created_at_millis, 1_000);
         let project = keygate_domain::ProjectId::new_random();
-        let subject = keygate_http::access_token::AccessTokenSubject {
-            project_id: project,
-            user_id: keygate_domain::UserId::new_random(),
-            refresh_token_id: "session".to_owned(),
-            display_name: None,
-            primary_email: None,
-            primary_email_verified: false,
-            requires_totp_mfa: false,
-            selected_team_id: None,
-            signed_up_at_millis: 0,
-        };
         let now = keygate_service::clock::now_millis();
         let token = keygate_http::access_token::AccessTokenSigner::new(&first)
-            .issue(&subject, now)
+            .issue(&subject(project), now)
             .unwrap();
         keygate_http::access_token::AccessTokenSigner::new(&second)
             .verify(token.token.as_str(), &project.to_string(), now)

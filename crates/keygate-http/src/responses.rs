@@ -36,12 +36,7 @@ pub fn json_response<T: Serialize>(
     // Most answers are a few hundred bytes: one allocation instead of a series of regrowths.
     let mut body = Vec::with_capacity(1024);
     serde_json::to_writer(&mut body, value).map_err(|error| ApiError::internal(&error))?;
-    Ok(HttpResponse::build(status)
-        .insert_header((
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(JSON_CONTENT_TYPE),
-        ))
-        .body(body))
+    Ok(json_body(status, body))
 }
 
 /// A JSON success answer for a list: written into a buffer of exactly its size (the value is
@@ -55,12 +50,17 @@ pub fn json_list_response<T: Serialize>(
     serde_json::to_writer(&mut counter, value).map_err(|error| ApiError::internal(&error))?;
     let mut body = Vec::with_capacity(counter.0);
     serde_json::to_writer(&mut body, value).map_err(|error| ApiError::internal(&error))?;
-    Ok(HttpResponse::build(status)
+    Ok(json_body(status, body))
+}
+
+/// An answer of `status` with the JSON text `body`.
+fn json_body(status: StatusCode, body: Vec<u8>) -> HttpResponse {
+    HttpResponse::build(status)
         .insert_header((
             header::CONTENT_TYPE,
             HeaderValue::from_static(JSON_CONTENT_TYPE),
         ))
-        .body(body))
+        .body(body)
 }
 
 /// A writer that only counts what it is given.

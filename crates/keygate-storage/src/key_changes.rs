@@ -344,6 +344,19 @@ mod tests {
         }
     }
 
+    /// A listener on `url` whose events arrive on the returned channel, once it listens.
+    fn listening(url: &str) -> (KeyChangeListener, mpsc::Receiver<KeyChangeEvent>) {
+        let (sender, events) = mpsc::channel();
+        let listener = spawn_listener(url, move |event| {
+            let _ = sender.send(event);
+        })
+        .unwrap();
+        wait_for(&events, Duration::from_secs(10), |e| {
+            *e == KeyChangeEvent::Listening
+        });
+        (listener, events)
+    }
+
     crate::backend_tests! {
         fn changes_reach_listeners_at_commit_and_never_on_rollback(db) {
             let mut conn = db.conn();
@@ -353,12 +366,7 @@ mod tests {
                 announce(&mut conn, &ids).unwrap();
                 return;
             };
-            let (sender, events) = mpsc::channel();
-            let _listener = spawn_listener(url, move |event| {
-                let _ = sender.send(event);
-            })
-            .unwrap();
-            wait_for(&events, Duration::from_secs(10), |e| *e == KeyChangeEvent::Listening);
+            let (_listener, events) = listening(url);
 
             let rolled_back = ApiKeyId::new_random();
             let _ = conn.in_transaction(|conn| {
@@ -390,12 +398,7 @@ mod tests {
                 assert_eq!(revoked.revoked_at_millis, Some(5_000));
                 return;
             };
-            let (sender, events) = mpsc::channel();
-            let _listener = spawn_listener(url, move |event| {
-                let _ = sender.send(event);
-            })
-            .unwrap();
-            wait_for(&events, Duration::from_secs(10), |e| *e == KeyChangeEvent::Listening);
+            let (_listener, events) = listening(url);
             project_credentials::update(&mut conn, project, credential, &revoke).unwrap();
             assert_eq!(
                 wait_for(&events, Duration::from_secs(1), |e| *e != KeyChangeEvent::Listening),
@@ -410,12 +413,7 @@ mod tests {
             let mut expected = Vec::new();
             // `require` first: the plain `disable` listener shows the query tells them apart.
             for (sslmode, encrypted) in [("require", true), ("disable", false)] {
-                let (sender, events) = mpsc::channel();
-                let _listener = spawn_listener(&format!("{url}{separator}sslmode={sslmode}"), move |event| {
-                    let _ = sender.send(event);
-                })
-                .unwrap();
-                wait_for(&events, Duration::from_secs(10), |e| *e == KeyChangeEvent::Listening);
+                let (_listener, events) = listening(&format!("{url}{separator}sslmode={sslmode}"));
                 expected.push(encrypted);
                 expected.sort_unstable();
                 assert_eq!(listeners_tls(&mut conn), expected, "after the sslmode={sslmode} listener");
@@ -431,12 +429,7 @@ mod tests {
 
         fn a_dropped_connection_is_reported_and_listening_resumes(db) {
             let Some(url) = db.postgres_url() else { return };
-            let (sender, events) = mpsc::channel();
-            let _listener = spawn_listener(url, move |event| {
-                let _ = sender.send(event);
-            })
-            .unwrap();
-            wait_for(&events, Duration::from_secs(10), |e| *e == KeyChangeEvent::Listening);
+            let (_listener, events) = listening(url);
 
             let mut conn = db.conn();
             diesel::sql_query(
