@@ -57,6 +57,28 @@ fn first_start_projects_credentials_and_shutdown() {
         Some(server.base_url.replace("127.0.0.1", "localhost").as_str())
     );
     assert!(banner.contains("curl "), "{banner}");
+    // The banner's three calls, pasted into bash, create a user, give them a key and check it.
+    let walk: String = banner
+        .lines()
+        .skip_while(|line| !line.starts_with("What keygate is for"))
+        .skip(1)
+        .take_while(|line| !line.starts_with("The web UI"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let ran = std::process::Command::new("bash")
+        .args(["-c", &walk])
+        .output()
+        .expect("run the banner's walk with bash");
+    assert!(
+        ran.status.success(),
+        "{walk}\n{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    let checked: Value = serde_json::from_slice(&ran.stdout)
+        .unwrap_or_else(|_| panic!("{walk}\n{}", String::from_utf8_lossy(&ran.stdout)));
+    assert_eq!(checked["type"], "user", "{checked}");
+    assert_eq!(checked["description"], "CI deploys", "{checked}");
+    assert!(checked["user_id"].is_string(), "{checked}");
     // Unknown KEYGATE_* variables are warned about, by name.
     assert!(
         server.stderr().contains("KEYGATE_NOT_A_SETTING"),

@@ -85,8 +85,9 @@ pub fn run(
     })
 }
 
-/// The text printed once on first start: the project id, the three keys, the base URL, where the
-/// web UI will live, and a curl command to try.
+/// The text printed once on first start: the project id, the three keys, the base URL, what
+/// keygate is for as three calls with those values filled in ([`main_job_walk`]), and where the
+/// web UI will live.
 pub fn banner(first: &FirstStart, base_url: &str) -> String {
     let key = |token: &Option<keygate_domain::SecretToken>| {
         token
@@ -99,6 +100,7 @@ pub fn banner(first: &FirstStart, base_url: &str) -> String {
     let server_key = key(&first.credential.secret_server_key);
     let admin_key = key(&first.credential.super_secret_admin_key);
     let rule = "=".repeat(78);
+    let walk = main_job_walk(base_url, &project_id.to_string(), &server_key);
     format!(
         "{rule}
 keygate first start: created the project \"{DEFAULT_PROJECT_NAME}\" (user and team API keys enabled).
@@ -110,22 +112,33 @@ These keys are shown ONLY NOW; keygate stores only their hashes. Copy them somew
   secret server key        {server_key}
   super secret admin key   {admin_key}
 
-Try it:
-  curl {base_url}/api/v1/internal/projects/current \\
-    -H 'x-stack-access-type: admin' \\
-    -H 'x-stack-project-id: {project_id}' \\
-    -H 'x-stack-super-secret-admin-key: {admin_key}'
+What keygate is for, in three calls (paste into bash; curl only):
 
-  curl -X POST {base_url}/api/v1/users \\
-    -H 'content-type: application/json' \\
-    -H 'x-stack-access-type: server' \\
-    -H 'x-stack-project-id: {project_id}' \\
-    -H 'x-stack-secret-server-key: {server_key}' \\
-    -d '{{\"display_name\": \"Ada\", \"primary_email\": \"ada@example.com\"}}'
-
+{walk}
 The web UI (account settings with the API keys tab) will live at {base_url}/handler/account-settings.
 More keys: `keygate project create --help`, or POST {base_url}/api/v1/internal/api-keys.
 {rule}"
+    )
+}
+
+/// keygate's main job as a bash script with the real base URL, project id and server key: your
+/// backend creates a user, gives them an API key, and turns a presented key into its owner.
+/// Only curl is needed (the two values it carries forward are cut out with `sed`).
+pub fn main_job_walk(base_url: &str, project_id: &str, server_key: &str) -> String {
+    format!(
+        r#"  KEYGATE={base_url}
+  AS_SERVER=(-H 'content-type: application/json' -H 'x-stack-access-type: server'
+    -H 'x-stack-project-id: {project_id}' -H 'x-stack-secret-server-key: {server_key}')
+  # 1. Your backend creates a user (or uses one it has).
+  USER_ID=$(curl -s -X POST "$KEYGATE/api/v1/users" "${{AS_SERVER[@]}}" \
+    -d '{{"display_name": "Ada"}}' | sed -E 's/^\{{"id":"([^"]+)".*/\1/')
+  # 2. ... gives them an API key (its value is shown once: keygate keeps only a hash).
+  API_KEY=$(curl -s -X POST "$KEYGATE/api/v1/user-api-keys" "${{AS_SERVER[@]}}" \
+    -d '{{"user_id": "'$USER_ID'", "description": "CI deploys", "expires_at_millis": null}}' \
+    | sed -E 's/.*"value":"([^"]+)".*/\1/')
+  # 3. ... and, on every request the user's program makes, turns the key into its owner.
+  curl -s -X POST "$KEYGATE/api/v1/user-api-keys/check" "${{AS_SERVER[@]}}" \
+    -d '{{"api_key": "'$API_KEY'"}}'"#
     )
 }
 
@@ -181,6 +194,26 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_opens_with_the_banners_walk() {
+        let readme = include_str!("../../../README.md");
+        let walk = main_job_walk(
+            "http://localhost:8102",
+            "<project id>",
+            "<secret server key>",
+        );
+        // The README shows the script at the left margin, the banner indents it by two.
+        let unindented: Vec<&str> = walk
+            .lines()
+            .map(|line| line.strip_prefix("  ").unwrap_or(line))
+            .collect();
+        assert!(
+            readme.contains(&unindented.join("\n")),
+            "README.md's three calls differ from the banner's:\n{}",
+            unindented.join("\n")
+        );
+    }
+
+    #[test]
     fn the_banner_shows_everything_needed_once() {
         let database = TestDatabase::sqlite();
         let first = run(database.database(), &KeyHasher::sha256(), 1_000)
@@ -210,7 +243,8 @@ mod tests {
                 .unwrap()
                 .expose_secret()
                 .to_owned(),
-            "http://localhost:8102/api/v1/internal/projects/current".to_owned(),
+            "KEYGATE=http://localhost:8102".to_owned(),
+            "$KEYGATE/api/v1/user-api-keys/check".to_owned(),
             "http://localhost:8102/handler/account-settings".to_owned(),
         ] {
             assert!(text.contains(&expected), "missing {expected} in:\n{text}");
