@@ -31,7 +31,11 @@ pub fn key_page_json(
     last_used: &HashMap<ApiKeyId, EpochMillis>,
     next: Option<KeyPosition>,
 ) -> Result<Value, serde_json::Error> {
-    serde_json::to_value(list_object(keys, last_used, Some(next.map(ListCursor::encode))))
+    serde_json::to_value(list_object(
+        keys,
+        last_used,
+        Some(next.map(ListCursor::encode)),
+    ))
 }
 
 /// The position a `next_cursor` names, if it is one keygate handed out.

@@ -11,8 +11,8 @@
 //! ([`KeyState`](keygate_storage::repo::api_keys::KeyState)) judged at this service's clock.
 
 use keygate_domain::{ApiKeyId, EpochMillis, Owner, ProjectId};
-use keygate_storage::repo::api_keys::{self, KeyPosition, ProjectKeyFilter};
 pub use keygate_storage::repo::api_keys::KeyState;
+use keygate_storage::repo::api_keys::{self, KeyPosition, ProjectKeyFilter};
 
 use crate::api_keys::{last_used_of, split_page, with_usage, KeyList, KeyWithUsage};
 use crate::error::{NotFound, ServiceError};
@@ -89,9 +89,7 @@ impl Service {
         let revoked = self
             .run(move |service, conn| {
                 let key = service
-                    .write_keys(conn, |write| {
-                        Ok(api_keys::revoke(write, project, id, now)?)
-                    })
+                    .write_keys(conn, |write| Ok(api_keys::revoke(write, project, id, now)?))
                     .map_err(|error| error.missing_as(NotFound::ApiKey))?;
                 Ok(with_usage(conn, service.key_usage(), key)?)
             })

@@ -83,7 +83,9 @@ impl FieldValue for StateParam {
             .into_iter()
             .find(|state| state.name() == text)
             .ok_or_else(|| {
-                Rejection::Invalid("must be one of the following values: valid, revoked, expired".to_owned())
+                Rejection::Invalid(
+                    "must be one of the following values: valid, revoked, expired".to_owned(),
+                )
             })
     }
 }
