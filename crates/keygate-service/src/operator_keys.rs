@@ -98,3 +98,58 @@ impl Service {
         Ok(revoked)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use keygate_domain::KeyHasher;
+    use keygate_storage::testing::{insert_api_key, insert_project, insert_user};
+
+    use super::*;
+    use crate::check_cache::CachedLookup;
+
+    const NOW: EpochMillis = 5_000;
+
+    keygate_storage::backend_tests! {
+        fn an_operator_revoke_wins_once_and_leaves_the_check_cache(db) {
+            let service = Service::new(db.database().clone(), KeyHasher::sha256(), Arc::new(|| NOW));
+            let (project, key) = {
+                let mut conn = db.conn();
+                let project = insert_project(&mut conn).id;
+                let user = insert_user(&mut conn, project).id;
+                (project, insert_api_key(&mut conn, project, Owner::User(user), 1_000))
+            };
+            let other_project = insert_project(&mut db.conn()).id;
+            let cache = service.check_cache();
+            cache.store(cache.ticket(), key.id, Some(&key));
+            assert!(matches!(cache.lookup(key.id), CachedLookup::Found(_)));
+
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            runtime.block_on(async {
+                let revoked = service.revoke_project_key(project, key.id).await.unwrap();
+                assert_eq!(revoked.key.manually_revoked_at_millis, Some(NOW));
+                assert!(matches!(cache.lookup(key.id), CachedLookup::Miss), "invalidated");
+                let again = service.revoke_project_key(project, key.id).await.unwrap();
+                assert_eq!(again.key, revoked.key, "the first revocation wins");
+                assert_eq!(service.project_key(project, key.id).await.unwrap().key, revoked.key);
+
+                let revoked_only = KeyFilter { state: Some(KeyState::Revoked), ..KeyFilter::default() };
+                let listed = service.list_project_keys(project, revoked_only, 10, None).await.unwrap();
+                assert_eq!(listed.keys, vec![revoked.key.clone()]);
+                assert_eq!(listed.next, None);
+                let valid_only = KeyFilter { state: Some(KeyState::Valid), ..KeyFilter::default() };
+                let listed = service.list_project_keys(project, valid_only, 10, None).await.unwrap();
+                assert!(listed.keys.is_empty());
+
+                // Another project's key is not found, for reading and revoking alike.
+                for result in [
+                    service.project_key(other_project, key.id).await,
+                    service.revoke_project_key(other_project, key.id).await,
+                ] {
+                    assert!(matches!(result, Err(ServiceError::NotFound(NotFound::ApiKey))));
+                }
+            });
+        }
+    }
+}
