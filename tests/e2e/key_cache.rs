@@ -1,7 +1,8 @@
 //! Two keygate processes on one Postgres database: a key revoked on one is refused by the other
 //! within a second, even while the other serves a steady load of checks from its cache; and a
 //! project credential revoked by `keygate project credentials revoke` (another process) is
-//! refused by a running server within a second, however long its project-auth cache TTL.
+//! refused by a running server within a second, however long its project-auth cache TTL; and
+//! a user key revoked by `keygate keys revoke` is refused long before its cached row would expire.
 //!
 //! Skipped without `KEYGATE_TEST_POSTGRES_URL` (failing instead under `CI=true`); each run gets a
 //! fresh database on that server.
@@ -209,6 +210,98 @@ fn a_credential_revoked_by_the_cli_is_refused_by_a_running_server_within_a_secon
         assert!(
             revoked_at.elapsed() < PROPAGATION_BOUND,
             "the server still accepted the revoked admin key {:?} after the CLI revoked it",
+            revoked_at.elapsed()
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_key_revoked_by_keygate_keys_revoke_is_refused_by_a_running_server() {
+    let Some(database) = TestDatabase::postgres() else {
+        eprintln!("skipped: KEYGATE_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let url = database
+        .postgres_url()
+        .expect("a Postgres database")
+        .to_owned();
+    let dir = temp_dir();
+    // Cached rows kept ten minutes: only the announcement can make the server forget the key.
+    let server = Server::start(
+        dir.path(),
+        &url,
+        &[("KEYGATE_CHECK_CACHE__ROW_TTL_MILLIS", "600000")],
+    );
+    let keys = first_start_keys(&server.startup_output);
+    let http = client();
+    let user = send(
+        keys.server(http.post(server.url("/api/v1/users")))
+            .json(&json!({"display_name": "Ada"})),
+    )
+    .ok(201);
+    let created = send(
+        keys.server(http.post(server.url("/api/v1/user-api-keys")))
+            .json(&json!({"user_id": user["id"], "description": "ci", "expires_at_millis": null})),
+    )
+    .ok(200);
+    let key = created["value"].as_str().unwrap().to_owned();
+    let key_id = created["id"].as_str().unwrap().to_owned();
+    // Valid, and cached once the listener has subscribed (until then checks read the database).
+    assert_eq!(check(&http, &server, &keys, &key), 200);
+    assert_eq!(check(&http, &server, &keys, &key), 200);
+
+    // Piped standard output: JSON.
+    let (status, stdout, stderr) = run_keygate(
+        dir.path(),
+        &[
+            "--database-url",
+            &url,
+            "keys",
+            "list",
+            "--project",
+            &keys.project_id,
+            "--state",
+            "valid",
+        ],
+        &[],
+    );
+    assert!(status.success(), "{status}: {stdout} {stderr}");
+    let listed: serde_json::Value = serde_json::from_str(&stdout).expect("JSON when piped");
+    assert_eq!(listed["items"][0]["id"], key_id.as_str(), "{stdout}");
+
+    let (status, stdout, stderr) = run_keygate(
+        dir.path(),
+        &[
+            "--database-url",
+            &url,
+            "keys",
+            "revoke",
+            "--project",
+            &keys.project_id,
+            &key_id,
+        ],
+        &[],
+    );
+    assert!(status.success(), "{stderr}");
+    let revoked: serde_json::Value = serde_json::from_str(&stdout).expect("JSON when piped");
+    assert!(revoked["manually_revoked_at_millis"].is_i64(), "{stdout}");
+    assert!(
+        !stdout.contains(&key) && !stderr.contains(&key),
+        "never the key itself"
+    );
+    let revoked_at = Instant::now();
+    loop {
+        let status = check(&http, &server, &keys, &key);
+        if status == 401 {
+            break;
+        }
+        assert_eq!(status, 200);
+        // A give-up deadline far below the ten-minute row TTL, not a latency claim: only the
+        // announcement can have made the server drop the row before it.
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(30),
+            "the server still accepted the key {:?} after `keygate keys revoke`",
             revoked_at.elapsed()
         );
         thread::sleep(Duration::from_millis(10));

@@ -1,10 +1,11 @@
 //! The command line: `keygate [--config FILE] [--database-url URL] [serve [--bind ADDR] | migrate
-//! | project create|update|list|show]`. Without a subcommand keygate serves.
+//! | project create|update|list|show|credentials … | keys list|show|revoke | credentials
+//! list|revoke]`. Without a subcommand keygate serves.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use keygate_domain::ProjectId;
+use keygate_domain::{ApiKeyId, ProjectId, TeamId, UserId};
 use uuid::Uuid;
 
 /// keygate: a self-hostable API-key service (serves the REST API of Stack Auth's API keys).
@@ -40,6 +41,10 @@ pub enum Action {
     Project(ProjectCommand),
     /// `seed-keys` (benchmarks).
     SeedKeys(SeedKeysArgs),
+    /// `keys …`.
+    Keys(KeysArgs),
+    /// `credentials …`.
+    Credentials(CredentialsArgs),
 }
 
 impl Cli {
@@ -61,6 +66,8 @@ impl Cli {
             Some(Command::Migrate) => Ok(Action::Migrate),
             Some(Command::Project(command)) => Ok(Action::Project(command)),
             Some(Command::SeedKeys(args)) => Ok(Action::SeedKeys(args)),
+            Some(Command::Keys(args)) => Ok(Action::Keys(args)),
+            Some(Command::Credentials(args)) => Ok(Action::Credentials(args)),
         }
     }
 }
@@ -78,6 +85,133 @@ pub enum Command {
     /// Benchmarks only: store many real user API keys directly (see `scripts/bench.sh`).
     #[command(hide = true)]
     SeedKeys(SeedKeysArgs),
+    /// List, show and revoke a project's user and team API keys across owners (a table on a
+    /// terminal, JSON otherwise).
+    Keys(KeysArgs),
+    /// List and revoke a project's credentials (`project credentials …` with `--project`).
+    Credentials(CredentialsArgs),
+}
+
+/// How a listing command prints.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct OutputArgs {
+    /// Print JSON even on a terminal (JSON is the default when standard output is not one).
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// `keygate keys …`.
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    /// How to print.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: KeysCommand,
+}
+
+/// A key state, as `--state` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StateArg {
+    /// Neither revoked nor expired.
+    Valid,
+    /// Revoked.
+    Revoked,
+    /// Expired (and not revoked).
+    Expired,
+}
+
+/// `keygate keys …`: the same as `GET /api/v1/internal/keys`, plus read and revoke.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List a project's keys across owners, newest first, one page at a time.
+    List {
+        /// The project's id.
+        #[arg(long, value_name = "ID")]
+        project: ProjectId,
+        /// Only this user's keys.
+        #[arg(long, value_name = "ID", conflicts_with = "team")]
+        user: Option<UserId>,
+        /// Only this team's keys.
+        #[arg(long, value_name = "ID")]
+        team: Option<TeamId>,
+        /// Only keys in this state now.
+        #[arg(long, value_enum)]
+        state: Option<StateArg>,
+        /// Only keys last used before this instant (epoch milliseconds), never-used ones
+        /// included.
+        #[arg(long, value_name = "MILLIS")]
+        last_used_before: Option<i64>,
+        /// Keys per page (1 to `limits.max_page_size`; default the largest).
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// Continue after a previous page (its `next_cursor`).
+        #[arg(long, value_name = "CURSOR")]
+        cursor: Option<String>,
+    },
+    /// Show one key.
+    Show {
+        /// The project's id.
+        #[arg(long, value_name = "ID")]
+        project: ProjectId,
+        /// The key's id.
+        key: ApiKeyId,
+    },
+    /// Revoke a key for good (revoking it again keeps the first instant); prints it. A server
+    /// on Postgres stops accepting it at once; on SQLite within its key-cache row TTL.
+    Revoke {
+        /// The project's id.
+        #[arg(long, value_name = "ID")]
+        project: ProjectId,
+        /// The key's id.
+        key: ApiKeyId,
+    },
+}
+
+/// `keygate credentials …`.
+#[derive(Debug, Args)]
+pub struct CredentialsArgs {
+    /// How to print.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: TopCredentialCommand,
+}
+
+/// `keygate credentials list|revoke --project ID`: `keygate project credentials list|revoke`.
+#[derive(Debug, Subcommand)]
+pub enum TopCredentialCommand {
+    /// List a project's credentials, newest first (each key only by its last four characters).
+    List {
+        /// The project's id.
+        #[arg(long, value_name = "ID")]
+        project: ProjectId,
+    },
+    /// Revoke a credential for good; prints it.
+    Revoke {
+        /// The project's id.
+        #[arg(long, value_name = "ID")]
+        project: ProjectId,
+        /// The credential's id.
+        credential: Uuid,
+    },
+}
+
+impl From<TopCredentialCommand> for CredentialCommand {
+    fn from(command: TopCredentialCommand) -> Self {
+        match command {
+            TopCredentialCommand::List { project } => CredentialCommand::List { project },
+            TopCredentialCommand::Revoke {
+                project,
+                credential,
+            } => CredentialCommand::Revoke {
+                project,
+                credential,
+            },
+        }
+    }
 }
 
 /// Flags of the hidden `seed-keys` command.
@@ -106,6 +240,8 @@ impl Command {
             Command::Migrate => "migrate",
             Command::Project(_) => "project",
             Command::SeedKeys(_) => "seed-keys",
+            Command::Keys(_) => "keys",
+            Command::Credentials(_) => "credentials",
         }
     }
 }
@@ -286,6 +422,129 @@ mod tests {
             "x"
         ])
         .is_err());
+    }
+
+    #[test]
+    fn key_commands_parse() {
+        let project = ProjectId::new_random();
+        let user = UserId::new_random();
+        let cli = parse(&[
+            "keys",
+            "list",
+            "--project",
+            &project.to_string(),
+            "--user",
+            &user.to_string(),
+            "--state",
+            "expired",
+            "--last-used-before",
+            "1700000000000",
+            "--limit",
+            "10",
+            "--cursor",
+            "abc",
+            "--json",
+        ])
+        .unwrap();
+        match cli.command {
+            Some(Command::Keys(KeysArgs {
+                output,
+                command:
+                    KeysCommand::List {
+                        project: p,
+                        user: u,
+                        team,
+                        state,
+                        last_used_before,
+                        limit,
+                        cursor,
+                    },
+            })) => {
+                assert!(output.json);
+                assert_eq!((p, u, team), (project, Some(user), None));
+                assert_eq!(state, Some(StateArg::Expired));
+                assert_eq!(last_used_before, Some(1_700_000_000_000));
+                assert_eq!(limit, Some(10));
+                assert_eq!(cursor.as_deref(), Some("abc"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let key = ApiKeyId::new_random();
+        let cli = parse(&[
+            "keys",
+            "revoke",
+            "--project",
+            &project.to_string(),
+            &key.to_string(),
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Keys(KeysArgs { output, command: KeysCommand::Revoke { project: p, key: k } }))
+                if p == project && k == key && !output.json
+        ));
+        let team = TeamId::new_random();
+        let both = [
+            "keys",
+            "list",
+            "--project",
+            &project.to_string(),
+            "--user",
+            &user.to_string(),
+            "--team",
+            &team.to_string(),
+        ];
+        assert!(parse(&both).is_err(), "one owner at most");
+        assert!(parse(&[
+            "keys",
+            "list",
+            "--project",
+            &project.to_string(),
+            "--state",
+            "stale"
+        ])
+        .is_err());
+        assert!(
+            parse(&["keys", "show", &key.to_string()]).is_err(),
+            "--project is required"
+        );
+    }
+
+    #[test]
+    fn top_level_credential_commands_are_the_project_ones() {
+        let project = ProjectId::new_random();
+        let credential = Uuid::new_v4();
+        let cli = parse(&[
+            "credentials",
+            "revoke",
+            "--project",
+            &project.to_string(),
+            &credential.to_string(),
+        ])
+        .unwrap();
+        let Some(Command::Credentials(args)) = cli.command else {
+            panic!("not credentials")
+        };
+        assert!(matches!(
+            CredentialCommand::from(args.command),
+            CredentialCommand::Revoke { project: p, credential: c } if p == project && c == credential
+        ));
+        let cli = parse(&[
+            "credentials",
+            "list",
+            "--json",
+            "--project",
+            &project.to_string(),
+        ])
+        .unwrap();
+        let Some(Command::Credentials(args)) = cli.command else {
+            panic!("not credentials")
+        };
+        assert!(args.output.json);
+        assert!(matches!(
+            CredentialCommand::from(args.command),
+            CredentialCommand::List { project: p } if p == project
+        ));
     }
 
     #[test]

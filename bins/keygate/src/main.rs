@@ -1,5 +1,5 @@
 //! keygate, the binary: reads the settings, sets up logging, and runs one command — `serve` (the
-//! default), `migrate`, or `project create|update|list|show`.
+//! default), `migrate`, `project …`, `keys list|show|revoke` or `credentials list|revoke`.
 //!
 //! **Key design decision:** the binary is thin. Routes, wire errors and the project service live
 //! in `keygate-http` (tested in-process), storage in `keygate-storage`; this crate only wires
@@ -9,6 +9,7 @@
 
 mod cli;
 mod first_start;
+mod key_commands;
 mod logging;
 mod project_commands;
 mod runtime;
@@ -39,7 +40,11 @@ fn main() -> ExitCode {
 fn run(cli: Cli, action: Action) -> anyhow::Result<()> {
     let bind = match &action {
         Action::Serve(args) => args.bind.clone(),
-        Action::Migrate | Action::Project(_) | Action::SeedKeys(_) => None,
+        Action::Migrate
+        | Action::Project(_)
+        | Action::SeedKeys(_)
+        | Action::Keys(_)
+        | Action::Credentials(_) => None,
     };
     let flags = FlagOverrides {
         bind,
@@ -59,6 +64,8 @@ fn run(cli: Cli, action: Action) -> anyhow::Result<()> {
         Action::Migrate => migrate(&settings),
         Action::Project(command) => project_commands::run(command, &settings),
         Action::SeedKeys(args) => seed_keys::run(&args, &settings),
+        Action::Keys(args) => key_commands::run_keys(args, &settings),
+        Action::Credentials(args) => key_commands::run_credentials(args, &settings),
     }
 }
 

@@ -1,5 +1,6 @@
 //! `keygate project create|update|list|show` and `keygate project credentials
-//! list|show|update|revoke`: the operator's project management without HTTP, through the same
+//! list|show|update|revoke` (whose `list` and `revoke` are also `keygate credentials …`,
+//! `key_commands`): the operator's project management without HTTP, through the same
 //! use cases as the API (`keygate_service::projects`), printing the same JSON
 //! (`keygate_http::project_objects`).
 //!
@@ -40,7 +41,7 @@ pub fn run(command: ProjectCommand, settings: &Settings) -> anyhow::Result<()> {
 }
 
 /// Runs one `project` command and returns what it prints.
-fn execute(command: ProjectCommand, settings: &Settings) -> anyhow::Result<Value> {
+pub(crate) fn execute(command: ProjectCommand, settings: &Settings) -> anyhow::Result<Value> {
     let database = open_database(settings, COMMAND_CONNECTIONS)?;
     let mut conn = database.get()?;
     let now = now_millis();
@@ -126,7 +127,7 @@ fn execute(command: ProjectCommand, settings: &Settings) -> anyhow::Result<Value
 }
 
 /// Runs one `project credentials` command.
-fn execute_credentials(
+pub(crate) fn execute_credentials(
     command: CredentialCommand,
     conn: &mut DbConnection,
     now: EpochMillis,
@@ -186,7 +187,7 @@ fn execute_credentials(
 }
 
 /// Fails naming `project` if there is no such project.
-fn require_project(conn: &mut DbConnection, project: ProjectId) -> anyhow::Result<()> {
+pub(crate) fn require_project(conn: &mut DbConnection, project: ProjectId) -> anyhow::Result<()> {
     match find_project(conn, project).context("could not read the project")? {
         Some(_) => Ok(()),
         None => bail!(no_such_project(project)),

@@ -21,6 +21,7 @@
 //! * [`rate_limits`] — per-address limits on the unauthenticated routes and on failed
 //!   authentications;
 //! * [`project_objects`] — projects and credentials as the API (and the CLI) shows them;
+//! * [`key_objects`] — user and team keys and list cursors as the API (and the CLI) shows them;
 //! * [`ui`] — the prebuilt web components, the hosted account-settings page and the demo
 //!   sign-in.
 //!
@@ -37,6 +38,7 @@ pub mod auth;
 pub mod cors;
 mod error_mapping;
 mod js_text;
+pub mod key_objects;
 pub mod project_objects;
 pub mod rate_limits;
 pub mod request_body;

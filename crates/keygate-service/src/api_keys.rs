@@ -157,7 +157,7 @@ fn load_authorized(
 
 /// When each of `keys` was last used: the stored instant or this node's pending one, whichever
 /// is later; keys never used are left out.
-fn last_used_of(
+pub(crate) fn last_used_of(
     conn: &mut DbConnection,
     usage: &KeyUsage,
     keys: &[ApiKey],
@@ -171,7 +171,7 @@ fn last_used_of(
 }
 
 /// `key` with when it was last used.
-fn with_usage(
+pub(crate) fn with_usage(
     conn: &mut DbConnection,
     usage: &KeyUsage,
     key: ApiKey,
@@ -181,6 +181,21 @@ fn with_usage(
         last_used_at_millis: last_used.get(&key.id).copied(),
         key,
     })
+}
+
+/// A page of at most `limit` keys from `keys`, fetched with one more than `limit` to tell
+/// whether another page follows, and the position the next page continues after (if one does).
+pub(crate) fn split_page(
+    mut keys: Vec<ApiKey>,
+    limit: usize,
+) -> (Vec<ApiKey>, Option<KeyPosition>) {
+    let next = if keys.len() > limit {
+        keys.truncate(limit);
+        keys.last().map(KeyPosition::of)
+    } else {
+        None
+    };
+    (keys, next)
 }
 
 /// The answer for a create whose owner is not in the project (the insert's foreign key).
@@ -283,20 +298,14 @@ impl Service {
                 ListWindow::All => (api_keys::list_for_owner(conn, actor.project, owner)?, None),
                 ListWindow::Page { limit, after } => {
                     // One more than asked tells whether another page follows.
-                    let mut keys = api_keys::list_page_for_owner(
+                    let keys = api_keys::list_page_for_owner(
                         conn,
                         actor.project,
                         owner,
                         after,
                         limit.saturating_add(1),
                     )?;
-                    let next = if keys.len() > limit {
-                        keys.truncate(limit);
-                        keys.last().map(KeyPosition::of)
-                    } else {
-                        None
-                    };
-                    (keys, next)
+                    split_page(keys, limit)
                 }
             };
             let last_used = last_used_of(conn, service.key_usage(), &keys)?;

@@ -24,7 +24,8 @@
 //!
 //! Modules: [`service`] (the shared state), [`actor`], [`error`], [`clock`], [`limits`] (the
 //! caps on what one caller may store); the use cases
-//! [`api_keys`], [`credential_scanning`], [`projects`], and the identity ones [`users`],
+//! [`api_keys`], [`operator_keys`] (a project's keys across owners), [`credential_scanning`],
+//! [`projects`], and the identity ones [`users`],
 //! [`sessions`], [`teams`], [`memberships`], [`team_permissions`] (with what they share,
 //! `identity` and `team_standing`); the caches [`check_cache`], [`project_auth_cache`],
 //! [`cors_cache`], [`key_usage`]; and [`records`], the stored records use cases take and return.
@@ -43,6 +44,7 @@ mod identity;
 pub mod key_usage;
 pub mod limits;
 pub mod memberships;
+pub mod operator_keys;
 pub mod project_auth_cache;
 pub mod projects;
 mod revocation_notice;

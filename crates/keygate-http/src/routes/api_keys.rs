@@ -31,8 +31,8 @@
 mod check;
 mod credential_scanning;
 mod crud;
-mod input;
-mod wire;
+pub(crate) mod input;
+pub(crate) mod wire;
 
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod health;
 mod identity_fields;
 mod identity_objects;
+pub mod project_keys;
 pub mod projects;
 pub mod sessions;
 pub mod team_memberships;
@@ -24,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     // static) come before the identity routes' many dynamic ones. No two routes overlap.
     api_keys::configure(cfg);
     projects::configure(cfg);
+    project_keys::configure(cfg);
     users::configure(cfg);
     sessions::configure(cfg);
     teams::configure(cfg);

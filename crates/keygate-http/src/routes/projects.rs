@@ -209,9 +209,9 @@ async fn update_current(
     json_response(StatusCode::OK, &ProjectObject::new(&view))
 }
 
-/// The project whose credentials the request manages: admin access to it, or the operator
-/// naming it.
-async fn credential_project(
+/// The project the request manages (its credentials, or its keys across owners): admin access
+/// to it, or the operator naming it.
+pub(super) async fn managed_project(
     request: &HttpRequest,
     state: &AppState,
 ) -> Result<Arc<ProjectRecord>, ApiError> {
@@ -247,7 +247,7 @@ async fn create_credential(
     body: RequestBody,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let project = credential_project(&request, &state).await?;
+    let project = managed_project(&request, &state).await?;
     let mut check = RequestCheck::new(&request);
     let body = check.body(&body, |o| {
         let description = o.field::<String>("description").required();
@@ -279,7 +279,7 @@ async fn list_credentials(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let project = credential_project(&request, &state).await?;
+    let project = managed_project(&request, &state).await?;
     let mut check = RequestCheck::new(&request);
     let query = check.query(|_| ());
     check.finish(query)?;
@@ -299,7 +299,7 @@ async fn read_credential(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let project = credential_project(&request, &state).await?;
+    let project = managed_project(&request, &state).await?;
     let mut check = RequestCheck::new(&request);
     let pending = read_credential_id(&mut check);
     let (id, ()) = check.finish(pending)?;
@@ -314,7 +314,7 @@ async fn update_credential(
     body: RequestBody,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let project = credential_project(&request, &state).await?;
+    let project = managed_project(&request, &state).await?;
     let mut check = RequestCheck::new(&request);
     let changes = check.body(&body, |o| CredentialChanges {
         description: o.field::<String>("description").optional(),

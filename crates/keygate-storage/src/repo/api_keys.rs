@@ -232,7 +232,81 @@ pub fn list_page_for_owner(
     after: Option<KeyPosition>,
     limit: usize,
 ) -> Result<Vec<ApiKey>, StorageError> {
-    let mut query = owned_by(project, owner);
+    let filter = ProjectKeyFilter {
+        owner: Some(owner),
+        ..ProjectKeyFilter::default()
+    };
+    list_page_for_project(conn, project, &filter, after, limit)
+}
+
+/// A key's state at an instant, as a listing filters by it: the outcome of the domain's one
+/// rule, `keygate_domain::Lifetime::check` (revocation before expiry; valid through the expiry
+/// instant). [`list_page_for_project`] expresses it as plain column comparisons against a `now`
+/// from Rust, so a page stays one bounded query; the test
+/// `state_filters_agree_with_the_domain_rule` proves the two agree, on both backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// Neither revoked nor expired.
+    Valid,
+    /// Revoked (whatever its expiry).
+    Revoked,
+    /// Expired and not revoked.
+    Expired,
+}
+
+/// Which of a project's keys an operator listing shows. Every field narrows; the default shows
+/// every key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProjectKeyFilter {
+    /// Only this user's or team's keys.
+    pub owner: Option<Owner>,
+    /// Only keys in this state at `now`.
+    pub state: Option<(KeyState, EpochMillis)>,
+    /// Only keys whose stored last use is before this instant, never-used keys included (the
+    /// stored instant lags the node's in-memory uses by at most one flush).
+    pub last_used_before: Option<EpochMillis>,
+}
+
+/// At most `limit` keys of `project`, across owners, that pass `filter`, in the order of
+/// [`list_for_owner`] (newest first, ties by id descending), starting right after `after`: a
+/// keyset page, like [`list_page_for_owner`].
+pub fn list_page_for_project(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    filter: &ProjectKeyFilter,
+    after: Option<KeyPosition>,
+    limit: usize,
+) -> Result<Vec<ApiKey>, StorageError> {
+    let mut query = match filter.owner {
+        Some(owner) => owned_by(project, owner),
+        None => api_keys::table
+            .filter(api_keys::project_id.eq(project.to_string()))
+            .into_boxed(),
+    };
+    if let Some((state, now)) = filter.state {
+        // Mirrors `Lifetime::check`: revoked iff a revocation instant is set; expired iff not
+        // revoked and `expires_at < now`; valid otherwise.
+        let revoked = api_keys::manually_revoked_at_millis.is_not_null();
+        let not_revoked = api_keys::manually_revoked_at_millis.is_null();
+        query = match state {
+            KeyState::Revoked => query.filter(revoked),
+            KeyState::Expired => query
+                .filter(not_revoked)
+                .filter(api_keys::expires_at_millis.lt(now)),
+            KeyState::Valid => query.filter(not_revoked).filter(
+                api_keys::expires_at_millis
+                    .is_null()
+                    .or(api_keys::expires_at_millis.ge(now)),
+            ),
+        };
+    }
+    if let Some(before) = filter.last_used_before {
+        query = query.filter(
+            api_keys::last_used_at_millis
+                .is_null()
+                .or(api_keys::last_used_at_millis.lt(before)),
+        );
+    }
     if let Some(after) = after {
         query = query.filter(
             api_keys::created_at_millis
@@ -478,6 +552,119 @@ mod tests {
             // From the middle of a tie: the rest of the tie, then the older keys.
             let page = list_page_for_owner(&mut conn, project, owner, Some(KeyPosition::of(&all[2])), 10).unwrap();
             assert_eq!(page, all[3..]);
+        }
+
+        fn project_pages_walk_every_owners_keys_and_filter(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let user = insert_user(&mut conn, project).id;
+            let team = insert_team(&mut conn, project).id;
+            let mut all = Vec::new();
+            for (created_at_millis, owner) in [
+                (100, Owner::User(user)),
+                (200, Owner::Team(team)),
+                (200, Owner::User(user)),
+                (300, Owner::Team(team)),
+                (400, Owner::User(user)),
+            ] {
+                all.push(insert_api_key(&mut conn, project, owner, created_at_millis));
+            }
+            // Another project's key is never listed.
+            let other_project = insert_project(&mut conn).id;
+            let stranger = insert_user(&mut conn, other_project).id;
+            insert_api_key(&mut conn, other_project, Owner::User(stranger), 250);
+            // One page holding everything: newest first, exactly this project's keys.
+            let listed = list_page_for_project(&mut conn, project, &ProjectKeyFilter::default(), None, 100).unwrap();
+            let created: Vec<i64> = listed.iter().map(|k| k.created_at_millis).collect();
+            assert_eq!(created, [400, 300, 200, 200, 100]);
+            let mut inserted_ids: Vec<String> = all.iter().map(|k| k.id.to_string()).collect();
+            let mut listed_ids: Vec<String> = listed.iter().map(|k| k.id.to_string()).collect();
+            inserted_ids.sort();
+            listed_ids.sort();
+            assert_eq!(listed_ids, inserted_ids);
+            let all = listed;
+
+            let walk = |conn: &mut DbConnection, filter: &ProjectKeyFilter, limit: usize| {
+                let mut walked = Vec::new();
+                let mut after = None;
+                loop {
+                    let page = list_page_for_project(conn, project, filter, after, limit).unwrap();
+                    assert!(page.len() <= limit);
+                    let Some(last) = page.last() else { break };
+                    after = Some(KeyPosition::of(last));
+                    walked.extend(page);
+                }
+                walked
+            };
+            for limit in 1..=6 {
+                assert_eq!(walk(&mut conn, &ProjectKeyFilter::default(), limit), all, "limit {limit}");
+            }
+            for owner in [Owner::User(user), Owner::Team(team)] {
+                let filter = ProjectKeyFilter { owner: Some(owner), ..ProjectKeyFilter::default() };
+                let expected: Vec<ApiKey> = all.iter().filter(|k| k.owner == owner).cloned().collect();
+                assert_eq!(walk(&mut conn, &filter, 2), expected);
+            }
+            // A user of another project owns nothing here.
+            let filter = ProjectKeyFilter { owner: Some(Owner::User(stranger)), ..ProjectKeyFilter::default() };
+            assert_eq!(walk(&mut conn, &filter, 2), Vec::<ApiKey>::new());
+
+            // Last used: stored uses at 50 and 500; never-used keys count as "before".
+            record_last_used(&mut conn, &[(all[0].id, 50), (all[1].id, 500)]).unwrap();
+            let filter = ProjectKeyFilter { last_used_before: Some(100), ..ProjectKeyFilter::default() };
+            let ids: Vec<ApiKeyId> = walk(&mut conn, &filter, 2).iter().map(|k| k.id).collect();
+            assert_eq!(ids, [all[0].id, all[2].id, all[3].id, all[4].id]);
+        }
+
+        fn state_filters_agree_with_the_domain_rule(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let user = insert_user(&mut conn, project).id;
+            let now = 10_000;
+            let mut keys = Vec::new();
+            for (i, (expires_at_millis, manually_revoked_at_millis)) in [
+                (None, None),
+                (Some(now + 1), None),
+                (Some(now), None),
+                (Some(now - 1), None),
+                (None, Some(now - 5)),
+                (Some(now - 1), Some(now - 5)),
+                (Some(now + 1), Some(now + 5)),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let key = ApiKey {
+                    expires_at_millis,
+                    manually_revoked_at_millis,
+                    ..key_for(project, Owner::User(user), i64::try_from(i).unwrap())
+                };
+                insert(&mut conn, &key).unwrap();
+                keys.push(key);
+            }
+            for state in [KeyState::Valid, KeyState::Revoked, KeyState::Expired] {
+                let filter = ProjectKeyFilter { state: Some((state, now)), ..ProjectKeyFilter::default() };
+                let mut listed: Vec<ApiKeyId> = list_page_for_project(&mut conn, project, &filter, None, 100)
+                    .unwrap()
+                    .iter()
+                    .map(|k| k.id)
+                    .collect();
+                let mut expected: Vec<ApiKeyId> = keys
+                    .iter()
+                    .filter(|key| {
+                        let domain = match key.lifetime().check(now) {
+                            Ok(()) => KeyState::Valid,
+                            Err(keygate_domain::Invalid::Revoked) => KeyState::Revoked,
+                            Err(keygate_domain::Invalid::Expired) => KeyState::Expired,
+                        };
+                        domain == state
+                    })
+                    .map(|k| k.id)
+                    .collect();
+                listed.sort_by_key(ToString::to_string);
+                expected.sort_by_key(ToString::to_string);
+                assert!(!expected.is_empty());
+                assert_eq!(listed, expected, "{state:?}");
+            }
         }
 
         fn locking_an_owner_finds_it_only_in_its_project(db) {

@@ -120,19 +120,19 @@ pub(super) fn read_list_query(
 /// An opaque list cursor: base64url (no padding) of `<created_at_millis>.<key id>`, the
 /// position of the last key of the previous page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct ListCursor(pub KeyPosition);
+pub(crate) struct ListCursor(pub KeyPosition);
 
 /// What a cursor that keygate did not hand out is told.
 const NOT_A_CURSOR: &str = "must be a next_cursor from a previous page";
 
 impl ListCursor {
     /// The cursor's text.
-    pub(super) fn encode(position: KeyPosition) -> String {
+    pub(crate) fn encode(position: KeyPosition) -> String {
         base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(format!("{}.{}", position.created_at_millis, position.id))
     }
 
-    fn decode(text: &str) -> Option<KeyPosition> {
+    pub(crate) fn decode(text: &str) -> Option<KeyPosition> {
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(text)
             .ok()?;

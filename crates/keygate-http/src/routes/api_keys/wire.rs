@@ -14,7 +14,7 @@ use serde::Serialize;
 /// An API key on the wire, serialized straight from the stored row (the check answers one per
 /// request, so no intermediate JSON tree is built).
 #[derive(Debug, Serialize)]
-pub(super) struct ApiKeyObject<'a> {
+pub(crate) struct ApiKeyObject<'a> {
     id: ApiKeyId,
     description: &'a str,
     created_at_millis: EpochMillis,
@@ -66,7 +66,7 @@ impl<'a> ApiKeyObject<'a> {
 }
 
 /// The read object: `value` is `{"last_four": …}`.
-pub(super) fn read_object(
+pub(crate) fn read_object(
     key: &ApiKey,
     last_used_at_millis: Option<EpochMillis>,
 ) -> ApiKeyObject<'_> {
@@ -86,7 +86,7 @@ pub(super) fn first_view_object(key: &ApiKey, plain: PlainApiKey) -> ApiKeyObjec
 /// `{"items", "is_paginated": true, "pagination": {"next_cursor"}}`, upstream's paginated shape.
 /// Serialized straight from the stored rows: the answer's bytes are the only copy built.
 #[derive(Debug, Serialize)]
-pub(super) struct ApiKeyList<'a> {
+pub(crate) struct ApiKeyList<'a> {
     items: Vec<ApiKeyObject<'a>>,
     is_paginated: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -101,7 +101,7 @@ struct Pagination {
 
 /// See [`ApiKeyList`]; `page` is `None` for the unpaginated list, else the next page's cursor
 /// (`None` on the last page).
-pub(super) fn list_object<'a>(
+pub(crate) fn list_object<'a>(
     keys: &'a [ApiKey],
     last_used: &HashMap<ApiKeyId, EpochMillis>,
     page: Option<Option<String>>,
