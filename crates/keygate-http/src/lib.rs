@@ -37,6 +37,7 @@ pub mod auth;
 pub mod cors;
 mod error_mapping;
 mod js_text;
+pub mod metrics;
 pub mod project_objects;
 pub mod rate_limits;
 pub mod request_body;
