@@ -311,6 +311,32 @@ mod tests {
     }
 
     #[test]
+    fn lookups_count_hits_and_misses_and_size_evictions_are_counted() {
+        let cache = CheckCache::new(CheckCacheSettings {
+            max_unknown: 1,
+            ..CheckCacheSettings::default()
+        });
+        let stored = key();
+        assert_eq!(cache.lookup(stored.id), CachedLookup::Miss);
+        cache.store(cache.ticket(), stored.id, Some(&stored));
+        assert!(matches!(cache.lookup(stored.id), CachedLookup::Found(_)));
+        let counts = cache.counts();
+        assert_eq!((counts.hits, counts.misses), (1, 1));
+
+        // One unknown id fits; storing many evicts some (moka decides which, on maintenance).
+        for _ in 0..50 {
+            cache.store(cache.ticket(), ApiKeyId::new_random(), None);
+        }
+        let _ = cache.entry_counts();
+        assert!(cache.counts().evictions > 0, "{:?}", cache.counts());
+        // Invalidations are not evictions.
+        let before = cache.counts().evictions;
+        cache.invalidate(&[stored.id]);
+        let _ = cache.entry_counts();
+        assert_eq!(cache.counts().evictions, before);
+    }
+
+    #[test]
     fn a_read_older_than_an_invalidation_is_not_stored() {
         let cache = CheckCache::new(CheckCacheSettings::default());
         let stored = key();

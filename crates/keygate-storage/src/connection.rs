@@ -574,6 +574,15 @@ mod tests {
         let _held = database.get().unwrap();
         let error = database.get().unwrap_err();
         assert!(matches!(error, StorageError::Pool(_)), "{error:?}");
+
+        // What metrics see of it: one connection in use, one checkout, one timeout.
+        let status = database.pool_status();
+        assert_eq!(
+            (status.connections, status.idle_connections, status.max_size),
+            (1, 0, 1),
+            "{status:?}"
+        );
+        assert_eq!((status.checkouts, status.timeouts), (1, 1), "{status:?}");
     }
 
     #[test]
