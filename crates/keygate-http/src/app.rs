@@ -4,11 +4,10 @@
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{from_fn, Condition};
+use actix_web::middleware::from_fn;
 use actix_web::{web, App};
 
 use crate::cors::cors;
-use crate::metrics;
 use crate::responses::not_found;
 use crate::routes;
 use crate::state::AppState;
@@ -28,7 +27,6 @@ pub fn build_app(
     >,
 > {
     let body_limits = state.body_limits();
-    let metrics_on = state.metrics().is_some();
     let public_metrics = state.serves_metrics_publicly();
     App::new()
         .app_data(web::Data::new(state))
@@ -36,20 +34,18 @@ pub fn build_app(
         // Inside the conventions, so CORS answers get request ids and error answers get CORS.
         .wrap(from_fn(cors))
         .wrap(from_fn(wire_conventions))
-        // Outermost: it sees every answer's final status.
-        .wrap(Condition::new(metrics_on, from_fn(metrics::record_request)))
         .configure(routes::configure)
         .configure(ui::configure)
         .configure(|cfg| {
             if public_metrics {
-                metrics::configure(cfg);
+                routes::metrics::configure(cfg);
             }
         })
         .default_service(web::to(not_found))
 }
 
 /// The app of the private metrics listener (`metrics.bind`): `GET /metrics`, and the plain 404
-/// for anything else. Its own requests are not counted.
+/// for anything else (its scrapes are counted too, as route `/metrics`).
 pub fn build_metrics_app(
     state: AppState,
 ) -> App<
@@ -64,7 +60,7 @@ pub fn build_metrics_app(
     App::new()
         .app_data(web::Data::new(state))
         .wrap(from_fn(wire_conventions))
-        .configure(metrics::configure)
+        .configure(routes::metrics::configure)
         .default_service(web::to(not_found))
 }
 

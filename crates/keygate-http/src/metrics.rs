@@ -1,5 +1,6 @@
-//! Prometheus metrics: the request middleware that counts and times every answer, and
-//! `GET /metrics`, which renders everything the node counts in the OpenMetrics text format.
+//! Prometheus metrics: every answer counted and timed (by `wire_conventions`, which sees each
+//! final status), and the rendering of everything the node counts in the OpenMetrics text
+//! format for `GET /metrics` (`routes::metrics`).
 //!
 //! Key decisions:
 //! - **The exposition format is `prometheus-client`'s** (the Prometheus project's own Rust
@@ -11,7 +12,8 @@
 //!   seen. The route label is the matched route *pattern*, never the path (whose values are
 //!   unbounded): the check routes are named by their pattern, so `match_name` borrows it;
 //!   other routes pay one short `String` for `match_pattern`. Requests no route matched are
-//!   `"unmatched"`; past [`MAX_ROUTES`] patterns, `"other"`.
+//!   `"unmatched"`; errors and panics that escaped every handler, `"escaped"`; past
+//!   [`MAX_ROUTES`] patterns, `"other"`.
 //! - **The service's counters are read, not copied**: check outcomes, cache hits, the
 //!   listener's state, the pool and the last-used flusher are sampled when scraped; the outbox
 //!   backlog is one bounded query per scrape on the blocking pool.
@@ -23,11 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderValue, CONTENT_TYPE};
-use actix_web::middleware::Next;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::HttpRequest;
 use dashmap::DashMap;
 use keygate_domain::KeyType;
 use keygate_service::metrics::{key_type_label, CacheCounts, CheckOutcome, ListenerState};
@@ -39,17 +37,15 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use crate::responses::{method_not_allowed, not_found};
-use crate::state::AppState;
-
-/// The path metrics are served at.
-pub const METRICS_PATH: &str = "/metrics";
-
 /// Upper bounds of the latency buckets, in seconds: sub-millisecond cached checks up to
 /// multi-second slow requests.
 pub const LATENCY_BUCKETS: [f64; 14] = [
     0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
+
+/// The route label of an error or panic that escaped every handler (its request, and so its
+/// route, went with it).
+pub const ESCAPED_ROUTE: &str = "escaped";
 
 /// Distinct route labels kept at most (keygate has far fewer routes; a guard, not a limit).
 pub const MAX_ROUTES: usize = 256;
@@ -138,7 +134,24 @@ impl Metrics {
         self.exposure
     }
 
-    /// Counts one answer.
+    /// Counts one answer to `request` (after routing) with `status`, begun at `started`: by its
+    /// route's name (the check routes are named by their pattern), else its route pattern, else
+    /// `"unmatched"`.
+    pub fn observe_request(&self, request: &HttpRequest, status: u16, started: Instant) {
+        match request.match_name() {
+            Some(route) => self.observe(route, status, started),
+            None => match request.match_pattern() {
+                Some(route) => self.observe(&route, status, started),
+                None => self.observe("unmatched", status, started),
+            },
+        }
+    }
+
+    /// Counts one answer under the route label `route` (for answers whose request is gone).
+    pub fn observe_route(&self, route: &'static str, status: u16, started: Instant) {
+        self.observe(route, status, started);
+    }
+
     fn observe(&self, route: &str, status: u16, started: Instant) {
         let elapsed = started.elapsed();
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
@@ -424,62 +437,6 @@ impl Collector for Scrape {
             &ConstGauge::new(self.metrics.started.elapsed().as_secs_f64()),
         )
     }
-}
-
-/// Middleware: counts and times every answer by matched route pattern and status. Outermost,
-/// so it sees the final status (after error handling and panics).
-pub async fn record_request(
-    request: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = Instant::now();
-    let metrics = request
-        .app_data::<web::Data<AppState>>()
-        .and_then(|state| state.metrics().cloned());
-    let answer = next.call(request).await;
-    if let Some(metrics) = metrics {
-        match &answer {
-            Ok(response) => {
-                let request = response.request();
-                let status = response.status().as_u16();
-                match request.match_name() {
-                    Some(route) => metrics.observe(route, status, started),
-                    None => match request.match_pattern() {
-                        Some(route) => metrics.observe(&route, status, started),
-                        None => metrics.observe("unmatched", status, started),
-                    },
-                }
-            }
-            Err(error) => {
-                let status = error.as_response_error().status_code().as_u16();
-                metrics.observe("unmatched", status, started);
-            }
-        }
-    }
-    answer
-}
-
-/// `GET /metrics`: every metric, as OpenMetrics text (registered only when metrics are on).
-pub async fn scrape(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let Some(metrics) = state.metrics() else {
-        return not_found(request).await;
-    };
-    let text = metrics.render(state.service()).await;
-    HttpResponse::Ok()
-        .insert_header((
-            CONTENT_TYPE,
-            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-        ))
-        .body(text)
-}
-
-/// Registers `GET /metrics` (any other method: 405).
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(METRICS_PATH)
-            .route(web::get().to(scrape))
-            .default_service(web::to(method_not_allowed)),
-    );
 }
 
 #[cfg(test)]

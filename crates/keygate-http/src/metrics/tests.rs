@@ -5,6 +5,8 @@ use actix_web::test::TestRequest;
 use serde_json::json;
 
 use super::*;
+use crate::routes::metrics::METRICS_PATH;
+use crate::state::AppState;
 use crate::testing::{TestApp, TestProject};
 
 /// Creates a user key with server access; returns its full value and its id.
@@ -136,5 +138,23 @@ crate::http_tests! {
         assert!(text.contains("keygate_api_key_checks_total"), "{text}");
         let other = actix_web::test::call_service(&service, TestRequest::get().uri("/health").to_request()).await;
         assert_eq!(other.status(), 404);
+    }
+
+    fn a_panic_is_counted_as_an_escaped_500(app) {
+        async fn boom() -> actix_web::HttpResponse {
+            panic!("boom in a handler")
+        }
+        let state = app.state.clone().with_metrics(MetricsExposure::Public);
+        let service = actix_web::test::init_service(
+            actix_web::App::new()
+                .app_data(actix_web::web::Data::new(state.clone()))
+                .wrap(actix_web::middleware::from_fn(crate::wire_middleware::wire_conventions))
+                .route("/boom", actix_web::web::get().to(boom)),
+        )
+        .await;
+        let answer = actix_web::test::try_call_service(&service, TestRequest::get().uri("/boom").to_request()).await;
+        assert!(answer.is_err(), "a panic escapes as an error the dispatcher renders as 500");
+        let text = scrape(app, &state).await;
+        assert_eq!(sample(&text, "keygate_http_request_duration_seconds_count", "route=\"escaped\",status=\"500\""), Some(1.0), "{text}");
     }
 }
