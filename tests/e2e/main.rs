@@ -6,6 +6,7 @@
 
 mod harness;
 mod key_cache;
+mod metrics;
 
 use std::time::Duration;
 

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use keygate_http::access_token::AccessTokenSigner;
+use keygate_http::metrics::MetricsExposure;
 use keygate_http::request_body::BodyLimits;
 use keygate_http::server::{self, ServerOptions};
 use keygate_http::ui::{DemoLinkAnnouncer, DemoSignIn, UiSettings};
@@ -20,6 +21,7 @@ use keygate_http::{AppConfig, AppState};
 use keygate_service::check_cache::CheckCacheSettings;
 use keygate_service::clock::{now_millis, system_clock};
 use keygate_service::key_usage::{UsageFlusher, DEFAULT_FLUSH_INTERVAL};
+use keygate_service::metrics::ListenerState;
 use keygate_service::project_auth_cache::ProjectAuthCacheSettings;
 use keygate_service::Limits;
 use keygate_storage::key_changes;
@@ -115,11 +117,38 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
     )
     .with_rate_limits(&settings.rate_limits.to_http()?)
     .with_refresh_token_rotation(settings.refresh_tokens.rotation);
+    let (state, metrics_listener) = metrics(state, &settings)?;
     follow_key_changes(&state, &settings);
     // The first one-time link (each use prints the next); none when the demo sign-in is off.
     state.ui().issue_demo_link();
 
-    actix_web::rt::System::new().block_on(run_http(state, listener, &base_url, &settings))
+    actix_web::rt::System::new().block_on(run_http(
+        state,
+        listener,
+        metrics_listener,
+        &base_url,
+        &settings,
+    ))
+}
+
+/// Turns metrics on as `[metrics]` says; with `metrics.bind`, binds their own listener (before
+/// serving, so a taken port stops start-up with a message naming the setting).
+fn metrics(
+    state: AppState,
+    settings: &Settings,
+) -> anyhow::Result<(AppState, Option<TcpListener>)> {
+    match settings.metrics.exposure()? {
+        None => Ok((state, None)),
+        Some(None) => Ok((state.with_metrics(MetricsExposure::Public), None)),
+        Some(Some(address)) => {
+            let listener = TcpListener::bind(address)
+                .with_context(|| format!("could not listen on {address} (setting metrics.bind)"))?;
+            Ok((
+                state.with_metrics(MetricsExposure::Separate),
+                Some(listener),
+            ))
+        }
+    }
 }
 
 /// Shows a one-time demo sign-in link to the operator: printed on standard output like the
@@ -138,8 +167,12 @@ fn follow_key_changes(state: &AppState, settings: &Settings) {
     }
     let cache = Arc::clone(state.check_cache());
     let project_auth_cache = Arc::clone(state.project_auth_cache());
+    let service_metrics = Arc::clone(state.service().metrics());
     cache.set_trusted(false);
+    service_metrics.listener.set(ListenerState::Down);
     match key_changes::spawn_listener(&settings.database_url, move |event| {
+        // The listener's state, for the metrics' `keygate_key_change_listener_up`.
+        service_metrics.listener.on_key_change(&event);
         // Credentials revoked on other nodes (or by the CLI) stop opening projects here at once.
         project_auth_cache.on_key_change(&event);
         cache.on_key_change(event);
@@ -174,6 +207,7 @@ fn blocking_threads_per_worker(settings: &Settings, backend: Backend, workers: u
 async fn run_http(
     state: AppState,
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     base_url: &str,
     settings: &Settings,
 ) -> anyhow::Result<()> {
@@ -199,10 +233,23 @@ async fn run_http(
     };
     // keygate-http's server is actix-web's `HttpServer` plus the conventions on the answers
     // actix-http's parser writes itself.
-    let server = server::serve(listener, state.clone(), options, shutdown_signal())
-        .with_context(|| format!("could not serve on {bound}"))?;
+    let metrics_bound = match &metrics_listener {
+        Some(listener) => Some(listener.local_addr()?),
+        None => None,
+    };
+    let server = server::serve_with_metrics(
+        listener,
+        metrics_listener,
+        state.clone(),
+        options,
+        shutdown_signal(),
+    )
+    .with_context(|| format!("could not serve on {bound}"))?;
 
     println!("listening on http://{bound}");
+    if let Some(address) = metrics_bound {
+        println!("metrics on http://{address}/metrics");
+    }
     std::io::stdout().flush()?;
     tracing::info!(address = %bound, public_url = base_url, "keygate is listening");
 

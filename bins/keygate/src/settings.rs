@@ -81,6 +81,38 @@ pub struct Settings {
     pub rate_limits: RateLimitsSettings,
     /// Session refresh tokens.
     pub refresh_tokens: RefreshTokenSettings,
+    /// Prometheus metrics (`[metrics]`).
+    pub metrics: MetricsSettings,
+}
+
+/// Prometheus metrics at `GET /metrics` (docs/operations.md, "Metrics").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Whether `GET /metrics` is served (off by default: it is unauthenticated).
+    pub enabled: bool,
+    /// A listener of its own for `/metrics` (e.g. `127.0.0.1:9102`); empty: the public one.
+    pub bind: String,
+}
+
+impl MetricsSettings {
+    /// Where `/metrics` is served: `None` when off; `Some(None)` on the public listener;
+    /// `Some(Some(address))` only on a listener of its own.
+    pub fn exposure(&self) -> anyhow::Result<Option<Option<SocketAddr>>> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        let bind = self.bind.trim();
+        if bind.is_empty() {
+            return Ok(Some(None));
+        }
+        let address = bind.parse::<SocketAddr>().map_err(|_| {
+            anyhow::anyhow!(
+                "setting metrics.bind (KEYGATE_METRICS__BIND) must be an address such as 127.0.0.1:9102, got {bind:?}"
+            )
+        })?;
+        Ok(Some(Some(address)))
+    }
 }
 
 /// How much one caller may send and store: request bodies, stored field sizes, counts per owner,
@@ -440,6 +472,7 @@ impl Settings {
             }
         }
         self.rate_limits.to_http()?;
+        self.metrics.exposure()?;
         let has_scheme = ["http://", "https://"]
             .iter()
             .any(|scheme| self.public_url.starts_with(scheme));
@@ -550,6 +583,46 @@ mod tests {
             &env(pairs),
             &FlagOverrides::default(),
         )
+    }
+
+    #[test]
+    fn metrics_are_off_unless_enabled_and_bind_privately_when_asked() {
+        let defaults = load(None, &[]).unwrap().settings;
+        assert!(!defaults.metrics.enabled);
+        assert_eq!(defaults.metrics.exposure().unwrap(), None);
+        let public = load(None, &[("KEYGATE_METRICS__ENABLED", "true")])
+            .unwrap()
+            .settings;
+        assert_eq!(public.metrics.exposure().unwrap(), Some(None));
+        let private = load(
+            None,
+            &[
+                ("KEYGATE_METRICS__ENABLED", "true"),
+                ("KEYGATE_METRICS__BIND", "127.0.0.1:9102"),
+            ],
+        )
+        .unwrap()
+        .settings;
+        assert_eq!(
+            private.metrics.exposure().unwrap(),
+            Some(Some("127.0.0.1:9102".parse().unwrap()))
+        );
+        // A bind without `enabled` serves nothing.
+        let off = load(None, &[("KEYGATE_METRICS__BIND", "127.0.0.1:9102")])
+            .unwrap()
+            .settings;
+        assert_eq!(off.metrics.exposure().unwrap(), None);
+        let err = load(
+            None,
+            &[
+                ("KEYGATE_METRICS__ENABLED", "true"),
+                ("KEYGATE_METRICS__BIND", "nowhere"),
+            ],
+        )
+        .unwrap_err();
+        let err = format!("{err:#}");
+        assert!(err.contains("metrics.bind"), "{err}");
+        assert!(err.contains("KEYGATE_METRICS__BIND"), "{err}");
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub fn build_app(
     >,
 > {
     let body_limits = state.body_limits();
+    let public_metrics = state.serves_metrics_publicly();
     App::new()
         .app_data(web::Data::new(state))
         .app_data(body_limits)
@@ -35,6 +36,31 @@ pub fn build_app(
         .wrap(from_fn(wire_conventions))
         .configure(routes::configure)
         .configure(ui::configure)
+        .configure(|cfg| {
+            if public_metrics {
+                routes::metrics::configure(cfg);
+            }
+        })
+        .default_service(web::to(not_found))
+}
+
+/// The app of the private metrics listener (`metrics.bind`): `GET /metrics`, and the plain 404
+/// for anything else (its scrapes are counted too, as route `/metrics`).
+pub fn build_metrics_app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(web::Data::new(state))
+        .wrap(from_fn(wire_conventions))
+        .configure(routes::metrics::configure)
         .default_service(web::to(not_found))
 }
 

@@ -39,6 +39,7 @@ pub mod cors;
 mod error_mapping;
 mod js_text;
 pub mod key_objects;
+pub mod metrics;
 pub mod project_objects;
 pub mod rate_limits;
 pub mod request_body;

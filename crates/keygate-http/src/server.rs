@@ -30,7 +30,7 @@ use actix_web::http::StatusCode;
 use actix_web::rt::net::TcpStream;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::app::build_app;
+use crate::app::{build_app, build_metrics_app};
 use crate::state::AppState;
 use crate::wire_error::{KnownError, JSON_CONTENT_TYPE, KNOWN_ERROR_HEADER};
 use crate::wire_middleware::{RequestId, NOSNIFF, NO_STORE, REQUEST_ID_HEADER};
@@ -60,6 +60,18 @@ pub fn serve(
     options: ServerOptions,
     shutdown_signal: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<Server> {
+    serve_with_metrics(listener, None, state, options, shutdown_signal)
+}
+
+/// [`serve`], and, on `metrics_listener`, the private metrics app ([`build_metrics_app`]: only
+/// `GET /metrics`) with the same workers, conventions and shutdown.
+pub fn serve_with_metrics(
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    state: AppState,
+    options: ServerOptions,
+    shutdown_signal: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<Server> {
     let address = listener.local_addr()?;
     let builder = Server::build()
         .workers(options.workers)
@@ -67,6 +79,7 @@ pub fn serve(
         .shutdown_timeout(options.shutdown_timeout_seconds)
         .shutdown_signal(shutdown_signal);
     let graceful = builder.graceful_shutdown_signal();
+    let metrics_state = state.clone();
     let builder = builder.listen("keygate-http", listener, move || {
         let app = build_app(state.clone())
             .into_factory()
@@ -90,6 +103,28 @@ pub fn serve(
         })
         .and_then(h1)
     })?;
+    let builder = match metrics_listener {
+        None => builder,
+        Some(listener) => {
+            let address = listener.local_addr()?;
+            builder.listen("keygate-metrics", listener, move || {
+                let app = build_metrics_app(metrics_state.clone())
+                    .into_factory()
+                    .map_err(|error| error.error_response());
+                let h1 = HttpService::<WireIo<TcpStream>, _, _, _, _>::build()
+                    .keep_alive(KeepAlive::default())
+                    .client_request_timeout(Duration::from_secs(5))
+                    .client_disconnect_timeout(Duration::from_secs(1))
+                    .local_addr(address)
+                    .h1(map_config(app, |_| AppConfig::default()));
+                fn_service(|stream: TcpStream| {
+                    let peer = stream.peer_addr().ok();
+                    std::future::ready(Ok((WireIo::new(stream), peer)))
+                })
+                .and_then(h1)
+            })?
+        }
+    };
     Ok(builder.run())
 }
 

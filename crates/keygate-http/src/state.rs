@@ -14,6 +14,7 @@ use keygate_service::{Limits, Service};
 use keygate_storage::Database;
 
 use crate::access_token::AccessTokenSigner;
+use crate::metrics::{Metrics, MetricsExposure};
 use crate::rate_limits::{RateLimitSettings, RateLimits};
 use crate::request_body::BodyLimits;
 use crate::ui::{UiSettings, UiState};
@@ -63,6 +64,8 @@ pub struct AppState {
     /// Whether a refresh replaces the refresh token; see
     /// [`AppState::with_refresh_token_rotation`].
     refresh_token_rotation: bool,
+    /// Prometheus metrics, when on; see [`AppState::with_metrics`].
+    metrics: Option<Arc<Metrics>>,
 }
 
 struct Inner {
@@ -97,6 +100,7 @@ impl AppState {
             body_limits: BodyLimits::default(),
             rate_limits: Arc::new(RateLimits::default()),
             refresh_token_rotation: false,
+            metrics: None,
         }
     }
 
@@ -184,6 +188,27 @@ impl AppState {
             refresh_token_rotation: rotate,
             ..self
         }
+    }
+
+    /// The same state with Prometheus metrics on, `GET /metrics` served as `exposure` says
+    /// (off by default: then `/metrics` is an unknown route).
+    pub fn with_metrics(self, exposure: MetricsExposure) -> Self {
+        AppState {
+            metrics: Some(Arc::new(Metrics::new(exposure))),
+            ..self
+        }
+    }
+
+    /// This node's metrics, when on.
+    pub fn metrics(&self) -> Option<&Arc<Metrics>> {
+        self.metrics.as_ref()
+    }
+
+    /// Whether the public app serves `GET /metrics`.
+    pub fn serves_metrics_publicly(&self) -> bool {
+        self.metrics
+            .as_ref()
+            .is_some_and(|metrics| metrics.exposure() == MetricsExposure::Public)
     }
 
     /// Whether refreshes rotate the refresh token.

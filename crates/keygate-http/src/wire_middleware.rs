@@ -17,6 +17,9 @@
 //!   state built for concurrent use (pools, configuration); a `std::sync::Mutex` poisoned by the
 //!   panic surfaces later as an internal error rather than as silent corruption. The binary must
 //!   keep the default `panic = "unwind"` for this to work;
+//! * counts and times every answer in the metrics, when they are on ([`crate::metrics`]), with
+//!   the handler's status (an error answered as 200 under the override still counts as the
+//!   error), errors and panics that escaped every handler included;
 //! * logs one line per request with `tracing` (method, path without query, status, duration),
 //!   instead of actix's `Logger`, so logs share the process's subscriber and never contain query
 //!   values or headers (which may hold keys and tokens).
@@ -43,11 +46,13 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 
 use tracing::Instrument;
 
+use crate::metrics::ESCAPED_ROUTE;
 use crate::stack_headers::{stack_header, OVERRIDE_ERROR_STATUS};
+use crate::state::AppState;
 use crate::wire_error::ApiError;
 
 /// Response header with the request's random id.
@@ -203,6 +208,10 @@ pub async fn wire_conventions(
         method = %request.method(),
         path = request.path(),
     );
+    // Metrics, when on (the route is read from the response's request, after routing).
+    let metrics = request
+        .app_data::<web::Data<AppState>>()
+        .and_then(|state| state.metrics().cloned());
 
     let outcome = CatchUnwind {
         inner: Box::pin(next.call(request)),
@@ -215,6 +224,9 @@ pub async fn wire_conventions(
             let status = response.status();
             apply_conventions(response.response_mut(), &request_id, override_errors);
             log_finished(&span, status, started);
+            if let Some(metrics) = metrics {
+                metrics.observe_request(response.request(), status.as_u16(), started);
+            }
             return Ok(response);
         }
         Ok(Err(error)) => Failure::Error(error),
@@ -237,6 +249,10 @@ pub async fn wire_conventions(
         Failure::Error(error) => error.as_response_error().status_code(),
     };
     log_finished(&span, status, started);
+    if let Some(metrics) = metrics {
+        // The request went with the failure: its route is not known.
+        metrics.observe_route(ESCAPED_ROUTE, status.as_u16(), started);
+    }
     Err(actix_web::Error::from(escaped))
 }
 

@@ -35,6 +35,7 @@ use crate::actor::Actor;
 use crate::check_cache::CachedLookup;
 use crate::error::{NotFound, Refusal, ServiceError};
 use crate::key_usage::KeyUsage;
+use crate::metrics::CheckOutcome;
 use crate::team_standing::load_standing;
 use crate::Service;
 
@@ -399,7 +400,9 @@ impl Service {
             &ApiKeyAction::Check,
             None,
         )?;
+        let outcomes = &self.metrics().check_outcomes;
         let Ok(parsed) = parse_api_key(presented) else {
+            outcomes.record(route, CheckOutcome::Malformed);
             return Err(NotFound::ApiKey.into());
         };
         let stored = match self.check_cache().lookup(parsed.id) {
@@ -421,10 +424,17 @@ impl Service {
         // then type, revocation and expiry at this check's clock.
         let key = stored
             .filter(|stored| self.hasher().verify(presented, &stored.hash))
-            .filter(|stored| stored.project_id == actor.project)
-            .ok_or(NotFound::ApiKey)?;
+            .filter(|stored| stored.project_id == actor.project);
+        let Some(key) = key else {
+            outcomes.record(route, CheckOutcome::NotFound);
+            return Err(NotFound::ApiKey.into());
+        };
         let now = self.now();
-        key.check(route, now)?;
+        if let Err(rejection) = key.check(route, now) {
+            outcomes.record(route, CheckOutcome::of_rejection(&rejection));
+            return Err(rejection.into());
+        }
+        outcomes.record(route, CheckOutcome::Valid);
         let last_used_at_millis = self.key_usage().record(key.id, now);
         tracing::debug!(api_key_id = %key.id, owner = ?key.owner, "checked API key: valid");
         Ok(CheckedKey {

@@ -33,10 +33,12 @@ use std::time::Duration;
 
 use keygate_domain::{ApiKey, ApiKeyId};
 use keygate_storage::key_changes::KeyChangeEvent;
+use moka::notification::RemovalCause;
 use moka::sync::Cache;
 
 pub use crate::cache_generation::CacheTicket;
 use crate::cache_generation::Generation;
+use crate::metrics::{CacheCounts, CacheStats};
 
 /// Bounds of the check cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +84,7 @@ pub struct CheckCache {
     unknown: Cache<ApiKeyId, ()>,
     generation: Generation,
     trusted: AtomicBool,
+    stats: Arc<CacheStats>,
 }
 
 impl fmt::Debug for CheckCache {
@@ -101,6 +104,18 @@ impl fmt::Debug for CheckCache {
 /// (docs/benchmarks.md). A smaller guess let a "32 MiB" cache take 72 MiB.
 const ENTRY_OVERHEAD_BYTES: usize = 500;
 
+/// moka's eviction listener that counts entries dropped for size into `stats`.
+fn count_evictions<V>(
+    stats: &Arc<CacheStats>,
+) -> impl Fn(Arc<ApiKeyId>, V, RemovalCause) + Send + Sync + 'static {
+    let stats = Arc::clone(stats);
+    move |_, _, cause| {
+        if cause == RemovalCause::Size {
+            stats.evicted();
+        }
+    }
+}
+
 /// What a cached row costs the process, in bytes, for the cache's byte budget.
 fn weight(key: &ApiKey) -> u32 {
     let total = std::mem::size_of::<ApiKey>()
@@ -113,6 +128,7 @@ fn weight(key: &ApiKey) -> u32 {
 impl CheckCache {
     /// An empty, trusted cache.
     pub fn new(settings: CheckCacheSettings) -> Self {
+        let stats = Arc::new(CacheStats::default());
         CheckCache {
             found: Cache::builder()
                 .max_capacity(if settings.row_ttl.is_zero() {
@@ -122,18 +138,31 @@ impl CheckCache {
                 })
                 .weigher(|_id: &ApiKeyId, key: &Arc<ApiKey>| weight(key))
                 .time_to_live(settings.row_ttl.max(Duration::from_millis(1)))
+                .eviction_listener(count_evictions(&stats))
                 .build(),
             unknown: Cache::builder()
                 .max_capacity(settings.max_unknown)
                 .time_to_live(settings.unknown_ttl)
+                .eviction_listener(count_evictions(&stats))
                 .build(),
             generation: Generation::default(),
             trusted: AtomicBool::new(true),
+            stats,
         }
     }
 
     /// What is cached for `id`; always [`CachedLookup::Miss`] while the cache is not trusted.
+    /// Counted as a hit or a miss (a lookup while untrusted is a miss).
     pub fn lookup(&self, id: ApiKeyId) -> CachedLookup {
+        let found = self.lookup_uncounted(id);
+        match found {
+            CachedLookup::Miss => self.stats.miss(),
+            CachedLookup::Found(_) | CachedLookup::Unknown => self.stats.hit(),
+        }
+        found
+    }
+
+    fn lookup_uncounted(&self, id: ApiKeyId) -> CachedLookup {
         if !self.is_trusted() {
             return CachedLookup::Miss;
         }
@@ -144,6 +173,16 @@ impl CheckCache {
             return CachedLookup::Unknown;
         }
         CachedLookup::Miss
+    }
+
+    /// Hits, misses and size evictions so far (rows and unknown ids together).
+    pub fn counts(&self) -> CacheCounts {
+        self.stats.counts()
+    }
+
+    /// Entries held now (rows, unknown ids), as moka counts them (no pending work is run).
+    pub fn entry_counts_estimate(&self) -> (u64, u64) {
+        (self.found.entry_count(), self.unknown.entry_count())
     }
 
     /// Taken before reading the database for a key, to be handed to [`CheckCache::store`].
@@ -269,6 +308,32 @@ mod tests {
         cache.invalidate(&[stored.id, unknown]);
         assert_eq!(cache.lookup(stored.id), CachedLookup::Miss);
         assert_eq!(cache.lookup(unknown), CachedLookup::Miss);
+    }
+
+    #[test]
+    fn lookups_count_hits_and_misses_and_size_evictions_are_counted() {
+        let cache = CheckCache::new(CheckCacheSettings {
+            max_unknown: 1,
+            ..CheckCacheSettings::default()
+        });
+        let stored = key();
+        assert_eq!(cache.lookup(stored.id), CachedLookup::Miss);
+        cache.store(cache.ticket(), stored.id, Some(&stored));
+        assert!(matches!(cache.lookup(stored.id), CachedLookup::Found(_)));
+        let counts = cache.counts();
+        assert_eq!((counts.hits, counts.misses), (1, 1));
+
+        // One unknown id fits; storing many evicts some (moka decides which, on maintenance).
+        for _ in 0..50 {
+            cache.store(cache.ticket(), ApiKeyId::new_random(), None);
+        }
+        let _ = cache.entry_counts();
+        assert!(cache.counts().evictions > 0, "{:?}", cache.counts());
+        // Invalidations are not evictions.
+        let before = cache.counts().evictions;
+        cache.invalidate(&[stored.id]);
+        let _ = cache.entry_counts();
+        assert_eq!(cache.counts().evictions, before);
     }
 
     #[test]

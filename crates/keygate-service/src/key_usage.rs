@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -33,15 +33,50 @@ const EARLY_FLUSH_PENDING: usize = 50_000;
 const POLL: Duration = Duration::from_millis(100);
 
 /// The pending last-use instants of this node.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct KeyUsage {
     pending: Mutex<HashMap<ApiKeyId, EpochMillis>>,
+    /// When this record was made; the flush instant below counts from it.
+    created: Instant,
+    /// Milliseconds from `created` to the end of the last successful flush (for metrics:
+    /// the flush lag). Starts at 0: a new record has nothing unwritten.
+    last_flushed_millis: AtomicU64,
+    /// Flushes that failed (their instants stayed pending).
+    failed_flushes: AtomicU64,
+}
+
+impl Default for KeyUsage {
+    fn default() -> Self {
+        KeyUsage {
+            pending: Mutex::default(),
+            created: Instant::now(),
+            last_flushed_millis: AtomicU64::new(0),
+            failed_flushes: AtomicU64::new(0),
+        }
+    }
 }
 
 impl KeyUsage {
     /// An empty record.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// How long ago the last successful flush ended (or this record was made, if none has):
+    /// the oldest an unwritten instant can be, give or take the flush interval.
+    pub fn since_last_flush(&self) -> Duration {
+        let at = Duration::from_millis(self.last_flushed_millis.load(Ordering::Relaxed));
+        self.created.elapsed().saturating_sub(at)
+    }
+
+    /// How many flushes failed so far.
+    pub fn failed_flushes(&self) -> u64 {
+        self.failed_flushes.load(Ordering::Relaxed)
+    }
+
+    fn flushed_now(&self) {
+        let millis = u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_flushed_millis.store(millis, Ordering::Relaxed);
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<ApiKeyId, EpochMillis>> {
@@ -77,15 +112,19 @@ impl KeyUsage {
         let batch: Vec<(ApiKeyId, EpochMillis)> =
             std::mem::take(&mut *self.lock()).into_iter().collect();
         if batch.is_empty() {
+            self.flushed_now();
             return Ok(0);
         }
         let written = database
             .get()
             .and_then(|mut conn| api_keys::record_last_used(&mut conn, &batch));
         if written.is_err() {
+            self.failed_flushes.fetch_add(1, Ordering::Relaxed);
             for (id, at) in &batch {
                 self.record(*id, *at);
             }
+        } else {
+            self.flushed_now();
         }
         written.map(|_| batch.len())
     }
@@ -192,7 +231,11 @@ mod tests {
         let usage = KeyUsage::new();
         usage.record(id, 5_000);
         usage.record(ApiKeyId::new_random(), 6_000);
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(usage.since_last_flush() >= Duration::from_millis(20));
         assert_eq!(usage.flush(&database).unwrap(), 2);
+        assert!(usage.since_last_flush() < Duration::from_millis(20));
+        assert_eq!(usage.failed_flushes(), 0);
         assert_eq!(usage.pending_count(), 0);
         assert_eq!(usage.flush(&database).unwrap(), 0);
         let stored = api_keys::last_used(&mut database.conn(), &[id]).unwrap();

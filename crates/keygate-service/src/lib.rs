@@ -28,7 +28,7 @@
 //! [`projects`], and the identity ones [`users`],
 //! [`sessions`], [`teams`], [`memberships`], [`team_permissions`] (with what they share,
 //! `identity` and `team_standing`); the caches [`check_cache`], [`project_auth_cache`],
-//! [`cors_cache`], [`key_usage`]; and [`records`], the stored records use cases take and return.
+//! [`cors_cache`], [`key_usage`]; the node's counters for metrics, [`metrics`]; and [`records`], the stored records use cases take and return.
 
 pub mod actor;
 pub mod api_keys;
@@ -44,6 +44,7 @@ mod identity;
 pub mod key_usage;
 pub mod limits;
 pub mod memberships;
+pub mod metrics;
 pub mod operator_keys;
 pub mod project_auth_cache;
 pub mod projects;

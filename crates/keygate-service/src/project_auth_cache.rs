@@ -29,9 +29,11 @@ use keygate_domain::{CredentialKind, EpochMillis, KeyHash, Lifetime, ProjectId};
 use keygate_storage::key_changes::KeyChangeEvent;
 use keygate_storage::repo::project_credentials::ProjectCredentialRecord;
 use keygate_storage::repo::projects::ProjectRecord;
+use moka::notification::RemovalCause;
 use moka::sync::Cache;
 
 use crate::cache_generation::{CacheTicket, Generation};
+use crate::metrics::{CacheCounts, CacheStats};
 
 /// Bounds of the project-authentication cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +78,7 @@ struct CachedCredential {
 pub struct ProjectAuthCache {
     entries: Cache<PresentedProjectKey, Arc<CachedCredential>>,
     generation: Generation,
+    stats: Arc<CacheStats>,
 }
 
 impl fmt::Debug for ProjectAuthCache {
@@ -89,13 +92,31 @@ impl fmt::Debug for ProjectAuthCache {
 impl ProjectAuthCache {
     /// An empty cache.
     pub fn new(settings: ProjectAuthCacheSettings) -> Self {
+        let stats = Arc::new(CacheStats::default());
+        let evictions = Arc::clone(&stats);
         ProjectAuthCache {
             entries: Cache::builder()
                 .max_capacity(settings.max_entries)
                 .time_to_live(settings.ttl)
+                .eviction_listener(move |_, _, cause| {
+                    if cause == RemovalCause::Size {
+                        evictions.evicted();
+                    }
+                })
                 .build(),
             generation: Generation::default(),
+            stats,
         }
+    }
+
+    /// Hits, misses and size evictions so far.
+    pub fn counts(&self) -> CacheCounts {
+        self.stats.counts()
+    }
+
+    /// Entries held now, as moka counts them (no pending work is run).
+    pub fn entry_count_estimate(&self) -> u64 {
+        self.entries.entry_count()
     }
 
     /// The project `key` opens at `now`, if a valid credential for it is cached; `None` means
@@ -105,9 +126,16 @@ impl ProjectAuthCache {
         key: &PresentedProjectKey,
         now: EpochMillis,
     ) -> Option<Arc<ProjectRecord>> {
-        let cached = self.entries.get(key)?;
-        let valid = cached.lifetime.is_valid(now);
-        valid.then(|| Arc::clone(&cached.project))
+        let found = self
+            .entries
+            .get(key)
+            .filter(|cached| cached.lifetime.is_valid(now))
+            .map(|cached| Arc::clone(&cached.project));
+        match found {
+            Some(_) => self.stats.hit(),
+            None => self.stats.miss(),
+        }
+        found
     }
 
     /// Taken before reading the database for a key, to be handed to [`ProjectAuthCache::store`].

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use keygate_domain::{EpochMillis, KeyHasher};
 use keygate_storage::key_changes::{self, KeyWrite};
+use keygate_storage::repo::notification_outbox;
 use keygate_storage::{Backend, Database, DbConnection};
 
 use crate::check_cache::{CheckCache, CheckCacheSettings};
@@ -16,6 +17,7 @@ use crate::cors_cache::CorsCache;
 use crate::error::ServiceError;
 use crate::key_usage::KeyUsage;
 use crate::limits::Limits;
+use crate::metrics::ServiceMetrics;
 use crate::project_auth_cache::{ProjectAuthCache, ProjectAuthCacheSettings};
 
 /// The application layer of one node; cheap to clone (one shared allocation).
@@ -33,6 +35,7 @@ struct Inner {
     project_auth_cache: Arc<ProjectAuthCache>,
     cors_cache: Arc<CorsCache>,
     key_usage: Arc<KeyUsage>,
+    metrics: Arc<ServiceMetrics>,
     limits: Limits,
 }
 
@@ -60,6 +63,7 @@ impl Service {
                 )),
                 cors_cache: Arc::new(CorsCache::new(ProjectAuthCacheSettings::default())),
                 key_usage: Arc::new(KeyUsage::new()),
+                metrics: Arc::new(ServiceMetrics::default()),
                 limits: Limits::default(),
             }),
         }
@@ -145,6 +149,18 @@ impl Service {
     /// [`UsageFlusher`](crate::key_usage::UsageFlusher) the binary runs).
     pub fn key_usage(&self) -> &Arc<KeyUsage> {
         &self.inner.key_usage
+    }
+
+    /// This node's counters for metrics (check outcomes, the listener's state).
+    pub fn metrics(&self) -> &Arc<ServiceMetrics> {
+        &self.inner.metrics
+    }
+
+    /// Pending notices in the outbox, counting at most `cap` (for metrics, sampled at scrape
+    /// time on the blocking pool).
+    pub async fn outbox_backlog(&self, cap: u32) -> Result<u32, ServiceError> {
+        self.run(move |_, conn| Ok(notification_outbox::count_pending(conn, cap)?))
+            .await
     }
 
     /// Proves that the database answers (readiness): one trivial query on a pooled connection.

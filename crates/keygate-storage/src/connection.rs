@@ -1,12 +1,17 @@
 //! The connection type over both backends, the pool, and the embedded migrations.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::migration::MigrationSource;
 use diesel::pg::Pg;
-use diesel::r2d2::{CustomizeConnection, HandleError, ManageConnection, Pool, PooledConnection};
+use diesel::r2d2::event::{CheckoutEvent, TimeoutEvent};
+use diesel::r2d2::{
+    CustomizeConnection, HandleError, HandleEvent, ManageConnection, Pool, PooledConnection,
+};
 use diesel::sqlite::Sqlite;
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -232,7 +237,62 @@ pub type PooledDbConnection = PooledConnection<DbConnectionManager>;
 pub struct Database {
     pool: Pool<DbConnectionManager>,
     backend: Backend,
+    checkouts: Arc<CheckoutStats>,
 }
+
+/// What the pool reports about its connections, for metrics: how many it holds and how many
+/// of those are idle (r2d2's `State`), and what checkouts cost (counted by [`CheckoutStats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections the pool holds (idle or checked out).
+    pub connections: u32,
+    /// Connections waiting in the pool.
+    pub idle_connections: u32,
+    /// The pool's maximum size.
+    pub max_size: u32,
+    /// Checkouts that got a connection.
+    pub checkouts: u64,
+    /// Checkouts that waited at least [`SLOW_CHECKOUT`] for a connection (the pool was
+    /// exhausted, or a connection had to be opened).
+    pub slow_checkouts: u64,
+    /// Total time checkouts spent waiting, in microseconds.
+    pub checkout_wait_micros: u64,
+    /// Checkouts that gave up after the pool's connection timeout.
+    pub timeouts: u64,
+}
+
+/// A checkout slower than this had to wait for a connection (a ready idle connection is
+/// handed out in microseconds; a Postgres checkout also runs its test query, well under this).
+pub const SLOW_CHECKOUT: Duration = Duration::from_millis(5);
+
+/// Counts the pool's checkouts (r2d2's event handler: plain atomics, no lock, no allocation).
+#[derive(Debug, Default)]
+struct CheckoutStats {
+    checkouts: AtomicU64,
+    slow: AtomicU64,
+    wait_micros: AtomicU64,
+    timeouts: AtomicU64,
+}
+
+impl HandleEvent for CheckoutCounter {
+    fn handle_checkout(&self, event: CheckoutEvent) {
+        let waited = event.duration();
+        self.0.checkouts.fetch_add(1, Ordering::Relaxed);
+        if waited >= SLOW_CHECKOUT {
+            self.0.slow.fetch_add(1, Ordering::Relaxed);
+        }
+        let micros = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX);
+        self.0.wait_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    fn handle_timeout(&self, _event: TimeoutEvent) {
+        self.0.timeouts.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// r2d2's handler over the shared [`CheckoutStats`].
+#[derive(Debug)]
+struct CheckoutCounter(Arc<CheckoutStats>);
 
 impl fmt::Debug for Database {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -270,6 +330,7 @@ impl Database {
             .map_err(|error| connection_error(backend, error))?;
         drop(probe);
 
+        let checkouts = Arc::new(CheckoutStats::default());
         let pool = Pool::builder()
             // A Postgres connection can die while idle (server restart, idle timeout), so it is
             // probed before use. A SQLite connection is a handle on a local file that cannot go
@@ -280,14 +341,33 @@ impl Database {
             .connection_timeout(options.connection_timeout)
             .connection_customizer(Box::new(SqliteConnectionSettings))
             .error_handler(Box::new(TracingPoolErrors))
+            .event_handler(Box::new(CheckoutCounter(Arc::clone(&checkouts))))
             .build(manager)
             .map_err(StorageError::Pool)?;
-        Ok(Database { pool, backend })
+        Ok(Database {
+            pool,
+            backend,
+            checkouts,
+        })
     }
 
     /// The backend chosen from the URL.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The pool's connections and its checkouts so far (cheap: no connection is used).
+    pub fn pool_status(&self) -> PoolStatus {
+        let state = self.pool.state();
+        PoolStatus {
+            connections: state.connections,
+            idle_connections: state.idle_connections,
+            max_size: self.pool.max_size(),
+            checkouts: self.checkouts.checkouts.load(Ordering::Relaxed),
+            slow_checkouts: self.checkouts.slow.load(Ordering::Relaxed),
+            checkout_wait_micros: self.checkouts.wait_micros.load(Ordering::Relaxed),
+            timeouts: self.checkouts.timeouts.load(Ordering::Relaxed),
+        }
     }
 
     /// Checks a connection out of the pool.
@@ -494,6 +574,15 @@ mod tests {
         let _held = database.get().unwrap();
         let error = database.get().unwrap_err();
         assert!(matches!(error, StorageError::Pool(_)), "{error:?}");
+
+        // What metrics see of it: one connection in use, one checkout, one timeout.
+        let status = database.pool_status();
+        assert_eq!(
+            (status.connections, status.idle_connections, status.max_size),
+            (1, 0, 1),
+            "{status:?}"
+        );
+        assert_eq!((status.checkouts, status.timeouts), (1, 1), "{status:?}");
     }
 
     #[test]

@@ -56,7 +56,7 @@ pub mod testing;
 
 pub use backend::Backend;
 pub use connection::{
-    migration_versions, Database, DbConnection, DbConnectionManager, PoolOptions,
+    migration_versions, Database, DbConnection, DbConnectionManager, PoolOptions, PoolStatus,
     PooledDbConnection, POSTGRES_MIGRATIONS, SQLITE_BUSY_TIMEOUT, SQLITE_MIGRATIONS,
 };
 pub use error::StorageError;

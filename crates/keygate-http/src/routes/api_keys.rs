@@ -89,6 +89,9 @@ fn configure_key_type(cfg: &mut web::ServiceConfig, route: KeyType) {
     // Registered before `{api_key_id}`, so `check` is never taken for an id.
     .service(
         web::resource(format!("{collection}/check"))
+            // Named by its pattern: the metrics' route label, borrowed on the hot path
+            // (`match_pattern` would build a `String` per request).
+            .name(&format!("{collection}/check"))
             // One key (and, later, a few policy fields): a small body limit.
             .app_data(SmallBody)
             .route(web::post().to(

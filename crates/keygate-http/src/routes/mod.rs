@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod health;
 mod identity_fields;
 mod identity_objects;
+pub mod metrics;
 pub mod project_keys;
 pub mod projects;
 pub mod sessions;

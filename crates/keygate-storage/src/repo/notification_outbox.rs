@@ -127,6 +127,17 @@ pub fn list_pending(
         .collect()
 }
 
+/// How many notices are not sent yet, counting at most `cap` (a bounded read of their ids,
+/// for metrics sampled at scrape time: a huge backlog costs no more than `cap` rows).
+pub fn count_pending(conn: &mut DbConnection, cap: u32) -> Result<u32, StorageError> {
+    let ids: Vec<String> = notification_outbox::table
+        .filter(notification_outbox::sent_at_millis.is_null())
+        .select(notification_outbox::id)
+        .limit(i64::from(cap))
+        .load(conn)?;
+    Ok(u32::try_from(ids.len()).unwrap_or(u32::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +177,9 @@ mod tests {
             );
             assert_eq!(list_pending(&mut conn, 2).unwrap(), vec![oldest, middle]);
             assert!(list_pending(&mut conn, 0).unwrap().is_empty());
+            // The backlog counts pending notices only, up to its cap.
+            assert_eq!(count_pending(&mut conn, 10).unwrap(), 3);
+            assert_eq!(count_pending(&mut conn, 2).unwrap(), 2);
         }
 
         fn a_dedupe_key_is_stored_once(db) {
