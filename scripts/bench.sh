@@ -2,13 +2,14 @@
 # Load benchmark of keygate's hot paths (issue 5): builds the release binary, starts it on SQLite
 # and on Postgres with 10^3 and 10^6 stored keys, and measures with wrk:
 #   GET /health, check (warm cache), check (distinct keys), check (distinct keys, cache off; at
-#   10^6 also over the same 1,000 keys as at 10^3), check (well-formed unknown keys), create.
+#   10^6 also over the same 1,000 keys as at 10^3), check (well-formed unknown keys), create
+#   (spread over BENCH_CREATE_OWNERS users, since keys per owner are capped).
 # Prints req/s, p50, p99, the ratio of req/s to /health, and the server's peak RSS (VmHWM).
 #
 # Usage: scripts/bench.sh            (or `just bench`)
 # Environment: BENCH_POSTGRES_URL (admin URL; default postgres://postgres@127.0.0.1:5432/postgres,
 #   empty string skips Postgres), BENCH_SIZES ("1000 1000000"), BENCH_DURATION (10s),
-#   BENCH_CONNECTIONS (32), BENCH_THREADS (2).
+#   BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_CREATE_OWNERS (1000).
 # Not run by CI or the tests. Seeding 10^6 keys takes a few minutes; the whole run ~15 minutes.
 set -euo pipefail
 
@@ -19,6 +20,8 @@ DURATION="${BENCH_DURATION:-10s}"
 CONNECTIONS="${BENCH_CONNECTIONS:-32}"
 THREADS="${BENCH_THREADS:-2}"
 PRINTED_KEYS=200000
+# Users the create measurement spreads its keys over (each may hold limits.max_keys_per_owner).
+CREATE_OWNERS="${BENCH_CREATE_OWNERS:-1000}"
 
 if ! command -v wrk >/dev/null; then
     echo "wrk is missing; installing it (Debian package)" >&2
@@ -38,12 +41,19 @@ trap cleanup EXIT
 
 # Lua for wrk: POSTs with server access, either one fixed JSON body (BENCH_BODY), sent as a
 # static request so the load generator spends no Lua per request, or `{"api_key": <key>}` with
-# keys taken in turn from a file (BENCH_KEYS; each wrk thread starts at a different offset).
+# keys taken in turn from a file (BENCH_KEYS; each wrk thread starts at a different offset), or
+# a key create for users taken in turn from a file (BENCH_USERS: keys per owner are capped, so
+# creates are spread over many owners, as real traffic is).
 cat >"$WORK/post.lua" <<'LUA'
 local keys = {}
 local file = os.getenv("BENCH_KEYS")
 if file and file ~= "" then
   for line in io.lines(file) do keys[#keys + 1] = line end
+end
+local users = {}
+local users_file = os.getenv("BENCH_USERS")
+if users_file and users_file ~= "" then
+  for line in io.lines(users_file) do users[#users + 1] = line end
 end
 local thread_index = 0
 function setup(thread)
@@ -62,6 +72,15 @@ if #keys > 0 then
     counter = counter + 1
     local key = keys[((offset or 0) + counter) % #keys + 1]
     return wrk.format(nil, nil, nil, '{"api_key":"' .. key .. '"}')
+  end
+end
+if #users > 0 then
+  local counter = 0
+  function request()
+    counter = counter + 1
+    local user = users[((offset or 0) + counter) % #users + 1]
+    return wrk.format(nil, nil, nil,
+      '{"user_id":"' .. user .. '","description":"bench","expires_at_millis":null}')
   end
 end
 function done(summary, latency, requests)
@@ -120,11 +139,15 @@ run_config() { # backend keys database_url
     "$BIN" seed-keys --database-url "$url" --project-id "$project" --count 0 \
         --unknown "$PRINTED_KEYS" >"$WORK/unknown.txt"
     echo "seeded $keys keys in $(( SECONDS - started )) s" >&2
-    local user
-    user="$(curl -sf -X POST "$BASE/api/v1/users" -H 'content-type: application/json' \
-        -H 'x-stack-access-type: server' -H "x-stack-project-id: $project" \
-        -H "x-stack-secret-server-key: $server_key" -d '{"display_name":"bench"}' \
-        | sed 's/.*"id":"\([^"]*\)".*/\1/')"
+    # Owners for the create measurement: keys per owner are capped (limits.max_keys_per_owner),
+    # so creates go to many users in turn.
+    for _ in $(seq 1 "$CREATE_OWNERS"); do
+        curl -sf -X POST "$BASE/api/v1/users" -H 'content-type: application/json' \
+            -H 'x-stack-access-type: server' -H "x-stack-project-id: $project" \
+            -H "x-stack-secret-server-key: $server_key" -d '{"display_name":"bench"}' \
+            | sed 's/^{"id":"\([^"]*\)".*/\1/'
+        echo
+    done >"$WORK/users.txt"
     local common=(BENCH_PROJECT="$project" BENCH_SERVER_KEY="$server_key")
     local first_key
     first_key="$(head -1 "$WORK/keys.txt")"
@@ -137,7 +160,7 @@ run_config() { # backend keys database_url
     measure "$backend" "$keys" "check, unknown keys" /api/v1/user-api-keys/check "$WORK/post.lua" "${common[@]}" \
         BENCH_KEYS="$WORK/unknown.txt"
     measure "$backend" "$keys" "create" /api/v1/user-api-keys "$WORK/post.lua" "${common[@]}" BENCH_KEYS= \
-        BENCH_BODY="{\"user_id\":\"$user\",\"description\":\"bench\",\"expires_at_millis\":null}"
+        BENCH_USERS="$WORK/users.txt"
     local rss
     rss="$(awk '/VmHWM/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$SERVER_PID/status")"
     printf "%s\t%s\tpeak RSS (cache on)\t%s\n" "$backend" "$keys" "$rss" | tee -a "$RESULTS"
