@@ -18,8 +18,9 @@
 //!   the origin; the actual request is then judged on its own project, and a page can read the
 //!   answer only when that project trusts its origin. Such a request carries no authority of the
 //!   browser's user either: keygate authenticates with headers, never cookies. Allowed request
-//!   headers are `content-type` and every `x-stack-*` / `x-hexclave-*` header except the secret
-//!   server and super-secret admin keys: a preflight that asks for one of those gets no CORS
+//!   headers are every header upstream's client SDKs send — `content-type`,
+//!   `ngrok-skip-browser-warning` and every `x-stack-*` / `x-hexclave-*` header — except the
+//!   secret server and super-secret admin keys: a preflight that asks for one of those gets no CORS
 //!   headers at all, so no browser ever sends them cross-origin. Allowed methods
 //!   `GET, POST, PATCH, DELETE`.
 //! * **Settings are cached** per node like project authentication
@@ -164,9 +165,16 @@ impl FieldValue for TrustedDomains {
     }
 }
 
+/// Request headers outside the `x-stack-` / `x-hexclave-` families that upstream's client SDKs
+/// send on every request (2.8.x `client-interface`: `fetch` with a JSON body, and a header that
+/// skips ngrok's browser warning page).
+const OTHER_SDK_REQUEST_HEADERS: [&str; 2] = ["content-type", "ngrok-skip-browser-warning"];
+
 /// Whether a preflight may ask for request header `name` (lowercase, trimmed).
 fn is_allowed_request_header(name: &str) -> bool {
-    name == "content-type" || name.starts_with("x-stack-") || name.starts_with("x-hexclave-")
+    OTHER_SDK_REQUEST_HEADERS.contains(&name)
+        || name.starts_with("x-stack-")
+        || name.starts_with("x-hexclave-")
 }
 
 /// Whether `name` (lowercase, trimmed) carries a key that never belongs in a browser.

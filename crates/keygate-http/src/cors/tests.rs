@@ -205,6 +205,36 @@ crate::http_tests! {
         assert_eq!(preflight.header("access-control-allow-origin"), None, "no project opted in");
     }
 
+    fn preflights_allow_every_header_upstreams_client_sdks_send(app) {
+        let project = app.create_open_project();
+        trust(app, &project, false, &[SHOP]);
+        // What `sendClientRequestInner` of @stackframe/stack-shared 2.8.x sends from a browser,
+        // under both header families (2.8.102 and earlier: x-stack-; later: x-hexclave-).
+        for family in ["x-stack", "x-hexclave"] {
+            let sent = [
+                "content-type".to_owned(),
+                format!("{family}-override-error-status"),
+                format!("{family}-project-id"),
+                format!("{family}-access-type"),
+                format!("{family}-client-version"),
+                format!("{family}-access-token"),
+                format!("{family}-refresh-token"),
+                format!("{family}-allow-anonymous-user"),
+                format!("{family}-publishable-client-key"),
+                format!("{family}-random-nonce"),
+                "ngrok-skip-browser-warning".to_owned(),
+            ]
+            .join(",");
+            let response = app.send(preflight(SHOP, &sent)).await;
+            assert_eq!(response.header("access-control-allow-origin"), Some(SHOP), "{family}");
+            assert_eq!(
+                response.header("access-control-allow-headers"),
+                Some(sent.replace(',', ", ").as_str()),
+                "{family}"
+            );
+        }
+    }
+
     fn preflights_never_allow_the_server_or_admin_key_headers(app) {
         let project = app.create_open_project();
         trust(app, &project, true, &[SHOP]);
