@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 
 use anyhow::{bail, Context};
-use keygate_domain::{ApiKey, ApiKeyId, EpochMillis, Invalid, Owner, ProjectId};
+use keygate_domain::{ApiKey, ApiKeyId, EpochMillis, Owner, ProjectId};
 use keygate_http::key_objects::{decode_cursor, key_json, key_page_json};
 use keygate_service::clock::{now_millis, system_clock};
 use keygate_service::operator_keys::{KeyFilter, KeyState};
@@ -170,11 +170,7 @@ fn one_key(
 
 /// A key's state at `now`, by the domain's one rule.
 fn state_name(key: &ApiKey, now: EpochMillis) -> &'static str {
-    match key.lifetime().check(now) {
-        Ok(()) => "valid",
-        Err(Invalid::Revoked) => "revoked",
-        Err(Invalid::Expired) => "expired",
-    }
+    KeyState::of(key, now).name()
 }
 
 fn millis(value: Option<EpochMillis>) -> String {

@@ -50,17 +50,13 @@ struct StateParam(KeyState);
 
 impl StateParam {
     const ALL: [StateParam; 3] = [
-        StateParam(KeyState::Valid),
-        StateParam(KeyState::Revoked),
-        StateParam(KeyState::Expired),
+        StateParam(KeyState::ALL[0]),
+        StateParam(KeyState::ALL[1]),
+        StateParam(KeyState::ALL[2]),
     ];
 
     fn name(self) -> &'static str {
-        match self.0 {
-            KeyState::Valid => "valid",
-            KeyState::Revoked => "revoked",
-            KeyState::Expired => "expired",
-        }
+        self.0.name()
     }
 }
 

@@ -239,29 +239,13 @@ pub fn list_page_for_owner(
     list_page_for_project(conn, project, &filter, after, limit)
 }
 
-/// A key's state at an instant, as a listing filters by it: the outcome of the domain's one
-/// rule, `keygate_domain::Lifetime::check` (revocation before expiry; valid through the expiry
-/// instant). [`list_page_for_project`] expresses it as plain column comparisons against a `now`
-/// from Rust, so a page stays one bounded query; the test
-/// `state_filters_agree_with_the_domain_rule` proves the two agree, on both backends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyState {
-    /// Neither revoked nor expired.
-    Valid,
-    /// Revoked (whatever its expiry).
-    Revoked,
-    /// Expired and not revoked.
-    Expired,
-}
-
 /// Which of a project's keys an operator listing shows. Every field narrows; the default shows
-/// every key.
+/// every key. Whether a key is valid, revoked or expired is not a storage question: the service
+/// filters pages by the domain's rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ProjectKeyFilter {
     /// Only this user's or team's keys.
     pub owner: Option<Owner>,
-    /// Only keys in this state at `now`.
-    pub state: Option<(KeyState, EpochMillis)>,
     /// Only keys whose stored last use is before this instant, never-used keys included (the
     /// stored instant lags the node's in-memory uses by at most one flush).
     pub last_used_before: Option<EpochMillis>,
@@ -283,23 +267,6 @@ pub fn list_page_for_project(
             .filter(api_keys::project_id.eq(project.to_string()))
             .into_boxed(),
     };
-    if let Some((state, now)) = filter.state {
-        // Mirrors `Lifetime::check`: revoked iff a revocation instant is set; expired iff not
-        // revoked and `expires_at < now`; valid otherwise.
-        let revoked = api_keys::manually_revoked_at_millis.is_not_null();
-        let not_revoked = api_keys::manually_revoked_at_millis.is_null();
-        query = match state {
-            KeyState::Revoked => query.filter(revoked),
-            KeyState::Expired => query
-                .filter(not_revoked)
-                .filter(api_keys::expires_at_millis.lt(now)),
-            KeyState::Valid => query.filter(not_revoked).filter(
-                api_keys::expires_at_millis
-                    .is_null()
-                    .or(api_keys::expires_at_millis.ge(now)),
-            ),
-        };
-    }
     if let Some(before) = filter.last_used_before {
         query = query.filter(
             api_keys::last_used_at_millis
@@ -613,58 +580,6 @@ mod tests {
             let filter = ProjectKeyFilter { last_used_before: Some(100), ..ProjectKeyFilter::default() };
             let ids: Vec<ApiKeyId> = walk(&mut conn, &filter, 2).iter().map(|k| k.id).collect();
             assert_eq!(ids, [all[0].id, all[2].id, all[3].id, all[4].id]);
-        }
-
-        fn state_filters_agree_with_the_domain_rule(db) {
-            let mut conn = db.conn();
-            let project = insert_project(&mut conn).id;
-            let user = insert_user(&mut conn, project).id;
-            let now = 10_000;
-            let mut keys = Vec::new();
-            for (i, (expires_at_millis, manually_revoked_at_millis)) in [
-                (None, None),
-                (Some(now + 1), None),
-                (Some(now), None),
-                (Some(now - 1), None),
-                (None, Some(now - 5)),
-                (Some(now - 1), Some(now - 5)),
-                (Some(now + 1), Some(now + 5)),
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                let key = ApiKey {
-                    expires_at_millis,
-                    manually_revoked_at_millis,
-                    ..key_for(project, Owner::User(user), i64::try_from(i).unwrap())
-                };
-                insert(&mut conn, &key).unwrap();
-                keys.push(key);
-            }
-            for state in [KeyState::Valid, KeyState::Revoked, KeyState::Expired] {
-                let filter = ProjectKeyFilter { state: Some((state, now)), ..ProjectKeyFilter::default() };
-                let mut listed: Vec<ApiKeyId> = list_page_for_project(&mut conn, project, &filter, None, 100)
-                    .unwrap()
-                    .iter()
-                    .map(|k| k.id)
-                    .collect();
-                let mut expected: Vec<ApiKeyId> = keys
-                    .iter()
-                    .filter(|key| {
-                        let domain = match key.lifetime().check(now) {
-                            Ok(()) => KeyState::Valid,
-                            Err(keygate_domain::Invalid::Revoked) => KeyState::Revoked,
-                            Err(keygate_domain::Invalid::Expired) => KeyState::Expired,
-                        };
-                        domain == state
-                    })
-                    .map(|k| k.id)
-                    .collect();
-                listed.sort_by_key(ToString::to_string);
-                expected.sort_by_key(ToString::to_string);
-                assert!(!expected.is_empty());
-                assert_eq!(listed, expected, "{state:?}");
-            }
         }
 
         fn locking_an_owner_finds_it_only_in_its_project(db) {
