@@ -4,6 +4,7 @@
 //! `127.0.0.1:0`; the harness reads the port from the `listening on …` line and kills the
 //! process when the test ends, whether it passed or not.
 
+mod audit;
 mod harness;
 mod key_cache;
 mod metrics;

@@ -1,6 +1,6 @@
 //! The command line: `keygate [--config FILE] [--database-url URL] [serve [--bind ADDR] | migrate
 //! | project create|update|list|show|credentials … | keys list|show|revoke | credentials
-//! list|revoke]`. Without a subcommand keygate serves.
+//! list|revoke | audit]`. Without a subcommand keygate serves.
 
 use std::path::PathBuf;
 
@@ -45,6 +45,8 @@ pub enum Action {
     Keys(KeysArgs),
     /// `credentials …`.
     Credentials(CredentialsArgs),
+    /// `audit`.
+    Audit(AuditArgs),
 }
 
 impl Cli {
@@ -68,6 +70,7 @@ impl Cli {
             Some(Command::SeedKeys(args)) => Ok(Action::SeedKeys(args)),
             Some(Command::Keys(args)) => Ok(Action::Keys(args)),
             Some(Command::Credentials(args)) => Ok(Action::Credentials(args)),
+            Some(Command::Audit(args)) => Ok(Action::Audit(args)),
         }
     }
 }
@@ -90,6 +93,9 @@ pub enum Command {
     Keys(KeysArgs),
     /// List and revoke a project's credentials (`project credentials …` with `--project`).
     Credentials(CredentialsArgs),
+    /// A project's audit log, newest first, one page at a time (a table on a terminal, JSON
+    /// otherwise).
+    Audit(AuditArgs),
 }
 
 /// How a listing command prints.
@@ -214,6 +220,48 @@ impl From<TopCredentialCommand> for CredentialCommand {
     }
 }
 
+/// `keygate audit`: the same as `GET /api/v1/internal/audit-log`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// How to print.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// The project's id.
+    #[arg(long, value_name = "ID")]
+    pub project: ProjectId,
+    /// Only this action (e.g. `user_api_key.revoked`).
+    #[arg(long, value_name = "ACTION")]
+    pub action: Option<String>,
+    /// Only changes to objects of this kind (e.g. `project_api_key`).
+    #[arg(long, value_name = "TYPE")]
+    pub object_type: Option<String>,
+    /// Only changes to this object.
+    #[arg(long, value_name = "ID")]
+    pub object_id: Option<String>,
+    /// Only this kind of actor (`user`, `client`, `server`, `admin`, `operator`, `scanner`,
+    /// `system`).
+    #[arg(long, value_name = "TYPE")]
+    pub actor_type: Option<String>,
+    /// Only changes made by this user.
+    #[arg(long, value_name = "ID")]
+    pub actor_user: Option<UserId>,
+    /// Only changes affecting this user.
+    #[arg(long, value_name = "ID")]
+    pub target_user: Option<UserId>,
+    /// Only changes made at or after this instant (epoch milliseconds).
+    #[arg(long, value_name = "MILLIS")]
+    pub since: Option<i64>,
+    /// Only changes made before this instant (epoch milliseconds).
+    #[arg(long, value_name = "MILLIS")]
+    pub until: Option<i64>,
+    /// Events per page (1 to `limits.max_page_size`; default the largest).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Continue after a previous page (its `next_cursor`).
+    #[arg(long, value_name = "CURSOR")]
+    pub cursor: Option<String>,
+}
+
 /// Flags of the hidden `seed-keys` command.
 #[derive(Debug, Clone, Args)]
 pub struct SeedKeysArgs {
@@ -242,6 +290,7 @@ impl Command {
             Command::SeedKeys(_) => "seed-keys",
             Command::Keys(_) => "keys",
             Command::Credentials(_) => "credentials",
+            Command::Audit(_) => "audit",
         }
     }
 }

@@ -13,6 +13,7 @@
 //! ([`keygate_service::demo::DEMO_PROJECT_MARKER`]), in the same transaction.
 
 use keygate_domain::{EpochMillis, KeyHasher, ProjectSwitches};
+use keygate_service::audit::AuditActor;
 use keygate_service::demo::remember_demo_project;
 use keygate_service::projects::{
     create_project_with_cors, issue_credential, CorsChanges, CredentialKeys, IssuedCredential,
@@ -64,9 +65,16 @@ pub fn run(
             allow_localhost: Some(true),
             domains: None,
         };
-        let project =
-            create_project_with_cors(conn, DEFAULT_PROJECT_NAME, config, &local_development, now)?
-                .project;
+        let by = AuditActor::command_line("first start");
+        let project = create_project_with_cors(
+            conn,
+            DEFAULT_PROJECT_NAME,
+            config,
+            &local_development,
+            &by,
+            now,
+        )?
+        .project;
         // The demo sign-in finds this project by its id, whatever it is renamed to later.
         remember_demo_project(conn, project.id, now)?;
         let credential = issue_credential(
@@ -76,6 +84,7 @@ pub fn run(
             "created on first start",
             None,
             CredentialKeys::ALL,
+            &by,
             now,
         )?;
         Ok(Some(FirstStart {

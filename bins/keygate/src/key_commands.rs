@@ -17,6 +17,7 @@ use std::io::IsTerminal;
 use anyhow::{bail, Context};
 use keygate_domain::{ApiKey, ApiKeyId, EpochMillis, Owner, ProjectId};
 use keygate_http::key_objects::{decode_cursor, key_json, key_page_json};
+use keygate_service::audit::AuditActor;
 use keygate_service::clock::{now_millis, system_clock};
 use keygate_service::operator_keys::{KeyFilter, KeyState};
 use keygate_service::{Limits, NotFound, Service, ServiceError};
@@ -32,14 +33,14 @@ const COMMAND_CONNECTIONS: u32 = 2;
 
 /// What a command prints: its JSON, and the table shown instead on a terminal.
 #[derive(Debug)]
-struct Output {
-    json: Value,
-    table: String,
+pub(crate) struct Output {
+    pub(crate) json: Value,
+    pub(crate) table: String,
 }
 
 /// Prints `output` as JSON when asked or when standard output is not a terminal, else as its
 /// table.
-fn print(output: &Output, force_json: bool) -> anyhow::Result<()> {
+pub(crate) fn print(output: &Output, force_json: bool) -> anyhow::Result<()> {
     if force_json || !std::io::stdout().is_terminal() {
         println!("{}", serde_json::to_string_pretty(&output.json)?);
     } else {
@@ -61,7 +62,7 @@ pub fn run_credentials(args: CredentialsArgs, settings: &Settings) -> anyhow::Re
 }
 
 /// A service over the settings' database, for one command.
-fn command_service(settings: &Settings) -> anyhow::Result<Service> {
+pub(crate) fn command_service(settings: &Settings) -> anyhow::Result<Service> {
     let database = open_database(settings, COMMAND_CONNECTIONS)?;
     Ok(
         Service::new(database, key_hasher(settings), system_clock()).with_limits(Limits {
@@ -129,7 +130,8 @@ fn execute_keys(command: KeysCommand, settings: &Settings) -> anyhow::Result<Out
             }
             KeysCommand::Revoke { project, key } => {
                 require(&service, project)?;
-                let revoked = service.revoke_project_key(project, key).await;
+                let by = AuditActor::command_line("keygate keys revoke");
+                let revoked = service.revoke_project_key(project, key, by).await;
                 one_key(revoked, project, key, now, "could not revoke the key")
             }
         }
@@ -137,7 +139,7 @@ fn execute_keys(command: KeysCommand, settings: &Settings) -> anyhow::Result<Out
 }
 
 /// Fails naming `project` if there is no such project.
-fn require(service: &Service, project: ProjectId) -> anyhow::Result<()> {
+pub(crate) fn require(service: &Service, project: ProjectId) -> anyhow::Result<()> {
     let mut conn = service.database().get()?;
     require_project(&mut conn, project)
 }
@@ -277,7 +279,7 @@ fn execute_top_credentials(
 /// `rows` under `headers`, each column as wide as its widest cell (counted in characters),
 /// two spaces apart, one line each; the last column is not padded. Control characters in a
 /// cell (a description is free text) are shown as spaces so a row stays one line.
-fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
+pub(crate) fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
     let clean = |cell: &str| -> String {
         cell.chars()
             .map(|c| if c.is_control() { ' ' } else { c })

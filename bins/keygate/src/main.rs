@@ -7,6 +7,7 @@
 //! first start. Errors here are `anyhow` chains printed once, on standard error, with a non-zero
 //! exit status.
 
+mod audit_command;
 mod cli;
 mod first_start;
 mod key_commands;
@@ -44,7 +45,8 @@ fn run(cli: Cli, action: Action) -> anyhow::Result<()> {
         | Action::Project(_)
         | Action::SeedKeys(_)
         | Action::Keys(_)
-        | Action::Credentials(_) => None,
+        | Action::Credentials(_)
+        | Action::Audit(_) => None,
     };
     let flags = FlagOverrides {
         bind,
@@ -66,6 +68,7 @@ fn run(cli: Cli, action: Action) -> anyhow::Result<()> {
         Action::SeedKeys(args) => seed_keys::run(&args, &settings),
         Action::Keys(args) => key_commands::run_keys(args, &settings),
         Action::Credentials(args) => key_commands::run_credentials(args, &settings),
+        Action::Audit(args) => audit_command::run(args, &settings),
     }
 }
 

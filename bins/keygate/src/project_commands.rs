@@ -14,6 +14,7 @@ use keygate_domain::{EpochMillis, ProjectId, ProjectSwitches};
 use keygate_http::project_objects::{
     CredentialListObject, CredentialObject, CredentialReadObject, ProjectObject,
 };
+use keygate_service::audit::AuditActor;
 use keygate_service::clock::now_millis;
 use keygate_service::projects::{
     create_project_with_cors, find_credential, find_project, issue_credential, list_credentials,
@@ -63,9 +64,11 @@ pub(crate) fn execute(command: ProjectCommand, settings: &Settings) -> anyhow::R
                 allow_team_api_keys,
                 client_team_creation_enabled,
             };
+            let by = AuditActor::command_line("keygate project create");
             let (view, credential) = conn
                 .in_transaction(|conn| {
-                    let view = create_project_with_cors(conn, &display_name, config, &cors, now)?;
+                    let view =
+                        create_project_with_cors(conn, &display_name, config, &cors, &by, now)?;
                     let credential = issue_credential(
                         conn,
                         &hasher,
@@ -73,6 +76,7 @@ pub(crate) fn execute(command: ProjectCommand, settings: &Settings) -> anyhow::R
                         "created with `keygate project create`",
                         None,
                         CredentialKeys::ALL,
+                        &by,
                         now,
                     )?;
                     Ok((view, credential))
@@ -101,7 +105,8 @@ pub(crate) fn execute(command: ProjectCommand, settings: &Settings) -> anyhow::R
                 allow_team_api_keys,
                 client_team_creation_enabled,
             };
-            match update_project(&mut conn, id, &changes, &cors, now) {
+            let by = AuditActor::command_line("keygate project update");
+            match update_project(&mut conn, id, &changes, &cors, &by, now) {
                 Ok(view) => Ok(serde_json::to_value(ProjectObject::new(&view))?),
                 Err(ServiceError::NotFound(NotFound::Project { .. })) => {
                     bail!(no_such_project(id))
@@ -177,7 +182,8 @@ pub(crate) fn execute_credentials(
         ),
     };
     require_project(conn, project)?;
-    match update_credential(conn, project, credential, changes, now) {
+    let by = AuditActor::command_line("keygate project credentials");
+    match update_credential(conn, project, credential, changes, &by, now) {
         Ok(updated) => Ok(serde_json::to_value(CredentialReadObject::new(&updated))?),
         Err(ServiceError::NotFound(NotFound::ProjectCredential)) => {
             bail!(no_such_credential(project, credential))

@@ -18,12 +18,13 @@ use keygate_http::request_body::BodyLimits;
 use keygate_http::server::{self, ServerOptions};
 use keygate_http::ui::{DemoLinkAnnouncer, DemoSignIn, UiSettings};
 use keygate_http::{AppConfig, AppState};
+use keygate_service::audit::AuditSettings;
 use keygate_service::check_cache::CheckCacheSettings;
 use keygate_service::clock::{now_millis, system_clock};
 use keygate_service::key_usage::{UsageFlusher, DEFAULT_FLUSH_INTERVAL};
 use keygate_service::metrics::ListenerState;
 use keygate_service::project_auth_cache::ProjectAuthCacheSettings;
-use keygate_service::Limits;
+use keygate_service::{Limits, Service};
 use keygate_storage::key_changes;
 use keygate_storage::Backend;
 
@@ -204,6 +205,29 @@ fn blocking_threads_per_worker(settings: &Settings, backend: Backend, workers: u
     total.div_ceil(workers.max(1)).max(1)
 }
 
+/// How often the audit log is pruned to its retention.
+const AUDIT_PRUNE_INTERVAL: Duration = Duration::from_secs(60 * 60);
+
+/// Deletes audit events past `settings.retention_days` now and every
+/// [`AUDIT_PRUNE_INTERVAL`]; a failure is logged and retried at the next turn.
+async fn prune_audit_log(service: Service, settings: AuditSettings) {
+    let mut every = actix_web::rt::time::interval(AUDIT_PRUNE_INTERVAL);
+    loop {
+        every.tick().await;
+        match service.prune_audit_log(settings).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(
+                deleted,
+                retention_days = settings.retention_days,
+                "deleted audit events past their retention"
+            ),
+            Err(error) => {
+                tracing::warn!(%error, "could not prune the audit log; retrying in an hour")
+            }
+        }
+    }
+}
+
 async fn run_http(
     state: AppState,
     listener: TcpListener,
@@ -246,6 +270,13 @@ async fn run_http(
     )
     .with_context(|| format!("could not serve on {bound}"))?;
 
+    let pruning = actix_web::rt::spawn(prune_audit_log(
+        state.service().clone(),
+        AuditSettings {
+            retention_days: settings.audit.retention_days,
+        },
+    ));
+
     println!("listening on http://{bound}");
     if let Some(address) = metrics_bound {
         println!("metrics on http://{address}/metrics");
@@ -254,6 +285,7 @@ async fn run_http(
     tracing::info!(address = %bound, public_url = base_url, "keygate is listening");
 
     let served = server.await.context("the HTTP server failed");
+    pruning.abort();
     // After the last request: nothing recorded as a key's last use is lost at shutdown.
     match usage.stop() {
         Ok(written) => tracing::debug!(keys = written, "recorded when API keys were last used"),

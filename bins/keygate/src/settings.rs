@@ -83,6 +83,16 @@ pub struct Settings {
     pub refresh_tokens: RefreshTokenSettings,
     /// Prometheus metrics (`[metrics]`).
     pub metrics: MetricsSettings,
+    /// The audit log (`[audit]`).
+    pub audit: AuditLogSettings,
+}
+
+/// The audit log (docs/operations.md, "Audit log").
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditLogSettings {
+    /// Events older than this many days are deleted (hourly); 0 keeps them forever.
+    pub retention_days: u32,
 }
 
 /// Prometheus metrics at `GET /metrics` (docs/operations.md, "Metrics").
@@ -643,6 +653,7 @@ mod tests {
         assert_eq!(s.auth.access_token_ttl_seconds, 600);
         assert_eq!(s.public_url(), "http://localhost:8102");
         assert!(!s.refresh_tokens.rotation, "upstream does not rotate");
+        assert_eq!(s.audit.retention_days, 365);
         assert!(loaded.unknown_env_vars.is_empty());
     }
 

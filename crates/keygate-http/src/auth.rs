@@ -33,6 +33,7 @@ use actix_web::http::header::{HeaderMap, AUTHORIZATION};
 use actix_web::{web, FromRequest, HttpRequest};
 use keygate_domain::{CredentialKind, ProjectId, UserId};
 use keygate_permissions::{AccessType, Caller, ProjectSwitches};
+use keygate_service::audit::{AuditActor, RequestOrigin};
 use keygate_service::project_auth_cache::PresentedProjectKey;
 use keygate_service::records::ProjectRecord;
 use keygate_service::sessions::SessionState;
@@ -45,6 +46,7 @@ use crate::stack_headers::{
 };
 use crate::state::AppState;
 use crate::wire_error::{ApiError, KnownError};
+use crate::wire_middleware::RequestId;
 
 /// The session user proven by a valid access token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +68,8 @@ pub struct RequestAuth {
     pub access_type: AccessType,
     /// The session user, when an access token was sent.
     pub session: Option<SessionUser>,
+    /// Where the request came from, for the audit log.
+    pub origin: RequestOrigin,
 }
 
 impl RequestAuth {
@@ -85,6 +89,7 @@ impl RequestAuth {
             project: self.project.id,
             switches: self.switches(),
             caller: self.caller(),
+            origin: self.origin,
         }
     }
 
@@ -261,6 +266,7 @@ pub async fn authenticate(
         project,
         access_type,
         session,
+        origin: request_origin(request, state, Some(presented_key)),
     }))
 }
 
@@ -279,10 +285,34 @@ impl FromRequest for RequestAuth {
     }
 }
 
+/// Where `request` came from: its request id, its client's address and the last four
+/// characters of the project key it presented, if any (for the audit log).
+pub fn request_origin(
+    request: &HttpRequest,
+    state: &AppState,
+    presented_key: Option<&str>,
+) -> RequestOrigin {
+    RequestOrigin {
+        request_id: RequestId::of(request).and_then(|id| Uuid::try_parse(id.as_str()).ok()),
+        client_address: state.rate_limits().client_address_of(request),
+        key_last_four: presented_key.and_then(RequestOrigin::last_four_of),
+    }
+}
+
 /// The operator, proven by `authorization: Bearer <operator token>` (contract A3). It manages
 /// projects only; it is never a project credential.
 #[derive(Debug, Clone, Copy)]
-pub struct Operator;
+pub struct Operator {
+    /// Where the request came from, for the audit log.
+    pub origin: RequestOrigin,
+}
+
+impl Operator {
+    /// The operator as the audit log names it.
+    pub fn audit_actor(&self) -> AuditActor {
+        AuditActor::operator_token(self.origin)
+    }
+}
 
 /// Reads the bearer token of `authorization`, if any.
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
@@ -304,7 +334,9 @@ pub fn authenticate_operator(
     };
     state.rate_limits().check_failed_auth_budget(request)?;
     if state.is_operator_token(token) {
-        Ok(Operator)
+        Ok(Operator {
+            origin: request_origin(request, state, None),
+        })
     } else {
         state.rate_limits().record_failed_auth(request);
         Err(KnownError::InvalidOperatorToken.into())

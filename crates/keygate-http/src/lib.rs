@@ -34,6 +34,7 @@
 
 pub mod access_token;
 pub mod app;
+pub mod audit_objects;
 pub mod auth;
 pub mod cors;
 mod error_mapping;

@@ -459,10 +459,14 @@ impl RateLimits {
 
     /// The limited key of the request's client, or `None` without a peer address.
     pub fn client_of(&self, request: &HttpRequest) -> Option<AddressKey> {
+        self.client_address_of(request).map(AddressKey::of)
+    }
+
+    /// The request's client address (see [`TrustedProxies::client_address`]), or `None`
+    /// without a peer address.
+    pub fn client_address_of(&self, request: &HttpRequest) -> Option<IpAddr> {
         let peer = request.peer_addr()?.ip();
-        Some(AddressKey::of(
-            self.trusted_proxies.client_address(peer, request.headers()),
-        ))
+        Some(self.trusted_proxies.client_address(peer, request.headers()))
     }
 
     /// Records one request to `route` from the request's client.

@@ -25,6 +25,7 @@ use crate::access_token::{AccessTokenSecret, AccessTokenSigner, AccessTokenSubje
 use crate::app::build_app;
 use crate::state::{AppConfig, AppState, DEFAULT_REFRESH_TOKEN_LIFETIME_MILLIS};
 use crate::wire_error::KNOWN_ERROR_HEADER;
+use keygate_service::audit::AuditActor;
 use keygate_service::projects::{create_project, issue_credential, CredentialKeys};
 
 /// The operator token every test app accepts.
@@ -123,6 +124,7 @@ impl TestApp {
             "test credential",
             None,
             CredentialKeys::ALL,
+            &AuditActor::command_line("test fixture"),
             now,
         )
         .expect("issue credential");

@@ -5,6 +5,8 @@
 use keygate_domain::{ProjectId, UserId};
 use keygate_permissions::{Caller, ProjectSwitches};
 
+use crate::audit::RequestOrigin;
+
 /// An authenticated caller of one project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Actor {
@@ -14,6 +16,8 @@ pub struct Actor {
     pub switches: ProjectSwitches,
     /// The access type and session user, as the permission decisions see them.
     pub caller: Caller,
+    /// Where the request came from, for the audit log.
+    pub origin: RequestOrigin,
 }
 
 impl Actor {

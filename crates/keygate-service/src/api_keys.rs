@@ -32,6 +32,7 @@ use keygate_storage::repo::{teams, users};
 use keygate_storage::{DbConnection, StorageError};
 
 use crate::actor::Actor;
+use crate::audit::{self, AuditAction, AuditActor, Change, KeyEvent};
 use crate::check_cache::CachedLookup;
 use crate::error::{NotFound, Refusal, ServiceError};
 use crate::key_usage::KeyUsage;
@@ -208,12 +209,13 @@ fn owner_not_found(owner: Owner) -> ServiceError {
 }
 
 /// Stores `key` unless its owner already has `limit` keys: one transaction that locks the
-/// owner's row, counts its keys and inserts, so concurrent creates for one owner never
-/// overshoot the cap.
+/// owner's row, counts its keys, inserts and records the creation by `actor` in the audit log,
+/// so concurrent creates for one owner never overshoot the cap.
 fn insert_within_cap(
     conn: &mut DbConnection,
     key: &ApiKey,
     limit: u64,
+    actor: &AuditActor,
 ) -> Result<(), ServiceError> {
     conn.in_transaction_with(|conn| {
         let owner_exists = match key.owner {
@@ -227,12 +229,37 @@ fn insert_within_cap(
             return Err(Refusal::ApiKeyLimitReached { limit }.into());
         }
         match api_keys::insert(conn, key) {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(audit::record(
+                conn,
+                key.project_id,
+                actor,
+                key_change(key, KeyEvent::Created),
+                key.created_at_millis,
+            )?),
             // Deleted between the lock and the insert is impossible; kept for safety.
             Err(StorageError::ForeignKeyViolation { .. }) => Err(owner_not_found(key.owner)),
             Err(other) => Err(other.into()),
         }
     })
+}
+
+/// The audit record of `event` to `key`: its owner and non-secret facts.
+pub(crate) fn key_change(key: &ApiKey, event: KeyEvent) -> Change {
+    let (owner_field, owner_id, target) = match key.owner {
+        Owner::User(user) => ("user_id", user.to_string(), Some(user)),
+        Owner::Team(team) => ("team_id", team.to_string(), None),
+    };
+    let change = Change::new(AuditAction::for_key(key.key_type(), event), key.id)
+        .target(target)
+        .fact(owner_field, owner_id)
+        .fact("description", key.description.clone())
+        .fact("last_four", key.last_four.to_string())
+        .fact("is_public", key.is_public);
+    match event {
+        KeyEvent::Created => change.fact("expires_at_millis", key.expires_at_millis),
+        KeyEvent::Updated => change,
+        KeyEvent::Revoked => change.fact("revoked_at_millis", key.manually_revoked_at_millis),
+    }
 }
 
 impl Service {
@@ -260,7 +287,7 @@ impl Service {
                 }
                 .generate(now, service.hasher());
                 let limit = service.limits().max_keys_per_owner;
-                let inserted = insert_within_cap(conn, &key, limit);
+                let inserted = insert_within_cap(conn, &key, limit, &AuditActor::of(&actor));
                 // A check may have guessed the new id just before and cached it as unknown.
                 service.check_cache().created(key.id);
                 inserted.map(|()| (key, plain))
@@ -356,18 +383,30 @@ impl Service {
                     key: mut changed,
                     last_used_at_millis,
                 } = stored;
+                let by = AuditActor::of(&actor);
                 service
                     .write_keys(conn, |write| {
                         if let Some(description) = &changes.description {
+                            let before = std::mem::take(&mut changed.description);
                             changed = api_keys::update_description(
                                 write,
                                 actor.project,
                                 id,
                                 description,
                             )?;
+                            if before != changed.description {
+                                let change = key_change(&changed, KeyEvent::Updated)
+                                    .fact("previous_description", before);
+                                audit::record(write.conn(), actor.project, &by, change, now)?;
+                            }
                         }
                         if changes.revoke {
-                            changed = api_keys::revoke(write, actor.project, id, now)?;
+                            let revoked = api_keys::revoke(write, actor.project, id, now)?;
+                            changed = revoked.key;
+                            if revoked.by_this_call {
+                                let change = key_change(&changed, KeyEvent::Revoked);
+                                audit::record(write.conn(), actor.project, &by, change, now)?;
+                            }
                         }
                         Ok(KeyWithUsage {
                             key: changed,

@@ -22,6 +22,8 @@ use keygate_storage::repo::{api_keys, projects, users};
 use keygate_storage::{DbConnection, StorageError};
 use uuid::Uuid;
 
+use crate::api_keys::key_change;
+use crate::audit::{self, AuditActor, KeyEvent, RequestOrigin};
 use crate::error::{NotFound, Refusal, ServiceError};
 use crate::revocation_notice::compose;
 use crate::team_standing::members_holding;
@@ -43,11 +45,12 @@ pub enum LeakedKeyRevocation {
 
 impl Service {
     /// Revokes the key `presented` that a credential scanner found in public, and writes a
-    /// notice to each of its owners, in one transaction; the key leaves the check cache before
-    /// this returns.
+    /// notice to each of its owners and the audit event, in one transaction; the key leaves the
+    /// check cache before this returns.
     pub async fn revoke_leaked_api_key(
         &self,
         presented: &str,
+        origin: RequestOrigin,
     ) -> Result<LeakedKeyRevocation, ServiceError> {
         if parse_api_key(presented).is_err() {
             return Err(NotFound::ApiKey.into());
@@ -56,7 +59,10 @@ impl Service {
         let now = self.now();
         let outcome = self
             .run(move |service, conn| {
-                service.write_keys(conn, |write| Ok(find_and_revoke(write, &hash, now)?))
+                let scanner = AuditActor::scanner(origin);
+                service.write_keys(conn, |write| {
+                    Ok(find_and_revoke(write, &hash, &scanner, now)?)
+                })
             })
             .await?;
         match outcome {
@@ -138,6 +144,7 @@ fn write_notices(
 fn find_and_revoke(
     write: &mut KeyWrite<'_>,
     hash: &KeyHash,
+    scanner: &AuditActor,
     now: EpochMillis,
 ) -> Result<Outcome, StorageError> {
     let Some(key) = api_keys::find_by_hash(write.conn(), hash)? else {
@@ -156,10 +163,13 @@ fn find_and_revoke(
         return Ok(Outcome::AlreadyRevoked);
     }
     let revoked = api_keys::revoke(write, key.project_id, key.id, now)?;
-    if revoked.manually_revoked_at_millis != Some(now) {
+    if !revoked.by_this_call {
         // Another request revoked it between the read and the write; it notifies.
         return Ok(Outcome::AlreadyRevoked);
     }
+    let revoked = revoked.key;
+    let change = key_change(&revoked, KeyEvent::Revoked).fact("reason", "leaked");
+    audit::record(write.conn(), revoked.project_id, scanner, change, now)?;
     let notices = write_notices(write.conn(), &revoked, now)?;
     Ok(Outcome::Revoked {
         key: revoked,

@@ -27,6 +27,7 @@ use keygate_storage::repo::{projects, server_secrets, sessions, users};
 use keygate_storage::{DbConnection, StorageError};
 
 use crate::actor::Actor;
+use crate::audit::RequestOrigin;
 use crate::error::{Conflict, ServiceError};
 use crate::sessions::OpenedSession;
 use crate::teams::NewTeam;
@@ -105,6 +106,7 @@ impl Service {
             project: project.id,
             switches: project.config,
             caller: Caller::new(AccessType::Server, None),
+            origin: RequestOrigin::default(),
         };
         let user_id = self.demo_user(actor).await?;
         let opened = self

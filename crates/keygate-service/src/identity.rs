@@ -12,6 +12,7 @@ use keygate_storage::repo::users::{self, UserRecord};
 use keygate_storage::{DbConnection, StorageError};
 
 use crate::actor::Actor;
+use crate::audit::{self, AuditAction, AuditActor, Change};
 use crate::error::{Conflict, NotFound, ServiceError};
 use crate::team_standing::{load_catalogue, load_standing};
 
@@ -72,6 +73,7 @@ pub(crate) fn add_member(
     team: TeamId,
     user: UserId,
     kind: MembershipKind,
+    by: &AuditActor,
     now: EpochMillis,
 ) -> Result<(), ServiceError> {
     memberships::insert(
@@ -88,11 +90,13 @@ pub(crate) fn add_member(
         other => ServiceError::from(other),
     })?;
     let catalogue = load_catalogue(conn, project)?;
+    let mut granted = Vec::new();
     for permission in kind.default_grants() {
         // A project whose operator removed a default definition simply grants nothing for it.
         if !catalogue.is_defined(permission.as_str()) {
             continue;
         }
+        granted.push(permission.as_str().to_owned());
         team_permissions::grant(
             conn,
             &GrantRecord {
@@ -103,6 +107,12 @@ pub(crate) fn add_member(
             },
         )?;
     }
+    let change = Change::new(AuditAction::TeamMembershipCreated, format!("{team}/{user}"))
+        .target(Some(user))
+        .fact("team_id", team.to_string())
+        .fact("user_id", user.to_string())
+        .fact("granted_permission_ids", granted);
+    audit::record(conn, project, by, change, now)?;
     Ok(())
 }
 

@@ -22,7 +22,8 @@
 //!   the worker.
 //! * **One clock** ([`clock`]): use cases read "now" from the service, never from SQL.
 //!
-//! Modules: [`service`] (the shared state), [`actor`], [`error`], [`clock`], [`limits`] (the
+//! Modules: [`service`] (the shared state), [`actor`], [`audit`] (the audit log every change
+//! writes in its own transaction), [`error`], [`clock`], [`limits`] (the
 //! caps on what one caller may store); the use cases
 //! [`api_keys`], [`operator_keys`] (a project's keys across owners), [`credential_scanning`],
 //! [`projects`], and the identity ones [`users`],
@@ -32,6 +33,7 @@
 
 pub mod actor;
 pub mod api_keys;
+pub mod audit;
 mod cache_generation;
 pub mod check_cache;
 pub mod clock;
@@ -64,6 +66,7 @@ pub use service::Service;
 /// The stored records the use cases take and return, as `keygate-storage` defines them: callers
 /// name them from here and never reach into storage themselves.
 pub mod records {
+    pub use keygate_storage::repo::audit_events::{AuditEventRecord, AuditFilter, AuditPosition};
     pub use keygate_storage::repo::project_cors::{ProjectCors, TrustedDomain};
     pub use keygate_storage::repo::project_credentials::ProjectCredentialRecord;
     pub use keygate_storage::repo::projects::{ProjectRecord, ProjectUpdate};

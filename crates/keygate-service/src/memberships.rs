@@ -13,6 +13,7 @@ use keygate_storage::repo::{memberships, teams};
 use keygate_storage::DbConnection;
 
 use crate::actor::Actor;
+use crate::audit::{self, AuditAction, AuditActor, Change};
 use crate::error::{Conflict, NotFound, ServiceError};
 use crate::identity::{add_member, authorize, ensure_membership, ensure_user_exists};
 use crate::Service;
@@ -38,7 +39,16 @@ impl Service {
                 if memberships::exists(conn, project, team_id, user_id)? {
                     return Err(Conflict::AlreadyMember.into());
                 }
-                add_member(conn, project, team_id, user_id, MembershipKind::Member, now)
+                let by = AuditActor::of(&actor);
+                add_member(
+                    conn,
+                    project,
+                    team_id,
+                    user_id,
+                    MembershipKind::Member,
+                    &by,
+                    now,
+                )
             })
         })
         .await
@@ -52,13 +62,30 @@ impl Service {
         team_id: TeamId,
         user_id: UserId,
     ) -> Result<(), ServiceError> {
+        let now = self.now();
         self.run(move |_, conn| {
             authorize(
                 conn,
                 &actor,
                 &IdentityAction::RemoveTeamMember { team_id, user_id },
             )?;
-            conn.in_transaction_with(|conn| remove(conn, actor.project, team_id, user_id))
+            conn.in_transaction_with(|conn| {
+                remove(conn, actor.project, team_id, user_id)?;
+                let change = Change::new(
+                    AuditAction::TeamMembershipDeleted,
+                    format!("{team_id}/{user_id}"),
+                )
+                .target(Some(user_id))
+                .fact("team_id", team_id.to_string())
+                .fact("user_id", user_id.to_string());
+                Ok(audit::record(
+                    conn,
+                    actor.project,
+                    &AuditActor::of(&actor),
+                    change,
+                    now,
+                )?)
+            })
         })
         .await
     }

@@ -16,7 +16,8 @@
 use keygate_domain::{ApiKey, ApiKeyId, EpochMillis, Invalid, Owner, ProjectId};
 use keygate_storage::repo::api_keys::{self, KeyPosition, ProjectKeyFilter};
 
-use crate::api_keys::{last_used_of, split_page, with_usage, KeyList, KeyWithUsage};
+use crate::api_keys::{key_change, last_used_of, split_page, with_usage, KeyList, KeyWithUsage};
+use crate::audit::{self, AuditActor, KeyEvent};
 use crate::error::{NotFound, ServiceError};
 use crate::Service;
 
@@ -167,12 +168,20 @@ impl Service {
         &self,
         project: ProjectId,
         id: ApiKeyId,
+        by: AuditActor,
     ) -> Result<KeyWithUsage, ServiceError> {
         let now = self.now();
         let revoked = self
             .run(move |service, conn| {
                 let key = service
-                    .write_keys(conn, |write| Ok(api_keys::revoke(write, project, id, now)?))
+                    .write_keys(conn, |write| {
+                        let revoked = api_keys::revoke(write, project, id, now)?;
+                        if revoked.by_this_call {
+                            let change = key_change(&revoked.key, KeyEvent::Revoked);
+                            audit::record(write.conn(), project, &by, change, now)?;
+                        }
+                        Ok(revoked.key)
+                    })
                     .map_err(|error| error.missing_as(NotFound::ApiKey))?;
                 Ok(with_usage(conn, service.key_usage(), key)?)
             })
@@ -306,11 +315,22 @@ mod tests {
 
             let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
             runtime.block_on(async {
-                let revoked = service.revoke_project_key(project, key.id).await.unwrap();
+                let revoked = service.revoke_project_key(project, key.id, AuditActor::command_line("test")).await.unwrap();
                 assert_eq!(revoked.key.manually_revoked_at_millis, Some(NOW));
                 assert!(matches!(cache.lookup(key.id), CachedLookup::Miss), "invalidated");
-                let again = service.revoke_project_key(project, key.id).await.unwrap();
+                let again = service.revoke_project_key(project, key.id, AuditActor::command_line("test")).await.unwrap();
                 assert_eq!(again.key, revoked.key, "the first revocation wins");
+                let audited = service
+                    .list_audit_events(project, Default::default(), 10, None)
+                    .await
+                    .unwrap()
+                    .events;
+                assert_eq!(audited.len(), 1, "one event: the second revoke changed nothing");
+                assert_eq!(
+                    (audited[0].action.as_str(), audited[0].actor_type.as_str(), audited[0].actor_label.as_deref()),
+                    ("user_api_key.revoked", "operator", Some("test"))
+                );
+                assert_eq!(audited[0].object_id, key.id.to_string());
                 assert_eq!(service.project_key(project, key.id).await.unwrap().key, revoked.key);
 
                 let revoked_only = KeyFilter { state: Some(KeyState::Revoked), ..KeyFilter::default() };
@@ -324,7 +344,7 @@ mod tests {
                 // Another project's key is not found, for reading and revoking alike.
                 for result in [
                     service.project_key(other_project, key.id).await,
-                    service.revoke_project_key(other_project, key.id).await,
+                    service.revoke_project_key(other_project, key.id, AuditActor::command_line("test")).await,
                 ] {
                     assert!(matches!(result, Err(ServiceError::NotFound(NotFound::ApiKey))));
                 }

@@ -31,6 +31,7 @@ use keygate_storage::repo::team_permissions::{self, PermissionDefinitionRecord};
 use keygate_storage::{DbConnection, StorageError};
 use uuid::Uuid;
 
+use crate::audit::{self, AuditAction, AuditActor, Change};
 use crate::cors_cache::AnyProjectQuery;
 use crate::error::{NotFound, Refusal, ServiceError};
 use crate::project_auth_cache::PresentedProjectKey;
@@ -116,8 +117,10 @@ pub struct IssuedCredential {
     pub super_secret_admin_key: Option<SecretToken>,
 }
 
-/// Creates a credential for `project` with the keys asked for; only their hashes are stored.
-/// The caller must ask for at least one key (storage refuses an empty credential).
+/// Creates a credential for `project` with the keys asked for, and records that `by` did, in one
+/// transaction; only the keys' hashes are stored. The caller must ask for at least one key
+/// (storage refuses an empty credential).
+#[allow(clippy::too_many_arguments)] // each is one fact of the credential; a struct adds nothing
 pub fn issue_credential(
     conn: &mut DbConnection,
     hasher: &KeyHasher,
@@ -125,6 +128,7 @@ pub fn issue_credential(
     description: &str,
     expires_at_millis: Option<EpochMillis>,
     keys: CredentialKeys,
+    by: &AuditActor,
     now: EpochMillis,
 ) -> Result<IssuedCredential, StorageError> {
     let generate =
@@ -155,13 +159,37 @@ pub fn issue_credential(
         secret_server_key_last_four: last_four(&secret_server_key),
         super_secret_admin_key_last_four: last_four(&super_secret_admin_key),
     };
-    project_credentials::insert(conn, &record)?;
+    conn.in_transaction(|conn| {
+        project_credentials::insert(conn, &record)?;
+        let change = credential_change(AuditAction::ProjectApiKeyCreated, &record)
+            .fact("expires_at_millis", record.expires_at_millis);
+        audit::record(conn, project, by, change, now)
+    })?;
     Ok(IssuedCredential {
         record,
         publishable_client_key,
         secret_server_key,
         super_secret_admin_key,
     })
+}
+
+/// The audit record of `action` on the credential `record`: its description and which keys it
+/// carries, by their last four characters.
+fn credential_change(action: AuditAction, record: &ProjectCredentialRecord) -> Change {
+    Change::new(action, record.id)
+        .fact("description", record.description.clone())
+        .fact(
+            "publishable_client_key_last_four",
+            record.publishable_client_key_last_four.clone(),
+        )
+        .fact(
+            "secret_server_key_last_four",
+            record.secret_server_key_last_four.clone(),
+        )
+        .fact(
+            "super_secret_admin_key_last_four",
+            record.super_secret_admin_key_last_four.clone(),
+        )
 }
 
 /// The last four characters of a key, for display.
@@ -202,23 +230,40 @@ pub struct CredentialChanges {
     pub revoke: bool,
 }
 
-/// Changes the credential `id` of `project` and returns it as stored afterwards; not found if
-/// the project has no such credential. The change is announced to the other nodes (storage
-/// does it in the same transaction); callers that cache project authentication clear it
-/// afterwards ([`Service::update_credential`]). A credential may revoke itself.
+/// Changes the credential `id` of `project`, records what `by` changed, and returns it as
+/// stored afterwards; not found if the project has no such credential. The change is announced
+/// to the other nodes (storage does it in the same transaction); callers that cache project
+/// authentication clear it afterwards ([`Service::update_credential`]). A credential may revoke
+/// itself.
 pub fn update_credential(
     conn: &mut DbConnection,
     project: ProjectId,
     id: Uuid,
     changes: CredentialChanges,
+    by: &AuditActor,
     now: EpochMillis,
 ) -> Result<ProjectCredentialRecord, ServiceError> {
     let update = CredentialUpdate {
         description: changes.description,
         revoke_at_millis: changes.revoke.then_some(now),
     };
-    project_credentials::update(conn, project, id, &update)
-        .map_err(|error| ServiceError::from(error).missing_as(NotFound::ProjectCredential))
+    conn.in_transaction_with(|conn| {
+        let before = project_credentials::get(conn, project, id)?;
+        let after = project_credentials::update(conn, project, id, &update)
+            .map_err(|error| ServiceError::from(error).missing_as(NotFound::ProjectCredential))?;
+        let before = before.ok_or(NotFound::ProjectCredential)?;
+        if before.description != after.description {
+            let change = credential_change(AuditAction::ProjectApiKeyUpdated, &after)
+                .fact("previous_description", before.description);
+            audit::record(conn, project, by, change, now)?;
+        }
+        if before.revoked_at_millis.is_none() && after.revoked_at_millis.is_some() {
+            let change = credential_change(AuditAction::ProjectApiKeyRevoked, &after)
+                .fact("revoked_at_millis", after.revoked_at_millis);
+            audit::record(conn, project, by, change, now)?;
+        }
+        Ok(after)
+    })
 }
 
 /// A project with its CORS settings, as the API and the CLI show it.
@@ -260,38 +305,73 @@ fn apply_cors(
     Ok(cors)
 }
 
-/// Creates a project as [`create_project`] does, with its CORS settings, in one transaction.
+/// Creates a project as [`create_project`] does, with its CORS settings, and records that `by`
+/// did, in one transaction.
 pub fn create_project_with_cors(
     conn: &mut DbConnection,
     display_name: &str,
     config: ProjectSwitches,
     cors: &CorsChanges,
+    by: &AuditActor,
     now: EpochMillis,
 ) -> Result<ProjectView, StorageError> {
     conn.in_transaction(|conn| {
         let project = create_project(conn, display_name, config, now)?;
         let cors = apply_cors(conn, project.id, cors, now)?;
-        Ok(ProjectView { project, cors })
+        let view = ProjectView { project, cors };
+        let change = project_change(AuditAction::ProjectCreated, &view);
+        audit::record(conn, view.project.id, by, change, now)?;
+        Ok(view)
     })
 }
 
-/// Changes a project's name, switches and CORS settings; not found if there is no such project.
-/// Callers that cache project authentication clear it afterwards ([`Service::update_project`]).
+/// The audit record of `action` on the project `view`: its name, switches and CORS settings.
+fn project_change(action: AuditAction, view: &ProjectView) -> Change {
+    let config = view.project.config;
+    Change::new(action, view.project.id)
+        .fact("display_name", view.project.display_name.clone())
+        .fact("allow_user_api_keys", config.allow_user_api_keys)
+        .fact("allow_team_api_keys", config.allow_team_api_keys)
+        .fact(
+            "client_team_creation_enabled",
+            config.client_team_creation_enabled,
+        )
+        .fact("allow_localhost", view.cors.allow_localhost)
+        .fact(
+            "trusted_domains",
+            view.cors
+                .domains
+                .iter()
+                .map(|domain| domain.domain.clone())
+                .collect::<Vec<_>>(),
+        )
+}
+
+/// Changes a project's name, switches and CORS settings, and records that `by` did (when
+/// anything changed); not found if there is no such project. Callers that cache project
+/// authentication clear it afterwards ([`Service::update_project`]).
 pub fn update_project(
     conn: &mut DbConnection,
     id: ProjectId,
     changes: &ProjectUpdate,
     cors: &CorsChanges,
+    by: &AuditActor,
     now: EpochMillis,
 ) -> Result<ProjectView, ServiceError> {
     conn.in_transaction_with(|conn| {
+        let before = find_project(conn, id)?;
         let project = projects::update(conn, id, changes).map_err(|error| {
             ServiceError::from(error).missing_as(NotFound::Project {
                 project_id: id.to_string(),
             })
         })?;
         let cors = apply_cors(conn, id, cors, now)?;
-        Ok(ProjectView { project, cors })
+        let view = ProjectView { project, cors };
+        if before.as_ref() != Some(&view) {
+            let change = project_change(AuditAction::ProjectUpdated, &view);
+            audit::record(conn, id, by, change, now)?;
+        }
+        Ok(view)
     })
 }
 
@@ -325,6 +405,7 @@ impl Service {
         display_name: String,
         config: ProjectSwitches,
         cors: CorsChanges,
+        by: AuditActor,
     ) -> Result<ProjectView, ServiceError> {
         let now = self.now();
         let view = self
@@ -334,6 +415,7 @@ impl Service {
                     &display_name,
                     config,
                     &cors,
+                    &by,
                     now,
                 )?)
             })
@@ -360,10 +442,11 @@ impl Service {
         id: ProjectId,
         changes: ProjectUpdate,
         cors: CorsChanges,
+        by: AuditActor,
     ) -> Result<ProjectView, ServiceError> {
         let now = self.now();
         let view = self
-            .run(move |_, conn| update_project(conn, id, &changes, &cors, now))
+            .run(move |_, conn| update_project(conn, id, &changes, &cors, &by, now))
             .await?;
         self.project_settings_changed();
         tracing::info!(project_id = %id, "project updated");
@@ -378,6 +461,7 @@ impl Service {
         description: String,
         expires_at_millis: Option<EpochMillis>,
         keys: CredentialKeys,
+        by: AuditActor,
     ) -> Result<IssuedCredential, ServiceError> {
         let now = self.now();
         let issued = self
@@ -395,6 +479,7 @@ impl Service {
                         &description,
                         expires_at_millis,
                         keys,
+                        &by,
                         now,
                     )?)
                 })
@@ -440,11 +525,12 @@ impl Service {
         project: ProjectId,
         id: Uuid,
         changes: CredentialChanges,
+        by: AuditActor,
     ) -> Result<ProjectCredentialRecord, ServiceError> {
         let now = self.now();
         let revoke = changes.revoke;
         let updated = self
-            .run(move |_, conn| update_credential(conn, project, id, changes, now))
+            .run(move |_, conn| update_credential(conn, project, id, changes, &by, now))
             .await;
         // Also after a failure: a commit that failed late may have landed.
         self.project_auth_cache().invalidate_all();
@@ -559,6 +645,11 @@ impl Service {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use keygate_storage::repo::audit_events::{self, AuditFilter};
+
+    fn by() -> AuditActor {
+        AuditActor::command_line("test")
+    }
 
     #[test]
     fn last_four_takes_the_last_four_characters() {
@@ -585,7 +676,7 @@ mod tests {
             let hasher = KeyHasher::sha256();
             let project = create_project(&mut conn, "Acme", ProjectSwitches::default(), 1_000).unwrap();
             let keys = CredentialKeys { publishable_client_key: false, ..CredentialKeys::ALL };
-            let issued = issue_credential(&mut conn, &hasher, project.id, "ci", None, keys, 1_000).unwrap();
+            let issued = issue_credential(&mut conn, &hasher, project.id, "ci", None, keys, &by(), 1_000).unwrap();
             let server = issued.secret_server_key.as_ref().unwrap().expose_secret();
             let admin = issued.super_secret_admin_key.as_ref().unwrap().expose_secret();
             let record = &issued.record;
@@ -596,17 +687,23 @@ mod tests {
             assert_eq!(find_credential(&mut conn, project.id, record.id).unwrap(), Some(record.clone()));
 
             let revoke = CredentialChanges { description: Some("leaked".to_owned()), revoke: true };
-            let revoked = update_credential(&mut conn, project.id, record.id, revoke.clone(), 2_000).unwrap();
+            let revoked = update_credential(&mut conn, project.id, record.id, revoke.clone(), &by(), 2_000).unwrap();
             assert_eq!(revoked.description, "leaked");
             assert_eq!(revoked.revoked_at_millis, Some(2_000));
             assert!(!revoked.lifetime().is_valid(2_000));
             // The first revocation wins.
-            let again = update_credential(&mut conn, project.id, record.id, revoke.clone(), 3_000).unwrap();
+            let again = update_credential(&mut conn, project.id, record.id, revoke.clone(), &by(), 3_000).unwrap();
             assert_eq!(again.revoked_at_millis, Some(2_000));
+            // Issued, described anew and revoked once: three events, the second revoke none.
+            let events = audit_events::list_page(&mut conn, project.id, &AuditFilter::default(), None, 10).unwrap();
+            let actions: Vec<&str> = events.iter().rev().map(|e| e.action.as_str()).collect();
+            assert_eq!(actions, ["project_api_key.created", "project_api_key.updated", "project_api_key.revoked"]);
+            assert!(events.iter().all(|e| e.object_id == record.id.to_string()));
+            assert!(events.iter().all(|e| !e.metadata.contains(&server[4..]) && !e.metadata.contains(&admin[4..])), "no key in the log");
             // Another project's credential is not found.
             let other = create_project(&mut conn, "Other", ProjectSwitches::default(), 1_000).unwrap();
             assert!(matches!(
-                update_credential(&mut conn, other.id, record.id, revoke, 3_000),
+                update_credential(&mut conn, other.id, record.id, revoke, &by(), 3_000),
                 Err(ServiceError::NotFound(NotFound::ProjectCredential))
             ));
         }
@@ -616,7 +713,7 @@ mod tests {
             let hasher = KeyHasher::sha256();
             let project = create_project(&mut conn, "Acme", ProjectSwitches::default(), 1_000).unwrap();
             let keys = CredentialKeys { super_secret_admin_key: false, ..CredentialKeys::ALL };
-            let issued = issue_credential(&mut conn, &hasher, project.id, "test", None, keys, 1_000).unwrap();
+            let issued = issue_credential(&mut conn, &hasher, project.id, "test", None, keys, &by(), 1_000).unwrap();
             assert!(issued.super_secret_admin_key.is_none());
             let client = issued.publishable_client_key.as_ref().unwrap();
             assert!(client.expose_secret().starts_with("pck_"));

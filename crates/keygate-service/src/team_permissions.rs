@@ -15,6 +15,7 @@ use keygate_storage::repo::team_permissions::{self, GrantFilter, GrantRecord};
 use keygate_storage::{DbConnection, StorageError};
 
 use crate::actor::Actor;
+use crate::audit::{self, AuditAction, AuditActor, Change};
 use crate::error::{NotFound, ServiceError};
 use crate::identity::{authorize, ensure_membership};
 use crate::team_standing::load_catalogue;
@@ -59,6 +60,19 @@ fn grant_record(
     }
 }
 
+/// The audit record of granting or revoking `grant`.
+fn grant_change(action: AuditAction, grant: &GrantRecord) -> Change {
+    let object = format!(
+        "{}/{}/{}",
+        grant.team_id, grant.user_id, grant.permission_id
+    );
+    Change::new(action, object)
+        .target(Some(grant.user_id))
+        .fact("team_id", grant.team_id.to_string())
+        .fact("user_id", grant.user_id.to_string())
+        .fact("permission_id", grant.permission_id.clone())
+}
+
 impl Service {
     /// Grants `permission_id` to `user_id` in `team_id`; returns what the member now holds.
     pub async fn grant_team_permission(
@@ -69,6 +83,7 @@ impl Service {
         permission_id: PermissionId,
     ) -> Result<HeldPermission, ServiceError> {
         let grant = grant_record(&actor, team_id, user_id, &permission_id);
+        let now = self.now();
         self.run(move |_, conn| {
             authorize(conn, &actor, &IdentityAction::GrantTeamPermission)?;
             conn.in_transaction_with(|conn| {
@@ -79,7 +94,10 @@ impl Service {
                     }
                     .into());
                 }
-                team_permissions::grant(conn, &grant)?;
+                if team_permissions::grant(conn, &grant)? {
+                    let change = grant_change(AuditAction::TeamPermissionGranted, &grant);
+                    audit::record(conn, grant.project_id, &AuditActor::of(&actor), change, now)?;
+                }
                 Ok::<_, ServiceError>(())
             })?;
             Ok(HeldPermission {
@@ -100,6 +118,7 @@ impl Service {
         permission_id: PermissionId,
     ) -> Result<(), ServiceError> {
         let grant = grant_record(&actor, team_id, user_id, &permission_id);
+        let now = self.now();
         self.run(move |_, conn| {
             authorize(conn, &actor, &IdentityAction::RevokeTeamPermission)?;
             conn.in_transaction_with(|conn| {
@@ -110,7 +129,15 @@ impl Service {
                         user_id: grant.user_id,
                         permission_id: grant.permission_id.clone(),
                     })
-                })
+                })?;
+                let change = grant_change(AuditAction::TeamPermissionRevoked, &grant);
+                Ok(audit::record(
+                    conn,
+                    grant.project_id,
+                    &AuditActor::of(&actor),
+                    change,
+                    now,
+                )?)
             })
         })
         .await

@@ -14,6 +14,7 @@ use keygate_storage::repo::{memberships, users};
 use keygate_storage::DbConnection;
 
 use crate::actor::Actor;
+use crate::audit::{self, AuditAction, AuditActor, Change};
 use crate::error::{NotFound, Refusal, ServiceError};
 use crate::identity::{add_member, authorize, ensure_user_exists};
 use crate::Service;
@@ -74,6 +75,7 @@ impl Service {
             server_metadata: team.server_metadata,
             created_at_millis: now,
         };
+        let by = AuditActor::of(&actor);
         self.run(move |_, conn| {
             conn.in_transaction_with(|conn| {
                 if let Some(limit) = team_cap {
@@ -90,6 +92,7 @@ impl Service {
                         record.id,
                         creator,
                         MembershipKind::Creator,
+                        &by,
                         now,
                     )?;
                 }
@@ -148,11 +151,22 @@ impl Service {
     /// Deletes the team `team_id` with everything that belongs to it; its API keys leave the
     /// check cache before this returns.
     pub async fn delete_team(&self, actor: Actor, team_id: TeamId) -> Result<(), ServiceError> {
+        let now = self.now();
         self.run(move |service, conn| {
             authorize(conn, &actor, &IdentityAction::DeleteTeam { team_id })?;
             service
                 .write_keys(conn, |write| {
-                    Ok(teams::delete(write, actor.project, team_id)?)
+                    let deleted_keys = teams::delete(write, actor.project, team_id)?;
+                    let change = Change::new(AuditAction::TeamDeleted, team_id)
+                        .fact("deleted_api_keys", deleted_keys);
+                    let by = AuditActor::of(&actor);
+                    Ok(audit::record(
+                        write.conn(),
+                        actor.project,
+                        &by,
+                        change,
+                        now,
+                    )?)
                 })
                 .map_err(|error| error.missing_as(NotFound::Team { team_id }))
         })

@@ -16,6 +16,7 @@ use keygate_storage::repo::users::{self, UserRecord, UserUpdate};
 use keygate_storage::{DbConnection, StorageError};
 
 use crate::actor::Actor;
+use crate::audit::{self, AuditAction, AuditActor, Change};
 use crate::error::{Conflict, NotFound, Refusal, ServiceError};
 use crate::identity::{authorize, ensure_membership, load_user};
 use crate::Service;
@@ -196,11 +197,23 @@ impl Service {
         } else {
             IdentityAction::DeleteUser
         };
+        let now = self.now();
         self.run(move |service, conn| {
             authorize(conn, &actor, &action)?;
             service
                 .write_keys(conn, |write| {
-                    Ok(users::delete(write, actor.project, user_id)?)
+                    let deleted_keys = users::delete(write, actor.project, user_id)?;
+                    let change = Change::new(AuditAction::UserDeleted, user_id)
+                        .target(Some(user_id))
+                        .fact("deleted_api_keys", deleted_keys);
+                    let by = AuditActor::of(&actor);
+                    Ok(audit::record(
+                        write.conn(),
+                        actor.project,
+                        &by,
+                        change,
+                        now,
+                    )?)
                 })
                 .map_err(|error| error.missing_as(NotFound::User))
         })

@@ -157,6 +157,63 @@ diesel::table! {
         body_html -> Text,
         created_at_millis -> BigInt,
         sent_at_millis -> Nullable<BigInt>,
+        attempts -> Integer,
+        next_attempt_at_millis -> BigInt,
+        claimed_at_millis -> Nullable<BigInt>,
+        failed_at_millis -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        project_id -> Text,
+        url -> Text,
+        description -> Text,
+        event_types -> Text,
+        disabled -> Bool,
+        created_at_millis -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        project_id -> Text,
+        endpoint_id -> Text,
+        dedupe_key -> Text,
+        event_type -> Text,
+        payload -> Text,
+        created_at_millis -> BigInt,
+        attempts -> Integer,
+        next_attempt_at_millis -> BigInt,
+        claimed_at_millis -> Nullable<BigInt>,
+        delivered_at_millis -> Nullable<BigInt>,
+        failed_at_millis -> Nullable<BigInt>,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+diesel::allow_tables_to_appear_in_same_query!(webhook_deliveries, webhook_endpoints);
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        project_id -> Text,
+        created_at_millis -> BigInt,
+        action -> Text,
+        object_type -> Text,
+        object_id -> Text,
+        actor_type -> Text,
+        actor_user_id -> Nullable<Text>,
+        actor_label -> Nullable<Text>,
+        target_user_id -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        client_address -> Nullable<Text>,
+        metadata -> Text,
     }
 }
 

@@ -2,6 +2,7 @@
 //! one `web::resource` per path (so a wrong method on a known path answers 405).
 
 pub mod api_keys;
+pub mod audit_log;
 pub mod health;
 mod identity_fields;
 mod identity_objects;
@@ -27,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     api_keys::configure(cfg);
     projects::configure(cfg);
     project_keys::configure(cfg);
+    audit_log::configure(cfg);
     users::configure(cfg);
     sessions::configure(cfg);
     teams::configure(cfg);

@@ -39,6 +39,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use keygate_domain::{ProjectId, ProjectSwitches};
 use keygate_permissions::{AccessType, Denial};
+use keygate_service::audit::AuditActor;
 use keygate_service::projects::{CorsChanges, CredentialChanges, CredentialKeys, ProjectView};
 use keygate_service::records::{ProjectRecord, ProjectUpdate};
 use keygate_service::NotFound;
@@ -135,7 +136,7 @@ fn require_admin(auth: &RequestAuth) -> Result<(), ApiError> {
 async fn create(
     request: HttpRequest,
     body: RequestBody,
-    _operator: Operator,
+    operator: Operator,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let mut check = RequestCheck::new(&request);
@@ -155,7 +156,12 @@ async fn create(
     };
     let view = state
         .service()
-        .create_project(display_name, switches, config.cors())
+        .create_project(
+            display_name,
+            switches,
+            config.cors(),
+            operator.audit_actor(),
+        )
         .await?;
     json_response(StatusCode::CREATED, &ProjectObject::new(&view))
 }
@@ -204,17 +210,38 @@ async fn update_current(
     };
     let view = state
         .service()
-        .update_project(auth.project_id(), changes, config.cors())
+        .update_project(
+            auth.project_id(),
+            changes,
+            config.cors(),
+            AuditActor::of(&auth.actor()),
+        )
         .await?;
     json_response(StatusCode::OK, &ProjectObject::new(&view))
 }
 
-/// The project the request manages (its credentials, or its keys across owners): admin access
-/// to it, or the operator naming it.
+/// A project as its manager reaches it: the project and who manages it.
+pub(super) struct ManagedProject {
+    /// The project, as stored.
+    pub project: Arc<ProjectRecord>,
+    /// The admin or the operator, as the audit log names them.
+    pub manager: AuditActor,
+}
+
+impl std::ops::Deref for ManagedProject {
+    type Target = ProjectRecord;
+
+    fn deref(&self) -> &ProjectRecord {
+        &self.project
+    }
+}
+
+/// The project the request manages (its credentials, its keys across owners, its audit log):
+/// admin access to it, or the operator naming it.
 pub(super) async fn managed_project(
     request: &HttpRequest,
     state: &AppState,
-) -> Result<Arc<ProjectRecord>, ApiError> {
+) -> Result<ManagedProject, ApiError> {
     let headers = request.headers();
     let present =
         |header: &StackHeader| stack_header(headers, header).is_some_and(|v| !v.is_empty());
@@ -223,7 +250,7 @@ pub(super) async fn managed_project(
         || present(&SECRET_SERVER_KEY)
         || present(&SUPER_SECRET_ADMIN_KEY);
     if !project_caller && headers.contains_key(AUTHORIZATION) {
-        authenticate_operator(request, state)?;
+        let operator = authenticate_operator(request, state)?;
         let project_id_text = stack_header(headers, &PROJECT_ID)
             .map(|v| v.into_owned())
             .unwrap_or_default();
@@ -232,13 +259,20 @@ pub(super) async fn managed_project(
         };
         let project_id: ProjectId = project_id_text.parse().map_err(|_| not_found())?;
         let project = state.service().project(project_id).await?;
-        return project.map(Arc::new).ok_or_else(|| not_found().into());
+        let project = project.map(Arc::new).ok_or_else(not_found)?;
+        return Ok(ManagedProject {
+            project,
+            manager: operator.audit_actor(),
+        });
     }
     let auth = authenticate(request, state)
         .await?
         .ok_or(KnownError::AccessTypeRequired)?;
     require_admin(&auth)?;
-    Ok(auth.project)
+    Ok(ManagedProject {
+        manager: AuditActor::of(&auth.actor()),
+        project: auth.project,
+    })
 }
 
 /// `POST /api/v1/internal/api-keys`.
@@ -269,7 +303,13 @@ async fn create_credential(
 
     let issued = state
         .service()
-        .issue_credential(project.id, description, expires_at_millis, keys)
+        .issue_credential(
+            project.id,
+            description,
+            expires_at_millis,
+            keys,
+            project.manager,
+        )
         .await?;
     json_response(StatusCode::OK, &CredentialObject::new(&issued))
 }
@@ -328,7 +368,7 @@ async fn update_credential(
     let (changes, id, ()) = check.finish((changes, id, query))?;
     let updated = state
         .service()
-        .update_credential(project.id, id, changes)
+        .update_credential(project.id, id, changes, project.manager)
         .await?;
     json_response(StatusCode::OK, &CredentialReadObject::new(&updated))
 }

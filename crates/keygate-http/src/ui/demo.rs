@@ -30,6 +30,7 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use keygate_service::audit::AuditActor;
 use keygate_service::demo::DemoSession;
 use keygate_service::html::escape_html;
 use keygate_service::projects::CredentialKeys;
@@ -228,6 +229,7 @@ async fn demo_client_key(
                 secret_server_key: false,
                 super_secret_admin_key: false,
             },
+            AuditActor::system("demo sign-in"),
         )
         .await?;
     let key = issued.publishable_client_key.ok_or_else(|| {

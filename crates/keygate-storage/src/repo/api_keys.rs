@@ -339,6 +339,15 @@ pub fn update_description(
     .try_into()
 }
 
+/// A key after [`revoke`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revoked {
+    /// The key as stored afterwards.
+    pub key: ApiKey,
+    /// Whether this call revoked it (`false`: it was revoked before, and keeps that instant).
+    pub by_this_call: bool,
+}
+
 /// Revokes the key at `now` unless it already is revoked (the first time is kept; there is no
 /// un-revoke) and returns it; [`StorageError::NotFound`] if the project has no such key.
 pub fn revoke(
@@ -346,7 +355,7 @@ pub fn revoke(
     project: ProjectId,
     id: ApiKeyId,
     now: EpochMillis,
-) -> Result<ApiKey, StorageError> {
+) -> Result<Revoked, StorageError> {
     write.changed([id]);
     let conn = write.conn();
     let this_key = api_keys::table
@@ -361,6 +370,7 @@ pub fn revoke(
     .returning(ROW_COLUMNS)
     .get_result::<ApiKeyRow>(conn)
     .optional()?;
+    let by_this_call = revoked_now.is_some();
     let row = match revoked_now {
         Some(row) => row,
         None => this_key
@@ -368,7 +378,10 @@ pub fn revoke(
             .get_result(conn)
             .map_err(StorageError::not_found_as("API key"))?,
     };
-    row.try_into()
+    Ok(Revoked {
+        key: row.try_into()?,
+        by_this_call,
+    })
 }
 
 /// When each of `ids` was last used, for those used at all (keys of any project; ids without a
@@ -655,10 +668,12 @@ mod tests {
             let key = insert_api_key(&mut conn, project, Owner::Team(team), 1);
 
             let revoked = write_keys_uncached(&mut conn, |w| revoke(w, project, key.id, 5_000)).unwrap();
-            assert_eq!(revoked, ApiKey { manually_revoked_at_millis: Some(5_000), ..key.clone() });
+            assert!(revoked.by_this_call);
+            assert_eq!(revoked.key, ApiKey { manually_revoked_at_millis: Some(5_000), ..key.clone() });
             let again = write_keys_uncached(&mut conn, |w| revoke(w, project, key.id, 9_000)).unwrap();
-            assert_eq!(again.manually_revoked_at_millis, Some(5_000));
-            assert_eq!(get_by_id(&mut conn, key.id).unwrap(), Some(revoked));
+            assert!(!again.by_this_call, "the first revocation wins");
+            assert_eq!(again.key.manually_revoked_at_millis, Some(5_000));
+            assert_eq!(get_by_id(&mut conn, key.id).unwrap(), Some(revoked.key));
 
             let other_project = insert_project(&mut conn).id;
             for (project, id) in [(other_project, key.id), (project, ApiKeyId::new_random())] {
@@ -689,7 +704,7 @@ mod tests {
 
             // The key itself is untouched, and revoking still returns it whole.
             assert_eq!(get(&mut conn, project, used.id).unwrap(), Some(used.clone()));
-            assert_eq!(write_keys_uncached(&mut conn, |w| revoke(w, project, used.id, 8_000)).unwrap().id, used.id);
+            assert_eq!(write_keys_uncached(&mut conn, |w| revoke(w, project, used.id, 8_000)).unwrap().key.id, used.id);
             // Many ids at once, beyond one statement's chunk.
             let many: Vec<ApiKeyId> = (0..1_200).map(|_| ApiKeyId::new_random()).collect();
             assert_eq!(last_used(&mut conn, &many).unwrap().len(), 0);

@@ -1,6 +1,7 @@
 //! One module per table group; each maps typed records to rows and back, nothing more.
 
 pub mod api_keys;
+pub mod audit_events;
 pub mod memberships;
 pub mod notification_outbox;
 pub mod project_cors;
@@ -11,3 +12,4 @@ pub mod sessions;
 pub mod team_permissions;
 pub mod teams;
 pub mod users;
+pub mod webhooks;

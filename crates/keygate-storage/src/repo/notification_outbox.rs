@@ -108,13 +108,204 @@ pub fn insert(conn: &mut DbConnection, notice: &NotificationRecord) -> Result<bo
     Ok(inserted == 1)
 }
 
-/// Up to `limit` notices not sent yet, of every project, oldest first (ties by id).
+/// A notice claimed for one delivery attempt by [`claim_due`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedNotice {
+    /// The notice.
+    pub notice: NotificationRecord,
+    /// Which attempt this is (1 for the first).
+    pub attempt: u32,
+}
+
+/// What [`claim_due`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DueNotices {
+    /// Claimed for an attempt now: send each, then record the outcome.
+    pub claimed: Vec<ClaimedNotice>,
+    /// Notices whose previous claim ran out with no outcome (the claiming node stopped while
+    /// sending): marked failed here, never sent again, so no recipient is told twice.
+    pub abandoned: usize,
+}
+
+/// Claims up to `limit` due notices (`next_attempt_at_millis <= now`, neither sent nor
+/// failed), oldest first, for one attempt each: their attempt count goes up and they are not
+/// due again until `now + lease_millis`. On Postgres the rows are read `FOR UPDATE SKIP
+/// LOCKED`, so nodes sharing the database claim different notices; the update re-checks that
+/// each is still due, so a notice is never claimed twice at once on either backend. A due
+/// notice that was claimed before and has no outcome is marked failed instead (see
+/// [`DueNotices::abandoned`]).
+pub fn claim_due(
+    conn: &mut DbConnection,
+    now: EpochMillis,
+    lease_millis: i64,
+    limit: u32,
+) -> Result<DueNotices, StorageError> {
+    use notification_outbox::dsl as o;
+    conn.in_transaction(|conn| {
+        let due = o::notification_outbox
+            .filter(o::sent_at_millis.is_null())
+            .filter(o::failed_at_millis.is_null())
+            .filter(o::next_attempt_at_millis.le(now))
+            .order((o::next_attempt_at_millis.asc(), o::id.asc()))
+            .limit(i64::from(limit))
+            .select((o::id, o::claimed_at_millis));
+        let rows: Vec<(String, Option<i64>)> = match conn {
+            DbConnection::Sqlite(conn) => due.load(conn)?,
+            DbConnection::Postgres(conn) => due.for_update().skip_locked().load(conn)?,
+        };
+        let (abandoned, fresh): (Vec<_>, Vec<_>) =
+            rows.into_iter().partition(|(_, claimed)| claimed.is_some());
+        let abandoned_ids: Vec<String> = abandoned.into_iter().map(|(id, _)| id).collect();
+        let abandoned = diesel::update(
+            o::notification_outbox
+                .filter(o::id.eq_any(&abandoned_ids))
+                .filter(o::sent_at_millis.is_null())
+                .filter(o::failed_at_millis.is_null()),
+        )
+        .set((
+            o::failed_at_millis.eq(now),
+            o::claimed_at_millis.eq(None::<i64>),
+            o::last_error.eq(Some(
+                "the node stopped while sending; not sent again (at most once)",
+            )),
+        ))
+        .execute(conn)?;
+        let fresh_ids: Vec<String> = fresh.into_iter().map(|(id, _)| id).collect();
+        diesel::update(
+            o::notification_outbox
+                .filter(o::id.eq_any(&fresh_ids))
+                .filter(o::sent_at_millis.is_null())
+                .filter(o::failed_at_millis.is_null())
+                .filter(o::next_attempt_at_millis.le(now)),
+        )
+        .set((
+            o::claimed_at_millis.eq(Some(now)),
+            o::attempts.eq(o::attempts + 1),
+            o::next_attempt_at_millis.eq(now.saturating_add(lease_millis)),
+        ))
+        .execute(conn)?;
+        // The rows this transaction just claimed (locked by it on Postgres; SQLite has one
+        // writer), read back.
+        let claimed: Vec<(NotificationRow, i32)> = o::notification_outbox
+            .filter(o::id.eq_any(&fresh_ids))
+            .filter(o::claimed_at_millis.eq(Some(now)))
+            .filter(o::next_attempt_at_millis.eq(now.saturating_add(lease_millis)))
+            .select((NotificationRow::as_select(), o::attempts))
+            .load(conn)?;
+        let mut claimed = claimed
+            .into_iter()
+            .map(|(row, attempts)| {
+                Ok(ClaimedNotice {
+                    notice: NotificationRecord::try_from(row)?,
+                    attempt: u32::try_from(attempts).unwrap_or(0),
+                })
+            })
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        claimed.sort_by_key(|c| (c.notice.created_at_millis, c.notice.id));
+        Ok(DueNotices { claimed, abandoned })
+    })
+}
+
+/// How a delivery attempt of a notice ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoticeOutcome {
+    /// Accepted by the mail server.
+    Sent,
+    /// Refused or unreachable; try again at this instant.
+    RetryAt {
+        /// When the notice is due again.
+        at: EpochMillis,
+        /// Why this attempt failed.
+        error: String,
+    },
+    /// Refused for good, or out of attempts.
+    Failed {
+        /// Why.
+        error: String,
+    },
+}
+
+/// Records how the attempt on the notice `id` ended, at `now`, and releases its claim.
+pub fn record_outcome(
+    conn: &mut DbConnection,
+    id: Uuid,
+    outcome: &NoticeOutcome,
+    now: EpochMillis,
+) -> Result<(), StorageError> {
+    use notification_outbox::dsl as o;
+    let row = o::notification_outbox.filter(o::id.eq(id.to_string()));
+    let released = o::claimed_at_millis.eq(None::<i64>);
+    match outcome {
+        NoticeOutcome::Sent => diesel::update(row)
+            .set((
+                o::sent_at_millis.eq(Some(now)),
+                released,
+                o::last_error.eq(None::<String>),
+            ))
+            .execute(conn)?,
+        NoticeOutcome::RetryAt { at, error } => diesel::update(row)
+            .set((
+                o::next_attempt_at_millis.eq(*at),
+                released,
+                o::last_error.eq(Some(error)),
+            ))
+            .execute(conn)?,
+        NoticeOutcome::Failed { error } => diesel::update(row)
+            .set((
+                o::failed_at_millis.eq(Some(now)),
+                released,
+                o::last_error.eq(Some(error)),
+            ))
+            .execute(conn)?,
+    };
+    Ok(())
+}
+
+/// A notice with its delivery state, as an operator inspects it.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct NoticeDelivery {
+    /// The notice's id.
+    pub id: String,
+    /// Where it goes.
+    pub recipient_email: String,
+    /// How many attempts were made.
+    pub attempts: i32,
+    /// When it was sent, if it was.
+    pub sent_at_millis: Option<i64>,
+    /// When it was given up, if it was.
+    pub failed_at_millis: Option<i64>,
+    /// Why the last attempt failed, if it did.
+    pub last_error: Option<String>,
+}
+
+/// The delivery state of the notice with `dedupe_key`, if there is one.
+pub fn delivery_of(
+    conn: &mut DbConnection,
+    dedupe_key: &str,
+) -> Result<Option<NoticeDelivery>, StorageError> {
+    use notification_outbox::dsl as o;
+    Ok(o::notification_outbox
+        .filter(o::dedupe_key.eq(dedupe_key))
+        .select((
+            o::id,
+            o::recipient_email,
+            o::attempts,
+            o::sent_at_millis,
+            o::failed_at_millis,
+            o::last_error,
+        ))
+        .get_result(conn)
+        .optional()?)
+}
+
+/// Up to `limit` notices neither sent nor failed, of every project, oldest first (ties by id).
 pub fn list_pending(
     conn: &mut DbConnection,
     limit: u32,
 ) -> Result<Vec<NotificationRecord>, StorageError> {
     notification_outbox::table
         .filter(notification_outbox::sent_at_millis.is_null())
+        .filter(notification_outbox::failed_at_millis.is_null())
         .order((
             notification_outbox::created_at_millis.asc(),
             notification_outbox::id.asc(),
@@ -127,11 +318,12 @@ pub fn list_pending(
         .collect()
 }
 
-/// How many notices are not sent yet, counting at most `cap` (a bounded read of their ids,
-/// for metrics sampled at scrape time: a huge backlog costs no more than `cap` rows).
+/// How many notices are neither sent nor failed, counting at most `cap` (a bounded read of
+/// their ids, for metrics sampled at scrape time: a huge backlog costs no more than `cap` rows).
 pub fn count_pending(conn: &mut DbConnection, cap: u32) -> Result<u32, StorageError> {
     let ids: Vec<String> = notification_outbox::table
         .filter(notification_outbox::sent_at_millis.is_null())
+        .filter(notification_outbox::failed_at_millis.is_null())
         .select(notification_outbox::id)
         .limit(i64::from(cap))
         .load(conn)?;
@@ -159,6 +351,46 @@ mod tests {
     }
 
     crate::backend_tests! {
+        fn due_notices_are_claimed_once_retried_and_never_sent_twice(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let first = notice(project, "a", 100);
+            let second = notice(project, "b", 200);
+            insert(&mut conn, &first).unwrap();
+            insert(&mut conn, &second).unwrap();
+
+            // Both are due at once (next attempt 0); one claim takes them, the next finds none.
+            let due = claim_due(&mut conn, 1_000, 60_000, 10).unwrap();
+            assert_eq!(due.claimed.iter().map(|c| (&c.notice.dedupe_key[..], c.attempt)).collect::<Vec<_>>(), [("a", 1), ("b", 1)]);
+            assert_eq!(due.abandoned, 0);
+            assert_eq!(claim_due(&mut conn, 2_000, 60_000, 10).unwrap(), DueNotices::default());
+
+            record_outcome(&mut conn, first.id, &NoticeOutcome::Sent, 1_500).unwrap();
+            record_outcome(&mut conn, second.id, &NoticeOutcome::RetryAt { at: 5_000, error: "421 busy".into() }, 1_500).unwrap();
+            assert_eq!(count_pending(&mut conn, 10).unwrap(), 1);
+            let retried = claim_due(&mut conn, 5_000, 60_000, 10).unwrap();
+            assert_eq!(retried.claimed.len(), 1);
+            assert_eq!((retried.claimed[0].notice.id, retried.claimed[0].attempt), (second.id, 2));
+            let state = delivery_of(&mut conn, "b").unwrap().unwrap();
+            assert_eq!((state.attempts, state.last_error.as_deref()), (2, Some("421 busy")));
+
+            // The node stops mid-send: after the lease the notice is marked failed, not resent.
+            let abandoned = claim_due(&mut conn, 70_000, 60_000, 10).unwrap();
+            assert!(abandoned.claimed.is_empty());
+            assert_eq!(abandoned.abandoned, 1);
+            let state = delivery_of(&mut conn, "b").unwrap().unwrap();
+            assert_eq!(state.failed_at_millis, Some(70_000));
+            assert_eq!(count_pending(&mut conn, 10).unwrap(), 0);
+            assert_eq!(delivery_of(&mut conn, "a").unwrap().unwrap().sent_at_millis, Some(1_500));
+
+            let third = notice(project, "c", 300);
+            insert(&mut conn, &third).unwrap();
+            claim_due(&mut conn, 80_000, 60_000, 10).unwrap();
+            record_outcome(&mut conn, third.id, &NoticeOutcome::Failed { error: "550 no such user".into() }, 80_001).unwrap();
+            assert_eq!(delivery_of(&mut conn, "c").unwrap().unwrap().last_error.as_deref(), Some("550 no such user"));
+            assert!(claim_due(&mut conn, 999_999, 60_000, 10).unwrap().claimed.is_empty());
+        }
+
         fn stores_notices_and_lists_pending_ones_oldest_first(db) {
             let mut conn = db.conn();
             let project = insert_project(&mut conn).id;

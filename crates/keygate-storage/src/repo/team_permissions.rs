@@ -204,13 +204,13 @@ pub fn list_definitions(
         .collect())
 }
 
-/// Grants the permission; granting it again changes nothing (upsert). The user must be a member
-/// of the team and the permission defined in the project, else
-/// [`StorageError::ForeignKeyViolation`].
-pub fn grant(conn: &mut DbConnection, grant: &GrantRecord) -> Result<(), StorageError> {
+/// Grants the permission; granting it again changes nothing (upsert). Returns whether this call
+/// granted it. The user must be a member of the team and the permission defined in the project,
+/// else [`StorageError::ForeignKeyViolation`].
+pub fn grant(conn: &mut DbConnection, grant: &GrantRecord) -> Result<bool, StorageError> {
     let row = GrantRow::from(grant);
     // The multi-backend connection has no ON CONFLICT support, but both backends do.
-    match conn {
+    let inserted = match conn {
         DbConnection::Sqlite(conn) => diesel::insert_into(team_permission_grants::table)
             .values(&row)
             .on_conflict_do_nothing()
@@ -220,7 +220,7 @@ pub fn grant(conn: &mut DbConnection, grant: &GrantRecord) -> Result<(), Storage
             .on_conflict_do_nothing()
             .execute(conn)?,
     };
-    Ok(())
+    Ok(inserted == 1)
 }
 
 /// Takes the permission back; [`StorageError::NotFound`] if it was not granted.

@@ -178,14 +178,16 @@ pub fn update(
     .try_into()
 }
 
-/// Deletes the team with everything that belongs to it; [`StorageError::NotFound`] if the
+/// Deletes the team with everything that belongs to it and returns how many API keys went with
+/// it; [`StorageError::NotFound`] if the
 /// project has no such team.
 pub fn delete(
     write: &mut KeyWrite<'_>,
     project: ProjectId,
     id: TeamId,
-) -> Result<(), StorageError> {
+) -> Result<usize, StorageError> {
     let keys = api_keys::list_ids_for_owner(write.conn(), project, Owner::Team(id))?;
+    let deleted_keys = keys.len();
     write.changed(keys);
     let deleted = diesel::delete(
         teams::table
@@ -196,7 +198,7 @@ pub fn delete(
     if deleted == 0 {
         return Err(StorageError::NotFound { entity: "team" });
     }
-    Ok(())
+    Ok(deleted_keys)
 }
 
 /// Every team of the project, oldest first (ties by id).

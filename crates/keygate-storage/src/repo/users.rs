@@ -258,20 +258,22 @@ pub fn update(
         .try_into()
 }
 
-/// Deletes the user with everything that belongs to them; [`StorageError::NotFound`] if the
+/// Deletes the user with everything that belongs to them and returns how many API keys went
+/// with them; [`StorageError::NotFound`] if the
 /// project has no such user.
 pub fn delete(
     write: &mut KeyWrite<'_>,
     project: ProjectId,
     id: UserId,
-) -> Result<(), StorageError> {
+) -> Result<usize, StorageError> {
     let keys = api_keys::list_ids_for_owner(write.conn(), project, Owner::User(id))?;
+    let deleted_keys = keys.len();
     write.changed(keys);
     let deleted = diesel::delete(user_row(project, id)).execute(write.conn())?;
     if deleted == 0 {
         return Err(StorageError::NotFound { entity: "user" });
     }
-    Ok(())
+    Ok(deleted_keys)
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::input::read_api_key_body;
+use crate::auth::request_origin;
 use crate::request_body::RequestBody;
 use crate::responses::json_response;
 use crate::state::AppState;
@@ -31,6 +32,10 @@ pub(super) async fn revoke(
     let presented = check.body(&body, read_api_key_body);
     let query = check.query(|_| ());
     let (presented, ()) = check.finish((presented, query))?;
-    state.service().revoke_leaked_api_key(&presented).await?;
+    let origin = request_origin(&request, &state, None);
+    state
+        .service()
+        .revoke_leaked_api_key(&presented, origin)
+        .await?;
     json_response(StatusCode::OK, &json!({"success": true}))
 }

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use actix_web::test::TestRequest;
 use keygate_domain::{ProjectId, ProjectSwitches, UserId};
+use keygate_service::audit::AuditActor;
 use keygate_service::demo::{remember_demo_project, DEMO_USER_EMAIL};
 use keygate_service::projects::{create_project, update_project, CorsChanges};
 use keygate_storage::repo::projects::ProjectUpdate;
@@ -320,7 +321,8 @@ crate::http_tests! {
                 display_name: Some("renamed".to_owned()),
                 ..ProjectUpdate::default()
             };
-            update_project(&mut conn, project, &rename, &CorsChanges::default(), app.now())
+            let by = AuditActor::command_line("test");
+            update_project(&mut conn, project, &rename, &CorsChanges::default(), &by, app.now())
                 .expect("rename");
             let config = ProjectSwitches {
                 allow_user_api_keys: true,

@@ -180,6 +180,12 @@ crate::http_tests! {
             assert!(stored.iter().any(|v| v.column == "key_hash" && v.bytes == record.hash.as_bytes()));
         }
         assert!(stored.iter().any(|v| v.table == "notification_outbox" && v.column == "subject"));
+        // The audit log is scanned too: every create, revoke and the scanner's revoke is in it.
+        let audited = stored
+            .iter()
+            .filter(|v| v.table == "audit_events" && v.column == "action")
+            .count();
+        assert!(audited > created.len(), "{audited} events");
     }
 
     fn no_log_line_holds_a_full_key(app) {
