@@ -8,6 +8,7 @@ mod audit;
 mod harness;
 mod key_cache;
 mod metrics;
+mod notifications;
 
 use std::time::Duration;
 

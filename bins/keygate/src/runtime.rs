@@ -1,10 +1,11 @@
 //! What every command that touches the database shares: opening it (pending migrations are
 //! applied first, so a new version of keygate upgrades its schema by starting), the hasher for
-//! stored secrets, and the access-token secret.
+//! stored secrets, the access-token secret and the webhook signing root.
 
 use anyhow::Context;
 use keygate_domain::{EpochMillis, KeyHasher};
 use keygate_http::access_token::AccessTokenSecret;
+use keygate_service::webhooks::WebhookSecrets;
 use keygate_storage::repo::server_secrets;
 use keygate_storage::{Database, PoolOptions};
 
@@ -94,16 +95,53 @@ pub fn access_token_secret(
 /// its version, so the same pepper never yields this key for anything else.
 const SIGNING_KEY_LABEL: &[u8] = b"keygate access-token signing key v1";
 
+/// The same for the webhook signing root.
+const WEBHOOK_ROOT_LABEL: &[u8] = b"keygate webhook signing root v1";
+
+/// The server secret the webhook signing root is derived from.
+pub const WEBHOOK_ROOT_SECRET_NAME: &str = "webhook_signing_root";
+
 /// The access-token signing key under a pepper:
 /// HMAC-SHA-256(pepper, [`SIGNING_KEY_LABEL`] ‖ stored secret), 32 bytes.
 pub fn peppered_signing_key(pepper: &[u8], stored_secret: &[u8]) -> Vec<u8> {
+    peppered(pepper, SIGNING_KEY_LABEL, stored_secret).to_vec()
+}
+
+/// HMAC-SHA-256(pepper, `label` ‖ stored secret).
+fn peppered(pepper: &[u8], label: &[u8], stored_secret: &[u8]) -> [u8; 32] {
     use hmac::{Hmac, Mac};
     // HMAC takes keys of any length.
     let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(pepper)
         .unwrap_or_else(|_| unreachable!("HMAC accepts keys of every length"));
-    mac.update(SIGNING_KEY_LABEL);
+    mac.update(label);
     mac.update(stored_secret);
-    mac.finalize().into_bytes().to_vec()
+    mac.finalize().into_bytes().into()
+}
+
+/// The webhook signing root every node of the deployment shares: 32 random bytes generated
+/// once and stored (`server_secrets`), and with `auth.pepper` set, HMAC-SHA-256(pepper, label ‖
+/// stored bytes) — so, as for access tokens, a copy of the database alone signs no webhook.
+pub fn webhook_secrets(
+    settings: &Settings,
+    database: &Database,
+    now: EpochMillis,
+) -> anyhow::Result<WebhookSecrets> {
+    let mut candidate = [0_u8; 32];
+    getrandom::fill(&mut candidate)
+        .map_err(|error| anyhow::anyhow!("could not generate the webhook signing root: {error}"))?;
+    let mut conn = database.get()?;
+    let stored =
+        server_secrets::get_or_insert(&mut conn, WEBHOOK_ROOT_SECRET_NAME, &candidate, now)
+            .context("could not read or store the webhook signing root")?;
+    let stored: [u8; 32] = stored.value.as_slice().try_into().map_err(|_| {
+        anyhow::anyhow!(
+            "the webhook signing root stored in the database (table server_secrets) is unusable: not 32 bytes"
+        )
+    })?;
+    Ok(WebhookSecrets::new(match settings.auth.pepper.expose() {
+        Some(pepper) => peppered(pepper.as_bytes(), WEBHOOK_ROOT_LABEL, &stored),
+        None => stored,
+    }))
 }
 
 #[cfg(test)]

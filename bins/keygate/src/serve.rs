@@ -21,6 +21,7 @@ use keygate_http::{AppConfig, AppState};
 use keygate_service::audit::AuditSettings;
 use keygate_service::check_cache::CheckCacheSettings;
 use keygate_service::clock::{now_millis, system_clock};
+use keygate_service::delivery::{Deliverer, DeliveryWorker};
 use keygate_service::key_usage::{UsageFlusher, DEFAULT_FLUSH_INTERVAL};
 use keygate_service::metrics::ListenerState;
 use keygate_service::project_auth_cache::ProjectAuthCacheSettings;
@@ -29,7 +30,7 @@ use keygate_storage::key_changes;
 use keygate_storage::Backend;
 
 use crate::first_start;
-use crate::runtime::{access_token_secret, key_hasher, open_database};
+use crate::runtime::{access_token_secret, key_hasher, open_database, webhook_secrets};
 use crate::settings::{DemoSignInSetting, Settings};
 
 /// Runs the server until a shutdown signal.
@@ -67,6 +68,7 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
             "no operator token is set (KEYGATE_OPERATOR_TOKEN): the operator endpoints refuse every request; manage projects with `keygate project …`"
         );
     }
+    let database_for_secrets = database.clone();
     let state = AppState::new(AppConfig {
         database,
         hasher,
@@ -109,6 +111,7 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
             max_client_teams_per_user: settings.limits.max_client_teams_per_user,
             max_page_size: settings.limits.max_page_size,
             max_credentials_per_project: settings.limits.max_credentials_per_project,
+            max_webhooks_per_project: settings.limits.max_webhooks_per_project,
         },
         BodyLimits {
             max_body_bytes: settings.limits.max_body_bytes,
@@ -117,7 +120,19 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
         },
     )
     .with_rate_limits(&settings.rate_limits.to_http()?)
-    .with_refresh_token_rotation(settings.refresh_tokens.rotation);
+    .with_refresh_token_rotation(settings.refresh_tokens.rotation)
+    .with_webhook_secrets(webhook_secrets(
+        &settings,
+        &database_for_secrets,
+        now_millis(),
+    )?);
+    // Built here, outside the async runtime: its blocking HTTP client must live on plain threads.
+    let deliverer = Deliverer::new(settings.notifications.delivery())?;
+    if settings.notifications.smtp_url.expose().is_none() {
+        tracing::info!(
+            "no SMTP server is set (KEYGATE_NOTIFICATIONS__SMTP_URL): e-mails wait in the outbox; webhooks are delivered"
+        );
+    }
     let (state, metrics_listener) = metrics(state, &settings)?;
     follow_key_changes(&state, &settings);
     // The first one-time link (each use prints the next); none when the demo sign-in is off.
@@ -125,6 +140,7 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
 
     actix_web::rt::System::new().block_on(run_http(
         state,
+        deliverer,
         listener,
         metrics_listener,
         &base_url,
@@ -230,6 +246,7 @@ async fn prune_audit_log(service: Service, settings: AuditSettings) {
 
 async fn run_http(
     state: AppState,
+    deliverer: Deliverer,
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
     base_url: &str,
@@ -270,6 +287,12 @@ async fn run_http(
     )
     .with_context(|| format!("could not serve on {bound}"))?;
 
+    let delivery = DeliveryWorker::start(
+        state.service().clone(),
+        deliverer,
+        Duration::from_millis(settings.notifications.poll_interval_millis),
+    )
+    .context("could not start the delivery worker")?;
     let pruning = actix_web::rt::spawn(prune_audit_log(
         state.service().clone(),
         AuditSettings {
@@ -286,6 +309,7 @@ async fn run_http(
 
     let served = server.await.context("the HTTP server failed");
     pruning.abort();
+    delivery.stop();
     // After the last request: nothing recorded as a key's last use is lost at shutdown.
     match usage.stop() {
         Ok(written) => tracing::debug!(keys = written, "recorded when API keys were last used"),

@@ -10,9 +10,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use config::{Config, File, FileFormat};
+use keygate_service::delivery::DeliverySettings;
 use serde::Deserialize;
 
 /// The defaults, compiled in so the binary runs from any directory.
@@ -85,6 +87,44 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// The audit log (`[audit]`).
     pub audit: AuditLogSettings,
+    /// Delivering e-mails and webhooks (`[notifications]`).
+    pub notifications: NotificationSettings,
+}
+
+/// Delivering the outbox's e-mails and webhook events (docs/operations.md, "Notifications").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// The SMTP server; empty keeps e-mails in the outbox. May hold a password: never shown.
+    pub smtp_url: SecretSetting,
+    /// The sender of e-mails.
+    pub from: String,
+    /// How often the delivery worker looks for due e-mails and events.
+    pub poll_interval_millis: u64,
+    /// Attempts per e-mail or webhook delivery.
+    pub max_attempts: u32,
+    /// The wait before the second attempt (doubled for each further one, at most an hour).
+    pub retry_base_millis: u64,
+    /// How long one send may take.
+    pub send_timeout_millis: u64,
+    /// How many days before a key expires its owners are warned; 0 warns nobody.
+    pub expiry_warning_days: u32,
+}
+
+impl NotificationSettings {
+    /// The delivery settings these name.
+    pub fn delivery(&self) -> DeliverySettings {
+        DeliverySettings {
+            smtp_url: self.smtp_url.expose().map(str::to_owned),
+            from: self.from.clone(),
+            max_attempts: self.max_attempts,
+            retry_base: Duration::from_millis(self.retry_base_millis),
+            send_timeout: Duration::from_millis(self.send_timeout_millis),
+            expiry_warning: (self.expiry_warning_days > 0)
+                .then(|| Duration::from_secs(u64::from(self.expiry_warning_days) * 24 * 60 * 60)),
+            batch: 100,
+        }
+    }
 }
 
 /// The audit log (docs/operations.md, "Audit log").
@@ -152,6 +192,8 @@ pub struct LimitsSettings {
     pub max_page_size: usize,
     /// Most credentials of one project (revoked and expired ones included).
     pub max_credentials_per_project: u64,
+    /// Most webhook endpoints of one project.
+    pub max_webhooks_per_project: u64,
 }
 
 /// Session refresh tokens.
@@ -435,6 +477,14 @@ impl Settings {
 
     /// Checks values that deserialization alone cannot.
     fn validate(&self) -> anyhow::Result<()> {
+        if self.notifications.max_attempts == 0 {
+            bail!("setting notifications.max_attempts (KEYGATE_NOTIFICATIONS__MAX_ATTEMPTS) must be at least 1");
+        }
+        if self.notifications.poll_interval_millis == 0
+            || self.notifications.send_timeout_millis == 0
+        {
+            bail!("settings notifications.poll_interval_millis and notifications.send_timeout_millis must be at least 1");
+        }
         if self.database_url.trim().is_empty() {
             bail!("setting database_url (KEYGATE_DATABASE_URL) must not be empty");
         }
@@ -877,6 +927,10 @@ mod tests {
         assert_eq!(
             limits.max_credentials_per_project,
             service.max_credentials_per_project
+        );
+        assert_eq!(
+            limits.max_webhooks_per_project,
+            service.max_webhooks_per_project
         );
 
         let changed = load(None, &[("KEYGATE_LIMITS__MAX_KEYS_PER_OWNER", "5")])

@@ -55,6 +55,13 @@ impl From<NotFound> for ApiError {
             NotFound::RefreshToken => KnownError::RefreshTokenNotFoundOrExpired,
             // Upstream answers a missing project API key with its API_KEY_NOT_FOUND.
             NotFound::ProjectCredential => KnownError::ApiKeyNotFound,
+            NotFound::Webhook => {
+                return PlainError::new(
+                    StatusCode::NOT_FOUND,
+                    "The project has no webhook endpoint with this id.",
+                )
+                .into()
+            }
         }
         .into()
     }
@@ -89,6 +96,11 @@ impl From<Refusal> for ApiError {
             Refusal::TooManyProjectCredentials { limit } => PlainError::new(
                 StatusCode::BAD_REQUEST,
                 format!("A project can have at most {limit} API keys, revoked ones included."),
+            )
+            .into(),
+            Refusal::TooManyWebhooks { limit } => PlainError::new(
+                StatusCode::BAD_REQUEST,
+                format!("A project can have at most {limit} webhook endpoints."),
             )
             .into(),
         }

@@ -411,11 +411,30 @@ impl Collector for Scrape {
                 &ConstGauge::new(i64::from(backlog)),
             )?;
         }
+        let deliveries = &self.service.metrics().deliveries;
         single(
             &mut encoder,
             "keygate_outbox_delivery_failures",
-            "notice deliveries that failed (no delivery worker yet: always 0)",
-            &ConstCounter::new(0u64),
+            "e-mail delivery attempts that failed (retried, given up, or abandoned mid-send)",
+            &ConstCounter::new(deliveries.email_failures()),
+        )?;
+        single(
+            &mut encoder,
+            "keygate_outbox_sent",
+            "e-mails the mail server accepted",
+            &ConstCounter::new(deliveries.emails_sent()),
+        )?;
+        single(
+            &mut encoder,
+            "keygate_webhook_delivery_failures",
+            "webhook delivery attempts that failed (retried or given up)",
+            &ConstCounter::new(deliveries.webhook_failures()),
+        )?;
+        single(
+            &mut encoder,
+            "keygate_webhooks_delivered",
+            "webhook deliveries their endpoint accepted (2xx)",
+            &ConstCounter::new(deliveries.webhooks_delivered()),
         )?;
 
         // Last-used instants.

@@ -120,6 +120,15 @@ impl AppState {
         self.body_limits
     }
 
+    /// The same state with webhook secrets derived from `secrets` (every node of a deployment
+    /// must use the same; the default is a random root of this process).
+    pub fn with_webhook_secrets(self, secrets: keygate_service::webhooks::WebhookSecrets) -> Self {
+        AppState {
+            service: self.service.with_webhook_secrets(secrets),
+            ..self
+        }
+    }
+
     /// The application layer every handler calls.
     pub fn service(&self) -> &Service {
         &self.service

@@ -3,7 +3,10 @@
 //!
 //! [`http_tests!`](crate::http_tests) runs one async test body on SQLite and on Postgres, like
 //! `keygate_storage::backend_tests!` (the Postgres twin is skipped without
-//! `KEYGATE_TEST_POSTGRES_URL`, and fails instead under `CI=true`).
+//! `KEYGATE_TEST_POSTGRES_URL`, and fails instead under `CI=true`). [`delivery`] has the real
+//! SMTP server and webhook receiver the delivery tests send to.
+
+pub mod delivery;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -80,9 +83,19 @@ impl TestApp {
         &self.database
     }
 
+    /// The app's application layer (for delivery passes, which run off the app).
+    pub fn service(&self) -> &keygate_service::Service {
+        self.state.service()
+    }
+
     /// The app's current time.
     pub fn now(&self) -> i64 {
         self.clock.load(Ordering::SeqCst)
+    }
+
+    /// The app's clock itself, for work that runs off the test's thread (delivery passes).
+    pub fn shared_clock(&self) -> Arc<AtomicI64> {
+        Arc::clone(&self.clock)
     }
 
     /// Moves the app's clock forward (or back, with a negative amount).

@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 use crate::actor::Actor;
 use crate::error::ServiceError;
+use crate::webhooks;
 use crate::Service;
 
 /// What happened, with upstream's dotted names.
@@ -66,11 +67,17 @@ pub enum AuditAction {
     UserDeleted,
     /// A team was deleted, with its keys, memberships and grants.
     TeamDeleted,
+    /// A webhook endpoint was added.
+    WebhookEndpointCreated,
+    /// A webhook endpoint's URL, description, events or pause changed.
+    WebhookEndpointUpdated,
+    /// A webhook endpoint was deleted, with its deliveries.
+    WebhookEndpointDeleted,
 }
 
 impl AuditAction {
     /// Every action, in the order of the docs.
-    pub const ALL: [AuditAction; 17] = [
+    pub const ALL: [AuditAction; 20] = [
         AuditAction::UserApiKeyCreated,
         AuditAction::UserApiKeyUpdated,
         AuditAction::UserApiKeyRevoked,
@@ -88,6 +95,9 @@ impl AuditAction {
         AuditAction::TeamPermissionRevoked,
         AuditAction::UserDeleted,
         AuditAction::TeamDeleted,
+        AuditAction::WebhookEndpointCreated,
+        AuditAction::WebhookEndpointUpdated,
+        AuditAction::WebhookEndpointDeleted,
     ];
 
     /// The dotted name, e.g. `user_api_key.revoked`.
@@ -110,6 +120,9 @@ impl AuditAction {
             AuditAction::TeamPermissionRevoked => "team_permission.revoked",
             AuditAction::UserDeleted => "user.deleted",
             AuditAction::TeamDeleted => "team.deleted",
+            AuditAction::WebhookEndpointCreated => "webhook_endpoint.created",
+            AuditAction::WebhookEndpointUpdated => "webhook_endpoint.updated",
+            AuditAction::WebhookEndpointDeleted => "webhook_endpoint.deleted",
         }
     }
 
@@ -357,12 +370,17 @@ pub(crate) fn record(
     change: Change,
     now: EpochMillis,
 ) -> Result<(), StorageError> {
+    // Time-ordered and monotonic within the process: events of one millisecond list in the
+    // order they were made.
+    let id = Uuid::now_v7();
+    if let Some(event_type) = webhooks::event_type_of(&change) {
+        let data = webhooks::key_event_data(&change.object_id, &change.metadata);
+        webhooks::enqueue(conn, project, event_type, &format!("audit/{id}"), data, now)?;
+    }
     audit_events::insert(
         conn,
         &AuditEventRecord {
-            // Time-ordered and monotonic within the process: events of one millisecond list in
-            // the order they were made.
-            id: Uuid::now_v7(),
+            id,
             project_id: project,
             created_at_millis: now,
             action: change.action.name().to_owned(),

@@ -14,19 +14,15 @@
 //! id>/<email>`), so two reports racing for the same key notify each recipient once.
 
 use keygate_domain::api_key::CheckRejection;
-use keygate_domain::{parse_api_key, ApiKey, EpochMillis, KeyHash, Owner};
-use keygate_permissions::SystemPermission;
+use keygate_domain::{parse_api_key, ApiKey, EpochMillis, KeyHash};
 use keygate_storage::key_changes::KeyWrite;
-use keygate_storage::repo::notification_outbox::{self, NotificationRecord};
-use keygate_storage::repo::{api_keys, projects, users};
-use keygate_storage::{DbConnection, StorageError};
-use uuid::Uuid;
+use keygate_storage::repo::api_keys;
+use keygate_storage::StorageError;
 
 use crate::api_keys::key_change;
 use crate::audit::{self, AuditActor, KeyEvent, RequestOrigin};
 use crate::error::{NotFound, Refusal, ServiceError};
-use crate::revocation_notice::compose;
-use crate::team_standing::members_holding;
+use crate::key_notices::{write_notices, KeyNotice};
 use crate::Service;
 
 /// What a report of a leaked key did.
@@ -92,54 +88,6 @@ enum Outcome {
     Revoked { key: ApiKey, notices: usize },
 }
 
-/// The primary e-mails to notify about `key`, without duplicates, in a stable order.
-fn recipients(conn: &mut DbConnection, key: &ApiKey) -> Result<Vec<String>, StorageError> {
-    let user_ids = match key.owner {
-        Owner::User(user) => vec![user],
-        Owner::Team(team) => {
-            members_holding(conn, key.project_id, team, SystemPermission::ManageApiKeys)?
-        }
-    };
-    let mut emails: Vec<String> = Vec::new();
-    for user in user_ids {
-        let email = users::get(conn, key.project_id, user)?.and_then(|u| u.primary_email);
-        if let Some(email) = email.filter(|e| !emails.contains(e)) {
-            emails.push(email);
-        }
-    }
-    Ok(emails)
-}
-
-/// Writes one notice per recipient; returns how many were new.
-fn write_notices(
-    conn: &mut DbConnection,
-    key: &ApiKey,
-    now: EpochMillis,
-) -> Result<usize, StorageError> {
-    let project_name = projects::get(conn, key.project_id)?
-        .map(|project| project.display_name)
-        .unwrap_or_default();
-    let notice = compose(&key.description, &project_name);
-    let mut written = 0;
-    for email in recipients(conn, key)? {
-        let record = NotificationRecord {
-            id: Uuid::new_v4(),
-            project_id: key.project_id,
-            dedupe_key: format!("api-key-revoked/{}/{email}", key.id),
-            recipient_email: email,
-            subject: notice.subject.clone(),
-            body_text: notice.body_text.clone(),
-            body_html: notice.body_html.clone(),
-            created_at_millis: now,
-            sent_at_millis: None,
-        };
-        if notification_outbox::insert(conn, &record)? {
-            written += 1;
-        }
-    }
-    Ok(written)
-}
-
 /// The steps of [`Service::revoke_leaked_api_key`] inside its transaction.
 fn find_and_revoke(
     write: &mut KeyWrite<'_>,
@@ -170,7 +118,7 @@ fn find_and_revoke(
     let revoked = revoked.key;
     let change = key_change(&revoked, KeyEvent::Revoked).fact("reason", "leaked");
     audit::record(write.conn(), revoked.project_id, scanner, change, now)?;
-    let notices = write_notices(write.conn(), &revoked, now)?;
+    let notices = write_notices(write.conn(), &revoked, KeyNotice::Revoked, now)?;
     Ok(Outcome::Revoked {
         key: revoked,
         notices,

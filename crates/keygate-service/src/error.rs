@@ -83,6 +83,8 @@ pub enum NotFound {
     RefreshToken,
     /// A credential of the project (`GET`/`PATCH /internal/api-keys/{id}`).
     ProjectCredential,
+    /// A webhook endpoint of the project (`/internal/webhooks/{id}`).
+    Webhook,
 }
 
 /// What a change conflicts with.
@@ -107,6 +109,11 @@ pub enum Refusal {
     /// The project already has as many credentials as one project may have.
     TooManyProjectCredentials {
         /// The cap ([`Limits::max_credentials_per_project`](crate::Limits)).
+        limit: u64,
+    },
+    /// The project already has as many webhook endpoints as one project may have.
+    TooManyWebhooks {
+        /// The cap ([`Limits::max_webhooks_per_project`](crate::Limits)).
         limit: u64,
     },
     /// The owner already has as many API keys as [`Limits`](crate::Limits) allows.

@@ -39,10 +39,12 @@ pub mod check_cache;
 pub mod clock;
 pub mod cors_cache;
 pub mod credential_scanning;
+pub mod delivery;
 pub mod demo;
 pub mod error;
 pub mod html;
 mod identity;
+mod key_notices;
 pub mod key_usage;
 pub mod limits;
 pub mod memberships;
@@ -50,13 +52,13 @@ pub mod metrics;
 pub mod operator_keys;
 pub mod project_auth_cache;
 pub mod projects;
-mod revocation_notice;
 pub mod service;
 pub mod sessions;
 pub mod team_permissions;
 mod team_standing;
 pub mod teams;
 pub mod users;
+pub mod webhooks;
 
 pub use actor::Actor;
 pub use error::{Conflict, NotFound, Refusal, ServiceError};
@@ -72,4 +74,7 @@ pub mod records {
     pub use keygate_storage::repo::projects::{ProjectRecord, ProjectUpdate};
     pub use keygate_storage::repo::teams::{TeamRecord, TeamUpdate};
     pub use keygate_storage::repo::users::UserRecord;
+    pub use keygate_storage::repo::webhooks::{
+        DeliveryPosition, WebhookDeliveryRecord, WebhookEndpointRecord,
+    };
 }

@@ -32,6 +32,8 @@ pub struct Limits {
     /// Most credentials one project may have (revoked and expired included), so one listing of
     /// them is bounded.
     pub max_credentials_per_project: u64,
+    /// Most webhook endpoints one project may have (every event is queued once per endpoint).
+    pub max_webhooks_per_project: u64,
 }
 
 impl Limits {
@@ -51,6 +53,8 @@ impl Limits {
     pub const DEFAULT_MAX_PAGE_SIZE: usize = 1_000;
     /// Default [`Limits::max_credentials_per_project`].
     pub const DEFAULT_MAX_CREDENTIALS_PER_PROJECT: u64 = 1_000;
+    /// Default [`Limits::max_webhooks_per_project`].
+    pub const DEFAULT_MAX_WEBHOOKS_PER_PROJECT: u64 = 20;
 }
 
 impl Default for Limits {
@@ -64,6 +68,7 @@ impl Default for Limits {
             max_client_teams_per_user: Self::DEFAULT_MAX_CLIENT_TEAMS_PER_USER,
             max_page_size: Self::DEFAULT_MAX_PAGE_SIZE,
             max_credentials_per_project: Self::DEFAULT_MAX_CREDENTIALS_PER_PROJECT,
+            max_webhooks_per_project: Self::DEFAULT_MAX_WEBHOOKS_PER_PROJECT,
         }
     }
 }

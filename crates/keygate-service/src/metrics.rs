@@ -186,6 +186,51 @@ impl ListenerStatus {
     }
 }
 
+/// What this node's delivery worker did, since it started.
+#[derive(Debug, Default)]
+pub struct DeliveryStats {
+    emails_sent: AtomicU64,
+    email_failures: AtomicU64,
+    webhooks_delivered: AtomicU64,
+    webhook_failures: AtomicU64,
+}
+
+impl DeliveryStats {
+    /// Adds one pass's counts.
+    pub fn record(&self, report: &crate::delivery::DeliveryReport) {
+        let add = |counter: &AtomicU64, n: usize| {
+            counter.fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
+        };
+        add(&self.emails_sent, report.emails_sent);
+        add(
+            &self.email_failures,
+            report.email_failures + report.emails_abandoned,
+        );
+        add(&self.webhooks_delivered, report.webhooks_delivered);
+        add(&self.webhook_failures, report.webhook_failures);
+    }
+
+    /// E-mails accepted by the mail server.
+    pub fn emails_sent(&self) -> u64 {
+        self.emails_sent.load(Ordering::Relaxed)
+    }
+
+    /// Failed e-mail attempts (retried, given up, or abandoned mid-send).
+    pub fn email_failures(&self) -> u64 {
+        self.email_failures.load(Ordering::Relaxed)
+    }
+
+    /// Webhook deliveries accepted by their endpoint.
+    pub fn webhooks_delivered(&self) -> u64 {
+        self.webhooks_delivered.load(Ordering::Relaxed)
+    }
+
+    /// Failed webhook attempts (retried or given up).
+    pub fn webhook_failures(&self) -> u64 {
+        self.webhook_failures.load(Ordering::Relaxed)
+    }
+}
+
 /// What the node counts outside its caches (the caches keep their own [`CacheStats`]).
 #[derive(Debug, Default)]
 pub struct ServiceMetrics {
@@ -193,6 +238,8 @@ pub struct ServiceMetrics {
     pub check_outcomes: CheckOutcomes,
     /// The cross-node listener's state.
     pub listener: ListenerStatus,
+    /// The delivery worker's counts.
+    pub deliveries: DeliveryStats,
 }
 
 #[cfg(test)]

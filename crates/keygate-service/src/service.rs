@@ -19,6 +19,7 @@ use crate::key_usage::KeyUsage;
 use crate::limits::Limits;
 use crate::metrics::ServiceMetrics;
 use crate::project_auth_cache::{ProjectAuthCache, ProjectAuthCacheSettings};
+use crate::webhooks::WebhookSecrets;
 
 /// The application layer of one node; cheap to clone (one shared allocation).
 #[derive(Clone)]
@@ -37,6 +38,7 @@ struct Inner {
     key_usage: Arc<KeyUsage>,
     metrics: Arc<ServiceMetrics>,
     limits: Limits,
+    webhook_secrets: WebhookSecrets,
 }
 
 impl fmt::Debug for Service {
@@ -65,6 +67,7 @@ impl Service {
                 key_usage: Arc::new(KeyUsage::new()),
                 metrics: Arc::new(ServiceMetrics::default()),
                 limits: Limits::default(),
+                webhook_secrets: WebhookSecrets::random(),
             }),
         }
     }
@@ -99,6 +102,22 @@ impl Service {
                 ..Inner::clone(&self.inner)
             }),
         }
+    }
+
+    /// The same service with webhook secrets derived from `secrets` (set up before serving;
+    /// every node of a deployment must use the same).
+    pub fn with_webhook_secrets(self, secrets: WebhookSecrets) -> Self {
+        Service {
+            inner: Arc::new(Inner {
+                webhook_secrets: secrets,
+                ..Inner::clone(&self.inner)
+            }),
+        }
+    }
+
+    /// How webhook endpoints' secrets are derived and deliveries signed.
+    pub fn webhook_secrets(&self) -> &WebhookSecrets {
+        &self.inner.webhook_secrets
     }
 
     /// The caps on what one caller may store.

@@ -61,6 +61,21 @@ impl fmt::Debug for DbConnection {
 }
 
 impl DbConnection {
+    /// Inside a transaction that reads and then writes, takes SQLite's write lock first (a
+    /// write statement that changes nothing): a deferred transaction that upgrades from reading
+    /// to writing fails at once with `database is locked` when another writer got there first,
+    /// while one that starts by writing waits for the lock (`busy_timeout`). Nothing on
+    /// Postgres, whose row locks do this job.
+    pub(crate) fn take_sqlite_write_lock(&mut self) -> Result<(), StorageError> {
+        if let DbConnection::Sqlite(conn) = self {
+            diesel::RunQueryDsl::execute(
+                diesel::sql_query("UPDATE server_secrets SET name = name WHERE 0"),
+                conn,
+            )?;
+        }
+        Ok(())
+    }
+
     /// Which backend this connection talks to.
     pub fn backend(&self) -> Backend {
         match self {

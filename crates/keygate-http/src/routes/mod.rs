@@ -16,6 +16,7 @@ pub mod teams;
 #[cfg(test)]
 mod test_requests;
 pub mod users;
+pub mod webhooks;
 
 use actix_web::web;
 
@@ -29,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     projects::configure(cfg);
     project_keys::configure(cfg);
     audit_log::configure(cfg);
+    webhooks::configure(cfg);
     users::configure(cfg);
     sessions::configure(cfg);
     teams::configure(cfg);

@@ -293,6 +293,27 @@ pub fn list_page_for_project(
         .collect()
 }
 
+/// At most `limit` keys of every project whose `expires_at_millis` is in `(from, until]`,
+/// soonest first (ties by id): the window the expiry-warning scan reads. Which of them are still
+/// worth a warning (not revoked) is the caller's judgement, by the domain's rule.
+pub fn list_expiring_between(
+    conn: &mut DbConnection,
+    from: EpochMillis,
+    until: EpochMillis,
+    limit: u32,
+) -> Result<Vec<ApiKey>, StorageError> {
+    api_keys::table
+        .filter(api_keys::expires_at_millis.gt(from))
+        .filter(api_keys::expires_at_millis.le(until))
+        .order((api_keys::expires_at_millis.asc(), api_keys::id.asc()))
+        .limit(i64::from(limit))
+        .select(ApiKeyRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(ApiKey::try_from)
+        .collect()
+}
+
 /// How many keys the owner has, revoked and expired ones included.
 pub fn count_for_owner(
     conn: &mut DbConnection,

@@ -142,6 +142,7 @@ pub fn claim_due(
 ) -> Result<DueNotices, StorageError> {
     use notification_outbox::dsl as o;
     conn.in_transaction(|conn| {
+        conn.take_sqlite_write_lock()?;
         let due = o::notification_outbox
             .filter(o::sent_at_millis.is_null())
             .filter(o::failed_at_millis.is_null())
@@ -389,6 +390,42 @@ mod tests {
             record_outcome(&mut conn, third.id, &NoticeOutcome::Failed { error: "550 no such user".into() }, 80_001).unwrap();
             assert_eq!(delivery_of(&mut conn, "c").unwrap().unwrap().last_error.as_deref(), Some("550 no such user"));
             assert!(claim_due(&mut conn, 999_999, 60_000, 10).unwrap().claimed.is_empty());
+        }
+
+        fn concurrent_claims_never_take_the_same_notice(db) {
+            let project = insert_project(&mut db.conn()).id;
+            let ids: Vec<Uuid> = (0..60)
+                .map(|i| {
+                    let record = notice(project, &format!("n{i}"), i);
+                    insert(&mut db.conn(), &record).unwrap();
+                    record.id
+                })
+                .collect();
+            // Two claimers (two nodes) race in small batches until nothing is due.
+            let claimers: Vec<_> = (0..2)
+                .map(|_| {
+                    let database = db.database().clone();
+                    std::thread::spawn(move || {
+                        let mut conn = database.get().unwrap();
+                        let mut mine = Vec::new();
+                        loop {
+                            let due = claim_due(&mut conn, 1_000, 60_000, 7).unwrap();
+                            if due.claimed.is_empty() {
+                                return mine;
+                            }
+                            mine.extend(due.claimed.into_iter().map(|c| c.notice.id));
+                        }
+                    })
+                })
+                .collect();
+            let mut claimed: Vec<Uuid> = claimers.into_iter().flat_map(|t| t.join().unwrap()).collect();
+            let total = claimed.len();
+            claimed.sort_unstable();
+            claimed.dedup();
+            assert_eq!(claimed.len(), total, "no notice claimed twice");
+            let mut expected = ids;
+            expected.sort_unstable();
+            assert_eq!(claimed, expected, "every notice claimed");
         }
 
         fn stores_notices_and_lists_pending_ones_oldest_first(db) {
