@@ -10,11 +10,14 @@ use std::collections::HashMap;
 
 use keygate_domain::{ApiKey, ApiKeyId, EpochMillis, Owner, PlainApiKey, TeamId, UserId};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// An API key on the wire, serialized straight from the stored row (the check answers one per
 /// request, so no intermediate JSON tree is built).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ApiKey)]
 pub(crate) struct ApiKeyObject<'a> {
+    #[schema(value_type = String, format = Uuid)]
     id: ApiKeyId,
     description: &'a str,
     created_at_millis: EpochMillis,
@@ -27,17 +30,21 @@ pub(crate) struct ApiKeyObject<'a> {
     last_used_at_millis: Option<EpochMillis>,
     is_public: bool,
     #[serde(rename = "type")]
+    #[schema(value_type = String, pattern = "^(user|team)$")]
     key_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Uuid)]
     user_id: Option<UserId>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Uuid)]
     team_id: Option<TeamId>,
     value: KeyValue<'a>,
 }
 
 /// `value`: the last four characters, or the full key in the create response only.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
+#[schema(as = ApiKeyValue)]
 enum KeyValue<'a> {
     LastFour { last_four: &'a str },
     Full(String),
@@ -85,7 +92,8 @@ pub(super) fn first_view_object(key: &ApiKey, plain: PlainApiKey) -> ApiKeyObjec
 /// it is upstream's `{"items", "is_paginated": false}`; a page (asked for with `limit`) is
 /// `{"items", "is_paginated": true, "pagination": {"next_cursor"}}`, upstream's paginated shape.
 /// Serialized straight from the stored rows: the answer's bytes are the only copy built.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ApiKeyList)]
 pub(crate) struct ApiKeyList<'a> {
     items: Vec<ApiKeyObject<'a>>,
     is_paginated: bool,
@@ -94,7 +102,7 @@ pub(crate) struct ApiKeyList<'a> {
 }
 
 /// Where the next page starts; `null` on the last page.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Pagination {
     next_cursor: Option<String>,
 }
