@@ -264,6 +264,14 @@ fn uuid_or_me() -> RefOr<Schema> {
         .into()
 }
 
+/// A team permission id: lowercase letters, digits, `_` and `:`, or a system permission
+/// (`$`-prefixed, one of the catalogue's).
+fn permission_id() -> RefOr<Schema> {
+    typed(Type::String)
+        .pattern(Some("^\\$?[a-z0-9_:]+$"))
+        .into()
+}
+
 fn boolean() -> RefOr<Schema> {
     typed(Type::Boolean).into()
 }
@@ -394,15 +402,15 @@ fn user_fields(server: bool, create: bool) -> RefOr<Schema> {
         ("client_metadata", false, any_json()),
         ("primary_email", false, nullable(Type::String).into()),
     ];
+    // keygate has no sign-in methods: each of these is accepted only as "none".
     let none = |name| {
         (
             name,
             false,
-            ObjectBuilder::new()
-                .schema_type(SchemaType::AnyValue)
-                .description(Some(
-                    "Accepted only as its \"none\" value: keygate has no sign-in methods.",
-                ))
+            OneOfBuilder::new()
+                .item(typed(Type::Null))
+                .item(only_false())
+                .item(ArrayBuilder::new().max_items(Some(0)))
                 .into(),
         )
     };
@@ -992,7 +1000,7 @@ fn operations() -> Vec<Op> {
         params: vec![
             query("team_id", false, uuid()),
             query("user_id", false, uuid_or_me()),
-            query("permission_id", false, string()),
+            query("permission_id", false, permission_id()),
             query(
                 "recursive",
                 false,
@@ -1031,7 +1039,7 @@ fn operations() -> Vec<Op> {
             params: vec![
                 path_param("team_id", uuid()),
                 path_param("user_id", uuid_or_me()),
-                path_param("permission_id", string()),
+                path_param("permission_id", permission_id()),
             ],
             body,
             success,
@@ -1394,8 +1402,10 @@ fn operation(op: &Op) -> utoipa::openapi::path::Operation {
     match &op.body {
         Body::None => {}
         Body::Json(schema) => {
+            // An absent body is `SCHEMA_ERROR` (`body must be defined`), `{}` is not.
             builder = builder.request_body(Some(
                 RequestBodyBuilder::new()
+                    .required(Some(Required::True))
                     .content(
                         "application/json",
                         ContentBuilder::new().schema(Some(schema.clone())).build(),

@@ -6,13 +6,15 @@
 //! is both given to actix and written down as a [`RegisteredRoute`]. The list is therefore the
 //! registration itself, not a second table kept by hand: the OpenAPI test
 //! (`openapi::tests`) walks it and fails when a route is missing from the document or the
-//! document names one that is not registered.
+//! document names one that is not registered. The same list gives each 405 its `allow` header.
 
 use actix_web::dev::HttpServiceFactory;
 use actix_web::http::Method;
 use actix_web::{web, FromRequest, Handler, Resource, Responder};
 
-use crate::responses::method_not_allowed;
+use actix_web::http::header::HeaderValue;
+
+use crate::responses::method_not_allowed_allowing;
 
 /// One registered route: an actix path pattern (`/api/v1/users/{user_id}`) and a method.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,7 +164,13 @@ impl Endpoint<'_, '_> {
         let fallback = if self.other_methods_not_found {
             web::to(crate::responses::not_found)
         } else {
-            web::to(method_not_allowed)
+            let names: Vec<&str> = self.methods.iter().map(Method::as_str).collect();
+            let allow =
+                HeaderValue::from_str(&names.join(", ")).expect("method names are header-safe");
+            web::to(move || {
+                let response = method_not_allowed_allowing(&allow);
+                async move { response }
+            })
         };
         let resource = self.resource.default_service(fallback);
         for method in self.methods {
