@@ -17,6 +17,7 @@ pub struct ProjectObject<'a> {
     #[schema(value_type = String, format = Uuid)]
     id: ProjectId,
     display_name: &'a str,
+    #[schema(value_type = i64)]
     created_at_millis: EpochMillis,
     config: ProjectConfigObject<'a>,
 }
@@ -73,8 +74,10 @@ pub struct CredentialObject<'a> {
     #[schema(value_type = String, format = Uuid)]
     id: Uuid,
     description: &'a str,
+    #[schema(value_type = i64)]
     created_at_millis: EpochMillis,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>)]
     expires_at_millis: Option<EpochMillis>,
     #[serde(skip_serializing_if = "Option::is_none")]
     publishable_client_key: Option<&'a str>,
@@ -115,10 +118,13 @@ pub struct CredentialReadObject<'a> {
     #[schema(value_type = String, format = Uuid)]
     id: Uuid,
     description: &'a str,
+    #[schema(value_type = i64)]
     created_at_millis: EpochMillis,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>)]
     expires_at_millis: Option<EpochMillis>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>)]
     manually_revoked_at_millis: Option<EpochMillis>,
     #[serde(skip_serializing_if = "Option::is_none")]
     publishable_client_key: Option<LastFourObject<'a>>,

@@ -92,7 +92,7 @@ pub(crate) struct TeamObject<'a> {
 /// The team fields only servers see.
 #[derive(Debug, Serialize, ToSchema)]
 struct TeamServerFields {
-    #[schema(required = false)]
+    #[schema(required = false, value_type = i64)]
     created_at_millis: EpochMillis,
     #[schema(required = false)]
     server_metadata: Metadata,
@@ -129,6 +129,7 @@ pub(crate) struct UserObject<'a> {
     primary_email: Option<&'a str>,
     primary_email_verified: bool,
     profile_image_url: Option<&'a str>,
+    #[schema(value_type = i64)]
     signed_up_at_millis: EpochMillis,
     client_metadata: Metadata,
     client_read_only_metadata: Metadata,
@@ -158,7 +159,7 @@ pub(crate) struct UserObject<'a> {
 struct UserServerFields {
     #[schema(required = false)]
     primary_email_auth_enabled: bool,
-    #[schema(required = false)]
+    #[schema(required = false, value_type = i64)]
     last_active_at_millis: EpochMillis,
     #[schema(required = false)]
     server_metadata: Metadata,

@@ -20,13 +20,17 @@ pub(crate) struct ApiKeyObject<'a> {
     #[schema(value_type = String, format = Uuid)]
     id: ApiKeyId,
     description: &'a str,
+    #[schema(value_type = i64)]
     created_at_millis: EpochMillis,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>)]
     expires_at_millis: Option<EpochMillis>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>)]
     manually_revoked_at_millis: Option<EpochMillis>,
     /// keygate's own field (upstream has none; its clients ignore unknown fields).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>)]
     last_used_at_millis: Option<EpochMillis>,
     is_public: bool,
     #[serde(rename = "type")]
