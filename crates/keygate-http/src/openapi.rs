@@ -1480,6 +1480,48 @@ fn with_schema<T: ToSchema>(components: ComponentsBuilder) -> ComponentsBuilder 
         .schemas_from_iter(schemas)
 }
 
+/// Adds `T`, whose server-only fields are a flattened `Option` (absent in the client view), as
+/// one object whose server-only properties are optional. utoipa renders such a flatten as
+/// `allOf: [oneOf: [null, fields], object]`, which is right but unreadable.
+fn with_view_schema<T: ToSchema>(
+    components: ComponentsBuilder,
+    name: &str,
+    description: &str,
+) -> ComponentsBuilder {
+    let mut schemas = Vec::new();
+    T::schemas(&mut schemas);
+    let server_fields: Vec<_> = schemas
+        .iter()
+        .filter(|(name, _)| name.ends_with("ServerFields"))
+        .filter_map(|(_, schema)| match schema {
+            RefOr::T(Schema::Object(object)) => Some(object.properties.clone()),
+            _ => None,
+        })
+        .collect();
+    let merged = match T::schema() {
+        RefOr::T(Schema::AllOf(all)) => all.items.into_iter().find_map(|item| match item {
+            RefOr::T(Schema::Object(mut object)) => {
+                for fields in &server_fields {
+                    for (field, schema) in fields.iter() {
+                        object.properties.insert(field.clone(), schema.clone());
+                    }
+                }
+                object.description = Some(description.to_owned());
+                Some(RefOr::T(Schema::Object(object)))
+            }
+            _ => None,
+        }),
+        _ => None,
+    };
+    let schema = merged.expect("a view schema is an object with flattened server fields");
+    let dependencies = schemas
+        .into_iter()
+        .filter(|(name, _)| !name.ends_with("ServerFields"));
+    components
+        .schema(name, schema)
+        .schemas_from_iter(dependencies)
+}
+
 /// The document.
 pub fn document() -> OpenApi {
     let mut paths = Paths::new();
@@ -1493,8 +1535,16 @@ pub fn document() -> OpenApi {
     components = with_schema::<CredentialObject<'_>>(components);
     components = with_schema::<CredentialReadObject<'_>>(components);
     components = with_schema::<CredentialListObject<'_>>(components);
-    components = with_schema::<UserObject<'_>>(components);
-    components = with_schema::<TeamObject<'_>>(components);
+    components = with_view_schema::<UserObject<'_>>(
+        components,
+        "User",
+        "A user. Server and admin access also see the fields marked as such (`last_active_at_millis`, `server_metadata`, `risk_scores`, …).",
+    );
+    components = with_view_schema::<TeamObject<'_>>(
+        components,
+        "Team",
+        "A team. Server and admin access also see `created_at_millis` and `server_metadata`.",
+    );
     components = with_schema::<MembershipObject>(components);
     components = with_schema::<TeamPermissionObject<'_>>(components);
     components = with_schema::<SuccessObject>(components);

@@ -49,6 +49,7 @@ impl View {
 /// itself, so it is logged and sent as `null` rather than failing the request.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(transparent)]
+#[schema(description = "Metadata: any JSON value, `null` when unset.")]
 pub(crate) struct Metadata(Value);
 
 impl Metadata {

@@ -15,7 +15,10 @@ use utoipa::ToSchema;
 /// An API key on the wire, serialized straight from the stored row (the check answers one per
 /// request, so no intermediate JSON tree is built).
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(as = ApiKey)]
+#[schema(
+    as = ApiKey,
+    description = "A user or team API key. `value` is the whole key only in the create answer, else `{last_four}`; unset instants are left out; `last_used_at_millis` is keygate's own."
+)]
 pub(crate) struct ApiKeyObject<'a> {
     #[schema(value_type = String, format = Uuid)]
     id: ApiKeyId,
@@ -97,7 +100,10 @@ pub(super) fn first_view_object(key: &ApiKey, plain: PlainApiKey) -> ApiKeyObjec
 /// `{"items", "is_paginated": true, "pagination": {"next_cursor"}}`, upstream's paginated shape.
 /// Serialized straight from the stored rows: the answer's bytes are the only copy built.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(as = ApiKeyList)]
+#[schema(
+    as = ApiKeyList,
+    description = "A list of keys: `{items, is_paginated: false}`, or one page `{items, is_paginated: true, pagination: {next_cursor}}` when `limit` was given."
+)]
 pub(crate) struct ApiKeyList<'a> {
     items: Vec<ApiKeyObject<'a>>,
     is_paginated: bool,
