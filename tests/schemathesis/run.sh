@@ -15,8 +15,8 @@
 # reading the document keygate itself serves at /api/v1/openapi.json. A user, a team and a key
 # of each are made first; generated requests use their ids and keys half of the time (a
 # schemathesis.toml written for the run), so answers about real objects are checked too. It fails on any 5xx
-# (`not_a_server_error`) and on any answer whose status, content type or body the document does
-# not describe. The per-address rate limits are off for the run, so generated requests reach the
+# (`not_a_server_error`) and on any answer whose status, content type, headers or body the
+# document does not describe. The per-address rate limits are off for the run, so generated requests reach the
 # handlers instead of a 429. The Python packages go into a venv under target/schemathesis-venv.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -149,7 +149,7 @@ schemathesis="$PWD/$venv/bin/schemathesis"
   -H "x-stack-access-type: server" \
   -H "x-stack-project-id: $project_id" \
   -H "x-stack-secret-server-key: $server_key" \
-  --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
+  --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance,response_headers_conformance \
   --phases examples,coverage,fuzzing \
   --mode all \
   --max-examples "$max_examples" \
