@@ -34,6 +34,12 @@ test-sdk db="":
     cargo build -p keygate
     KEYGATE_BIN="$PWD/target/debug/keygate" KEYGATE_SDK_DATABASE_URL="{{db}}" bash tests/sdk-js/run.sh
 
+# Schemathesis (tests/schemathesis, venv in target/) against a freshly built keygate, on SQLite;
+# pass a fresh database URL to use it instead, e.g. `just schemathesis postgres://postgres@127.0.0.1:5432/st`.
+schemathesis db="":
+    cargo build -p keygate
+    KEYGATE_SCHEMATHESIS_DATABASE_URL="{{db}}" bash tests/schemathesis/run.sh target/debug/keygate
+
 # Load benchmark (not run by CI): release build on SQLite and Postgres, 10^3 and 10^6 keys, wrk;
 # prints req/s, p50, p99, ratios to /health and peak RSS. Results: docs/benchmarks.md.
 bench:

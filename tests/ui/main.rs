@@ -934,3 +934,37 @@ fn an_expired_access_token_is_renewed_by_the_server_with_the_http_only_refresh_c
     );
     s.shot("14-session-ended");
 }
+
+#[test]
+fn the_api_reference_page_renders_every_route_from_the_binary_alone() {
+    let Some(s) = scenario(1280, 900) else { return };
+    s.browser.goto(&s.server.url("/api/v1/docs"));
+    // Swagger UI renders one block per operation from /api/v1/openapi.json.
+    let operations = s.browser.wait_for(
+        "the operations of the reference page",
+        "const n = document.querySelectorAll('.opblock').length; return n > 40 ? n : 0;",
+    );
+    let document = s
+        .send(s.http.get(s.server.url("/api/v1/openapi.json")))
+        .ok(200);
+    let documented: usize = document["paths"]
+        .as_object()
+        .expect("paths")
+        .values()
+        .map(|item| item.as_object().expect("path item").len())
+        .sum();
+    assert_eq!(operations.as_u64(), Some(documented as u64));
+    assert!(
+        s.browser.url().ends_with("/api/v1/docs/"),
+        "{}",
+        s.browser.url()
+    );
+    // Everything the page loaded came from this server: no CDN, nothing from the internet.
+    let foreign = s.browser.script(
+        "return performance.getEntriesByType('resource').map(e => e.name)
+            .filter(name => !name.startsWith(location.origin));",
+        vec![],
+    );
+    assert_eq!(foreign, json!([]), "resources from elsewhere");
+    s.shot("14-api-reference");
+}

@@ -7,6 +7,7 @@ use base64::Engine;
 use keygate_service::records::{AuditEventRecord, AuditPosition};
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::validation::{FieldContext, FieldValue, Rejection};
@@ -62,8 +63,13 @@ impl FieldValue for AuditCursor {
 }
 
 /// One event on the wire.
-#[derive(Debug, Serialize)]
-struct AuditEventObject<'a> {
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(
+    as = AuditEvent,
+    description = "One recorded change: what (`action`, dotted), to which object, who (`actor_*`), when and from where (`request_id`, `client_address`), and non-secret facts (`metadata`). Absent values are `null`."
+)]
+pub(crate) struct AuditEventObject<'a> {
+    #[schema(value_type = String, format = Uuid)]
     id: String,
     created_at_millis: i64,
     action: &'a str,
@@ -75,6 +81,7 @@ struct AuditEventObject<'a> {
     target_user_id: Option<String>,
     request_id: Option<&'a str>,
     client_address: Option<&'a str>,
+    #[schema(value_type = Object)]
     metadata: Value,
 }
 
@@ -102,7 +109,8 @@ impl<'a> AuditEventObject<'a> {
 }
 
 /// A page of events.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AuditEventList, description = "A page of audit events, newest first.")]
 pub struct AuditEventList<'a> {
     items: Vec<AuditEventObject<'a>>,
     is_paginated: bool,
@@ -110,7 +118,8 @@ pub struct AuditEventList<'a> {
 }
 
 /// Where the next page starts; `null` on the last page.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AuditPagination)]
 struct Pagination {
     next_cursor: Option<String>,
 }

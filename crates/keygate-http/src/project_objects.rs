@@ -5,20 +5,25 @@ use keygate_domain::{EpochMillis, ProjectId};
 use keygate_service::projects::{IssuedCredential, ProjectView};
 use keygate_service::records::ProjectCredentialRecord;
 use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// A project with its switches and CORS settings:
 /// `{id, display_name, created_at_millis, config: {allow_user_api_keys, allow_team_api_keys,
 /// client_team_creation_enabled, allow_localhost, domains: [{domain, handler_path}]}}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Project)]
 pub struct ProjectObject<'a> {
+    #[schema(value_type = String, format = Uuid)]
     id: ProjectId,
     display_name: &'a str,
+    #[schema(value_type = i64)]
     created_at_millis: EpochMillis,
     config: ProjectConfigObject<'a>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ProjectConfig)]
 struct ProjectConfigObject<'a> {
     allow_user_api_keys: bool,
     allow_team_api_keys: bool,
@@ -27,7 +32,8 @@ struct ProjectConfigObject<'a> {
     domains: Vec<TrustedDomainObject<'a>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TrustedDomain)]
 struct TrustedDomainObject<'a> {
     domain: &'a str,
     handler_path: &'a str,
@@ -62,12 +68,16 @@ impl<'a> ProjectObject<'a> {
 /// A credential just issued (the only time its keys are shown): `{id, description,
 /// created_at_millis, expires_at_millis?, publishable_client_key?, secret_server_key?,
 /// super_secret_admin_key?}` — each optional field present only when set.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = IssuedCredential)]
 pub struct CredentialObject<'a> {
+    #[schema(value_type = String, format = Uuid)]
     id: Uuid,
     description: &'a str,
+    #[schema(value_type = i64)]
     created_at_millis: EpochMillis,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>)]
     expires_at_millis: Option<EpochMillis>,
     #[serde(skip_serializing_if = "Option::is_none")]
     publishable_client_key: Option<&'a str>,
@@ -102,14 +112,19 @@ impl<'a> CredentialObject<'a> {
 /// super_secret_admin_key?: {last_four}}` — a key's object only where the credential has that
 /// key; never the key itself. A credential issued before the last four characters were kept
 /// shows `last_four: ""`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Credential)]
 pub struct CredentialReadObject<'a> {
+    #[schema(value_type = String, format = Uuid)]
     id: Uuid,
     description: &'a str,
+    #[schema(value_type = i64)]
     created_at_millis: EpochMillis,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>)]
     expires_at_millis: Option<EpochMillis>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>)]
     manually_revoked_at_millis: Option<EpochMillis>,
     #[serde(skip_serializing_if = "Option::is_none")]
     publishable_client_key: Option<LastFourObject<'a>>,
@@ -120,7 +135,8 @@ pub struct CredentialReadObject<'a> {
 }
 
 /// `{last_four}` of one key of a credential.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = LastFour)]
 struct LastFourObject<'a> {
     last_four: &'a str,
 }
@@ -157,7 +173,8 @@ impl<'a> CredentialReadObject<'a> {
 
 /// A listing of credentials: `{items: [...], is_paginated: false}` (upstream's list shape; a
 /// project has at most `limits.max_credentials_per_project`, so one page holds them all).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CredentialList)]
 pub struct CredentialListObject<'a> {
     items: Vec<CredentialReadObject<'a>>,
     is_paginated: bool,

@@ -28,6 +28,15 @@ pub async fn method_not_allowed() -> HttpResponse {
     PlainError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed").to_response()
 }
 
+/// [`method_not_allowed`] with the `allow` header RFC 9110 asks of a 405: the methods the path
+/// does serve (`GET, PATCH`).
+pub fn method_not_allowed_allowing(allow: &HeaderValue) -> HttpResponse {
+    let mut response =
+        PlainError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed").to_response();
+    response.headers_mut().insert(header::ALLOW, allow.clone());
+    response
+}
+
 /// A JSON success answer with `content-type: application/json; charset=utf-8`.
 pub fn json_response<T: Serialize>(
     status: StatusCode,

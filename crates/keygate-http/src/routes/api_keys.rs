@@ -44,22 +44,20 @@ use keygate_domain::KeyType;
 use crate::auth::RequestAuth;
 use crate::rate_limits::limit_credential_scanning;
 use crate::request_body::{RequestBody, SmallBody};
-use crate::responses::method_not_allowed;
+use crate::route_table::Routes;
 use crate::state::AppState;
 
 /// Registers the API-key routes of both key types and the credential-scanning endpoint.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(routes: &mut Routes<'_>) {
     for route in [KeyType::User, KeyType::Team] {
-        configure_key_type(cfg, route);
+        configure_key_type(routes, route);
     }
-    cfg.service(
-        web::resource(credential_scanning::REVOKE_PATH)
-            // Unauthenticated: limited per client address (`rate_limits`).
-            .wrap(from_fn(limit_credential_scanning))
-            .app_data(SmallBody)
-            .route(web::post().to(credential_scanning::revoke))
-            .default_service(web::to(method_not_allowed)),
-    );
+    routes
+        .resource(credential_scanning::REVOKE_PATH)
+        .app_data(SmallBody)
+        .post(credential_scanning::revoke)
+        // Unauthenticated: limited per client address (`rate_limits`).
+        .register_wrapped(|resource| resource.wrap(from_fn(limit_credential_scanning)));
 }
 
 /// The collection path of one key type, e.g. `/api/v1/user-api-keys`.
@@ -67,58 +65,55 @@ fn collection_path(route: KeyType) -> String {
     format!("/api/v1/{}-api-keys", route.as_str())
 }
 
-fn configure_key_type(cfg: &mut web::ServiceConfig, route: KeyType) {
+fn configure_key_type(routes: &mut Routes<'_>, route: KeyType) {
     let collection = collection_path(route);
-    cfg.service(
-        web::resource(collection.clone())
-            .route(web::post().to(
-                move |body: RequestBody,
-                      auth: RequestAuth,
-                      request: HttpRequest,
-                      state: web::Data<AppState>| {
-                    crud::create(route, body, auth, request, state)
-                },
-            ))
-            .route(web::get().to(
-                move |auth: RequestAuth, request: HttpRequest, state: web::Data<AppState>| {
-                    crud::list(route, auth, request, state)
-                },
-            ))
-            .default_service(web::to(method_not_allowed)),
-    )
+    routes
+        .resource(collection.clone())
+        .post(
+            move |body: RequestBody,
+                  auth: RequestAuth,
+                  request: HttpRequest,
+                  state: web::Data<AppState>| {
+                crud::create(route, body, auth, request, state)
+            },
+        )
+        .get(
+            move |auth: RequestAuth, request: HttpRequest, state: web::Data<AppState>| {
+                crud::list(route, auth, request, state)
+            },
+        )
+        .register();
     // Registered before `{api_key_id}`, so `check` is never taken for an id.
-    .service(
-        web::resource(format!("{collection}/check"))
-            // Named by its pattern: the metrics' route label, borrowed on the hot path
-            // (`match_pattern` would build a `String` per request).
-            .name(&format!("{collection}/check"))
-            // One key (and, later, a few policy fields): a small body limit.
-            .app_data(SmallBody)
-            .route(web::post().to(
-                move |body: RequestBody,
-                      auth: RequestAuth,
-                      request: HttpRequest,
-                      state: web::Data<AppState>| {
-                    check::check(route, body, auth, request, state)
-                },
-            ))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource(format!("{collection}/{{api_key_id}}"))
-            .route(web::get().to(
-                move |auth: RequestAuth, request: HttpRequest, state: web::Data<AppState>| {
-                    crud::read(route, auth, request, state)
-                },
-            ))
-            .route(web::patch().to(
-                move |body: RequestBody,
-                      auth: RequestAuth,
-                      request: HttpRequest,
-                      state: web::Data<AppState>| {
-                    crud::update(route, body, auth, request, state)
-                },
-            ))
-            .default_service(web::to(method_not_allowed)),
-    );
+    routes
+        .resource(format!("{collection}/check"))
+        // Named by its pattern: the metrics' route label, borrowed on the hot path
+        // (`match_pattern` would build a `String` per request).
+        .name(&format!("{collection}/check"))
+        // One key (and, later, a few policy fields): a small body limit.
+        .app_data(SmallBody)
+        .post(
+            move |body: RequestBody,
+                  auth: RequestAuth,
+                  request: HttpRequest,
+                  state: web::Data<AppState>| {
+                check::check(route, body, auth, request, state)
+            },
+        )
+        .register();
+    routes
+        .resource(format!("{collection}/{{api_key_id}}"))
+        .get(
+            move |auth: RequestAuth, request: HttpRequest, state: web::Data<AppState>| {
+                crud::read(route, auth, request, state)
+            },
+        )
+        .patch(
+            move |body: RequestBody,
+                  auth: RequestAuth,
+                  request: HttpRequest,
+                  state: web::Data<AppState>| {
+                crud::update(route, body, auth, request, state)
+            },
+        )
+        .register();
 }

@@ -26,7 +26,8 @@ use serde_json::Value;
 
 use super::projects::managed_project;
 use crate::audit_objects::{audit_page, AuditCursor};
-use crate::responses::{json_list_response, method_not_allowed};
+use crate::responses::json_list_response;
+use crate::route_table::Routes;
 use crate::state::AppState;
 use crate::validation::{FieldContext, FieldValue, Rejection, RequestCheck};
 use crate::wire_error::ApiError;
@@ -35,12 +36,8 @@ use crate::wire_error::ApiError;
 pub const PATH: &str = "/api/v1/internal/audit-log";
 
 /// Registers the route.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(PATH)
-            .route(web::get().to(list))
-            .default_service(web::to(method_not_allowed)),
-    );
+pub fn configure(routes: &mut Routes<'_>) {
+    routes.resource(PATH).get(list).register();
 }
 
 /// A parameter whose value is one of a fixed set of names.

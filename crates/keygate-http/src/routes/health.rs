@@ -5,22 +5,15 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use crate::responses::{json_response, method_not_allowed};
+use crate::responses::json_response;
+use crate::route_table::Routes;
 use crate::state::AppState;
 use crate::wire_error::ApiError;
 
 /// Registers the health routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/health")
-            .route(web::get().to(live))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/health/ready")
-            .route(web::get().to(ready))
-            .default_service(web::to(method_not_allowed)),
-    );
+pub fn configure(routes: &mut Routes<'_>) {
+    routes.resource("/health").get(live).register();
+    routes.resource("/health/ready").get(ready).register();
 }
 
 async fn live() -> Result<HttpResponse, ApiError> {

@@ -21,6 +21,7 @@ use keygate_service::records::{TeamRecord, UserRecord};
 use keygate_service::team_permissions::HeldPermission;
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 /// Which variant of an object a caller sees: clients never see server metadata.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,8 +47,9 @@ impl View {
 /// The text is parsed when the object is built (serde_json is built without `raw_value`, and
 /// parsing keeps the answer exactly what it was): text that is not JSON cannot come from keygate
 /// itself, so it is logged and sent as `null` rather than failing the request.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(transparent)]
+#[schema(description = "Metadata: any JSON value, `null` when unset.")]
 pub(crate) struct Metadata(Value);
 
 impl Metadata {
@@ -74,8 +76,10 @@ pub(crate) fn metadata_text(value: &Value) -> Option<String> {
 /// A team object (upstream's `teamsCrud` read schemas): `{id, display_name, profile_image_url,
 /// client_metadata, client_read_only_metadata}`, plus `{created_at_millis, server_metadata}` in
 /// the server view.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Team)]
 pub(crate) struct TeamObject<'a> {
+    #[schema(value_type = String, format = Uuid)]
     id: TeamId,
     display_name: &'a str,
     profile_image_url: Option<&'a str>,
@@ -87,9 +91,11 @@ pub(crate) struct TeamObject<'a> {
 }
 
 /// The team fields only servers see.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct TeamServerFields {
+    #[schema(required = false, value_type = i64)]
     created_at_millis: EpochMillis,
+    #[schema(required = false)]
     server_metadata: Metadata,
 }
 
@@ -115,13 +121,16 @@ impl<'a> TeamObject<'a> {
 /// A user object (upstream's `usersCrud` / `currentUserCrud` read schemas). The fields about
 /// sign-in methods and restrictions carry their "none" values; `selected_team` is the team object
 /// (in the same view) of the team `selected_team_id` names, or `null`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = User)]
 pub(crate) struct UserObject<'a> {
+    #[schema(value_type = String, format = Uuid)]
     id: UserId,
     display_name: Option<&'a str>,
     primary_email: Option<&'a str>,
     primary_email_verified: bool,
     profile_image_url: Option<&'a str>,
+    #[schema(value_type = i64)]
     signed_up_at_millis: EpochMillis,
     client_metadata: Metadata,
     client_read_only_metadata: Metadata,
@@ -130,6 +139,7 @@ pub(crate) struct UserObject<'a> {
     otp_auth_enabled: bool,
     passkey_auth_enabled: bool,
     /// Always empty: keygate has no OAuth sign-in.
+    #[schema(value_type = Vec<Object>, max_items = 0)]
     oauth_providers: [(); 0],
     requires_totp_mfa: bool,
     is_anonymous: bool,
@@ -137,6 +147,7 @@ pub(crate) struct UserObject<'a> {
     restricted_reason: Option<&'static str>,
     restricted_by_admin: bool,
     restricted_by_admin_reason: Option<&'static str>,
+    #[schema(value_type = Option<String>, format = Uuid)]
     selected_team_id: Option<TeamId>,
     selected_team: Option<TeamObject<'a>>,
     /// `None` in the client view.
@@ -145,23 +156,29 @@ pub(crate) struct UserObject<'a> {
 }
 
 /// The user fields only servers see.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct UserServerFields {
+    #[schema(required = false)]
     primary_email_auth_enabled: bool,
+    #[schema(required = false, value_type = i64)]
     last_active_at_millis: EpochMillis,
+    #[schema(required = false)]
     server_metadata: Metadata,
+    #[schema(required = false)]
     restricted_by_admin_private_details: Option<&'static str>,
+    #[schema(required = false)]
     country_code: Option<&'static str>,
+    #[schema(required = false)]
     risk_scores: RiskScores,
 }
 
 /// `risk_scores`: keygate scores nobody, `{"sign_up": {"bot": 0, "free_trial_abuse": 0}}`.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, ToSchema)]
 struct RiskScores {
     sign_up: SignUpRiskScores,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, ToSchema)]
 struct SignUpRiskScores {
     bot: u8,
     free_trial_abuse: u8,
@@ -212,7 +229,7 @@ impl<'a> UserObject<'a> {
 }
 
 /// A list answer: `{"items": [...], "is_paginated": false}` (keygate does not paginate).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ListObject<T> {
     items: Vec<T>,
     is_paginated: bool,
@@ -229,7 +246,8 @@ impl<T> ListObject<T> {
 }
 
 /// The body of upstream's successful deletes and sign-out: `{"success": true}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Success)]
 pub(crate) struct SuccessObject {
     success: bool,
 }
@@ -238,17 +256,23 @@ pub(crate) struct SuccessObject {
 pub(crate) const SUCCESS: SuccessObject = SuccessObject { success: true };
 
 /// A team membership just added: `{team_id, user_id}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TeamMembership)]
 pub(crate) struct MembershipObject {
+    #[schema(value_type = String, format = Uuid)]
     pub(crate) team_id: TeamId,
+    #[schema(value_type = String, format = Uuid)]
     pub(crate) user_id: UserId,
 }
 
 /// A permission a member holds in a team: `{id, team_id, user_id}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TeamPermission)]
 pub(crate) struct TeamPermissionObject<'a> {
     id: &'a str,
+    #[schema(value_type = String, format = Uuid)]
     team_id: TeamId,
+    #[schema(value_type = String, format = Uuid)]
     user_id: UserId,
 }
 
@@ -265,7 +289,8 @@ impl<'a> TeamPermissionObject<'a> {
 
 /// The tokens of a session: `{access_token, refresh_token?}` — the refresh token only when the
 /// session is opened (refreshing answers the access token alone).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SessionTokens)]
 pub(crate) struct SessionTokensObject<'a> {
     pub(crate) access_token: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -274,7 +299,8 @@ pub(crate) struct SessionTokensObject<'a> {
 
 /// The answer of the OAuth refresh-token grant (RFC 6749 §5.1): `{access_token, token_type:
 /// "Bearer", expires_in, refresh_token}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = OAuthToken)]
 pub(crate) struct OAuthTokenObject<'a> {
     access_token: &'a str,
     token_type: &'static str,
@@ -296,7 +322,8 @@ impl<'a> OAuthTokenObject<'a> {
 }
 
 /// An OAuth 2.0 error answer (RFC 6749 §5.2): `{error, error_description}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = OAuthError)]
 pub(crate) struct OAuthErrorObject<'a> {
     pub(crate) error: &'a str,
     pub(crate) error_description: &'a str,

@@ -6,7 +6,8 @@
 use actix_web::http::header::{HeaderValue, CONTENT_TYPE};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::responses::{method_not_allowed, not_found};
+use crate::responses::not_found;
+use crate::route_table::Routes;
 use crate::state::AppState;
 
 /// The path metrics are served at.
@@ -16,12 +17,8 @@ pub const METRICS_PATH: &str = "/metrics";
 const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Registers `GET /metrics` (any other method: 405).
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(METRICS_PATH)
-            .route(web::get().to(scrape))
-            .default_service(web::to(method_not_allowed)),
-    );
+pub fn configure(routes: &mut Routes<'_>) {
+    routes.resource(METRICS_PATH).get(scrape).register();
 }
 
 /// `GET /metrics`: every metric of this node.

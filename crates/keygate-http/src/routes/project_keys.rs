@@ -27,7 +27,8 @@ use serde_json::Value;
 use super::api_keys::input::ListCursor;
 use super::api_keys::wire::list_object;
 use super::projects::managed_project;
-use crate::responses::{json_list_response, method_not_allowed};
+use crate::responses::json_list_response;
+use crate::route_table::Routes;
 use crate::state::AppState;
 use crate::validation::{FieldContext, FieldValue, Rejection, RequestCheck};
 use crate::wire_error::ApiError;
@@ -36,12 +37,8 @@ use crate::wire_error::ApiError;
 pub const PATH: &str = "/api/v1/internal/keys";
 
 /// Registers the route.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(PATH)
-            .route(web::get().to(list))
-            .default_service(web::to(method_not_allowed)),
-    );
+pub fn configure(routes: &mut Routes<'_>) {
+    routes.resource(PATH).get(list).register();
 }
 
 /// The `state` parameter: one of [`StateParam::ALL`], by name.

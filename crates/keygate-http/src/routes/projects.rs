@@ -51,7 +51,8 @@ use crate::project_objects::{
     CredentialListObject, CredentialObject, CredentialReadObject, ProjectObject,
 };
 use crate::request_body::RequestBody;
-use crate::responses::{json_response, method_not_allowed};
+use crate::responses::json_response;
+use crate::route_table::Routes;
 use crate::stack_headers::{
     stack_header, StackHeader, ACCESS_TYPE, PROJECT_ID, PUBLISHABLE_CLIENT_KEY, SECRET_SERVER_KEY,
     SUPER_SECRET_ADMIN_KEY,
@@ -61,30 +62,26 @@ use crate::validation::{FieldReader, Pending, RequestCheck};
 use crate::wire_error::{ApiError, KnownError};
 
 /// Registers the project and credential routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/api/v1/internal/projects")
-            .route(web::post().to(create))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/api/v1/internal/projects/current")
-            .route(web::get().to(read_current))
-            .route(web::patch().to(update_current))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/api/v1/internal/api-keys")
-            .route(web::post().to(create_credential))
-            .route(web::get().to(list_credentials))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/api/v1/internal/api-keys/{api_key_id}")
-            .route(web::get().to(read_credential))
-            .route(web::patch().to(update_credential))
-            .default_service(web::to(method_not_allowed)),
-    );
+pub fn configure(routes: &mut Routes<'_>) {
+    routes
+        .resource("/api/v1/internal/projects")
+        .post(create)
+        .register();
+    routes
+        .resource("/api/v1/internal/projects/current")
+        .get(read_current)
+        .patch(update_current)
+        .register();
+    routes
+        .resource("/api/v1/internal/api-keys")
+        .post(create_credential)
+        .get(list_credentials)
+        .register();
+    routes
+        .resource("/api/v1/internal/api-keys/{api_key_id}")
+        .get(read_credential)
+        .patch(update_credential)
+        .register();
 }
 
 /// The switches of a create or update body; `None` where the body leaves one out.

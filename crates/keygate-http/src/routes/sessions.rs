@@ -41,7 +41,8 @@ use crate::access_token::{AccessTokenSubject, IssuedAccessToken, BRANCH_ID};
 use crate::auth::RequestAuth;
 use crate::rate_limits::limit_oauth_token;
 use crate::request_body::{RequestBody, SmallBody};
-use crate::responses::{json_response, method_not_allowed};
+use crate::responses::json_response;
+use crate::route_table::Routes;
 use crate::stack_headers::{stack_header, REFRESH_TOKEN};
 use crate::state::{AppState, DEFAULT_REFRESH_TOKEN_LIFETIME_MILLIS};
 use crate::validation::{FieldContext, FieldValue, Rejection, RequestCheck, UserIdOrMe};
@@ -51,31 +52,26 @@ use crate::wire_error::{ApiError, KnownError};
 pub const MAX_SESSION_LIFETIME_MILLIS: i64 = 367 * 24 * 60 * 60 * 1000;
 
 /// Registers the session routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/api/v1/auth/sessions")
-            .route(web::post().to(create_session))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/api/v1/auth/sessions/current/refresh")
-            .route(web::post().to(refresh_session))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/api/v1/auth/sessions/current")
-            .route(web::delete().to(sign_out))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/api/v1/auth/oauth/token")
-            // Unauthenticated: limited per client address (`rate_limits`).
-            .wrap(from_fn(limit_oauth_token))
-            // A handful of short form fields: no reason to read megabytes before refusing.
-            .app_data(SmallBody)
-            .route(web::post().to(oauth_token))
-            .default_service(web::to(method_not_allowed)),
-    );
+pub fn configure(routes: &mut Routes<'_>) {
+    routes
+        .resource("/api/v1/auth/sessions")
+        .post(create_session)
+        .register();
+    routes
+        .resource("/api/v1/auth/sessions/current/refresh")
+        .post(refresh_session)
+        .register();
+    routes
+        .resource("/api/v1/auth/sessions/current")
+        .delete(sign_out)
+        .register();
+    routes
+        .resource("/api/v1/auth/oauth/token")
+        // A handful of short form fields: no reason to read megabytes before refusing.
+        .app_data(SmallBody)
+        .post(oauth_token)
+        // Unauthenticated: limited per client address (`rate_limits`).
+        .register_wrapped(|resource| resource.wrap(from_fn(limit_oauth_token)));
 }
 
 /// `expires_in_millis`: any number up to [`MAX_SESSION_LIFETIME_MILLIS`] (yup's

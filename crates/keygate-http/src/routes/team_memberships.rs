@@ -17,19 +17,19 @@ use keygate_permissions::{authorize_identity, IdentityAction};
 use super::identity_objects::{MembershipObject, SUCCESS};
 use crate::auth::RequestAuth;
 use crate::request_body::RequestBody;
-use crate::responses::{json_response, method_not_allowed};
+use crate::responses::json_response;
+use crate::route_table::Routes;
 use crate::state::AppState;
 use crate::validation::{Pending, RequestCheck, UserIdOrMe};
 use crate::wire_error::ApiError;
 
 /// Registers the membership routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/api/v1/team-memberships/{team_id}/{user_id}")
-            .route(web::post().to(add_team_member))
-            .route(web::delete().to(remove_team_member))
-            .default_service(web::to(method_not_allowed)),
-    );
+pub fn configure(routes: &mut Routes<'_>) {
+    routes
+        .resource("/api/v1/team-memberships/{team_id}/{user_id}")
+        .post(add_team_member)
+        .delete(remove_team_member)
+        .register();
 }
 
 fn membership_params(check: &mut RequestCheck) -> Pending<(TeamId, UserIdOrMe)> {

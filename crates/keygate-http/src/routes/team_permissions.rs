@@ -23,24 +23,23 @@ use super::identity_fields::{PermissionIdField, TextFlag};
 use super::identity_objects::{ListObject, TeamPermissionObject, SUCCESS};
 use crate::auth::RequestAuth;
 use crate::request_body::RequestBody;
-use crate::responses::{json_list_response, json_response, method_not_allowed};
+use crate::responses::{json_list_response, json_response};
+use crate::route_table::Routes;
 use crate::state::AppState;
 use crate::validation::{Pending, RequestCheck, UserIdOrMe};
 use crate::wire_error::ApiError;
 
 /// Registers the team permission routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/api/v1/team-permissions")
-            .route(web::get().to(list_team_permissions))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/api/v1/team-permissions/{team_id}/{user_id}/{permission_id}")
-            .route(web::post().to(grant_team_permission))
-            .route(web::delete().to(revoke_team_permission))
-            .default_service(web::to(method_not_allowed)),
-    );
+pub fn configure(routes: &mut Routes<'_>) {
+    routes
+        .resource("/api/v1/team-permissions")
+        .get(list_team_permissions)
+        .register();
+    routes
+        .resource("/api/v1/team-permissions/{team_id}/{user_id}/{permission_id}")
+        .post(grant_team_permission)
+        .delete(revoke_team_permission)
+        .register();
 }
 
 type GrantParams = (TeamId, UserIdOrMe, PermissionIdField);

@@ -25,26 +25,25 @@ use super::identity_fields::{require_client_image, ImageUrl};
 use super::identity_objects::{metadata_text, ListObject, TeamObject, View, SUCCESS};
 use crate::auth::RequestAuth;
 use crate::request_body::RequestBody;
-use crate::responses::{json_list_response, json_response, method_not_allowed};
+use crate::responses::{json_list_response, json_response};
+use crate::route_table::Routes;
 use crate::state::AppState;
 use crate::validation::{FieldReader, RequestCheck, UserIdOrMe};
 use crate::wire_error::ApiError;
 
 /// Registers the team routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/api/v1/teams")
-            .route(web::post().to(create_team))
-            .route(web::get().to(list_teams))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/api/v1/teams/{team_id}")
-            .route(web::get().to(read_team))
-            .route(web::patch().to(update_team))
-            .route(web::delete().to(delete_team))
-            .default_service(web::to(method_not_allowed)),
-    );
+pub fn configure(routes: &mut Routes<'_>) {
+    routes
+        .resource("/api/v1/teams")
+        .post(create_team)
+        .get(list_teams)
+        .register();
+    routes
+        .resource("/api/v1/teams/{team_id}")
+        .get(read_team)
+        .patch(update_team)
+        .delete(delete_team)
+        .register();
 }
 
 /// The team fields a request may set; `None` leaves a field as it is.

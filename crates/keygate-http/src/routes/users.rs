@@ -28,33 +28,31 @@ use super::identity_objects::{metadata_text, UserObject, View, SUCCESS};
 use super::identity_fields::{require_client_image, Email, ImageUrl, NoSignIn};
 use crate::auth::RequestAuth;
 use crate::request_body::RequestBody;
-use crate::responses::{json_response, method_not_allowed};
+use crate::responses::json_response;
+use crate::route_table::Routes;
 use crate::state::AppState;
 use crate::validation::{FieldReader, RequestCheck, UserIdOrMe};
 use crate::wire_error::{ApiError, KnownError};
 
 /// Registers the user routes (`/users/me` before `/users/{user_id}`, so `me` is the session
 /// user's resource).
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/api/v1/users")
-            .route(web::post().to(create_user))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/api/v1/users/me")
-            .route(web::get().to(read_current_user))
-            .route(web::patch().to(update_current_user))
-            .route(web::delete().to(delete_current_user))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/api/v1/users/{user_id}")
-            .route(web::get().to(read_user))
-            .route(web::patch().to(update_user))
-            .route(web::delete().to(delete_user))
-            .default_service(web::to(method_not_allowed)),
-    );
+pub fn configure(routes: &mut Routes<'_>) {
+    routes
+        .resource("/api/v1/users")
+        .post(create_user)
+        .register();
+    routes
+        .resource("/api/v1/users/me")
+        .get(read_current_user)
+        .patch(update_current_user)
+        .delete(delete_current_user)
+        .register();
+    routes
+        .resource("/api/v1/users/{user_id}")
+        .get(read_user)
+        .patch(update_user)
+        .delete(delete_user)
+        .register();
 }
 
 /// The user fields a request may set; `None` leaves a field as it is.

@@ -23,11 +23,13 @@ use keygate_service::records::{DeliveryPosition, WebhookDeliveryRecord, WebhookE
 use keygate_service::webhooks::{NewWebhook, WebhookChanges, EVENT_TYPES};
 use serde::Serialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::projects::managed_project;
 use crate::request_body::RequestBody;
-use crate::responses::{json_list_response, json_response, method_not_allowed};
+use crate::responses::{json_list_response, json_response};
+use crate::route_table::Routes;
 use crate::state::AppState;
 use crate::validation::{FieldContext, FieldValue, Pending, Rejection, RequestCheck};
 use crate::wire_error::ApiError;
@@ -38,26 +40,22 @@ pub const PATH: &str = "/api/v1/internal/webhooks";
 /// The longest endpoint URL.
 const MAX_URL_CHARS: usize = 2048;
 
+/// One endpoint's path.
+pub const ITEM_PATH: &str = "/api/v1/internal/webhooks/{webhook_id}";
+
+/// One endpoint's delivery log.
+pub const DELIVERIES_PATH: &str = "/api/v1/internal/webhooks/{webhook_id}/deliveries";
+
 /// Registers the routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(PATH)
-            .route(web::post().to(create))
-            .route(web::get().to(list))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource(format!("{PATH}/{{webhook_id}}"))
-            .route(web::get().to(read))
-            .route(web::patch().to(update))
-            .route(web::delete().to(delete))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource(format!("{PATH}/{{webhook_id}}/deliveries"))
-            .route(web::get().to(deliveries))
-            .default_service(web::to(method_not_allowed)),
-    );
+pub fn configure(routes: &mut Routes<'_>) {
+    routes.resource(PATH).post(create).get(list).register();
+    routes
+        .resource(ITEM_PATH)
+        .get(read)
+        .patch(update)
+        .delete(delete)
+        .register();
+    routes.resource(DELIVERIES_PATH).get(deliveries).register();
 }
 
 /// An endpoint URL: `http://` or `https://` with a host, at most [`MAX_URL_CHARS`].
@@ -123,8 +121,13 @@ impl FieldValue for EventTypes {
 }
 
 /// An endpoint on the wire (its secret only in the create answer).
-#[derive(Debug, Serialize)]
-struct EndpointObject<'a> {
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(
+    as = WebhookEndpoint,
+    description = "A webhook endpoint of the project. `secret` (`whsec_…`, Standard Webhooks) only in the create answer; `event_types` empty means every event."
+)]
+pub(crate) struct EndpointObject<'a> {
+    #[schema(value_type = String, format = Uuid)]
     id: String,
     url: &'a str,
     description: &'a str,
@@ -149,9 +152,21 @@ impl<'a> EndpointObject<'a> {
     }
 }
 
+/// The endpoints of a project.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = WebhookEndpointList)]
+pub(crate) struct EndpointList<'a> {
+    items: Vec<EndpointObject<'a>>,
+    is_paginated: bool,
+}
+
 /// A delivery on the wire.
-#[derive(Debug, Serialize)]
-struct DeliveryObject<'a> {
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(
+    as = WebhookDelivery,
+    description = "One event for one endpoint: its attempts and their outcome. `id` is the `webhook-id` of every attempt; `payload` is the body sent."
+)]
+pub(crate) struct DeliveryObject<'a> {
     id: &'a str,
     event_type: &'a str,
     created_at_millis: i64,
@@ -161,7 +176,23 @@ struct DeliveryObject<'a> {
     failed_at_millis: Option<i64>,
     last_status: Option<u16>,
     last_error: Option<&'a str>,
+    #[schema(value_type = Object)]
     payload: Value,
+}
+
+/// A page of an endpoint's deliveries.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = WebhookDeliveryList)]
+pub(crate) struct DeliveryList<'a> {
+    items: Vec<DeliveryObject<'a>>,
+    is_paginated: bool,
+    pagination: DeliveryPagination,
+}
+
+/// Where the next page starts; `null` on the last page.
+#[derive(Debug, Serialize, ToSchema)]
+struct DeliveryPagination {
+    next_cursor: Option<String>,
 }
 
 impl<'a> DeliveryObject<'a> {
@@ -268,14 +299,14 @@ async fn list(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let query = check.query(|_| ());
     check.finish(query)?;
     let endpoints = state.service().list_webhooks(project.id).await?;
-    let items: Vec<EndpointObject<'_>> = endpoints
-        .iter()
-        .map(|endpoint| EndpointObject::new(endpoint, None))
-        .collect();
-    json_response(
-        StatusCode::OK,
-        &json!({"items": items, "is_paginated": false}),
-    )
+    let list = EndpointList {
+        items: endpoints
+            .iter()
+            .map(|endpoint| EndpointObject::new(endpoint, None))
+            .collect(),
+        is_paginated: false,
+    };
+    json_response(StatusCode::OK, &list)
 }
 
 /// `GET /api/v1/internal/webhooks/{webhook_id}`.
@@ -359,15 +390,14 @@ async fn deliveries(
         .service()
         .list_webhook_deliveries(project.id, id, limit, cursor.map(|cursor| cursor.0))
         .await?;
-    let items: Vec<DeliveryObject<'_>> = page.deliveries.iter().map(DeliveryObject::new).collect();
-    json_list_response(
-        StatusCode::OK,
-        &json!({
-            "items": items,
-            "is_paginated": true,
-            "pagination": {"next_cursor": page.next.as_ref().map(DeliveryCursor::encode)},
-        }),
-    )
+    let list = DeliveryList {
+        items: page.deliveries.iter().map(DeliveryObject::new).collect(),
+        is_paginated: true,
+        pagination: DeliveryPagination {
+            next_cursor: page.next.as_ref().map(DeliveryCursor::encode),
+        },
+    };
+    json_list_response(StatusCode::OK, &list)
 }
 
 #[cfg(test)]

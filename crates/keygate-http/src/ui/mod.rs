@@ -30,11 +30,10 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use actix_web::web;
 use keygate_domain::{is_expired, EpochMillis, KeyHash, KeyHasher, ProjectId, SecretToken};
 
 use crate::request_body::SmallBody;
-use crate::responses::{method_not_allowed, not_found};
+use crate::route_table::Routes;
 
 /// Whether the demo sign-in works (for the holder of its one-time link).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -240,36 +239,32 @@ impl UiState {
 }
 
 /// Registers the UI's routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(assets::COMPONENTS_PATH)
-            .route(web::get().to(assets::components_js))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource(assets::PAGE_SCRIPT_PATH)
-            .route(web::get().to(assets::page_js))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource(paths::ACCOUNT_SETTINGS_PATH)
-            .route(web::get().to(page::account_settings))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource(paths::PAGE_ACCESS_TOKEN_PATH)
-            .app_data(SmallBody)
-            .route(web::post().to(page::page_access_token))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
+pub fn configure(routes: &mut Routes<'_>) {
+    routes
+        .resource(assets::COMPONENTS_PATH)
+        .get(assets::components_js)
+        .register();
+    routes
+        .resource(assets::PAGE_SCRIPT_PATH)
+        .get(assets::page_js)
+        .register();
+    routes
+        .resource(paths::ACCOUNT_SETTINGS_PATH)
+        .get(page::account_settings)
+        .register();
+    routes
+        .resource(paths::PAGE_ACCESS_TOKEN_PATH)
+        .app_data(SmallBody)
+        .post(page::page_access_token)
+        .register();
+    routes
+        .resource(paths::DEMO_SIGN_IN_PATH)
+        .app_data(SmallBody)
+        .get(demo::demo_sign_in_form)
+        .post(demo::demo_sign_in)
         // Every other method is the plain 404 too: the path does not reveal the demo.
-        web::resource(paths::DEMO_SIGN_IN_PATH)
-            .app_data(SmallBody)
-            .route(web::get().to(demo::demo_sign_in_form))
-            .route(web::post().to(demo::demo_sign_in))
-            .default_service(web::to(not_found)),
-    );
+        .other_methods_not_found()
+        .register();
 }
 
 #[cfg(test)]

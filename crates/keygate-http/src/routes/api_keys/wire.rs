@@ -10,34 +10,48 @@ use std::collections::HashMap;
 
 use keygate_domain::{ApiKey, ApiKeyId, EpochMillis, Owner, PlainApiKey, TeamId, UserId};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// An API key on the wire, serialized straight from the stored row (the check answers one per
 /// request, so no intermediate JSON tree is built).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(
+    as = ApiKey,
+    description = "A user or team API key. `value` is the whole key only in the create answer, else `{last_four}`; unset instants are left out; `last_used_at_millis` is keygate's own."
+)]
 pub(crate) struct ApiKeyObject<'a> {
+    #[schema(value_type = String, format = Uuid)]
     id: ApiKeyId,
     description: &'a str,
+    #[schema(value_type = i64)]
     created_at_millis: EpochMillis,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>)]
     expires_at_millis: Option<EpochMillis>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>)]
     manually_revoked_at_millis: Option<EpochMillis>,
     /// keygate's own field (upstream has none; its clients ignore unknown fields).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>)]
     last_used_at_millis: Option<EpochMillis>,
     is_public: bool,
     #[serde(rename = "type")]
+    #[schema(value_type = String, pattern = "^(user|team)$")]
     key_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Uuid)]
     user_id: Option<UserId>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Uuid)]
     team_id: Option<TeamId>,
     value: KeyValue<'a>,
 }
 
 /// `value`: the last four characters, or the full key in the create response only.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
+#[schema(as = ApiKeyValue)]
 enum KeyValue<'a> {
     LastFour { last_four: &'a str },
     Full(String),
@@ -85,7 +99,11 @@ pub(super) fn first_view_object(key: &ApiKey, plain: PlainApiKey) -> ApiKeyObjec
 /// it is upstream's `{"items", "is_paginated": false}`; a page (asked for with `limit`) is
 /// `{"items", "is_paginated": true, "pagination": {"next_cursor"}}`, upstream's paginated shape.
 /// Serialized straight from the stored rows: the answer's bytes are the only copy built.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(
+    as = ApiKeyList,
+    description = "A list of keys: `{items, is_paginated: false}`, or one page `{items, is_paginated: true, pagination: {next_cursor}}` when `limit` was given."
+)]
 pub(crate) struct ApiKeyList<'a> {
     items: Vec<ApiKeyObject<'a>>,
     is_paginated: bool,
@@ -94,7 +112,7 @@ pub(crate) struct ApiKeyList<'a> {
 }
 
 /// Where the next page starts; `null` on the last page.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Pagination {
     next_cursor: Option<String>,
 }
