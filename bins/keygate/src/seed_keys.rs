@@ -48,6 +48,7 @@ pub fn run(args: &SeedKeysArgs, settings: &Settings) -> anyhow::Result<()> {
                     description: format!("benchmark key {index}"),
                     is_public: false,
                     expires_at_millis: None,
+                    policy: Default::default(),
                 }
                 .generate(now, &hasher);
                 api_keys::insert(conn, &key)?;

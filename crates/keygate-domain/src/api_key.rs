@@ -7,6 +7,7 @@
 use crate::hashing::{KeyHash, KeyHasher};
 use crate::ids::{ApiKeyId, ProjectId};
 use crate::key_format::PlainApiKey;
+use crate::key_policy::KeyPolicy;
 use crate::owner::{KeyType, Owner};
 use crate::validity::{EpochMillis, Invalid, Lifetime};
 
@@ -34,6 +35,8 @@ pub struct ApiKey {
     pub expires_at_millis: Option<EpochMillis>,
     /// When the key was revoked; set once, never cleared.
     pub manually_revoked_at_millis: Option<EpochMillis>,
+    /// Its scopes and metadata.
+    pub policy: KeyPolicy,
 }
 
 impl ApiKey {
@@ -100,6 +103,8 @@ pub struct NewApiKey {
     /// The expiry instant, or `None` for a key that never expires. Any number, 0 or a past
     /// instant included, is taken as the instant (contract A1): such a key is created expired.
     pub expires_at_millis: Option<EpochMillis>,
+    /// Its scopes and metadata.
+    pub policy: KeyPolicy,
 }
 
 impl NewApiKey {
@@ -123,6 +128,7 @@ impl NewApiKey {
             created_at_millis: now,
             expires_at_millis: self.expires_at_millis,
             manually_revoked_at_millis: None,
+            policy: self.policy,
         };
         (key, plain)
     }
@@ -143,6 +149,7 @@ mod tests {
             description: "test".to_owned(),
             is_public: false,
             expires_at_millis: expires_at,
+            policy: Default::default(),
         }
         .generate(NOW - 1_000, &KeyHasher::sha256());
         key.manually_revoked_at_millis = revoked_at;
@@ -225,6 +232,7 @@ mod tests {
             description: "ci".to_owned(),
             is_public: true,
             expires_at_millis: Some(NOW + 60_000),
+            policy: Default::default(),
         }
         .generate(NOW, &hasher);
 

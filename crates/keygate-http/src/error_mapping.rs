@@ -88,6 +88,19 @@ impl From<Refusal> for ApiError {
                 KnownError::ApiKeyLimitReached { limit }.into()
             }
             Refusal::TeamLimitReached { limit } => KnownError::TeamLimitReached { limit }.into(),
+            Refusal::ApiKeyScopeMissing { missing } => KnownError::ApiKeyScopeMissing {
+                missing_scopes: missing,
+            }
+            .into(),
+            Refusal::UnknownScopes { scopes } => ApiError::schema(format!(
+                "body.scopes names scopes that are not in the project's api_key_scopes: {}",
+                scopes.join(", ")
+            )),
+            Refusal::MetadataIsServerOnly => PlainError::new(
+                StatusCode::FORBIDDEN,
+                "Only server or admin access may set an API key's metadata.",
+            )
+            .into(),
             Refusal::VerifiedEmailWithoutAddress => PlainError::new(
                 StatusCode::BAD_REQUEST,
                 "primary_email_verified cannot be true without primary_email",

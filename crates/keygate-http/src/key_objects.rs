@@ -35,6 +35,8 @@ pub fn key_page_json(
         keys,
         last_used,
         Some(next.map(ListCursor::encode)),
+        // The operator's command line sees the whole key object.
+        keygate_permissions::AccessType::Admin,
     ))
 }
 

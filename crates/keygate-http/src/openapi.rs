@@ -355,6 +355,47 @@ fn key_create_body(owner: &'static str, owner_schema: RefOr<Schema>) -> RefOr<Sc
         ),
         ("is_public", false, boolean()),
         (owner, true, owner_schema),
+        (
+            "scopes",
+            false,
+            ArrayBuilder::new()
+                .items(scope_id())
+                .max_items(Some(100))
+                .description(Some("keygate's own: scope ids from the project's `config.api_key_scopes`; fixed for the key's life."))
+                .into(),
+        ),
+        (
+            "metadata",
+            false,
+            typed(Type::Object)
+                .description(Some("keygate's own: any JSON object (at most `limits.max_metadata_bytes`), returned by the check; server and admin access only."))
+                .into(),
+        ),
+    ])
+}
+
+/// A scope id: 1 to 64 letters, digits, `_`, `-`, `.`, `:`.
+fn scope_id() -> RefOr<Schema> {
+    typed(Type::String)
+        .pattern(Some("^[A-Za-z0-9_.:-]{1,64}$"))
+        .into()
+}
+
+/// The check's body: the key and, keygate's own, the scopes it must carry.
+fn check_body() -> RefOr<Schema> {
+    object(vec![
+        ("api_key", true, string()),
+        (
+            "required_scopes",
+            false,
+            ArrayBuilder::new()
+                .items(scope_id())
+                .max_items(Some(100))
+                .description(Some(
+                    "keygate's own: a valid key lacking one is `API_KEY_SCOPE_MISSING` (403).",
+                ))
+                .into(),
+        ),
     ])
 }
 
@@ -487,6 +528,17 @@ fn project_config() -> RefOr<Schema> {
                 ]))
                 .into(),
         ),
+        (
+            "api_key_scopes",
+            false,
+            ArrayBuilder::new()
+                .items(object(vec![
+                    ("id", true, scope_id()),
+                    ("description", false, string()),
+                ]))
+                .max_items(Some(100))
+                .into(),
+        ),
     ])
 }
 
@@ -581,9 +633,9 @@ fn operations() -> Vec<Op> {
             summary: summaries[2],
             access: Access::Project(SA),
             params: vec![],
-            body: Body::Json(api_key_body()),
+            body: Body::Json(check_body()),
             success: Success::Json(200, reference("ApiKey")),
-            errors: &[404],
+            errors: &[403, 404],
         });
         for (index, method) in [(3, Get), (4, Patch)] {
             ops.push(Op {

@@ -4,6 +4,7 @@
 use keygate_domain::{EpochMillis, ProjectId};
 use keygate_service::projects::{IssuedCredential, ProjectView};
 use keygate_service::records::ProjectCredentialRecord;
+use keygate_service::scopes::parse_catalogue;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -30,6 +31,15 @@ struct ProjectConfigObject<'a> {
     client_team_creation_enabled: bool,
     allow_localhost: bool,
     domains: Vec<TrustedDomainObject<'a>>,
+    /// keygate's own: the scopes the project's API keys may carry.
+    api_key_scopes: Vec<ScopeObject>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ApiKeyScope)]
+struct ScopeObject {
+    id: String,
+    description: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -58,6 +68,13 @@ impl<'a> ProjectObject<'a> {
                     .map(|d| TrustedDomainObject {
                         domain: &d.domain,
                         handler_path: &d.handler_path,
+                    })
+                    .collect(),
+                api_key_scopes: parse_catalogue(&project.api_key_scopes)
+                    .into_iter()
+                    .map(|scope| ScopeObject {
+                        id: scope.id,
+                        description: scope.description,
                     })
                     .collect(),
             },

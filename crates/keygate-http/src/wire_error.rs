@@ -77,6 +77,11 @@ pub enum KnownError {
     },
     /// 400: the secret-scanner revoke endpoint was given a public key.
     PublicApiKeyCannotBeRevoked,
+    /// 403 (keygate's own): a valid key lacks scopes the check required.
+    ApiKeyScopeMissing {
+        /// The required scopes it lacks.
+        missing_scopes: Vec<String>,
+    },
     /// 409 (keygate's own): the owner already has as many API keys as the `limits` allow.
     ApiKeyLimitReached {
         /// The cap (`limits.max_keys_per_owner`).
@@ -342,6 +347,12 @@ impl KnownError {
                 BAD_REQUEST,
                 "Public API keys cannot be revoked by the secretscanner endpoint.",
             ),
+            ApiKeyScopeMissing { missing_scopes } => row(
+                "API_KEY_SCOPE_MISSING",
+                StatusCode::FORBIDDEN,
+                format!("The API key lacks required scopes: {}.", missing_scopes.join(", ")),
+            )
+            .details([("missing_scopes", Value::from(missing_scopes.clone()))]),
             ApiKeyLimitReached { limit } => row(
                 "API_KEY_LIMIT_REACHED",
                 CONFLICT,
@@ -901,6 +912,9 @@ mod tests {
                 actual_type: KeyType::User,
             },
             KnownError::PublicApiKeyCannotBeRevoked,
+            KnownError::ApiKeyScopeMissing {
+                missing_scopes: vec!["invoices:write".into()],
+            },
             KnownError::ApiKeyLimitReached { limit: 1_000 },
             KnownError::TeamLimitReached { limit: 100 },
             KnownError::SchemaError {

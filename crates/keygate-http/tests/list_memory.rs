@@ -54,6 +54,7 @@ async fn worst_case_list(app: &TestApp) -> Measured {
                 description: description.clone(),
                 is_public: false,
                 expires_at_millis: None,
+                policy: Default::default(),
             }
             .generate(app.now() + i64::try_from(n).unwrap(), &hasher);
             api_keys::insert(&mut conn, &key).expect("seed a key");

@@ -23,12 +23,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use keygate_domain::{
-    parse_api_key, ApiKey, ApiKeyId, EpochMillis, KeyType, NewApiKey, Owner, PlainApiKey,
+    parse_api_key, ApiKey, ApiKeyId, EpochMillis, KeyPolicy, KeyType, NewApiKey, Owner, PlainApiKey,
 };
-use keygate_permissions::{authorize_api_key, ApiKeyAction};
+use keygate_permissions::{authorize_api_key, AccessType, ApiKeyAction};
 use keygate_storage::repo::api_keys;
 pub use keygate_storage::repo::api_keys::KeyPosition;
-use keygate_storage::repo::{teams, users};
+use keygate_storage::repo::{projects, teams, users};
 use keygate_storage::{DbConnection, StorageError};
 
 use crate::actor::Actor;
@@ -37,6 +37,7 @@ use crate::check_cache::CachedLookup;
 use crate::error::{NotFound, Refusal, ServiceError};
 use crate::key_usage::KeyUsage;
 use crate::metrics::CheckOutcome;
+use crate::scopes::{parse_catalogue, unknown_scopes};
 use crate::team_standing::load_standing;
 use crate::Service;
 
@@ -51,6 +52,8 @@ pub struct NewKeyRequest {
     pub is_public: bool,
     /// When it stops being valid; `None` never.
     pub expires_at_millis: Option<EpochMillis>,
+    /// Its scopes (each in the project's catalogue) and metadata (server and admin only).
+    pub policy: KeyPolicy,
 }
 
 /// Changes to a key: a new description and/or revocation.
@@ -200,6 +203,30 @@ pub(crate) fn split_page(
     (keys, next)
 }
 
+/// Refuses a new key's policy unless its scopes are in the project's catalogue and its metadata,
+/// if any, comes from the project's server or admin.
+fn check_policy(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    policy: &KeyPolicy,
+) -> Result<(), ServiceError> {
+    if policy.metadata.is_some() && actor.caller.access_type == AccessType::Client {
+        return Err(Refusal::MetadataIsServerOnly.into());
+    }
+    if policy.scopes.is_empty() {
+        return Ok(());
+    }
+    let catalogue = projects::get(conn, actor.project)?
+        .map(|project| parse_catalogue(&project.api_key_scopes))
+        .unwrap_or_default();
+    let unknown = unknown_scopes(&catalogue, &policy.scopes);
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(Refusal::UnknownScopes { scopes: unknown }.into())
+    }
+}
+
 /// The answer for a create whose owner is not in the project (the insert's foreign key).
 fn owner_not_found(owner: Owner) -> ServiceError {
     match owner {
@@ -256,7 +283,9 @@ pub(crate) fn key_change(key: &ApiKey, event: KeyEvent) -> Change {
         .fact("last_four", key.last_four.to_string())
         .fact("is_public", key.is_public);
     match event {
-        KeyEvent::Created => change.fact("expires_at_millis", key.expires_at_millis),
+        KeyEvent::Created => change
+            .fact("expires_at_millis", key.expires_at_millis)
+            .fact("scopes", key.policy.scopes.clone()),
         KeyEvent::Updated => change,
         KeyEvent::Revoked => change.fact("revoked_at_millis", key.manually_revoked_at_millis),
     }
@@ -278,12 +307,14 @@ impl Service {
                     owner: request.owner,
                 };
                 authorize(conn, &actor, route, &action)?;
+                check_policy(conn, &actor, &request.policy)?;
                 let (key, plain) = NewApiKey {
                     project_id: actor.project,
                     owner: request.owner,
                     description: request.description,
                     is_public: request.is_public,
                     expires_at_millis: request.expires_at_millis,
+                    policy: request.policy,
                 }
                 .generate(now, service.hasher());
                 let limit = service.limits().max_keys_per_owner;
@@ -431,6 +462,7 @@ impl Service {
         actor: Actor,
         route: KeyType,
         presented: &str,
+        required_scopes: &[String],
     ) -> Result<CheckedKey, ServiceError> {
         authorize_api_key(
             &actor.caller,
@@ -472,6 +504,15 @@ impl Service {
         if let Err(rejection) = key.check(route, now) {
             outcomes.record(route, CheckOutcome::of_rejection(&rejection));
             return Err(rejection.into());
+        }
+        // After not found → wrong type → revoked → expired: a valid key lacking a scope.
+        let missing = key.policy.missing_scopes(required_scopes);
+        if !missing.is_empty() {
+            outcomes.record(route, CheckOutcome::ScopeMissing);
+            return Err(Refusal::ApiKeyScopeMissing {
+                missing: missing.into_iter().map(str::to_owned).collect(),
+            }
+            .into());
         }
         outcomes.record(route, CheckOutcome::Valid);
         let last_used_at_millis = self.key_usage().record(key.id, now);

@@ -285,6 +285,7 @@ mod tests {
             description: "ci".to_owned(),
             is_public: false,
             expires_at_millis: None,
+            policy: Default::default(),
         }
         .generate(1_000, &KeyHasher::sha256())
         .0

@@ -31,7 +31,7 @@ pub enum LeakedKeyRevocation {
     /// The key was revoked by this report; `notices` owners were told.
     Revoked {
         /// The key, as revoked.
-        key: ApiKey,
+        key: Box<ApiKey>,
         /// How many notices were written to the outbox.
         notices: usize,
     },
@@ -85,7 +85,7 @@ enum Outcome {
     Public,
     Expired,
     AlreadyRevoked,
-    Revoked { key: ApiKey, notices: usize },
+    Revoked { key: Box<ApiKey>, notices: usize },
 }
 
 /// The steps of [`Service::revoke_leaked_api_key`] inside its transaction.
@@ -120,7 +120,7 @@ fn find_and_revoke(
     audit::record(write.conn(), revoked.project_id, scanner, change, now)?;
     let notices = write_notices(write.conn(), &revoked, KeyNotice::Revoked, now)?;
     Ok(Outcome::Revoked {
-        key: revoked,
+        key: Box::new(revoked),
         notices,
     })
 }

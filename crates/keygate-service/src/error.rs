@@ -104,6 +104,18 @@ pub enum Conflict {
 pub enum Refusal {
     /// A credential scanner reported a public key, which is meant to be seen.
     PublicApiKeyCannotBeRevoked,
+    /// A valid key was checked for scopes it does not carry.
+    ApiKeyScopeMissing {
+        /// The required scopes it lacks, in the order asked.
+        missing: Vec<String>,
+    },
+    /// A key was to be created with scopes that are not in its project's catalogue.
+    UnknownScopes {
+        /// The unknown scope ids, in the order given.
+        scopes: Vec<String>,
+    },
+    /// A client tried to set a key's metadata (only the project's server may).
+    MetadataIsServerOnly,
     /// A user's e-mail would be verified without an address to verify.
     VerifiedEmailWithoutAddress,
     /// The project already has as many credentials as one project may have.

@@ -52,6 +52,7 @@ pub mod metrics;
 pub mod operator_keys;
 pub mod project_auth_cache;
 pub mod projects;
+pub mod scopes;
 pub mod service;
 pub mod sessions;
 pub mod team_permissions;

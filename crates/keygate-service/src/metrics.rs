@@ -26,17 +26,20 @@ pub enum CheckOutcome {
     WrongType,
     /// Not a well-formed key at all (refused before any lookup).
     Malformed,
+    /// Valid, but without a scope the check required.
+    ScopeMissing,
 }
 
 impl CheckOutcome {
     /// Every outcome, in label order.
-    pub const ALL: [CheckOutcome; 6] = [
+    pub const ALL: [CheckOutcome; 7] = [
         CheckOutcome::Valid,
         CheckOutcome::NotFound,
         CheckOutcome::Revoked,
         CheckOutcome::Expired,
         CheckOutcome::WrongType,
         CheckOutcome::Malformed,
+        CheckOutcome::ScopeMissing,
     ];
 
     /// The label value.
@@ -48,6 +51,7 @@ impl CheckOutcome {
             CheckOutcome::Expired => "expired",
             CheckOutcome::WrongType => "wrong_type",
             CheckOutcome::Malformed => "malformed",
+            CheckOutcome::ScopeMissing => "scope_missing",
         }
     }
 
@@ -72,7 +76,7 @@ pub fn key_type_label(key_type: KeyType) -> &'static str {
 /// Checks by the route's key type and outcome.
 #[derive(Debug, Default)]
 pub struct CheckOutcomes {
-    counts: [[AtomicU64; 6]; 2],
+    counts: [[AtomicU64; CheckOutcome::ALL.len()]; 2],
 }
 
 fn key_type_index(key_type: KeyType) -> usize {

@@ -220,6 +220,7 @@ mod tests {
             created_at_millis,
             expires_at_millis: None,
             manually_revoked_at_millis: None,
+            policy: Default::default(),
         }
     }
 

@@ -200,6 +200,7 @@ mod tests {
             display_name: "p".to_owned(),
             created_at_millis: 0,
             config: ProjectSwitches::default(),
+            api_key_scopes: "[]".to_owned(),
         })
     }
 

@@ -50,6 +50,7 @@ pub fn create_project(
         display_name: display_name.to_owned(),
         created_at_millis: now,
         config,
+        api_key_scopes: "[]".to_owned(),
     };
     conn.in_transaction(|conn| {
         projects::insert(conn, &project)?;

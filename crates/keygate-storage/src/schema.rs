@@ -10,6 +10,7 @@ diesel::table! {
         allow_user_api_keys -> Bool,
         allow_team_api_keys -> Bool,
         client_team_creation_enabled -> Bool,
+        api_key_scopes -> Text,
     }
 }
 
@@ -129,6 +130,8 @@ diesel::table! {
         expires_at_millis -> Nullable<BigInt>,
         manually_revoked_at_millis -> Nullable<BigInt>,
         last_used_at_millis -> Nullable<BigInt>,
+        scopes -> Text,
+        metadata -> Nullable<Text>,
     }
 }
 

@@ -293,6 +293,7 @@ pub fn insert_project(conn: &mut DbConnection) -> ProjectRecord {
             allow_team_api_keys: true,
             client_team_creation_enabled: false,
         },
+        api_key_scopes: "[]".to_owned(),
     };
     projects::insert(conn, &project).expect("insert test project");
     project
@@ -372,6 +373,7 @@ pub fn insert_api_key(
         created_at_millis,
         expires_at_millis: None,
         manually_revoked_at_millis: None,
+        policy: Default::default(),
     };
     api_keys::insert(conn, &key).expect("insert test API key");
     key

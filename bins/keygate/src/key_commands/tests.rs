@@ -56,6 +56,7 @@ fn store_key(settings: &Settings, project: ProjectId, owner: Owner, created_at: 
         description: "deploys\nfrom CI".to_owned(),
         is_public: false,
         expires_at_millis: None,
+        policy: Default::default(),
     }
     .generate(created_at, &KeyHasher::sha256());
     let database = open_database(settings, 1).unwrap();

@@ -127,6 +127,8 @@ async fn list(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
             &list.keys,
             &list.last_used,
             Some(list.next.map(ListCursor::encode)),
+            // Admin access or the operator: the whole key object.
+            keygate_permissions::AccessType::Admin,
         ),
     )
 }

@@ -34,15 +34,19 @@
 
 use std::sync::Arc;
 
+use crate::validation::{FieldContext, FieldValue, Rejection};
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use keygate_domain::is_scope_id;
 use keygate_domain::{ProjectId, ProjectSwitches};
 use keygate_permissions::{AccessType, Denial};
 use keygate_service::audit::AuditActor;
 use keygate_service::projects::{CorsChanges, CredentialChanges, CredentialKeys, ProjectView};
 use keygate_service::records::{ProjectRecord, ProjectUpdate};
+use keygate_service::scopes::{catalogue_text, ScopeDefinition, MAX_SCOPES_PER_PROJECT};
 use keygate_service::NotFound;
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::auth::{authenticate, authenticate_operator, Operator, RequestAuth};
@@ -92,6 +96,71 @@ struct ConfigFields {
     client_team_creation_enabled: Option<bool>,
     allow_localhost: Option<bool>,
     domains: Option<TrustedDomains>,
+    api_key_scopes: Option<ScopeCatalogue>,
+}
+
+/// A project's `config.api_key_scopes`: `[{"id", "description"?}]`, each id a scope id
+/// (`keygate_domain::is_scope_id`), no id twice, at most
+/// [`MAX_SCOPES_PER_PROJECT`] scopes, descriptions within `limits.max_description_chars`.
+#[derive(Debug, Clone, Default)]
+struct ScopeCatalogue(Vec<ScopeDefinition>);
+
+impl FieldValue for ScopeCatalogue {
+    const TYPE_NAME: &'static str = "array";
+    fn placeholder() -> Self {
+        ScopeCatalogue::default()
+    }
+    fn from_json(value: &Value, context: &FieldContext) -> Result<Self, Rejection> {
+        let items = value.as_array().ok_or(Rejection::NotType)?;
+        if items.len() > MAX_SCOPES_PER_PROJECT {
+            return Err(Rejection::Invalid(format!(
+                "must have at most {MAX_SCOPES_PER_PROJECT} items"
+            )));
+        }
+        let max_description = context.limits().max_description_chars;
+        let mut scopes: Vec<ScopeDefinition> = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            let invalid = |what: &str| Rejection::Invalid(format!("[{index}] {what}"));
+            let object = item
+                .as_object()
+                .ok_or_else(|| invalid("must be an object {id, description}"))?;
+            if let Some(unknown) = object
+                .keys()
+                .find(|key| !matches!(key.as_str(), "id" | "description"))
+            {
+                return Err(invalid(&format!("contains unknown properties: {unknown}")));
+            }
+            let id = object
+                .get("id")
+                .and_then(Value::as_str)
+                .filter(|id| is_scope_id(id))
+                .ok_or_else(|| invalid("needs an id: 1 to 64 letters, digits, _ - . :"))?;
+            let description = match object.get("description") {
+                None | Some(Value::Null) => String::new(),
+                Some(Value::String(text))
+                    if text.chars().count() <= max_description && !text.contains('\0') =>
+                {
+                    text.clone()
+                }
+                Some(_) => {
+                    return Err(invalid(&format!(
+                        "description must be a string of at most {max_description} characters"
+                    )))
+                }
+            };
+            if scopes.iter().any(|known| known.id == id) {
+                return Err(invalid("repeats a scope id"));
+            }
+            scopes.push(ScopeDefinition {
+                id: id.to_owned(),
+                description,
+            });
+        }
+        Ok(ScopeCatalogue(scopes))
+    }
+    fn from_text(_: &str, _: &FieldContext) -> Result<Self, Rejection> {
+        Err(Rejection::NotType)
+    }
 }
 
 fn read_config(reader: &mut FieldReader<'_>) -> ConfigFields {
@@ -103,6 +172,7 @@ fn read_config(reader: &mut FieldReader<'_>) -> ConfigFields {
             .optional(),
         allow_localhost: reader.field::<bool>("allow_localhost").optional(),
         domains: reader.field::<TrustedDomains>("domains").optional(),
+        api_key_scopes: reader.field::<ScopeCatalogue>("api_key_scopes").optional(),
     }
 }
 
@@ -151,7 +221,7 @@ async fn create(
         allow_team_api_keys: config.allow_team_api_keys.unwrap_or(false),
         client_team_creation_enabled: config.client_team_creation_enabled.unwrap_or(false),
     };
-    let view = state
+    let mut view = state
         .service()
         .create_project(
             display_name,
@@ -160,6 +230,21 @@ async fn create(
             operator.audit_actor(),
         )
         .await?;
+    if let Some(scopes) = config.api_key_scopes.take() {
+        let catalogue = ProjectUpdate {
+            api_key_scopes: Some(catalogue_text(&scopes.0)),
+            ..ProjectUpdate::default()
+        };
+        view = state
+            .service()
+            .update_project(
+                view.project.id,
+                catalogue,
+                CorsChanges::default(),
+                operator.audit_actor(),
+            )
+            .await?;
+    }
     json_response(StatusCode::CREATED, &ProjectObject::new(&view))
 }
 
@@ -204,6 +289,10 @@ async fn update_current(
         allow_user_api_keys: config.allow_user_api_keys,
         allow_team_api_keys: config.allow_team_api_keys,
         client_team_creation_enabled: config.client_team_creation_enabled,
+        api_key_scopes: config
+            .api_key_scopes
+            .take()
+            .map(|scopes| catalogue_text(&scopes.0)),
     };
     let view = state
         .service()

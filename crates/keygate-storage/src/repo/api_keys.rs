@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use diesel::prelude::*;
-use keygate_domain::{ApiKey, ApiKeyId, EpochMillis, KeyHash, Owner, ProjectId};
+use keygate_domain::{ApiKey, ApiKeyId, EpochMillis, KeyHash, KeyPolicy, Owner, ProjectId};
 
 use crate::connection::DbConnection;
 use crate::error::StorageError;
@@ -32,10 +32,13 @@ struct ApiKeyRow {
     created_at_millis: i64,
     expires_at_millis: Option<i64>,
     manually_revoked_at_millis: Option<i64>,
+    scopes: String,
+    metadata: Option<String>,
 }
 
 /// The columns of [`ApiKeyRow`], in its field order, for `RETURNING`. `last_used_at_millis` is
 /// not among them: it is bookkeeping written in batches, read only through [`last_used`].
+#[allow(clippy::type_complexity)] // one column per field: the tuple is the row
 const ROW_COLUMNS: (
     api_keys::id,
     api_keys::project_id,
@@ -48,6 +51,8 @@ const ROW_COLUMNS: (
     api_keys::created_at_millis,
     api_keys::expires_at_millis,
     api_keys::manually_revoked_at_millis,
+    api_keys::scopes,
+    api_keys::metadata,
 ) = (
     api_keys::id,
     api_keys::project_id,
@@ -60,6 +65,8 @@ const ROW_COLUMNS: (
     api_keys::created_at_millis,
     api_keys::expires_at_millis,
     api_keys::manually_revoked_at_millis,
+    api_keys::scopes,
+    api_keys::metadata,
 );
 
 impl From<&ApiKey> for ApiKeyRow {
@@ -80,6 +87,9 @@ impl From<&ApiKey> for ApiKeyRow {
             created_at_millis: key.created_at_millis,
             expires_at_millis: key.expires_at_millis,
             manually_revoked_at_millis: key.manually_revoked_at_millis,
+            // Scope ids contain no spaces (`keygate_domain::is_scope_id`).
+            scopes: key.policy.scopes.join(" "),
+            metadata: key.policy.metadata.clone(),
         }
     }
 }
@@ -108,6 +118,10 @@ impl TryFrom<ApiKeyRow> for ApiKey {
             created_at_millis: row.created_at_millis,
             expires_at_millis: row.expires_at_millis,
             manually_revoked_at_millis: row.manually_revoked_at_millis,
+            policy: KeyPolicy {
+                scopes: row.scopes.split_whitespace().map(str::to_owned).collect(),
+                metadata: row.metadata,
+            },
         })
     }
 }
@@ -478,6 +492,7 @@ mod tests {
             created_at_millis,
             expires_at_millis: Some(created_at_millis + 1_000),
             manually_revoked_at_millis: None,
+            policy: Default::default(),
         }
     }
 

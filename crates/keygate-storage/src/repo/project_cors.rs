@@ -238,8 +238,26 @@ mod tests {
             // Back to the schema before the migration that wrote the old default down.
             db.revert_migrations_from("20261205000100").unwrap();
             let mut conn = db.conn();
-            let old = insert_project(&mut conn);
-            let closed = insert_project(&mut conn);
+            // Rows as that schema had them (today's record has columns it did not).
+            let insert_old = |conn: &mut DbConnection| {
+                let id = ProjectId::new_random();
+                diesel::sql_query(
+                    "INSERT INTO projects (id, display_name, created_at_millis, allow_user_api_keys, \
+                     allow_team_api_keys, client_team_creation_enabled) VALUES ($1, 'old', 1, true, true, false)",
+                )
+                .bind::<diesel::sql_types::Text, _>(id.to_string())
+                .execute(conn)
+                .unwrap();
+                crate::repo::projects::ProjectRecord {
+                    id,
+                    display_name: "old".to_owned(),
+                    created_at_millis: 1,
+                    config: keygate_domain::ProjectSwitches::default(),
+                    api_key_scopes: "[]".to_owned(),
+                }
+            };
+            let old = insert_old(&mut conn);
+            let closed = insert_old(&mut conn);
             let refusing = ProjectCors { allow_localhost: false, domains: Vec::new() };
             set(&mut conn, closed.id, &refusing, 1_000).unwrap();
             drop(conn);

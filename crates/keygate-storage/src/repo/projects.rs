@@ -20,6 +20,9 @@ pub struct ProjectRecord {
     pub created_at_millis: EpochMillis,
     /// Its switches (the `config` object of the projects API).
     pub config: ProjectSwitches,
+    /// The scopes its API keys may carry: a JSON array of `{"id", "description"}`, stored and
+    /// returned verbatim (the application layer reads and writes it).
+    pub api_key_scopes: String,
 }
 
 /// Changes to a project; `None` leaves a field as it is.
@@ -33,6 +36,8 @@ pub struct ProjectUpdate {
     pub allow_team_api_keys: Option<bool>,
     /// New value of [`ProjectSwitches::client_team_creation_enabled`].
     pub client_team_creation_enabled: Option<bool>,
+    /// A new scope catalogue (see [`ProjectRecord::api_key_scopes`]).
+    pub api_key_scopes: Option<String>,
 }
 
 // Fields in table order: `RETURNING table::all_columns` is read by position (the
@@ -46,6 +51,7 @@ struct ProjectRow {
     allow_user_api_keys: bool,
     allow_team_api_keys: bool,
     client_team_creation_enabled: bool,
+    api_key_scopes: String,
 }
 
 #[derive(AsChangeset)]
@@ -55,6 +61,7 @@ struct ProjectChangeset<'a> {
     allow_user_api_keys: Option<bool>,
     allow_team_api_keys: Option<bool>,
     client_team_creation_enabled: Option<bool>,
+    api_key_scopes: Option<&'a str>,
 }
 
 impl From<&ProjectRecord> for ProjectRow {
@@ -66,6 +73,7 @@ impl From<&ProjectRecord> for ProjectRow {
             allow_user_api_keys: project.config.allow_user_api_keys,
             allow_team_api_keys: project.config.allow_team_api_keys,
             client_team_creation_enabled: project.config.client_team_creation_enabled,
+            api_key_scopes: project.api_key_scopes.clone(),
         }
     }
 }
@@ -83,6 +91,7 @@ impl TryFrom<ProjectRow> for ProjectRecord {
                 allow_team_api_keys: row.allow_team_api_keys,
                 client_team_creation_enabled: row.client_team_creation_enabled,
             },
+            api_key_scopes: row.api_key_scopes,
         })
     }
 }
@@ -133,6 +142,7 @@ pub fn update(
         allow_user_api_keys: changes.allow_user_api_keys,
         allow_team_api_keys: changes.allow_team_api_keys,
         client_team_creation_enabled: changes.client_team_creation_enabled,
+        api_key_scopes: changes.api_key_scopes.as_deref(),
     };
     diesel::update(projects::table.find(id.to_string()))
         .set(changeset)
@@ -168,6 +178,7 @@ mod tests {
                     allow_team_api_keys: false,
                     client_team_creation_enabled: true,
                 },
+                api_key_scopes: "[]".to_owned(),
             };
             insert(&mut conn, &newer).unwrap();
             let older = insert_project(&mut conn);

@@ -12,7 +12,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use keygate_domain::KeyType;
 use keygate_permissions::{authorize_api_key, ApiKeyAction, Denial};
 
-use super::input::read_api_key_body;
+use super::input::read_check_body;
 use super::wire::read_object;
 use crate::auth::RequestAuth;
 use crate::request_body::RequestBody;
@@ -43,13 +43,13 @@ pub(super) async fn check(
         return Err(denial.into());
     }
     let mut check = RequestCheck::new(&request).with_current_user(actor.session_user());
-    let presented = check.body(&body, read_api_key_body);
+    let presented = check.body(&body, read_check_body);
     let query = check.query(|_| ());
-    let (presented, ()) = check.finish((presented, query))?;
+    let ((presented, required_scopes), ()) = check.finish((presented, query))?;
 
     let checked = state
         .service()
-        .check_api_key(actor, route, &presented)
+        .check_api_key(actor, route, &presented, &required_scopes)
         .await?;
     json_response(
         StatusCode::OK,

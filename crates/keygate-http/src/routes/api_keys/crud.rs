@@ -42,12 +42,16 @@ pub(super) async fn create(
         description: body.description,
         is_public: body.is_public,
         expires_at_millis: body.expires_at_millis,
+        policy: body.policy,
     };
     let (key, plain) = state
         .service()
         .create_api_key(auth.actor(), route, request)
         .await?;
-    json_response(StatusCode::OK, &first_view_object(&key, plain))
+    json_response(
+        StatusCode::OK,
+        &first_view_object(&key, plain).seen_by(auth.access_type),
+    )
 }
 
 /// `GET /api/v1/{type}-api-keys?user_id=|team_id=`: every key of the owner, newest first,
@@ -74,7 +78,7 @@ pub(super) async fn list(
     };
     json_list_response(
         StatusCode::OK,
-        &list_object(&list.keys, &list.last_used, page),
+        &list_object(&list.keys, &list.last_used, page, auth.access_type),
     )
 }
 
@@ -107,7 +111,7 @@ pub(super) async fn read(
         .await?;
     json_response(
         StatusCode::OK,
-        &read_object(&read.key, read.last_used_at_millis),
+        &read_object(&read.key, read.last_used_at_millis).seen_by(auth.access_type),
     )
 }
 
@@ -136,6 +140,6 @@ pub(super) async fn update(
         .await?;
     json_response(
         StatusCode::OK,
-        &read_object(&updated.key, updated.last_used_at_millis),
+        &read_object(&updated.key, updated.last_used_at_millis).seen_by(auth.access_type),
     )
 }

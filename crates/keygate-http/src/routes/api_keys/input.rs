@@ -1,7 +1,7 @@
 //! What the API-key routes read from requests, declared once for both key types.
 
 use base64::Engine;
-use keygate_domain::{ApiKeyId, KeyType, Owner, TeamId};
+use keygate_domain::{is_scope_id, ApiKeyId, KeyPolicy, KeyType, Owner, TeamId};
 use keygate_service::api_keys::{KeyPosition, ListWindow};
 use serde_json::Value;
 
@@ -20,6 +20,70 @@ pub(super) struct CreateBody {
     pub is_public: bool,
     /// The user (`user_id`, uuid-or-me) or team (`team_id`, UUID) the key is for.
     pub owner: Owner,
+    /// keygate's own: `scopes` (ids from the project's catalogue) and `metadata` (an object,
+    /// server and admin only).
+    pub policy: KeyPolicy,
+}
+
+/// The most scopes one key or one check names.
+pub(crate) const MAX_SCOPES_PER_REQUEST: usize = 100;
+
+/// A list of scope ids (`keygate_domain::is_scope_id`), without repeats, at most
+/// [`MAX_SCOPES_PER_REQUEST`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ScopeIds(pub Vec<String>);
+
+impl FieldValue for ScopeIds {
+    const TYPE_NAME: &'static str = "array";
+    fn placeholder() -> Self {
+        ScopeIds::default()
+    }
+    fn from_json(value: &Value, _: &FieldContext) -> Result<Self, Rejection> {
+        let items = value.as_array().ok_or(Rejection::NotType)?;
+        if items.len() > MAX_SCOPES_PER_REQUEST {
+            return Err(Rejection::Invalid(format!(
+                "must have at most {MAX_SCOPES_PER_REQUEST} items"
+            )));
+        }
+        let mut ids: Vec<String> = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            let id = item.as_str().filter(|id| is_scope_id(id)).ok_or_else(|| {
+                Rejection::Invalid(format!(
+                    "[{index}] must be a scope id (1 to 64 letters, digits, _ - . :)"
+                ))
+            })?;
+            if !ids.iter().any(|known| known == id) {
+                ids.push(id.to_owned());
+            }
+        }
+        Ok(ScopeIds(ids))
+    }
+    fn from_text(_: &str, _: &FieldContext) -> Result<Self, Rejection> {
+        Err(Rejection::NotType)
+    }
+}
+
+/// A key's metadata: a JSON object, at most `limits.max_metadata_bytes` of JSON text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct KeyMetadata(pub String);
+
+impl FieldValue for KeyMetadata {
+    const TYPE_NAME: &'static str = "object";
+    fn placeholder() -> Self {
+        KeyMetadata::default()
+    }
+    fn from_json(value: &Value, _: &FieldContext) -> Result<Self, Rejection> {
+        if !value.is_object() {
+            return Err(Rejection::NotType);
+        }
+        Ok(KeyMetadata(value.to_string()))
+    }
+    fn from_text(_: &str, _: &FieldContext) -> Result<Self, Rejection> {
+        Err(Rejection::NotType)
+    }
+    fn json_bytes(&self) -> Option<usize> {
+        Some(self.0.len())
+    }
 }
 
 /// Declares the create body of the `route` key type.
@@ -38,11 +102,23 @@ pub(super) fn read_create_body(o: &mut FieldReader<'_>, route: KeyType) -> Creat
         KeyType::User => Owner::User(o.field::<UserIdOrMe>("user_id").required().0),
         KeyType::Team => Owner::Team(o.field::<TeamId>("team_id").required()),
     };
+    let scopes = o
+        .field::<ScopeIds>("scopes")
+        .optional()
+        .unwrap_or_default()
+        .0;
+    let max_metadata = o.limits().max_metadata_bytes;
+    let metadata = o
+        .field::<KeyMetadata>("metadata")
+        .max_json_bytes(max_metadata)
+        .optional()
+        .map(|metadata| metadata.0);
     CreateBody {
         description,
         expires_at_millis,
         is_public,
         owner,
+        policy: KeyPolicy { scopes, metadata },
     }
 }
 
@@ -166,6 +242,18 @@ impl FieldValue for ListCursor {
 /// The body of the check and credential-scanning routes: `{"api_key": string}`.
 pub(super) fn read_api_key_body(o: &mut FieldReader<'_>) -> String {
     o.field::<String>("api_key").required()
+}
+
+/// The check's body: `{"api_key": string, "required_scopes"?: [scope id]}` (the second is
+/// keygate's own).
+pub(super) fn read_check_body(o: &mut FieldReader<'_>) -> (String, Vec<String>) {
+    let key = read_api_key_body(o);
+    let required = o
+        .field::<ScopeIds>("required_scopes")
+        .optional()
+        .unwrap_or_default()
+        .0;
+    (key, required)
 }
 
 #[cfg(test)]

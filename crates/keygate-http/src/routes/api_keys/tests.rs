@@ -7,12 +7,14 @@
 //! * [`secrets_at_rest`] proves no full key is stored or logged;
 //! * [`hostile`] throws garbage at every endpoint and expects no 5xx;
 //! * [`cached`] proves the check cache never answers for a key that changed;
-//! * [`limits`] proves the description and per-owner caps and the cursor pagination.
+//! * [`limits`] proves the description and per-owner caps and the cursor pagination;
+//! * [`policies`] covers scopes (catalogue, create, `required_scopes`) and metadata.
 
 mod cached;
 mod hostile;
 mod limits;
 mod matrix;
+mod policies;
 mod rules;
 mod secrets_at_rest;
 mod upstream;

@@ -6,6 +6,8 @@
 //! `undefined`; the owner is `user_id` or `team_id` next to `type`. `last_used_at_millis` is
 //! keygate's own (left out while the key was never used; see `keygate_service::key_usage`).
 
+use keygate_permissions::AccessType;
+use serde_json::value::RawValue;
 use std::collections::HashMap;
 
 use keygate_domain::{ApiKey, ApiKeyId, EpochMillis, Owner, PlainApiKey, TeamId, UserId};
@@ -46,6 +48,13 @@ pub(crate) struct ApiKeyObject<'a> {
     #[schema(value_type = Option<String>, format = Uuid)]
     team_id: Option<TeamId>,
     value: KeyValue<'a>,
+    /// keygate's own: the key's scopes (`[]` for none).
+    scopes: &'a [String],
+    /// keygate's own: the metadata the project's server set, shown to server and admin access
+    /// only; left out when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    metadata: Option<&'a RawValue>,
 }
 
 /// `value`: the last four characters, or the full key in the create response only.
@@ -75,7 +84,21 @@ impl<'a> ApiKeyObject<'a> {
             user_id,
             team_id,
             value,
+            scopes: &key.policy.scopes,
+            metadata: key
+                .policy
+                .metadata
+                .as_deref()
+                .and_then(|text| serde_json::from_str::<&RawValue>(text).ok()),
         }
+    }
+
+    /// The object as `access` sees it: client access does not see the server's metadata.
+    pub(crate) fn seen_by(mut self, access: AccessType) -> Self {
+        if access == AccessType::Client {
+            self.metadata = None;
+        }
+        self
     }
 }
 
@@ -123,11 +146,12 @@ pub(crate) fn list_object<'a>(
     keys: &'a [ApiKey],
     last_used: &HashMap<ApiKeyId, EpochMillis>,
     page: Option<Option<String>>,
+    access: AccessType,
 ) -> ApiKeyList<'a> {
     ApiKeyList {
         items: keys
             .iter()
-            .map(|key| read_object(key, last_used.get(&key.id).copied()))
+            .map(|key| read_object(key, last_used.get(&key.id).copied()).seen_by(access))
             .collect(),
         is_paginated: page.is_some(),
         pagination: page.map(|next_cursor| Pagination { next_cursor }),
@@ -153,6 +177,7 @@ mod tests {
             description: "ci".to_owned(),
             is_public: false,
             expires_at_millis,
+            policy: Default::default(),
         }
         .generate(1_000, &KeyHasher::sha256())
     }
@@ -171,6 +196,7 @@ mod tests {
                 "type": "user",
                 "user_id": user.to_string(),
                 "value": {"last_four": key.last_four},
+                "scopes": [],
             })
         );
     }
@@ -199,14 +225,24 @@ mod tests {
         assert!(object.get("manually_revoked_at_millis").is_none());
         assert!(object.get("last_used_at_millis").is_none());
         let used = HashMap::from([(key.id, 7)]);
-        let listed = to_json(list_object(std::slice::from_ref(&key), &used, None));
+        let listed = to_json(list_object(
+            std::slice::from_ref(&key),
+            &used,
+            None,
+            AccessType::Server,
+        ));
         assert_eq!(listed["is_paginated"], false);
         assert!(
             listed.get("pagination").is_none(),
             "upstream's shape, exactly"
         );
         assert_eq!(listed["items"][0], to_json(read_object(&key, Some(7))));
-        let page = to_json(list_object(std::slice::from_ref(&key), &used, Some(None)));
+        let page = to_json(list_object(
+            std::slice::from_ref(&key),
+            &used,
+            Some(None),
+            AccessType::Server,
+        ));
         assert_eq!(page["is_paginated"], true);
         assert_eq!(page["pagination"], json!({"next_cursor": null}));
     }

@@ -174,7 +174,7 @@ crate::http_tests! {
         let tail = &key["value"].as_str().unwrap()[key["value"].as_str().unwrap().len() - 4..];
         assert_eq!(
             server_created["metadata"],
-            json!({"user_id": owner.id.to_string(), "description": "ci", "last_four": tail, "is_public": false})
+            json!({"user_id": owner.id.to_string(), "description": "ci", "last_four": tail, "is_public": false, "scopes": []})
         );
         let updated = &all[2];
         assert_eq!(updated["actor_type"], "user");

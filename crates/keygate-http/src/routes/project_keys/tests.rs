@@ -40,6 +40,7 @@ fn store_key(
         created_at_millis,
         expires_at_millis,
         manually_revoked_at_millis,
+        policy: Default::default(),
     };
     api_keys::insert(&mut app.database().conn(), &key).unwrap();
     key
@@ -113,6 +114,7 @@ crate::http_tests! {
                 "type": "user",
                 "user_id": user.to_string(),
                 "value": {"last_four": "ab12"},
+                "scopes": [],
             })
         );
         assert_eq!(page["items"][1]["team_id"], team.to_string());

@@ -76,6 +76,7 @@ crate::http_tests! {
                     "client_team_creation_enabled": true,
                     "allow_localhost": false,
                     "domains": [],
+                    "api_key_scopes": [],
                 },
             })
         );
@@ -98,6 +99,7 @@ crate::http_tests! {
                 "client_team_creation_enabled": false,
                 "allow_localhost": false,
                 "domains": [],
+                "api_key_scopes": [],
             })
         );
     }
@@ -218,6 +220,7 @@ crate::http_tests! {
                     "client_team_creation_enabled": true,
                     "allow_localhost": false,
                     "domains": [],
+                    "api_key_scopes": [],
                 },
             })
         );
@@ -258,6 +261,7 @@ crate::http_tests! {
                 "client_team_creation_enabled": false,
                 "allow_localhost": false,
                 "domains": [],
+                "api_key_scopes": [],
             })
         );
         // Partial changes leave the rest alone; an empty body changes nothing.
@@ -281,6 +285,7 @@ crate::http_tests! {
                 "client_team_creation_enabled": true,
                 "allow_localhost": false,
                 "domains": [],
+                "api_key_scopes": [],
             })
         );
     }

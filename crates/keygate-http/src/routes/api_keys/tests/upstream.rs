@@ -44,7 +44,7 @@ crate::http_tests! {
             .assert_ok(200);
         assert_eq!(
             field_names(&created),
-            ["created_at_millis", "description", "id", "is_public", "team_id", "type", "value"]
+            ["created_at_millis", "description", "id", "is_public", "scopes", "team_id", "type", "value"]
         );
         assert_eq!(created["description"], "This should work");
         assert_eq!(created["is_public"], false);
@@ -69,7 +69,7 @@ crate::http_tests! {
         );
         assert_eq!(
             field_names(&created),
-            ["created_at_millis", "description", "id", "is_public", "type", "user_id", "value"]
+            ["created_at_millis", "description", "id", "is_public", "scopes", "type", "user_id", "value"]
         );
         assert_eq!(created["created_at_millis"], app.now());
         assert_eq!(created["description"], "Test API Key");
@@ -98,7 +98,7 @@ crate::http_tests! {
         assert_eq!(expiring["expires_at_millis"], one_hour_from_now);
         assert_eq!(
             field_names(&expiring),
-            ["created_at_millis", "description", "expires_at_millis", "id", "is_public", "type", "user_id", "value"]
+            ["created_at_millis", "description", "expires_at_millis", "id", "is_public", "scopes", "type", "user_id", "value"]
         );
 
         app.advance_clock(1);
@@ -119,7 +119,7 @@ crate::http_tests! {
         // Upstream's fields, and keygate's own `last_used_at_millis` (this check is a use).
         assert_eq!(
             field_names(&checked),
-            ["created_at_millis", "description", "expires_at_millis", "id", "is_public", "last_used_at_millis", "type", "user_id", "value"]
+            ["created_at_millis", "description", "expires_at_millis", "id", "is_public", "last_used_at_millis", "scopes", "type", "user_id", "value"]
         );
         assert_eq!(checked["last_used_at_millis"], app.now());
         assert_eq!(checked["description"], "Test Expiring User API Key");
@@ -169,6 +169,7 @@ crate::http_tests! {
                 "type": "user",
                 "user_id": user.id.to_string(),
                 "value": {"last_four": &key_value(&created)[98..]},
+                "scopes": [],
             })
         );
     }
@@ -273,7 +274,7 @@ crate::http_tests! {
             .assert_ok(200);
         assert_eq!(
             field_names(&created),
-            ["created_at_millis", "description", "expires_at_millis", "id", "is_public", "team_id", "type", "value"]
+            ["created_at_millis", "description", "expires_at_millis", "id", "is_public", "scopes", "team_id", "type", "value"]
         );
 
         let listed = app
@@ -316,7 +317,7 @@ crate::http_tests! {
         // Upstream's fields, and keygate's own `last_used_at_millis` (checked once above).
         assert_eq!(
             field_names(&revoked),
-            ["created_at_millis", "description", "id", "is_public", "last_used_at_millis", "manually_revoked_at_millis", "type", "user_id", "value"]
+            ["created_at_millis", "description", "id", "is_public", "last_used_at_millis", "manually_revoked_at_millis", "scopes", "type", "user_id", "value"]
         );
         assert_eq!(revoked["last_used_at_millis"], app.now() - 1_000);
         assert_eq!(revoked["manually_revoked_at_millis"], app.now());
