@@ -3,37 +3,31 @@
 
 use std::fmt;
 
-use base64::Engine;
 use keygate_service::records::{AuditEventRecord, AuditPosition};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::page_cursor;
 use crate::validation::{FieldContext, FieldValue, Rejection};
 
-/// An opaque cursor: base64url (no padding) of `<created_at_millis>.<event id>`, the position
-/// of the last event of the previous page.
+/// An opaque cursor (`crate::page_cursor`): the position of the last event of the previous page.
 #[derive(Debug, Clone, Copy)]
 pub struct AuditCursor(pub AuditPosition);
 
 impl AuditCursor {
     /// The cursor's text.
     pub fn encode(position: AuditPosition) -> String {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(format!("{}.{}", position.created_at_millis, position.id))
+        page_cursor::encode(position.created_at_millis, &position.id.to_string())
     }
 
     /// The position `text` names, if it is a cursor keygate handed out.
     pub fn decode(text: &str) -> Option<AuditPosition> {
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(text)
-            .ok()?;
-        let text = String::from_utf8(bytes).ok()?;
-        let (millis, id) = text.split_once('.')?;
+        let (created_at_millis, id) = page_cursor::decode(text).ok()?;
         Some(AuditPosition {
-            created_at_millis: millis.parse().ok()?,
-            id: Uuid::try_parse(id).ok()?,
+            created_at_millis,
+            id: Uuid::try_parse(&id).ok()?,
         })
     }
 }
@@ -58,7 +52,7 @@ impl FieldValue for AuditCursor {
     fn from_text(text: &str, _: &FieldContext) -> Result<Self, Rejection> {
         Self::decode(text)
             .map(AuditCursor)
-            .ok_or_else(|| Rejection::Invalid("must be a next_cursor from a previous page".into()))
+            .ok_or_else(|| Rejection::Invalid(page_cursor::NOT_A_CURSOR.to_owned()))
     }
 }
 

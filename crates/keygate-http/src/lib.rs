@@ -42,6 +42,7 @@ mod js_text;
 pub mod key_objects;
 pub mod metrics;
 pub mod openapi;
+mod page_cursor;
 pub mod project_objects;
 pub mod rate_limits;
 pub mod request_body;

@@ -18,7 +18,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use base64::Engine;
 use keygate_service::records::{DeliveryPosition, WebhookDeliveryRecord, WebhookEndpointRecord};
 use keygate_service::webhooks::{NewWebhook, WebhookChanges, EVENT_TYPES};
 use serde::Serialize;
@@ -27,6 +26,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::projects::managed_project;
+use crate::page_cursor;
 use crate::request_body::RequestBody;
 use crate::responses::{json_list_response, json_response};
 use crate::route_table::Routes;
@@ -213,14 +213,13 @@ impl<'a> DeliveryObject<'a> {
     }
 }
 
-/// A delivery-log cursor: base64url (no padding) of `<created_at_millis>.<delivery id>`.
+/// A delivery-log cursor (`crate::page_cursor`): the position of the last delivery listed.
 #[derive(Debug, Clone)]
 struct DeliveryCursor(DeliveryPosition);
 
 impl DeliveryCursor {
     fn encode(position: &DeliveryPosition) -> String {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(format!("{}.{}", position.created_at_millis, position.id))
+        page_cursor::encode(position.created_at_millis, &position.id)
     }
 }
 
@@ -236,15 +235,10 @@ impl FieldValue for DeliveryCursor {
         Self::from_text(value.as_str().ok_or(Rejection::NotType)?, context)
     }
     fn from_text(text: &str, _: &FieldContext) -> Result<Self, Rejection> {
-        let invalid = || Rejection::Invalid("must be a next_cursor from a previous page".into());
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(text)
-            .map_err(|_| invalid())?;
-        let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-        let (millis, id) = text.split_once('.').ok_or_else(invalid)?;
+        let (created_at_millis, id) = page_cursor::decode(text)?;
         Ok(DeliveryCursor(DeliveryPosition {
-            created_at_millis: millis.parse().map_err(|_| invalid())?,
-            id: id.to_owned(),
+            created_at_millis,
+            id,
         }))
     }
 }

@@ -1,10 +1,10 @@
 //! What the API-key routes read from requests, declared once for both key types.
 
-use base64::Engine;
 use keygate_domain::{is_scope_id, ApiKeyId, KeyPolicy, KeyType, Owner, TeamId};
 use keygate_service::api_keys::{KeyPosition, ListWindow};
 use serde_json::Value;
 
+use crate::page_cursor;
 use crate::validation::{
     FieldContext, FieldReader, FieldValue, Pending, Rejection, RequestCheck, UserIdOrMe,
 };
@@ -193,29 +193,22 @@ pub(super) fn read_list_query(
     })
 }
 
-/// An opaque list cursor: base64url (no padding) of `<created_at_millis>.<key id>`, the
-/// position of the last key of the previous page.
+/// An opaque list cursor (`crate::page_cursor`): the position of the last key of the previous
+/// page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ListCursor(pub KeyPosition);
-
-/// What a cursor that keygate did not hand out is told.
-const NOT_A_CURSOR: &str = "must be a next_cursor from a previous page";
 
 impl ListCursor {
     /// The cursor's text.
     pub(crate) fn encode(position: KeyPosition) -> String {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(format!("{}.{}", position.created_at_millis, position.id))
+        page_cursor::encode(position.created_at_millis, &position.id.to_string())
     }
 
+    /// The position `text` names, if it is a cursor keygate handed out.
     pub(crate) fn decode(text: &str) -> Option<KeyPosition> {
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(text)
-            .ok()?;
-        let text = String::from_utf8(bytes).ok()?;
-        let (millis, id) = text.split_once('.')?;
+        let (created_at_millis, id) = page_cursor::decode(text).ok()?;
         Some(KeyPosition {
-            created_at_millis: millis.parse().ok()?,
+            created_at_millis,
             id: id.parse::<ApiKeyId>().ok()?,
         })
     }
@@ -235,7 +228,7 @@ impl FieldValue for ListCursor {
     fn from_text(text: &str, _: &FieldContext) -> Result<Self, Rejection> {
         Self::decode(text)
             .map(ListCursor)
-            .ok_or_else(|| Rejection::Invalid(NOT_A_CURSOR.to_owned()))
+            .ok_or_else(|| Rejection::Invalid(page_cursor::NOT_A_CURSOR.to_owned()))
     }
 }
 
@@ -260,6 +253,7 @@ pub(super) fn read_check_body(o: &mut FieldReader<'_>) -> (String, Vec<String>) 
 mod tests {
     use serde_json::Value;
 
+    use crate::page_cursor;
     use crate::validation::{FieldContext, FieldValue, Rejection};
 
     #[test]
@@ -306,7 +300,7 @@ mod tests {
         ] {
             assert_eq!(
                 ListCursor::from_text(hostile, &context),
-                Err(Rejection::Invalid(super::NOT_A_CURSOR.into())),
+                Err(Rejection::Invalid(page_cursor::NOT_A_CURSOR.into())),
                 "{hostile}"
             );
         }
