@@ -188,19 +188,21 @@ pub(crate) fn with_usage(
     })
 }
 
-/// A page of at most `limit` keys from `keys`, fetched with one more than `limit` to tell
-/// whether another page follows, and the position the next page continues after (if one does).
-pub(crate) fn split_page(
-    mut keys: Vec<ApiKey>,
+/// A page of at most `limit` of `items`, fetched with one more than `limit` to tell whether
+/// another page follows, and the `position` of the last item the next page continues after (if
+/// one does). Every keyset list (keys, audit events, webhook deliveries) pages this way.
+pub(crate) fn split_page<T, P>(
+    mut items: Vec<T>,
     limit: usize,
-) -> (Vec<ApiKey>, Option<KeyPosition>) {
-    let next = if keys.len() > limit {
-        keys.truncate(limit);
-        keys.last().map(KeyPosition::of)
+    position: impl Fn(&T) -> P,
+) -> (Vec<T>, Option<P>) {
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(position)
     } else {
         None
     };
-    (keys, next)
+    (items, next)
 }
 
 /// Refuses a new key's policy unless its scopes are in the project's catalogue and its metadata,
@@ -364,7 +366,7 @@ impl Service {
                         after,
                         limit.saturating_add(1),
                     )?;
-                    split_page(keys, limit)
+                    split_page(keys, limit, KeyPosition::of)
                 }
             };
             let last_used = last_used_of(conn, service.key_usage(), &keys)?;

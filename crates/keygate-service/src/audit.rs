@@ -26,6 +26,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::actor::Actor;
+use crate::api_keys::split_page;
 use crate::error::ServiceError;
 use crate::webhooks;
 use crate::Service;
@@ -435,14 +436,9 @@ impl Service {
         after: Option<AuditPosition>,
     ) -> Result<AuditPage, ServiceError> {
         self.run(move |_, conn| {
-            let mut events =
+            let events =
                 audit_events::list_page(conn, project, &filter, after, limit.saturating_add(1))?;
-            let next = if events.len() > limit {
-                events.truncate(limit);
-                events.last().map(AuditPosition::of)
-            } else {
-                None
-            };
+            let (events, next) = split_page(events, limit, AuditPosition::of);
             Ok(AuditPage { events, next })
         })
         .await

@@ -98,7 +98,7 @@ fn scan_for_state(
             if KeyState::of(&key, now) == state {
                 found.push(key);
                 if found.len() > limit {
-                    return Ok(split_page(found, limit));
+                    return Ok(split_page(found, limit, KeyPosition::of));
                 }
             }
         }
@@ -136,7 +136,7 @@ impl Service {
                         after,
                         limit.saturating_add(1),
                     )?;
-                    split_page(keys, limit)
+                    split_page(keys, limit, KeyPosition::of)
                 }
             };
             let last_used = last_used_of(conn, service.key_usage(), &keys)?;

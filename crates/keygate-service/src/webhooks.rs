@@ -32,6 +32,7 @@ use serde_json::{json, Map, Value};
 use sha2::Sha256;
 use uuid::Uuid;
 
+use crate::api_keys::split_page;
 use crate::audit::{self, AuditAction, AuditActor, Change};
 use crate::error::{NotFound, Refusal, ServiceError};
 use crate::Service;
@@ -349,22 +350,17 @@ impl Service {
     ) -> Result<DeliveryPage, ServiceError> {
         self.run(move |_, conn| {
             webhooks::get_endpoint(conn, project, id)?.ok_or(NotFound::Webhook)?;
-            let mut deliveries = webhooks::list_deliveries(
+            let deliveries = webhooks::list_deliveries(
                 conn,
                 project,
                 id,
                 after.as_ref(),
                 limit.saturating_add(1),
             )?;
-            let next = if deliveries.len() > limit {
-                deliveries.truncate(limit);
-                deliveries.last().map(|d| DeliveryPosition {
-                    created_at_millis: d.created_at_millis,
-                    id: d.id.clone(),
-                })
-            } else {
-                None
-            };
+            let (deliveries, next) = split_page(deliveries, limit, |d| DeliveryPosition {
+                created_at_millis: d.created_at_millis,
+                id: d.id.clone(),
+            });
             Ok(DeliveryPage { deliveries, next })
         })
         .await
