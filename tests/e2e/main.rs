@@ -102,7 +102,7 @@ fn first_start_projects_credentials_and_shutdown() {
     assert_eq!(current["display_name"], "default");
     assert_eq!(
         current["config"],
-        json!({"allow_user_api_keys": true, "allow_team_api_keys": true, "client_team_creation_enabled": true, "allow_localhost": true, "domains": [], "api_key_scopes": []})
+        json!({"allow_user_api_keys": true, "allow_team_api_keys": true, "client_team_creation_enabled": true, "allow_localhost": true, "domains": [], "api_key_scopes": [], "api_key_rate_limit": null})
     );
 
     // The operator creates a project and issues it a credential.
@@ -144,7 +144,7 @@ fn first_start_projects_credentials_and_shutdown() {
     assert_eq!(patched["display_name"], "Acme Inc");
     assert_eq!(
         patched["config"],
-        json!({"allow_user_api_keys": true, "allow_team_api_keys": true, "client_team_creation_enabled": false, "allow_localhost": false, "domains": [], "api_key_scopes": []})
+        json!({"allow_user_api_keys": true, "allow_team_api_keys": true, "client_team_creation_enabled": false, "allow_localhost": false, "domains": [], "api_key_scopes": [], "api_key_rate_limit": null})
     );
     // Admin access issues more credentials; server access may not.
     let more = send(
@@ -374,7 +374,7 @@ fn project_commands_print_json_and_suppress_the_default_project() {
     assert_eq!(created["project"]["display_name"], "CLI app");
     assert_eq!(
         created["project"]["config"],
-        json!({"allow_user_api_keys": true, "allow_team_api_keys": false, "client_team_creation_enabled": false, "allow_localhost": false, "domains": [], "api_key_scopes": []})
+        json!({"allow_user_api_keys": true, "allow_team_api_keys": false, "client_team_creation_enabled": false, "allow_localhost": false, "domains": [], "api_key_scopes": [], "api_key_rate_limit": null})
     );
     let keys = ProjectKeys::from_credential(&project_id, &created["credential"]);
 

@@ -104,7 +104,7 @@ pub(crate) fn execute(command: ProjectCommand, settings: &Settings) -> anyhow::R
                 allow_user_api_keys,
                 allow_team_api_keys,
                 client_team_creation_enabled,
-                api_key_scopes: None,
+                ..ProjectUpdate::default()
             };
             let by = AuditActor::command_line("keygate project update");
             match update_project(&mut conn, id, &changes, &cors, &by, now) {

@@ -22,6 +22,7 @@ use keygate_service::audit::AuditSettings;
 use keygate_service::check_cache::CheckCacheSettings;
 use keygate_service::clock::{now_millis, system_clock};
 use keygate_service::delivery::{Deliverer, DeliveryWorker};
+use keygate_service::key_rate_limits::RateLimitSync;
 use keygate_service::key_usage::{UsageFlusher, DEFAULT_FLUSH_INTERVAL};
 use keygate_service::metrics::ListenerState;
 use keygate_service::project_auth_cache::ProjectAuthCacheSettings;
@@ -112,6 +113,7 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
             max_page_size: settings.limits.max_page_size,
             max_credentials_per_project: settings.limits.max_credentials_per_project,
             max_webhooks_per_project: settings.limits.max_webhooks_per_project,
+            max_rotation_grace_millis: settings.limits.max_rotation_grace_millis,
         },
         BodyLimits {
             max_body_bytes: settings.limits.max_body_bytes,
@@ -258,6 +260,11 @@ async fn run_http(
         state.service().database().clone(),
         DEFAULT_FLUSH_INTERVAL,
     );
+    let rate_limit_sync = RateLimitSync::start(
+        state.service().clone(),
+        Duration::from_millis(settings.key_policies.rate_limit_sync_millis),
+    )
+    .context("could not start the rate-limit sync")?;
     let workers = if settings.workers > 0 {
         settings.workers
     } else {
@@ -310,6 +317,9 @@ async fn run_http(
     let served = server.await.context("the HTTP server failed");
     pruning.abort();
     delivery.stop();
+    if let Err(error) = rate_limit_sync.stop() {
+        tracing::warn!(%error, "could not write the last rate-limit counts at shutdown");
+    }
     // After the last request: nothing recorded as a key's last use is lost at shutdown.
     match usage.stop() {
         Ok(written) => tracing::debug!(keys = written, "recorded when API keys were last used"),

@@ -89,6 +89,17 @@ pub struct Settings {
     pub audit: AuditLogSettings,
     /// Delivering e-mails and webhooks (`[notifications]`).
     pub notifications: NotificationSettings,
+    /// Enforcing API keys' rate limits and usage credits across nodes (`[key_policies]`).
+    pub key_policies: KeyPolicySettings,
+}
+
+/// How the nodes of a deployment agree on keys' rate limits (docs/operations.md, "Key rate
+/// limits and usage credits").
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyPolicySettings {
+    /// How often a node writes its rate-limit counts and reads the other nodes' (10 to 10,000).
+    pub rate_limit_sync_millis: u64,
 }
 
 /// Delivering the outbox's e-mails and webhook events (docs/operations.md, "Notifications").
@@ -194,6 +205,8 @@ pub struct LimitsSettings {
     pub max_credentials_per_project: u64,
     /// Most webhook endpoints of one project.
     pub max_webhooks_per_project: u64,
+    /// Longest grace period of a key rotation, in milliseconds.
+    pub max_rotation_grace_millis: i64,
 }
 
 /// Session refresh tokens.
@@ -507,6 +520,12 @@ impl Settings {
                 self.shutdown_timeout_seconds
             );
         }
+        if !(10..=10_000).contains(&self.key_policies.rate_limit_sync_millis) {
+            bail!(
+                "setting key_policies.rate_limit_sync_millis (KEYGATE_KEY_POLICIES__RATE_LIMIT_SYNC_MILLIS) must be between 10 and 10000, got {}",
+                self.key_policies.rate_limit_sync_millis
+            );
+        }
         if self.database.max_connections == 0 {
             bail!("setting database.max_connections (KEYGATE_DATABASE__MAX_CONNECTIONS) must be at least 1");
         }
@@ -704,6 +723,7 @@ mod tests {
         assert_eq!(s.public_url(), "http://localhost:8102");
         assert!(!s.refresh_tokens.rotation, "upstream does not rotate");
         assert_eq!(s.audit.retention_days, 365);
+        assert_eq!(s.key_policies.rate_limit_sync_millis, 100);
         assert!(loaded.unknown_env_vars.is_empty());
     }
 
@@ -931,6 +951,10 @@ mod tests {
         assert_eq!(
             limits.max_webhooks_per_project,
             service.max_webhooks_per_project
+        );
+        assert_eq!(
+            limits.max_rotation_grace_millis,
+            service.max_rotation_grace_millis
         );
 
         let changed = load(None, &[("KEYGATE_LIMITS__MAX_KEYS_PER_OWNER", "5")])

@@ -61,10 +61,7 @@ impl ApiKey {
                 actual,
             });
         }
-        self.lifetime().check(now).map_err(|invalid| match invalid {
-            Invalid::Revoked => CheckRejection::Revoked,
-            Invalid::Expired => CheckRejection::Expired,
-        })
+        self.lifetime().check(now).map_err(CheckRejection::from)
     }
 }
 
@@ -86,6 +83,15 @@ pub enum CheckRejection {
     /// The key has expired (`API_KEY_EXPIRED`, 401).
     #[error("API key has expired.")]
     Expired,
+}
+
+impl From<Invalid> for CheckRejection {
+    fn from(invalid: Invalid) -> Self {
+        match invalid {
+            Invalid::Revoked => CheckRejection::Revoked,
+            Invalid::Expired => CheckRejection::Expired,
+        }
+    }
 }
 
 /// What a caller supplies to create a key; [`NewApiKey::generate`] adds the id, the secret,

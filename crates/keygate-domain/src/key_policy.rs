@@ -1,11 +1,15 @@
-//! What a key allows beyond being valid: the scopes it was created with, and the metadata its
-//! project's server attached to it.
+//! What a key allows beyond being valid: the scopes it was created with, the metadata its
+//! project's server attached to it, and how often it may be checked.
 //!
 //! **Key decisions.** Scopes are fixed at creation (a narrower key is a new key, as crates.io
 //! does), so a check's scope verdict needs nothing but the stored row; a key without scopes has
 //! none, and a check that requires any refuses it. A scope id is short, printable and without
 //! spaces (`invoices:read`), so it is safe in a header, a log line and a stored list. Metadata
-//! is a JSON object kept as its text: keygate stores and returns it, never reads it.
+//! is a JSON object kept as its text: keygate stores and returns it, never reads it. A rate
+//! limit counts checks in fixed windows aligned to the epoch ([`RateLimit::window_at`]), so every
+//! node agrees on which window a check falls in without asking the others.
+
+use crate::validity::EpochMillis;
 
 /// The longest scope id, in bytes.
 pub const MAX_SCOPE_ID_LEN: usize = 64;
@@ -20,13 +24,49 @@ pub fn is_scope_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
 }
 
-/// A key's scopes and metadata.
+/// At most `limit` successful checks of a key in each window of `window_millis`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Checks allowed per window, [`RateLimit::LIMITS`].
+    pub limit: i64,
+    /// The window's length in milliseconds, [`RateLimit::WINDOWS_MILLIS`].
+    pub window_millis: i64,
+}
+
+impl RateLimit {
+    /// The allowed `limit`s.
+    pub const LIMITS: std::ops::RangeInclusive<i64> = 1..=1_000_000_000;
+    /// The allowed `window_millis`: 100 ms to one day.
+    pub const WINDOWS_MILLIS: std::ops::RangeInclusive<i64> = 100..=86_400_000;
+
+    /// The limit, if both numbers are in their ranges.
+    pub fn new(limit: i64, window_millis: i64) -> Option<RateLimit> {
+        (Self::LIMITS.contains(&limit) && Self::WINDOWS_MILLIS.contains(&window_millis)).then_some(
+            RateLimit {
+                limit,
+                window_millis,
+            },
+        )
+    }
+
+    /// The window `now` falls in, as `(start, end)` (end excluded). Windows are aligned to the
+    /// epoch, so every node computes the same ones.
+    pub fn window_at(&self, now: EpochMillis) -> (EpochMillis, EpochMillis) {
+        let window = self.window_millis.max(1);
+        let start = now - now.rem_euclid(window);
+        (start, start.saturating_add(window))
+    }
+}
+
+/// A key's scopes, metadata and rate limit.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyPolicy {
     /// The scope ids the key carries, each [`is_scope_id`], without repeats, in creation order.
     pub scopes: Vec<String>,
     /// The server-set metadata: a JSON object's text, or `None`.
     pub metadata: Option<String>,
+    /// How often the key may be checked; `None` for no limit.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl KeyPolicy {
@@ -57,10 +97,27 @@ mod tests {
     }
 
     #[test]
+    fn rate_windows_are_aligned_to_the_epoch() {
+        let limit = RateLimit::new(10, 1_000).unwrap();
+        assert_eq!(limit.window_at(0), (0, 1_000));
+        assert_eq!(limit.window_at(999), (0, 1_000));
+        assert_eq!(limit.window_at(1_000), (1_000, 2_000));
+        assert_eq!(
+            limit.window_at(1_745_000_000_123),
+            (1_745_000_000_000, 1_745_000_001_000)
+        );
+        assert_eq!(limit.window_at(-1), (-1_000, 0));
+        assert_eq!(RateLimit::new(0, 1_000), None);
+        assert_eq!(RateLimit::new(1, 99), None);
+        assert_eq!(RateLimit::new(1, 86_400_001), None);
+        assert!(RateLimit::new(1_000_000_000, 86_400_000).is_some());
+    }
+
+    #[test]
     fn missing_scopes_keep_the_order_asked_without_repeats() {
         let policy = KeyPolicy {
             scopes: vec!["invoices:read".to_owned()],
-            metadata: None,
+            ..KeyPolicy::default()
         };
         let required: Vec<String> = [
             "invoices:write",

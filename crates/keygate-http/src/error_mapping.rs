@@ -96,10 +96,18 @@ impl From<Refusal> for ApiError {
                 "body.scopes names scopes that are not in the project's api_key_scopes: {}",
                 scopes.join(", ")
             )),
-            Refusal::MetadataIsServerOnly => PlainError::new(
+            Refusal::ServerOnlyPolicy { field } => PlainError::new(
                 StatusCode::FORBIDDEN,
-                "Only server or admin access may set an API key's metadata.",
+                format!("Only server or admin access may set an API key's {field}."),
             )
+            .into(),
+            Refusal::ApiKeyRateLimited(verdict) => KnownError::ApiKeyRateLimited {
+                limit: verdict.limit,
+                remaining: verdict.remaining,
+                reset_at_millis: verdict.reset_at_millis,
+                reset_after_millis: verdict.reset_after_millis,
+                window_millis: verdict.window_millis,
+            }
             .into(),
             Refusal::VerifiedEmailWithoutAddress => PlainError::new(
                 StatusCode::BAD_REQUEST,

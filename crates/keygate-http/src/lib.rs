@@ -45,6 +45,7 @@ pub mod openapi;
 mod page_cursor;
 pub mod project_objects;
 pub mod rate_limits;
+mod ratelimit_headers;
 pub mod request_body;
 pub mod responses;
 pub mod route_table;

@@ -51,8 +51,10 @@ use crate::routes::identity_objects::{
 };
 use crate::routes::webhooks::{DeliveryList, EndpointList, EndpointObject};
 use crate::wire_error::{JSON_CONTENT_TYPE, KNOWN_ERROR_HEADER};
+use keygate_domain::RateLimit;
 use keygate_service::audit::{ActorType, AuditAction};
 use keygate_service::webhooks::EVENT_TYPES;
+use keygate_service::Limits;
 
 /// Where the document is served.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
@@ -371,6 +373,11 @@ fn key_create_body(owner: &'static str, owner_schema: RefOr<Schema>) -> RefOr<Sc
                 .description(Some("keygate's own: any JSON object (at most `limits.max_metadata_bytes`), returned by the check; server and admin access only."))
                 .into(),
         ),
+        (
+            "rate_limit",
+            false,
+            rate_limit_schema(false, "keygate's own: at most `limit` checks per `window_millis` (windows aligned to the epoch); over it the check is `API_KEY_RATE_LIMITED` (429). Server and admin access only; default: the project's `config.api_key_rate_limit`."),
+        ),
     ])
 }
 
@@ -410,6 +417,19 @@ fn key_update_body() -> RefOr<Schema> {
         ),
         ("revoked", false, only_true()),
     ])
+}
+
+/// The rotate body: how long the old key keeps working.
+fn rotate_body() -> RefOr<Schema> {
+    object(vec![(
+        "grace_period_millis",
+        false,
+        typed(Type::Integer)
+            .minimum(Some(0))
+            .maximum(Some(Limits::DEFAULT_MAX_ROTATION_GRACE_MILLIS))
+            .description(Some("How long the old key keeps working, at most `limits.max_rotation_grace_millis` (30 days); absent or 0 revokes it at once. A revoked or expired key is `API_KEY_REVOKED` / `API_KEY_EXPIRED`."))
+            .into(),
+    )])
 }
 
 fn api_key_body() -> RefOr<Schema> {
@@ -539,7 +559,42 @@ fn project_config() -> RefOr<Schema> {
                 .max_items(Some(100))
                 .into(),
         ),
+        (
+            "api_key_rate_limit",
+            false,
+            rate_limit_schema(
+                true,
+                "keygate's own: the rate limit of keys created without one; `null` for none.",
+            ),
+        ),
     ])
+}
+
+/// A rate limit `{limit, window_millis}` (`nullable`: or `null`).
+fn rate_limit_schema(nullable: bool, description: &'static str) -> RefOr<Schema> {
+    let limit = RateLimit::LIMITS;
+    let window = RateLimit::WINDOWS_MILLIS;
+    let mut schema = typed(Type::Object)
+        .property(
+            "limit",
+            typed(Type::Integer)
+                .minimum(Some(*limit.start()))
+                .maximum(Some(*limit.end())),
+        )
+        .required("limit")
+        .property(
+            "window_millis",
+            typed(Type::Integer)
+                .minimum(Some(*window.start()))
+                .maximum(Some(*window.end())),
+        )
+        .required("window_millis")
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .description(Some(description));
+    if nullable {
+        schema = schema.schema_type(SchemaType::from_iter([Type::Object, Type::Null]));
+    }
+    schema.into()
 }
 
 /// Every operation keygate serves.
@@ -555,25 +610,28 @@ fn operations() -> Vec<Op> {
         ),
         ("team", "team_id", uuid as fn() -> RefOr<Schema>, true),
     ] {
-        let (collection, check, item) = match kind {
+        let (collection, check, item, rotate) = match kind {
             "user" => (
                 "/api/v1/user-api-keys",
                 "/api/v1/user-api-keys/check",
                 "/api/v1/user-api-keys/{api_key_id}",
+                "/api/v1/user-api-keys/{api_key_id}/rotate",
             ),
             _ => (
                 "/api/v1/team-api-keys",
                 "/api/v1/team-api-keys/check",
                 "/api/v1/team-api-keys/{api_key_id}",
+                "/api/v1/team-api-keys/{api_key_id}/rotate",
             ),
         };
-        let ids: [&'static str; 5] = match kind {
+        let ids: [&'static str; 6] = match kind {
             "user" => [
                 "createUserApiKey",
                 "listUserApiKeys",
                 "checkUserApiKey",
                 "readUserApiKey",
                 "updateUserApiKey",
+                "rotateUserApiKey",
             ],
             _ => [
                 "createTeamApiKey",
@@ -581,15 +639,17 @@ fn operations() -> Vec<Op> {
                 "checkTeamApiKey",
                 "readTeamApiKey",
                 "updateTeamApiKey",
+                "rotateTeamApiKey",
             ],
         };
-        let summaries: [&'static str; 5] = match kind {
+        let summaries: [&'static str; 6] = match kind {
             "user" => [
                 "Create a user API key (its value is shown only here)",
                 "List a user's API keys, newest first",
                 "Check a user API key: the key with its owner",
                 "Read a user API key",
                 "Update or revoke a user API key",
+                "Rotate a user API key: a new key (shown only here) replaces it after a grace period",
             ],
             _ => [
                 "Create a team API key (its value is shown only here)",
@@ -597,6 +657,7 @@ fn operations() -> Vec<Op> {
                 "Check a team API key: the key with its owner",
                 "Read a team API key",
                 "Update or revoke a team API key",
+                "Rotate a team API key: a new key (shown only here) replaces it after a grace period",
             ],
         };
         let mut list_params = vec![query(owner, owner_required, owner_schema())];
@@ -635,7 +696,7 @@ fn operations() -> Vec<Op> {
             params: vec![],
             body: Body::Json(check_body()),
             success: Success::Json(200, reference("ApiKey")),
-            errors: &[403, 404],
+            errors: &[403, 404, 429],
         });
         for (index, method) in [(3, Get), (4, Patch)] {
             ops.push(Op {
@@ -658,6 +719,21 @@ fn operations() -> Vec<Op> {
                 errors: &[403, 404],
             });
         }
+        ops.push(Op {
+            method: Post,
+            path: rotate,
+            id: ids[5],
+            tag: "API keys",
+            summary: summaries[5],
+            access: Access::Project(CSA),
+            params: vec![
+                path_param("api_key_id", uuid()),
+                query(owner, owner_required, owner_schema()),
+            ],
+            body: Body::Json(rotate_body()),
+            success: Success::Json(200, reference("ApiKey")),
+            errors: &[401, 403, 404, 409],
+        });
     }
     ops.push(Op {
         method: Post,
@@ -1528,7 +1604,7 @@ fn error_response(status: u16) -> utoipa::openapi::Response {
         404 => ("A known error (`API_KEY_NOT_FOUND`, `USER_NOT_FOUND`, `TEAM_NOT_FOUND`, …) or the plain-text 404.", true, true),
         409 => ("A known error: a limit reached or a duplicate.", true, true),
         413 => ("Plain text: the body is larger than the route's limit.", false, true),
-        429 => ("`RATE_LIMITED` (`retry-after` in seconds).", true, false),
+        429 => ("`RATE_LIMITED` (`retry-after` in seconds); on the check, `API_KEY_RATE_LIMITED` (`retry-after` and `ratelimit-*`).", true, false),
         503 => ("Plain text: the database is unreachable; retry later.", false, true),
         _ => ("An error.", true, true),
     };

@@ -5,6 +5,8 @@ use keygate_domain::{EpochMillis, ProjectId};
 use keygate_service::projects::{IssuedCredential, ProjectView};
 use keygate_service::records::ProjectCredentialRecord;
 use keygate_service::scopes::parse_catalogue;
+
+use crate::routes::api_keys::wire::RateLimitObject;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -33,6 +35,9 @@ struct ProjectConfigObject<'a> {
     domains: Vec<TrustedDomainObject<'a>>,
     /// keygate's own: the scopes the project's API keys may carry.
     api_key_scopes: Vec<ScopeObject>,
+    /// keygate's own: the rate limit of keys created without one (`null`: none).
+    #[schema(value_type = Option<RateLimitObject>)]
+    api_key_rate_limit: Option<RateLimitObject>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -77,6 +82,7 @@ impl<'a> ProjectObject<'a> {
                         description: scope.description,
                     })
                     .collect(),
+                api_key_rate_limit: project.default_rate_limit.map(RateLimitObject::from),
             },
         }
     }

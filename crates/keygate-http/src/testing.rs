@@ -123,6 +123,20 @@ impl TestApp {
         }
     }
 
+    /// Another node over this app's database: the same clock, hasher and access-token secret,
+    /// and caches, rate-limit counts and usage records of its own (send to it with
+    /// [`TestApp::send_to`]).
+    pub fn another_node(&self) -> AppState {
+        let reader = Arc::clone(&self.clock);
+        AppState::new(AppConfig {
+            database: self.database.database().clone(),
+            hasher: self.state.hasher().clone(),
+            access_tokens: self.state.access_tokens().clone(),
+            operator_token: Some(TEST_OPERATOR_TOKEN.to_owned()),
+            clock: Arc::new(move || reader.load(Ordering::SeqCst)),
+        })
+    }
+
     /// Creates a project (with the default team permissions) and a credential with all three
     /// keys.
     pub fn create_project(&self, config: ProjectSwitches) -> TestProject {

@@ -45,6 +45,8 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
+use crate::ratelimit_headers;
+
 /// Response header naming the code of a [`KnownError`].
 pub const KNOWN_ERROR_HEADER: &str = "x-stack-known-error";
 
@@ -81,6 +83,21 @@ pub enum KnownError {
     ApiKeyScopeMissing {
         /// The required scopes it lacks.
         missing_scopes: Vec<String>,
+    },
+    /// 429 (keygate's own): a valid key was checked more often than its rate limit allows in
+    /// this window. Sent with `retry-after` and the `ratelimit-*` headers
+    /// (`crate::ratelimit_headers`); details `{limit, remaining, reset_at_millis}`.
+    ApiKeyRateLimited {
+        /// Checks allowed per window.
+        limit: i64,
+        /// Checks left in the window (0).
+        remaining: i64,
+        /// When the window ends.
+        reset_at_millis: i64,
+        /// How long until then.
+        reset_after_millis: i64,
+        /// The window's length.
+        window_millis: i64,
     },
     /// 409 (keygate's own): the owner already has as many API keys as the `limits` allow.
     ApiKeyLimitReached {
@@ -353,6 +370,25 @@ impl KnownError {
                 format!("The API key lacks required scopes: {}.", missing_scopes.join(", ")),
             )
             .details([("missing_scopes", Value::from(missing_scopes.clone()))]),
+            ApiKeyRateLimited {
+                limit,
+                remaining,
+                reset_at_millis,
+                reset_after_millis,
+                ..
+            } => row(
+                "API_KEY_RATE_LIMITED",
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "The API key is over its rate limit of {limit} checks per window. Try again in {} seconds.",
+                    ratelimit_headers::whole_seconds(*reset_after_millis)
+                ),
+            )
+            .details([
+                ("limit", Value::from(*limit)),
+                ("remaining", Value::from(*remaining)),
+                ("reset_at_millis", Value::from(*reset_at_millis)),
+            ]),
             ApiKeyLimitReached { limit } => row(
                 "API_KEY_LIMIT_REACHED",
                 CONFLICT,
@@ -648,6 +684,24 @@ impl KnownError {
                 retry_after_seconds(*retry_after_millis),
             ));
         }
+        if let KnownError::ApiKeyRateLimited {
+            limit,
+            remaining,
+            reset_after_millis,
+            window_millis,
+            ..
+        } = self
+        {
+            response.insert_header((
+                header::RETRY_AFTER,
+                ratelimit_headers::whole_seconds(*reset_after_millis),
+            ));
+            for pair in
+                ratelimit_headers::headers(*limit, *remaining, *reset_after_millis, *window_millis)
+            {
+                response.insert_header(pair);
+            }
+        }
         response.body(spec.into_json_body())
     }
 }
@@ -914,6 +968,13 @@ mod tests {
             KnownError::PublicApiKeyCannotBeRevoked,
             KnownError::ApiKeyScopeMissing {
                 missing_scopes: vec!["invoices:write".into()],
+            },
+            KnownError::ApiKeyRateLimited {
+                limit: 10,
+                remaining: 0,
+                reset_at_millis: 1_745_000_001_000,
+                reset_after_millis: 250,
+                window_millis: 1_000,
             },
             KnownError::ApiKeyLimitReached { limit: 1_000 },
             KnownError::TeamLimitReached { limit: 100 },

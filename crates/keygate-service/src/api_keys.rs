@@ -35,6 +35,7 @@ use crate::actor::Actor;
 use crate::audit::{self, AuditAction, AuditActor, Change, KeyEvent};
 use crate::check_cache::CachedLookup;
 use crate::error::{NotFound, Refusal, ServiceError};
+use crate::key_rate_limits::RateVerdict;
 use crate::key_usage::KeyUsage;
 use crate::metrics::CheckOutcome;
 use crate::scopes::{parse_catalogue, unknown_scopes};
@@ -114,6 +115,8 @@ pub struct CheckedKey {
     pub key: Arc<ApiKey>,
     /// This use, or a later one already noted on this node.
     pub last_used_at_millis: EpochMillis,
+    /// Where the key stands against its rate limit, if it has one.
+    pub rate: Option<RateVerdict>,
 }
 
 /// Asks for the decision on `action`, loading the session user's standing in the owning team
@@ -205,28 +208,41 @@ pub(crate) fn split_page<T, P>(
     (items, next)
 }
 
-/// Refuses a new key's policy unless its scopes are in the project's catalogue and its metadata,
-/// if any, comes from the project's server or admin.
-fn check_policy(
+/// A new key's policy as it will be stored: refused unless its scopes are in the project's
+/// catalogue and its metadata and rate limit, if any, come from the project's server or admin;
+/// without a rate limit of its own, the key gets the project's default (if any).
+fn checked_policy(
     conn: &mut DbConnection,
     actor: &Actor,
-    policy: &KeyPolicy,
-) -> Result<(), ServiceError> {
-    if policy.metadata.is_some() && actor.caller.access_type == AccessType::Client {
-        return Err(Refusal::MetadataIsServerOnly.into());
+    mut policy: KeyPolicy,
+) -> Result<KeyPolicy, ServiceError> {
+    if actor.caller.access_type == AccessType::Client {
+        let field = if policy.metadata.is_some() {
+            Some("metadata")
+        } else if policy.rate_limit.is_some() {
+            Some("rate limit")
+        } else {
+            None
+        };
+        if let Some(field) = field {
+            return Err(Refusal::ServerOnlyPolicy { field }.into());
+        }
     }
-    if policy.scopes.is_empty() {
-        return Ok(());
+    if policy.scopes.is_empty() && policy.rate_limit.is_some() {
+        return Ok(policy);
     }
-    let catalogue = projects::get(conn, actor.project)?
-        .map(|project| parse_catalogue(&project.api_key_scopes))
-        .unwrap_or_default();
-    let unknown = unknown_scopes(&catalogue, &policy.scopes);
-    if unknown.is_empty() {
-        Ok(())
-    } else {
-        Err(Refusal::UnknownScopes { scopes: unknown }.into())
+    let Some(project) = projects::get(conn, actor.project)? else {
+        return Err(NotFound::Project {
+            project_id: actor.project.to_string(),
+        }
+        .into());
+    };
+    let unknown = unknown_scopes(&parse_catalogue(&project.api_key_scopes), &policy.scopes);
+    if !unknown.is_empty() {
+        return Err(Refusal::UnknownScopes { scopes: unknown }.into());
     }
+    policy.rate_limit = policy.rate_limit.or(project.default_rate_limit);
+    Ok(policy)
 }
 
 /// The answer for a create whose owner is not in the project (the insert's foreign key).
@@ -290,7 +306,19 @@ pub(crate) fn key_change(key: &ApiKey, event: KeyEvent) -> Change {
             .fact("scopes", key.policy.scopes.clone()),
         KeyEvent::Updated => change,
         KeyEvent::Revoked => change.fact("revoked_at_millis", key.manually_revoked_at_millis),
+        KeyEvent::Rotated => change.fact("expires_at_millis", key.expires_at_millis),
     }
+}
+
+/// A key replaced by [`Service::rotate_api_key`].
+#[derive(Debug)]
+pub struct RotatedKey {
+    /// The new key as stored.
+    pub key: ApiKey,
+    /// The new key itself: shown once, in the answer.
+    pub plain: PlainApiKey,
+    /// The replaced key afterwards: expiring at the end of the grace period, or revoked.
+    pub previous: ApiKey,
 }
 
 impl Service {
@@ -309,14 +337,14 @@ impl Service {
                     owner: request.owner,
                 };
                 authorize(conn, &actor, route, &action)?;
-                check_policy(conn, &actor, &request.policy)?;
+                let policy = checked_policy(conn, &actor, request.policy)?;
                 let (key, plain) = NewApiKey {
                     project_id: actor.project,
                     owner: request.owner,
                     description: request.description,
                     is_public: request.is_public,
                     expires_at_millis: request.expires_at_millis,
-                    policy: request.policy,
+                    policy,
                 }
                 .generate(now, service.hasher());
                 let limit = service.limits().max_keys_per_owner;
@@ -391,6 +419,82 @@ impl Service {
             Ok(with_usage(conn, service.key_usage(), key)?)
         })
         .await
+    }
+
+    /// Rotates the key `id`: a new key with the same owner, description, visibility, expiry,
+    /// scopes and metadata is stored and returned (the full key only here), and the old key
+    /// stops working — after `grace_period_millis` if that is positive (its expiry moves to the
+    /// end of the grace period unless it comes sooner), at once (revoked) otherwise. One
+    /// transaction does both and records them in the audit log; the new key counts towards the
+    /// owner's cap. Allowed to whoever may update the key; a revoked or expired key is refused
+    /// as the check refuses it.
+    pub async fn rotate_api_key(
+        &self,
+        actor: Actor,
+        route: KeyType,
+        id: ApiKeyId,
+        grace_period_millis: Option<i64>,
+    ) -> Result<RotatedKey, ServiceError> {
+        let now = self.now();
+        let rotated = self
+            .run(move |service, conn| {
+                let old = load_authorized(conn, &actor, route, id, true)?;
+                old.lifetime()
+                    .check(now)
+                    .map_err(|invalid| ServiceError::Rejected(invalid.into()))?;
+                let (key, plain) = NewApiKey {
+                    project_id: actor.project,
+                    owner: old.owner,
+                    description: old.description.clone(),
+                    is_public: old.is_public,
+                    expires_at_millis: old.expires_at_millis,
+                    policy: old.policy.clone(),
+                }
+                .generate(now, service.hasher());
+                let by = AuditActor::of(&actor);
+                let limit = service.limits().max_keys_per_owner;
+                let grace = grace_period_millis.filter(|grace| *grace > 0);
+                let written = service
+                    .write_keys(conn, |write| {
+                        insert_within_cap(write.conn(), &key, limit, &by)?;
+                        let previous = match grace {
+                            Some(grace) => api_keys::expire_by(
+                                write,
+                                actor.project,
+                                id,
+                                now.saturating_add(grace),
+                            )?,
+                            None => {
+                                let revoked = api_keys::revoke(write, actor.project, id, now)?;
+                                let change = key_change(&revoked.key, KeyEvent::Revoked)
+                                    .fact("reason", "rotated");
+                                audit::record(write.conn(), actor.project, &by, change, now)?;
+                                revoked.key
+                            }
+                        };
+                        let change = key_change(&previous, KeyEvent::Rotated)
+                            .fact("rotated_to", key.id.to_string())
+                            .fact("grace_period_millis", grace.unwrap_or(0));
+                        audit::record(write.conn(), actor.project, &by, change, now)?;
+                        Ok(previous)
+                    })
+                    .map_err(|error: ServiceError| error.missing_as(NotFound::ApiKey));
+                // A check may have guessed the new id just before and cached it as unknown.
+                service.check_cache().created(key.id);
+                let previous = written?;
+                Ok(RotatedKey {
+                    key,
+                    plain,
+                    previous,
+                })
+            })
+            .await?;
+        tracing::debug!(
+            api_key_id = %rotated.previous.id,
+            new_api_key_id = %rotated.key.id,
+            "rotated API key"
+        );
+        Ok(rotated)
     }
 
     /// Replaces the description and/or revokes the key `id`. Revocation is set once and never
@@ -516,12 +620,22 @@ impl Service {
             }
             .into());
         }
+        // Then its rate limit: counted only for a check that passed everything else.
+        let rate = key
+            .policy
+            .rate_limit
+            .map(|rate| self.key_rate_limiter().admit(key.id, rate, now));
+        if let Some(verdict) = rate.filter(|verdict| !verdict.allowed) {
+            outcomes.record(route, CheckOutcome::RateLimited);
+            return Err(Refusal::ApiKeyRateLimited(verdict).into());
+        }
         outcomes.record(route, CheckOutcome::Valid);
         let last_used_at_millis = self.key_usage().record(key.id, now);
         tracing::debug!(api_key_id = %key.id, owner = ?key.owner, "checked API key: valid");
         Ok(CheckedKey {
             key,
             last_used_at_millis,
+            rate,
         })
     }
 }

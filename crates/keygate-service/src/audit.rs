@@ -40,12 +40,17 @@ pub enum AuditAction {
     UserApiKeyUpdated,
     /// A user API key was revoked (by its owner, a server, the operator or a scanner).
     UserApiKeyRevoked,
+    /// A user API key was rotated: a new key replaced it, and it expires after the grace period
+    /// (or was revoked at once).
+    UserApiKeyRotated,
     /// A team API key was created.
     TeamApiKeyCreated,
     /// A team API key's description changed.
     TeamApiKeyUpdated,
     /// A team API key was revoked.
     TeamApiKeyRevoked,
+    /// A team API key was rotated.
+    TeamApiKeyRotated,
     /// A project credential was issued.
     ProjectApiKeyCreated,
     /// A project credential's description changed.
@@ -78,13 +83,15 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, in the order of the docs.
-    pub const ALL: [AuditAction; 20] = [
+    pub const ALL: [AuditAction; 22] = [
         AuditAction::UserApiKeyCreated,
         AuditAction::UserApiKeyUpdated,
         AuditAction::UserApiKeyRevoked,
+        AuditAction::UserApiKeyRotated,
         AuditAction::TeamApiKeyCreated,
         AuditAction::TeamApiKeyUpdated,
         AuditAction::TeamApiKeyRevoked,
+        AuditAction::TeamApiKeyRotated,
         AuditAction::ProjectApiKeyCreated,
         AuditAction::ProjectApiKeyUpdated,
         AuditAction::ProjectApiKeyRevoked,
@@ -107,9 +114,11 @@ impl AuditAction {
             AuditAction::UserApiKeyCreated => "user_api_key.created",
             AuditAction::UserApiKeyUpdated => "user_api_key.updated",
             AuditAction::UserApiKeyRevoked => "user_api_key.revoked",
+            AuditAction::UserApiKeyRotated => "user_api_key.rotated",
             AuditAction::TeamApiKeyCreated => "team_api_key.created",
             AuditAction::TeamApiKeyUpdated => "team_api_key.updated",
             AuditAction::TeamApiKeyRevoked => "team_api_key.revoked",
+            AuditAction::TeamApiKeyRotated => "team_api_key.rotated",
             AuditAction::ProjectApiKeyCreated => "project_api_key.created",
             AuditAction::ProjectApiKeyUpdated => "project_api_key.updated",
             AuditAction::ProjectApiKeyRevoked => "project_api_key.revoked",
@@ -144,9 +153,11 @@ impl AuditAction {
             (KeyType::User, KeyEvent::Created) => AuditAction::UserApiKeyCreated,
             (KeyType::User, KeyEvent::Updated) => AuditAction::UserApiKeyUpdated,
             (KeyType::User, KeyEvent::Revoked) => AuditAction::UserApiKeyRevoked,
+            (KeyType::User, KeyEvent::Rotated) => AuditAction::UserApiKeyRotated,
             (KeyType::Team, KeyEvent::Created) => AuditAction::TeamApiKeyCreated,
             (KeyType::Team, KeyEvent::Updated) => AuditAction::TeamApiKeyUpdated,
             (KeyType::Team, KeyEvent::Revoked) => AuditAction::TeamApiKeyRevoked,
+            (KeyType::Team, KeyEvent::Rotated) => AuditAction::TeamApiKeyRotated,
         }
     }
 }
@@ -163,6 +174,7 @@ pub(crate) enum KeyEvent {
     Created,
     Updated,
     Revoked,
+    Rotated,
 }
 
 /// Who acts, as the audit log names them.

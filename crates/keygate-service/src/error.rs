@@ -10,6 +10,8 @@ use keygate_domain::{TeamId, UserId};
 use keygate_permissions::Denial;
 use keygate_storage::StorageError;
 
+use crate::key_rate_limits::RateVerdict;
+
 /// Why a use case did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -109,13 +111,19 @@ pub enum Refusal {
         /// The required scopes it lacks, in the order asked.
         missing: Vec<String>,
     },
+    /// A valid key was checked more often than its rate limit allows in this window.
+    ApiKeyRateLimited(RateVerdict),
     /// A key was to be created with scopes that are not in its project's catalogue.
     UnknownScopes {
         /// The unknown scope ids, in the order given.
         scopes: Vec<String>,
     },
-    /// A client tried to set a key's metadata (only the project's server may).
-    MetadataIsServerOnly,
+    /// A client tried to set a part of a key's policy that only the project's server (or admin)
+    /// may set: its metadata, rate limit or usage credits.
+    ServerOnlyPolicy {
+        /// What the client tried to set, in words ("metadata", "rate limit").
+        field: &'static str,
+    },
     /// A user's e-mail would be verified without an address to verify.
     VerifiedEmailWithoutAddress,
     /// The project already has as many credentials as one project may have.

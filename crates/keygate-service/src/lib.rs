@@ -45,6 +45,7 @@ pub mod error;
 pub mod html;
 mod identity;
 mod key_notices;
+pub mod key_rate_limits;
 pub mod key_usage;
 pub mod limits;
 pub mod memberships;

@@ -34,6 +34,9 @@ pub struct Limits {
     pub max_credentials_per_project: u64,
     /// Most webhook endpoints one project may have (every event is queued once per endpoint).
     pub max_webhooks_per_project: u64,
+    /// Longest grace period of a key rotation, in milliseconds (the old key keeps working that
+    /// long).
+    pub max_rotation_grace_millis: i64,
 }
 
 impl Limits {
@@ -55,6 +58,8 @@ impl Limits {
     pub const DEFAULT_MAX_CREDENTIALS_PER_PROJECT: u64 = 1_000;
     /// Default [`Limits::max_webhooks_per_project`].
     pub const DEFAULT_MAX_WEBHOOKS_PER_PROJECT: u64 = 20;
+    /// Default [`Limits::max_rotation_grace_millis`]: 30 days.
+    pub const DEFAULT_MAX_ROTATION_GRACE_MILLIS: i64 = 30 * 24 * 60 * 60 * 1000;
 }
 
 impl Default for Limits {
@@ -69,6 +74,7 @@ impl Default for Limits {
             max_page_size: Self::DEFAULT_MAX_PAGE_SIZE,
             max_credentials_per_project: Self::DEFAULT_MAX_CREDENTIALS_PER_PROJECT,
             max_webhooks_per_project: Self::DEFAULT_MAX_WEBHOOKS_PER_PROJECT,
+            max_rotation_grace_millis: Self::DEFAULT_MAX_ROTATION_GRACE_MILLIS,
         }
     }
 }

@@ -28,11 +28,13 @@ pub enum CheckOutcome {
     Malformed,
     /// Valid, but without a scope the check required.
     ScopeMissing,
+    /// Valid, but over its rate limit.
+    RateLimited,
 }
 
 impl CheckOutcome {
     /// Every outcome, in label order.
-    pub const ALL: [CheckOutcome; 7] = [
+    pub const ALL: [CheckOutcome; 8] = [
         CheckOutcome::Valid,
         CheckOutcome::NotFound,
         CheckOutcome::Revoked,
@@ -40,6 +42,7 @@ impl CheckOutcome {
         CheckOutcome::WrongType,
         CheckOutcome::Malformed,
         CheckOutcome::ScopeMissing,
+        CheckOutcome::RateLimited,
     ];
 
     /// The label value.
@@ -52,6 +55,7 @@ impl CheckOutcome {
             CheckOutcome::WrongType => "wrong_type",
             CheckOutcome::Malformed => "malformed",
             CheckOutcome::ScopeMissing => "scope_missing",
+            CheckOutcome::RateLimited => "rate_limited",
         }
     }
 

@@ -196,6 +196,7 @@ mod tests {
 
     fn project() -> Arc<ProjectRecord> {
         Arc::new(ProjectRecord {
+            default_rate_limit: None,
             id: ProjectId::new_random(),
             display_name: "p".to_owned(),
             created_at_millis: 0,

@@ -46,6 +46,7 @@ pub fn create_project(
     now: EpochMillis,
 ) -> Result<ProjectRecord, StorageError> {
     let project = ProjectRecord {
+        default_rate_limit: None,
         id: ProjectId::new_random(),
         display_name: display_name.to_owned(),
         created_at_millis: now,
@@ -345,6 +346,12 @@ fn project_change(action: AuditAction, view: &ProjectView) -> Change {
                 .iter()
                 .map(|domain| domain.domain.clone())
                 .collect::<Vec<_>>(),
+        )
+        .fact(
+            "api_key_rate_limit",
+            view.project.default_rate_limit.map(|rate| {
+                serde_json::json!({"limit": rate.limit, "window_millis": rate.window_millis})
+            }),
         )
 }
 

@@ -15,6 +15,7 @@ use crate::check_cache::{CheckCache, CheckCacheSettings};
 use crate::clock::Clock;
 use crate::cors_cache::CorsCache;
 use crate::error::ServiceError;
+use crate::key_rate_limits::KeyRateLimiter;
 use crate::key_usage::KeyUsage;
 use crate::limits::Limits;
 use crate::metrics::ServiceMetrics;
@@ -36,6 +37,7 @@ struct Inner {
     project_auth_cache: Arc<ProjectAuthCache>,
     cors_cache: Arc<CorsCache>,
     key_usage: Arc<KeyUsage>,
+    key_rate_limiter: Arc<KeyRateLimiter>,
     metrics: Arc<ServiceMetrics>,
     limits: Limits,
     webhook_secrets: WebhookSecrets,
@@ -65,6 +67,7 @@ impl Service {
                 )),
                 cors_cache: Arc::new(CorsCache::new(ProjectAuthCacheSettings::default())),
                 key_usage: Arc::new(KeyUsage::new()),
+                key_rate_limiter: Arc::new(KeyRateLimiter::new()),
                 metrics: Arc::new(ServiceMetrics::default()),
                 limits: Limits::default(),
                 webhook_secrets: WebhookSecrets::random(),
@@ -168,6 +171,12 @@ impl Service {
     /// [`UsageFlusher`](crate::key_usage::UsageFlusher) the binary runs).
     pub fn key_usage(&self) -> &Arc<KeyUsage> {
         &self.inner.key_usage
+    }
+
+    /// This node's counts of rate-limited checks (exchanged with the other nodes by the
+    /// [`RateLimitSync`](crate::key_rate_limits::RateLimitSync) the binary runs).
+    pub fn key_rate_limiter(&self) -> &Arc<KeyRateLimiter> {
+        &self.inner.key_rate_limiter
     }
 
     /// This node's counters for metrics (check outcomes, the listener's state).

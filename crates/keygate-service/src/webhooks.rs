@@ -38,28 +38,32 @@ use crate::error::{NotFound, Refusal, ServiceError};
 use crate::Service;
 
 /// Every event type an endpoint can subscribe to.
-pub const EVENT_TYPES: [&str; 8] = [
+pub const EVENT_TYPES: [&str; 10] = [
     "user_api_key.created",
     "user_api_key.revoked",
     "user_api_key.leaked",
     "user_api_key.expiring",
+    "user_api_key.rotated",
     "team_api_key.created",
     "team_api_key.revoked",
     "team_api_key.leaked",
     "team_api_key.expiring",
+    "team_api_key.rotated",
 ];
 
-/// The webhook event of an audited change, if it has one: key creations and revocations (a
-/// revocation reported by a credential scanner is `*.leaked`).
+/// The webhook event of an audited change, if it has one: key creations, revocations (a
+/// revocation reported by a credential scanner is `*.leaked`) and rotations.
 pub(crate) fn event_type_of(change: &Change) -> Option<&'static str> {
     let leaked = change.metadata.get("reason") == Some(&Value::from("leaked"));
     Some(match change.action {
         AuditAction::UserApiKeyCreated => "user_api_key.created",
         AuditAction::UserApiKeyRevoked if leaked => "user_api_key.leaked",
         AuditAction::UserApiKeyRevoked => "user_api_key.revoked",
+        AuditAction::UserApiKeyRotated => "user_api_key.rotated",
         AuditAction::TeamApiKeyCreated => "team_api_key.created",
         AuditAction::TeamApiKeyRevoked if leaked => "team_api_key.leaked",
         AuditAction::TeamApiKeyRevoked => "team_api_key.revoked",
+        AuditAction::TeamApiKeyRotated => "team_api_key.rotated",
         _ => return None,
     })
 }

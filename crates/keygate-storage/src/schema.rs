@@ -11,6 +11,8 @@ diesel::table! {
         allow_team_api_keys -> Bool,
         client_team_creation_enabled -> Bool,
         api_key_scopes -> Text,
+        default_rate_limit -> Nullable<BigInt>,
+        default_rate_window_millis -> Nullable<BigInt>,
     }
 }
 
@@ -132,6 +134,18 @@ diesel::table! {
         last_used_at_millis -> Nullable<BigInt>,
         scopes -> Text,
         metadata -> Nullable<Text>,
+        rate_limit -> Nullable<BigInt>,
+        rate_window_millis -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    key_rate_counts (api_key_id, window_start_millis, node_id) {
+        api_key_id -> Text,
+        window_start_millis -> BigInt,
+        node_id -> Text,
+        checks -> BigInt,
+        window_end_millis -> BigInt,
     }
 }
 

@@ -1,6 +1,6 @@
 //! Conversions between Rust values and their stored form (UUIDs as TEXT, digests as bytes).
 
-use keygate_domain::KeyHash;
+use keygate_domain::{KeyHash, RateLimit};
 use uuid::Uuid;
 
 use crate::error::StorageError;
@@ -33,6 +33,21 @@ pub(crate) fn parse_optional_hash(
     bytes: Option<&[u8]>,
 ) -> Result<Option<KeyHash>, StorageError> {
     bytes.map(|bytes| parse_hash(column, bytes)).transpose()
+}
+
+/// Reads a rate limit stored as two columns, both set or both NULL.
+pub(crate) fn parse_rate_limit(
+    column: &'static str,
+    limit: Option<i64>,
+    window_millis: Option<i64>,
+) -> Result<Option<RateLimit>, StorageError> {
+    match (limit, window_millis) {
+        (None, None) => Ok(None),
+        (Some(limit), Some(window_millis)) => RateLimit::new(limit, window_millis)
+            .map(Some)
+            .ok_or(StorageError::CorruptValue { column }),
+        _ => Err(StorageError::CorruptValue { column }),
+    }
 }
 
 #[cfg(test)]

@@ -285,6 +285,7 @@ pub fn random_hash() -> KeyHash {
 /// If the insert fails.
 pub fn insert_project(conn: &mut DbConnection) -> ProjectRecord {
     let project = ProjectRecord {
+        default_rate_limit: None,
         id: ProjectId::new_random(),
         display_name: "test project".to_owned(),
         created_at_millis: 1_000,

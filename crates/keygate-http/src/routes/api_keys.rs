@@ -6,6 +6,7 @@
 //! | `POST /api/v1/{user,team}-api-keys` | client, server, admin | `crud` |
 //! | `GET /api/v1/{user,team}-api-keys` | client, server, admin | `crud` |
 //! | `GET`, `PATCH /api/v1/{user,team}-api-keys/{api_key_id}` | client, server, admin | `crud` |
+//! | `POST /api/v1/{user,team}-api-keys/{api_key_id}/rotate` | client, server, admin | `crud` |
 //! | `POST /api/v1/{user,team}-api-keys/check` | server, admin | `check` |
 //! | `POST /api/v1/integrations/credential-scanning/revoke` | none | `credential_scanning` |
 //!
@@ -113,6 +114,18 @@ fn configure_key_type(routes: &mut Routes<'_>, route: KeyType) {
                   request: HttpRequest,
                   state: web::Data<AppState>| {
                 crud::update(route, body, auth, request, state)
+            },
+        )
+        .register();
+    routes
+        .resource(format!("{collection}/{{api_key_id}}/rotate"))
+        .app_data(SmallBody)
+        .post(
+            move |body: RequestBody,
+                  auth: RequestAuth,
+                  request: HttpRequest,
+                  state: web::Data<AppState>| {
+                crud::rotate(route, body, auth, request, state)
             },
         )
         .register();

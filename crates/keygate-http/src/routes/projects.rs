@@ -39,6 +39,8 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use keygate_domain::is_scope_id;
+
+use crate::routes::api_keys::input::RateLimitInput;
 use keygate_domain::{ProjectId, ProjectSwitches};
 use keygate_permissions::{AccessType, Denial};
 use keygate_service::audit::AuditActor;
@@ -97,6 +99,8 @@ struct ConfigFields {
     allow_localhost: Option<bool>,
     domains: Option<TrustedDomains>,
     api_key_scopes: Option<ScopeCatalogue>,
+    /// `Some(None)`: `null`, no default.
+    api_key_rate_limit: Option<Option<RateLimitInput>>,
 }
 
 /// A project's `config.api_key_scopes`: `[{"id", "description"?}]`, each id a scope id
@@ -173,10 +177,29 @@ fn read_config(reader: &mut FieldReader<'_>) -> ConfigFields {
         allow_localhost: reader.field::<bool>("allow_localhost").optional(),
         domains: reader.field::<TrustedDomains>("domains").optional(),
         api_key_scopes: reader.field::<ScopeCatalogue>("api_key_scopes").optional(),
+        api_key_rate_limit: reader
+            .field::<Option<RateLimitInput>>("api_key_rate_limit")
+            .optional(),
     }
 }
 
 impl ConfigFields {
+    /// The changes of keygate's own key-policy settings (the scope catalogue and the default
+    /// rate limit) the body asks for.
+    fn key_policy_changes(&mut self) -> ProjectUpdate {
+        ProjectUpdate {
+            api_key_scopes: self
+                .api_key_scopes
+                .take()
+                .map(|scopes| catalogue_text(&scopes.0)),
+            default_rate_limit: self
+                .api_key_rate_limit
+                .take()
+                .map(|rate| rate.map(|rate| rate.0)),
+            ..ProjectUpdate::default()
+        }
+    }
+
     /// The CORS changes the body asks for.
     fn cors(&mut self) -> CorsChanges {
         CorsChanges {
@@ -230,16 +253,13 @@ async fn create(
             operator.audit_actor(),
         )
         .await?;
-    if let Some(scopes) = config.api_key_scopes.take() {
-        let catalogue = ProjectUpdate {
-            api_key_scopes: Some(catalogue_text(&scopes.0)),
-            ..ProjectUpdate::default()
-        };
+    let key_policies = config.key_policy_changes();
+    if key_policies != ProjectUpdate::default() {
         view = state
             .service()
             .update_project(
                 view.project.id,
-                catalogue,
+                key_policies,
                 CorsChanges::default(),
                 operator.audit_actor(),
             )
@@ -289,10 +309,7 @@ async fn update_current(
         allow_user_api_keys: config.allow_user_api_keys,
         allow_team_api_keys: config.allow_team_api_keys,
         client_team_creation_enabled: config.client_team_creation_enabled,
-        api_key_scopes: config
-            .api_key_scopes
-            .take()
-            .map(|scopes| catalogue_text(&scopes.0)),
+        ..config.key_policy_changes()
     };
     let view = state
         .service()

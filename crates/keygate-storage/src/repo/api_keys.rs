@@ -14,7 +14,7 @@ use crate::connection::DbConnection;
 use crate::error::StorageError;
 use crate::key_changes::KeyWrite;
 use crate::schema::api_keys;
-use crate::stored::{parse_hash, parse_id};
+use crate::stored::{parse_hash, parse_id, parse_rate_limit};
 
 // Fields in the order of `ROW_COLUMNS`: `RETURNING` is read by position (the multi-backend
 // connection cannot return a `Selectable`).
@@ -34,6 +34,8 @@ struct ApiKeyRow {
     manually_revoked_at_millis: Option<i64>,
     scopes: String,
     metadata: Option<String>,
+    rate_limit: Option<i64>,
+    rate_window_millis: Option<i64>,
 }
 
 /// The columns of [`ApiKeyRow`], in its field order, for `RETURNING`. `last_used_at_millis` is
@@ -53,6 +55,8 @@ const ROW_COLUMNS: (
     api_keys::manually_revoked_at_millis,
     api_keys::scopes,
     api_keys::metadata,
+    api_keys::rate_limit,
+    api_keys::rate_window_millis,
 ) = (
     api_keys::id,
     api_keys::project_id,
@@ -67,6 +71,8 @@ const ROW_COLUMNS: (
     api_keys::manually_revoked_at_millis,
     api_keys::scopes,
     api_keys::metadata,
+    api_keys::rate_limit,
+    api_keys::rate_window_millis,
 );
 
 impl From<&ApiKey> for ApiKeyRow {
@@ -90,6 +96,8 @@ impl From<&ApiKey> for ApiKeyRow {
             // Scope ids contain no spaces (`keygate_domain::is_scope_id`).
             scopes: key.policy.scopes.join(" "),
             metadata: key.policy.metadata.clone(),
+            rate_limit: key.policy.rate_limit.map(|rate| rate.limit),
+            rate_window_millis: key.policy.rate_limit.map(|rate| rate.window_millis),
         }
     }
 }
@@ -121,6 +129,11 @@ impl TryFrom<ApiKeyRow> for ApiKey {
             policy: KeyPolicy {
                 scopes: row.scopes.split_whitespace().map(str::to_owned).collect(),
                 metadata: row.metadata,
+                rate_limit: parse_rate_limit(
+                    "api_keys.rate_limit",
+                    row.rate_limit,
+                    row.rate_window_millis,
+                )?,
             },
         })
     }
@@ -374,6 +387,35 @@ pub fn update_description(
     .try_into()
 }
 
+/// Makes the key expire at `at` unless it already expires earlier, and returns it;
+/// [`StorageError::NotFound`] if the project has no such key. (A rotation's grace period.)
+pub fn expire_by(
+    write: &mut KeyWrite<'_>,
+    project: ProjectId,
+    id: ApiKeyId,
+    at: EpochMillis,
+) -> Result<ApiKey, StorageError> {
+    write.changed([id]);
+    let conn = write.conn();
+    let this_key = api_keys::table
+        .filter(api_keys::project_id.eq(project.to_string()))
+        .filter(api_keys::id.eq(id.to_string()));
+    diesel::update(
+        this_key.clone().filter(
+            api_keys::expires_at_millis
+                .is_null()
+                .or(api_keys::expires_at_millis.gt(at)),
+        ),
+    )
+    .set(api_keys::expires_at_millis.eq(at))
+    .execute(conn)?;
+    this_key
+        .select(ApiKeyRow::as_select())
+        .get_result(conn)
+        .map_err(StorageError::not_found_as("API key"))?
+        .try_into()
+}
+
 /// A key after [`revoke`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Revoked {
@@ -494,6 +536,21 @@ mod tests {
             manually_revoked_at_millis: None,
             policy: Default::default(),
         }
+    }
+
+    /// Stores a key of `owner` with the given expiry.
+    fn insert_raw_key(
+        conn: &mut DbConnection,
+        project: ProjectId,
+        owner: Owner,
+        expires_at_millis: Option<i64>,
+    ) -> ApiKey {
+        let key = ApiKey {
+            expires_at_millis,
+            ..key_for(project, owner, 1)
+        };
+        insert(conn, &key).unwrap();
+        key
     }
 
     /// Inserts a raw row, bypassing the domain type, to test what the database itself allows.
@@ -718,6 +775,28 @@ mod tests {
                     Err(StorageError::NotFound { entity: "API key" })
                 ));
             }
+        }
+
+        fn expire_by_only_brings_the_expiry_forward(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let user = insert_user(&mut conn, project).id;
+            let never = insert_raw_key(&mut conn, project, Owner::User(user), None);
+            let soon = insert_raw_key(&mut conn, project, Owner::User(user), Some(3_000));
+
+            let expired = write_keys_uncached(&mut conn, |w| expire_by(w, project, never.id, 5_000)).unwrap();
+            assert_eq!(expired, ApiKey { expires_at_millis: Some(5_000), ..never.clone() });
+            let kept = write_keys_uncached(&mut conn, |w| expire_by(w, project, soon.id, 5_000)).unwrap();
+            assert_eq!(kept.expires_at_millis, Some(3_000), "an earlier expiry is kept");
+            let earlier = write_keys_uncached(&mut conn, |w| expire_by(w, project, soon.id, 2_000)).unwrap();
+            assert_eq!(earlier.expires_at_millis, Some(2_000));
+            assert_eq!(get_by_id(&mut conn, soon.id).unwrap(), Some(earlier));
+
+            let other_project = insert_project(&mut conn).id;
+            assert!(matches!(
+                write_keys_uncached(&mut conn, |w| expire_by(w, other_project, never.id, 1)),
+                Err(StorageError::NotFound { entity: "API key" })
+            ));
         }
 
         fn last_used_only_moves_forward(db) {

@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod audit_events;
+pub mod key_rate_counts;
 pub mod memberships;
 pub mod notification_outbox;
 pub mod project_cors;

@@ -249,6 +249,7 @@ mod tests {
                 .execute(conn)
                 .unwrap();
                 crate::repo::projects::ProjectRecord {
+                    default_rate_limit: None,
                     id,
                     display_name: "old".to_owned(),
                     created_at_millis: 1,

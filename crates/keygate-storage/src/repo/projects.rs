@@ -2,12 +2,12 @@
 //! ([`ProjectSwitches`], the domain's type, stored one column per switch).
 
 use diesel::prelude::*;
-use keygate_domain::{EpochMillis, ProjectId, ProjectSwitches};
+use keygate_domain::{EpochMillis, ProjectId, ProjectSwitches, RateLimit};
 
 use crate::connection::DbConnection;
 use crate::error::StorageError;
 use crate::schema::projects;
-use crate::stored::parse_id;
+use crate::stored::{parse_id, parse_rate_limit};
 
 /// A project as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +23,8 @@ pub struct ProjectRecord {
     /// The scopes its API keys may carry: a JSON array of `{"id", "description"}`, stored and
     /// returned verbatim (the application layer reads and writes it).
     pub api_key_scopes: String,
+    /// The rate limit of keys created without one of their own, if any.
+    pub default_rate_limit: Option<RateLimit>,
 }
 
 /// Changes to a project; `None` leaves a field as it is.
@@ -38,6 +40,8 @@ pub struct ProjectUpdate {
     pub client_team_creation_enabled: Option<bool>,
     /// A new scope catalogue (see [`ProjectRecord::api_key_scopes`]).
     pub api_key_scopes: Option<String>,
+    /// A new default rate limit (`Some(None)` removes it).
+    pub default_rate_limit: Option<Option<RateLimit>>,
 }
 
 // Fields in table order: `RETURNING table::all_columns` is read by position (the
@@ -52,6 +56,8 @@ struct ProjectRow {
     allow_team_api_keys: bool,
     client_team_creation_enabled: bool,
     api_key_scopes: String,
+    default_rate_limit: Option<i64>,
+    default_rate_window_millis: Option<i64>,
 }
 
 #[derive(AsChangeset)]
@@ -62,6 +68,8 @@ struct ProjectChangeset<'a> {
     allow_team_api_keys: Option<bool>,
     client_team_creation_enabled: Option<bool>,
     api_key_scopes: Option<&'a str>,
+    default_rate_limit: Option<Option<i64>>,
+    default_rate_window_millis: Option<Option<i64>>,
 }
 
 impl From<&ProjectRecord> for ProjectRow {
@@ -74,6 +82,8 @@ impl From<&ProjectRecord> for ProjectRow {
             allow_team_api_keys: project.config.allow_team_api_keys,
             client_team_creation_enabled: project.config.client_team_creation_enabled,
             api_key_scopes: project.api_key_scopes.clone(),
+            default_rate_limit: project.default_rate_limit.map(|rate| rate.limit),
+            default_rate_window_millis: project.default_rate_limit.map(|rate| rate.window_millis),
         }
     }
 }
@@ -92,6 +102,11 @@ impl TryFrom<ProjectRow> for ProjectRecord {
                 client_team_creation_enabled: row.client_team_creation_enabled,
             },
             api_key_scopes: row.api_key_scopes,
+            default_rate_limit: parse_rate_limit(
+                "projects.default_rate_limit",
+                row.default_rate_limit,
+                row.default_rate_window_millis,
+            )?,
         })
     }
 }
@@ -143,6 +158,12 @@ pub fn update(
         allow_team_api_keys: changes.allow_team_api_keys,
         client_team_creation_enabled: changes.client_team_creation_enabled,
         api_key_scopes: changes.api_key_scopes.as_deref(),
+        default_rate_limit: changes
+            .default_rate_limit
+            .map(|rate| rate.map(|rate| rate.limit)),
+        default_rate_window_millis: changes
+            .default_rate_limit
+            .map(|rate| rate.map(|rate| rate.window_millis)),
     };
     diesel::update(projects::table.find(id.to_string()))
         .set(changeset)
@@ -179,6 +200,7 @@ mod tests {
                     client_team_creation_enabled: true,
                 },
                 api_key_scopes: "[]".to_owned(),
+                default_rate_limit: RateLimit::new(100, 60_000),
             };
             insert(&mut conn, &newer).unwrap();
             let older = insert_project(&mut conn);

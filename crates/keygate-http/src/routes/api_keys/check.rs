@@ -5,7 +5,9 @@
 //! switch → the key's format → lookup in the caller's project → wrong type → revoked → expired.
 //! A string that is not a well-formed key (length, characters, prefix, type, marker, checksum)
 //! is `API_KEY_NOT_FOUND` before any database work (A1). The lookup, verification and
-//! validity are [`Service::check_api_key`](keygate_service::Service::check_api_key)'s.
+//! validity are [`Service::check_api_key`](keygate_service::Service::check_api_key)'s, and so
+//! are keygate's policies after them (scopes, then the rate limit); a check the key's rate limit
+//! counted carries the `ratelimit-*` headers (`crate::ratelimit_headers`).
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -15,6 +17,7 @@ use keygate_permissions::{authorize_api_key, ApiKeyAction, Denial};
 use super::input::read_check_body;
 use super::wire::read_object;
 use crate::auth::RequestAuth;
+use crate::ratelimit_headers;
 use crate::request_body::RequestBody;
 use crate::responses::json_response;
 use crate::state::AppState;
@@ -51,8 +54,20 @@ pub(super) async fn check(
         .service()
         .check_api_key(actor, route, &presented, &required_scopes)
         .await?;
-    json_response(
+    let mut response = json_response(
         StatusCode::OK,
         &read_object(&checked.key, Some(checked.last_used_at_millis)),
-    )
+    )?;
+    if let Some(rate) = checked.rate {
+        let headers = response.headers_mut();
+        for (name, value) in ratelimit_headers::headers(
+            rate.limit,
+            rate.remaining,
+            rate.reset_after_millis,
+            rate.window_millis,
+        ) {
+            headers.insert(name, value);
+        }
+    }
+    Ok(response)
 }

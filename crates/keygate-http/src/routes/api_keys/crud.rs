@@ -1,4 +1,4 @@
-//! Create, list, read and update (revoke) user and team API keys.
+//! Create, list, read, update (revoke) and rotate user and team API keys.
 //!
 //! Each handler: body and authentication (extractors, in upstream's order), schema validation
 //! (`me` resolved to the session user), then the use case of `keygate_service::api_keys`
@@ -12,7 +12,8 @@ use keygate_service::api_keys::{KeyChanges, NewKeyRequest};
 use keygate_service::api_keys::ListWindow;
 
 use super::input::{
-    read_create_body, read_list_query, read_owner_query, read_update_body, ListCursor,
+    read_create_body, read_list_query, read_owner_query, read_rotate_body, read_update_body,
+    ListCursor,
 };
 use super::wire::{first_view_object, list_object, read_object};
 use crate::auth::RequestAuth;
@@ -141,5 +142,31 @@ pub(super) async fn update(
     json_response(
         StatusCode::OK,
         &read_object(&updated.key, updated.last_used_at_millis).seen_by(auth.access_type),
+    )
+}
+
+/// `POST /api/v1/{type}-api-keys/{api_key_id}/rotate` (keygate's own): 200 with the first-view
+/// object of the new key (same owner, description, expiry, scopes and metadata); the old key
+/// keeps working for `grace_period_millis`, or is revoked at once without one.
+pub(super) async fn rotate(
+    route: KeyType,
+    body: RequestBody,
+    auth: RequestAuth,
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = auth.caller();
+    let mut check = RequestCheck::new(&request).with_current_user(caller.session_user);
+    let grace = check.body(&body, read_rotate_body);
+    let (id, query) = read_key_id(&mut check, route);
+    let (grace, id, _ignored_owner) = check.finish((grace, id, query))?;
+
+    let rotated = state
+        .service()
+        .rotate_api_key(auth.actor(), route, id, grace)
+        .await?;
+    json_response(
+        StatusCode::OK,
+        &first_view_object(&rotated.key, rotated.plain).seen_by(auth.access_type),
     )
 }

@@ -1,6 +1,6 @@
 //! What the API-key routes read from requests, declared once for both key types.
 
-use keygate_domain::{is_scope_id, ApiKeyId, KeyPolicy, KeyType, Owner, TeamId};
+use keygate_domain::{is_scope_id, ApiKeyId, KeyPolicy, KeyType, Owner, RateLimit, TeamId};
 use keygate_service::api_keys::{KeyPosition, ListWindow};
 use serde_json::Value;
 
@@ -20,8 +20,8 @@ pub(super) struct CreateBody {
     pub is_public: bool,
     /// The user (`user_id`, uuid-or-me) or team (`team_id`, UUID) the key is for.
     pub owner: Owner,
-    /// keygate's own: `scopes` (ids from the project's catalogue) and `metadata` (an object,
-    /// server and admin only).
+    /// keygate's own: `scopes` (ids from the project's catalogue), and `metadata` (an object)
+    /// and `rate_limit` (server and admin only).
     pub policy: KeyPolicy,
 }
 
@@ -86,6 +86,41 @@ impl FieldValue for KeyMetadata {
     }
 }
 
+/// A rate limit: `{"limit": 1 to 10^9, "window_millis": 100 to 86,400,000}`
+/// (`keygate_domain::RateLimit`), both required, nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RateLimitInput(pub RateLimit);
+
+impl FieldValue for RateLimitInput {
+    const TYPE_NAME: &'static str = "object";
+    fn placeholder() -> Self {
+        RateLimitInput(RateLimit {
+            limit: 1,
+            window_millis: 1_000,
+        })
+    }
+    fn from_json(value: &Value, _: &FieldContext) -> Result<Self, Rejection> {
+        let object = value.as_object().ok_or(Rejection::NotType)?;
+        let number = |name: &str| object.get(name).and_then(Value::as_i64);
+        let rate = match (number("limit"), number("window_millis"), object.len()) {
+            (Some(limit), Some(window_millis), 2) => RateLimit::new(limit, window_millis),
+            _ => None,
+        };
+        rate.map(RateLimitInput).ok_or_else(|| {
+            Rejection::Invalid(format!(
+                "must be {{\"limit\": {} to {}, \"window_millis\": {} to {}}}",
+                RateLimit::LIMITS.start(),
+                RateLimit::LIMITS.end(),
+                RateLimit::WINDOWS_MILLIS.start(),
+                RateLimit::WINDOWS_MILLIS.end()
+            ))
+        })
+    }
+    fn from_text(_: &str, _: &FieldContext) -> Result<Self, Rejection> {
+        Err(Rejection::NotType)
+    }
+}
+
 /// Declares the create body of the `route` key type.
 pub(super) fn read_create_body(o: &mut FieldReader<'_>, route: KeyType) -> CreateBody {
     // Any string up to the cap; a NUL character is refused like in every text field (Postgres
@@ -113,12 +148,20 @@ pub(super) fn read_create_body(o: &mut FieldReader<'_>, route: KeyType) -> Creat
         .max_json_bytes(max_metadata)
         .optional()
         .map(|metadata| metadata.0);
+    let rate_limit = o
+        .field::<RateLimitInput>("rate_limit")
+        .optional()
+        .map(|rate| rate.0);
     CreateBody {
         description,
         expires_at_millis,
         is_public,
         owner,
-        policy: KeyPolicy { scopes, metadata },
+        policy: KeyPolicy {
+            scopes,
+            metadata,
+            rate_limit,
+        },
     }
 }
 
@@ -145,6 +188,15 @@ pub(super) fn read_update_body(o: &mut FieldReader<'_>) -> UpdateBody {
             .optional()
             .unwrap_or(false),
     }
+}
+
+/// The rotate body: `{"grace_period_millis"?: 0 to limits.max_rotation_grace_millis}`; absent
+/// or 0 revokes the old key at once.
+pub(super) fn read_rotate_body(o: &mut FieldReader<'_>) -> Option<i64> {
+    let max_grace = o.limits().max_rotation_grace_millis;
+    o.field::<i64>("grace_period_millis")
+        .range(0, max_grace)
+        .optional()
 }
 
 /// The owner query of the list, read and update routes: `user_id` (uuid-or-me, optional) on the

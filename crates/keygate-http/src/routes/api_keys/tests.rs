@@ -8,13 +8,17 @@
 //! * [`hostile`] throws garbage at every endpoint and expects no 5xx;
 //! * [`cached`] proves the check cache never answers for a key that changed;
 //! * [`limits`] proves the description and per-owner caps and the cursor pagination;
-//! * [`policies`] covers scopes (catalogue, create, `required_scopes`) and metadata.
+//! * [`policies`] covers scopes (catalogue, create, `required_scopes`) and metadata;
+//! * [`rate_limits`] covers per-key rate limits, on one node and across two;
+//! * [`rotation`] covers rotation with and without a grace period.
 
 mod cached;
 mod hostile;
 mod limits;
 mod matrix;
 mod policies;
+mod rate_limits;
+mod rotation;
 mod rules;
 mod secrets_at_rest;
 mod upstream;

@@ -10,7 +10,9 @@ use keygate_permissions::AccessType;
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 
-use keygate_domain::{ApiKey, ApiKeyId, EpochMillis, Owner, PlainApiKey, TeamId, UserId};
+use keygate_domain::{
+    ApiKey, ApiKeyId, EpochMillis, Owner, PlainApiKey, RateLimit, TeamId, UserId,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -55,6 +57,27 @@ pub(crate) struct ApiKeyObject<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     metadata: Option<&'a RawValue>,
+    /// keygate's own: at most `limit` checks per `window_millis`; left out when unlimited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<RateLimitObject>)]
+    rate_limit: Option<RateLimitObject>,
+}
+
+/// A key's rate limit on the wire.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[schema(as = RateLimit)]
+pub(crate) struct RateLimitObject {
+    limit: i64,
+    window_millis: i64,
+}
+
+impl From<RateLimit> for RateLimitObject {
+    fn from(rate: RateLimit) -> Self {
+        RateLimitObject {
+            limit: rate.limit,
+            window_millis: rate.window_millis,
+        }
+    }
 }
 
 /// `value`: the last four characters, or the full key in the create response only.
@@ -90,6 +113,7 @@ impl<'a> ApiKeyObject<'a> {
                 .metadata
                 .as_deref()
                 .and_then(|text| serde_json::from_str::<&RawValue>(text).ok()),
+            rate_limit: key.policy.rate_limit.map(RateLimitObject::from),
         }
     }
 

@@ -77,6 +77,7 @@ crate::http_tests! {
                     "allow_localhost": false,
                     "domains": [],
                     "api_key_scopes": [],
+                    "api_key_rate_limit": null,
                 },
             })
         );
@@ -100,6 +101,7 @@ crate::http_tests! {
                 "allow_localhost": false,
                 "domains": [],
                 "api_key_scopes": [],
+                    "api_key_rate_limit": null,
             })
         );
     }
@@ -221,6 +223,7 @@ crate::http_tests! {
                     "allow_localhost": false,
                     "domains": [],
                     "api_key_scopes": [],
+                    "api_key_rate_limit": null,
                 },
             })
         );
@@ -262,6 +265,7 @@ crate::http_tests! {
                 "allow_localhost": false,
                 "domains": [],
                 "api_key_scopes": [],
+                    "api_key_rate_limit": null,
             })
         );
         // Partial changes leave the rest alone; an empty body changes nothing.
@@ -286,6 +290,7 @@ crate::http_tests! {
                 "allow_localhost": false,
                 "domains": [],
                 "api_key_scopes": [],
+                    "api_key_rate_limit": null,
             })
         );
     }

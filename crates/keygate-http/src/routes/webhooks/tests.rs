@@ -285,7 +285,7 @@ crate::http_tests! {
             .await;
         assert_schema_error(&bad, "POST", PATH, &[
             "body.url must be a URL starting with http:// or https:// (at most 2048 characters)",
-            "body.event_types [0] must be one of the following values: user_api_key.created, user_api_key.revoked, user_api_key.leaked, user_api_key.expiring, team_api_key.created, team_api_key.revoked, team_api_key.leaked, team_api_key.expiring",
+            "body.event_types [0] must be one of the following values: user_api_key.created, user_api_key.revoked, user_api_key.leaked, user_api_key.expiring, user_api_key.rotated, team_api_key.created, team_api_key.revoked, team_api_key.leaked, team_api_key.expiring, team_api_key.rotated",
             "body contains unknown properties: extra",
         ]);
 
