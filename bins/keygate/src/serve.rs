@@ -22,7 +22,8 @@ use keygate_service::audit::AuditSettings;
 use keygate_service::check_cache::CheckCacheSettings;
 use keygate_service::clock::{now_millis, system_clock};
 use keygate_service::delivery::{Deliverer, DeliveryWorker};
-use keygate_service::key_rate_limits::RateLimitSync;
+use keygate_service::key_credits::CreditSettings;
+use keygate_service::key_rate_limits::KeyPolicySync;
 use keygate_service::key_usage::{UsageFlusher, DEFAULT_FLUSH_INTERVAL};
 use keygate_service::metrics::ListenerState;
 use keygate_service::project_auth_cache::ProjectAuthCacheSettings;
@@ -82,6 +83,10 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
         max_unknown: settings.check_cache.max_unknown,
         unknown_ttl: Duration::from_millis(settings.check_cache.unknown_ttl_millis),
         row_ttl: Duration::from_millis(settings.check_cache.row_ttl_millis),
+    })
+    .with_credit_settings(CreditSettings {
+        lease_block: settings.key_policies.credit_lease_block,
+        lease_idle: Duration::from_millis(settings.key_policies.credit_lease_idle_millis),
     })
     .with_project_auth_cache(ProjectAuthCacheSettings {
         // A zero TTL means "off": nothing is kept at all.
@@ -260,11 +265,11 @@ async fn run_http(
         state.service().database().clone(),
         DEFAULT_FLUSH_INTERVAL,
     );
-    let rate_limit_sync = RateLimitSync::start(
+    let key_policy_sync = KeyPolicySync::start(
         state.service().clone(),
         Duration::from_millis(settings.key_policies.rate_limit_sync_millis),
     )
-    .context("could not start the rate-limit sync")?;
+    .context("could not start the key-policy sync")?;
     let workers = if settings.workers > 0 {
         settings.workers
     } else {
@@ -317,8 +322,8 @@ async fn run_http(
     let served = server.await.context("the HTTP server failed");
     pruning.abort();
     delivery.stop();
-    if let Err(error) = rate_limit_sync.stop() {
-        tracing::warn!(%error, "could not write the last rate-limit counts at shutdown");
+    if let Err(error) = key_policy_sync.stop() {
+        tracing::warn!(%error, "could not write the last rate-limit counts or give back the leased usage credits at shutdown");
     }
     // After the last request: nothing recorded as a key's last use is lost at shutdown.
     match usage.stop() {

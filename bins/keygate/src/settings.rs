@@ -98,8 +98,14 @@ pub struct Settings {
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyPolicySettings {
-    /// How often a node writes its rate-limit counts and reads the other nodes' (10 to 10,000).
+    /// How often a node writes its rate-limit counts and reads the other nodes', and gives
+    /// back idle leases of usage credits (10 to 10,000).
     pub rate_limit_sync_millis: u64,
+    /// Usage credits a node leases at once (1 to 1,000,000).
+    pub credit_lease_block: i64,
+    /// How long a lease of usage credits stays unused before it is given back (100 to
+    /// 3,600,000).
+    pub credit_lease_idle_millis: u64,
 }
 
 /// Delivering the outbox's e-mails and webhook events (docs/operations.md, "Notifications").
@@ -526,6 +532,18 @@ impl Settings {
                 self.key_policies.rate_limit_sync_millis
             );
         }
+        if !(1..=1_000_000).contains(&self.key_policies.credit_lease_block) {
+            bail!(
+                "setting key_policies.credit_lease_block (KEYGATE_KEY_POLICIES__CREDIT_LEASE_BLOCK) must be between 1 and 1000000, got {}",
+                self.key_policies.credit_lease_block
+            );
+        }
+        if !(100..=3_600_000).contains(&self.key_policies.credit_lease_idle_millis) {
+            bail!(
+                "setting key_policies.credit_lease_idle_millis (KEYGATE_KEY_POLICIES__CREDIT_LEASE_IDLE_MILLIS) must be between 100 and 3600000, got {}",
+                self.key_policies.credit_lease_idle_millis
+            );
+        }
         if self.database.max_connections == 0 {
             bail!("setting database.max_connections (KEYGATE_DATABASE__MAX_CONNECTIONS) must be at least 1");
         }
@@ -724,6 +742,8 @@ mod tests {
         assert!(!s.refresh_tokens.rotation, "upstream does not rotate");
         assert_eq!(s.audit.retention_days, 365);
         assert_eq!(s.key_policies.rate_limit_sync_millis, 100);
+        assert_eq!(s.key_policies.credit_lease_block, 10);
+        assert_eq!(s.key_policies.credit_lease_idle_millis, 2_000);
         assert!(loaded.unknown_env_vars.is_empty());
     }
 

@@ -7,7 +7,7 @@
 use crate::hashing::{KeyHash, KeyHasher};
 use crate::ids::{ApiKeyId, ProjectId};
 use crate::key_format::PlainApiKey;
-use crate::key_policy::KeyPolicy;
+use crate::key_policy::{KeyPolicy, UsageCredits};
 use crate::owner::{KeyType, Owner};
 use crate::validity::{EpochMillis, Invalid, Lifetime};
 
@@ -134,7 +134,14 @@ impl NewApiKey {
             created_at_millis: now,
             expires_at_millis: self.expires_at_millis,
             manually_revoked_at_millis: None,
-            policy: self.policy,
+            policy: KeyPolicy {
+                // A new key's credits count their refill periods from its creation.
+                usage: self.policy.usage.map(|usage| UsageCredits {
+                    refilled_at_millis: now,
+                    ..usage
+                }),
+                ..self.policy
+            },
         };
         (key, plain)
     }

@@ -7,7 +7,10 @@
 //! spaces (`invoices:read`), so it is safe in a header, a log line and a stored list. Metadata
 //! is a JSON object kept as its text: keygate stores and returns it, never reads it. A rate
 //! limit counts checks in fixed windows aligned to the epoch ([`RateLimit::window_at`]), so every
-//! node agrees on which window a check falls in without asking the others.
+//! node agrees on which window a check falls in without asking the others. Usage credits refill
+//! at the boundaries of periods counted from the key's creation ([`UsageCredits::refreshed`]):
+//! the stored count is brought up to date lazily, by whoever reads it next, so no scheduler is
+//! needed and every node computes the same periods.
 
 use crate::validity::EpochMillis;
 
@@ -58,7 +61,79 @@ impl RateLimit {
     }
 }
 
-/// A key's scopes, metadata and rate limit.
+/// Credits set back to `amount` every `interval_millis` (not added: unused credits do not pile
+/// up), as Unkey's refills do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refill {
+    /// The credits a key has at the start of every period, [`Refill::AMOUNTS`].
+    pub amount: i64,
+    /// The period's length, [`Refill::INTERVALS_MILLIS`].
+    pub interval_millis: i64,
+}
+
+impl Refill {
+    /// The allowed `amount`s.
+    pub const AMOUNTS: std::ops::RangeInclusive<i64> = 1..=UsageCredits::MAX_REMAINING;
+    /// The allowed `interval_millis`: one second to 366 days.
+    pub const INTERVALS_MILLIS: std::ops::RangeInclusive<i64> = 1_000..=31_622_400_000;
+
+    /// The refill, if both numbers are in their ranges.
+    pub fn new(amount: i64, interval_millis: i64) -> Option<Refill> {
+        (Self::AMOUNTS.contains(&amount) && Self::INTERVALS_MILLIS.contains(&interval_millis))
+            .then_some(Refill {
+                amount,
+                interval_millis,
+            })
+    }
+}
+
+/// A key's usage credits: each successful check spends some; at 0 the key is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageCredits {
+    /// Credits left as of `refilled_at_millis`'s period: the stored count is what no node has
+    /// leased; in answers, a node adds what it leased and has not spent.
+    pub remaining_uses: i64,
+    /// How the credits refill, if they do.
+    pub refill: Option<Refill>,
+    /// The start of the refill period `remaining_uses` belongs to (the key's creation at first;
+    /// always a period boundary).
+    pub refilled_at_millis: EpochMillis,
+}
+
+impl UsageCredits {
+    /// The most credits a key can hold (10^12).
+    pub const MAX_REMAINING: i64 = 1_000_000_000_000;
+
+    /// The start of the period `now` falls in: periods of `refill.interval_millis` counted from
+    /// `refilled_at_millis`; without a refill, one period that never ends.
+    pub fn period_start(&self, now: EpochMillis) -> EpochMillis {
+        match self.refill {
+            Some(refill) if now > self.refilled_at_millis => {
+                let interval = refill.interval_millis.max(1);
+                let periods = (now - self.refilled_at_millis) / interval;
+                self.refilled_at_millis
+                    .saturating_add(periods.saturating_mul(interval))
+            }
+            _ => self.refilled_at_millis,
+        }
+    }
+
+    /// The credits as of `now`: set back to the refill's amount if a period started since
+    /// `refilled_at_millis`.
+    pub fn refreshed(&self, now: EpochMillis) -> UsageCredits {
+        let period = self.period_start(now);
+        match self.refill {
+            Some(refill) if period != self.refilled_at_millis => UsageCredits {
+                remaining_uses: refill.amount,
+                refill: Some(refill),
+                refilled_at_millis: period,
+            },
+            _ => *self,
+        }
+    }
+}
+
+/// A key's scopes, metadata, rate limit and usage credits.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyPolicy {
     /// The scope ids the key carries, each [`is_scope_id`], without repeats, in creation order.
@@ -67,6 +142,8 @@ pub struct KeyPolicy {
     pub metadata: Option<String>,
     /// How often the key may be checked; `None` for no limit.
     pub rate_limit: Option<RateLimit>,
+    /// How many checks it has left; `None` for unlimited.
+    pub usage: Option<UsageCredits>,
 }
 
 impl KeyPolicy {
@@ -111,6 +188,35 @@ mod tests {
         assert_eq!(RateLimit::new(1, 99), None);
         assert_eq!(RateLimit::new(1, 86_400_001), None);
         assert!(RateLimit::new(1_000_000_000, 86_400_000).is_some());
+    }
+
+    #[test]
+    fn credits_refill_to_the_amount_at_each_period_boundary() {
+        let credits = UsageCredits {
+            remaining_uses: 3,
+            refill: Refill::new(100, 1_000),
+            refilled_at_millis: 5_000,
+        };
+        assert_eq!(credits.period_start(5_999), 5_000);
+        assert_eq!(credits.refreshed(5_999), credits);
+        let next = credits.refreshed(6_000);
+        assert_eq!((next.remaining_uses, next.refilled_at_millis), (100, 6_000));
+        // Periods are counted from the anchor, however late the read.
+        assert_eq!(credits.refreshed(9_500).refilled_at_millis, 9_000);
+        assert_eq!(
+            credits.refreshed(9_500).refreshed(9_900),
+            credits.refreshed(9_500)
+        );
+        // A clock behind the anchor changes nothing.
+        assert_eq!(credits.refreshed(4_000), credits);
+        // Without a refill, credits never come back.
+        let once = UsageCredits {
+            refill: None,
+            ..credits
+        };
+        assert_eq!(once.refreshed(1_000_000), once);
+        assert_eq!(Refill::new(0, 1_000), None);
+        assert_eq!(Refill::new(1, 999), None);
     }
 
     #[test]

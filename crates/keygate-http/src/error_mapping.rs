@@ -101,6 +101,7 @@ impl From<Refusal> for ApiError {
                 format!("Only server or admin access may set an API key's {field}."),
             )
             .into(),
+            Refusal::ApiKeyUsageExceeded => KnownError::ApiKeyUsageExceeded.into(),
             Refusal::ApiKeyRateLimited(verdict) => KnownError::ApiKeyRateLimited {
                 limit: verdict.limit,
                 remaining: verdict.remaining,

@@ -51,7 +51,9 @@ use crate::routes::identity_objects::{
 };
 use crate::routes::webhooks::{DeliveryList, EndpointList, EndpointObject};
 use crate::wire_error::{JSON_CONTENT_TYPE, KNOWN_ERROR_HEADER};
-use keygate_domain::RateLimit;
+use keygate_domain::{RateLimit, Refill, UsageCredits};
+
+use crate::routes::api_keys::input::MAX_CHECK_COST;
 use keygate_service::audit::{ActorType, AuditAction};
 use keygate_service::webhooks::EVENT_TYPES;
 use keygate_service::Limits;
@@ -378,6 +380,37 @@ fn key_create_body(owner: &'static str, owner_schema: RefOr<Schema>) -> RefOr<Sc
             false,
             rate_limit_schema(false, "keygate's own: at most `limit` checks per `window_millis` (windows aligned to the epoch); over it the check is `API_KEY_RATE_LIMITED` (429). Server and admin access only; default: the project's `config.api_key_rate_limit`."),
         ),
+        (
+            "remaining_uses",
+            false,
+            typed(Type::Integer)
+                .minimum(Some(0))
+                .maximum(Some(UsageCredits::MAX_REMAINING))
+                .description(Some("keygate's own: usage credits; each successful check spends its `cost`, and a key without enough is `API_KEY_USAGE_EXCEEDED` (429). Server and admin access only; absent: unlimited (or the refill's amount with a refill)."))
+                .into(),
+        ),
+        (
+            "refill",
+            false,
+            typed(Type::Object)
+                .property(
+                    "amount",
+                    typed(Type::Integer)
+                        .minimum(Some(*Refill::AMOUNTS.start()))
+                        .maximum(Some(*Refill::AMOUNTS.end())),
+                )
+                .required("amount")
+                .property(
+                    "interval_millis",
+                    typed(Type::Integer)
+                        .minimum(Some(*Refill::INTERVALS_MILLIS.start()))
+                        .maximum(Some(*Refill::INTERVALS_MILLIS.end())),
+                )
+                .required("interval_millis")
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+                .description(Some("keygate's own: the credits are set back to `amount` every `interval_millis`, counted from the key's creation. Server and admin access only."))
+                .into(),
+        ),
     ])
 }
 
@@ -401,6 +434,15 @@ fn check_body() -> RefOr<Schema> {
                 .description(Some(
                     "keygate's own: a valid key lacking one is `API_KEY_SCOPE_MISSING` (403).",
                 ))
+                .into(),
+        ),
+        (
+            "cost",
+            false,
+            typed(Type::Integer)
+                .minimum(Some(0))
+                .maximum(Some(MAX_CHECK_COST))
+                .description(Some("keygate's own: the usage credits this check spends from a key that has them (default 1; 0 spends nothing)."))
                 .into(),
         ),
     ])
@@ -1604,7 +1646,7 @@ fn error_response(status: u16) -> utoipa::openapi::Response {
         404 => ("A known error (`API_KEY_NOT_FOUND`, `USER_NOT_FOUND`, `TEAM_NOT_FOUND`, …) or the plain-text 404.", true, true),
         409 => ("A known error: a limit reached or a duplicate.", true, true),
         413 => ("Plain text: the body is larger than the route's limit.", false, true),
-        429 => ("`RATE_LIMITED` (`retry-after` in seconds); on the check, `API_KEY_RATE_LIMITED` (`retry-after` and `ratelimit-*`).", true, false),
+        429 => ("`RATE_LIMITED` (`retry-after` in seconds); on the check, `API_KEY_RATE_LIMITED` (`retry-after` and `ratelimit-*`) or `API_KEY_USAGE_EXCEEDED`.", true, false),
         503 => ("Plain text: the database is unreachable; retry later.", false, true),
         _ => ("An error.", true, true),
     };

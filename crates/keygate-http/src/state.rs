@@ -8,6 +8,7 @@ use std::sync::Arc;
 use keygate_domain::{EpochMillis, KeyHash, KeyHasher};
 use keygate_service::check_cache::{CheckCache, CheckCacheSettings};
 use keygate_service::clock::Clock;
+use keygate_service::key_credits::CreditSettings;
 use keygate_service::key_usage::KeyUsage;
 use keygate_service::project_auth_cache::{ProjectAuthCache, ProjectAuthCacheSettings};
 use keygate_service::{Limits, Service};
@@ -138,6 +139,15 @@ impl AppState {
     pub fn with_check_cache(self, settings: CheckCacheSettings) -> Self {
         AppState {
             service: self.service.with_check_cache(settings),
+            ..self
+        }
+    }
+
+    /// The same state with usage credits leased as `settings` say (the default:
+    /// [`CreditSettings::default`]).
+    pub fn with_credit_settings(self, settings: CreditSettings) -> Self {
+        AppState {
+            service: self.service.with_credit_settings(settings),
             ..self
         }
     }

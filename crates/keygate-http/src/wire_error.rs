@@ -99,6 +99,8 @@ pub enum KnownError {
         /// The window's length.
         window_millis: i64,
     },
+    /// 429 (keygate's own): a valid key has fewer usage credits left than the check costs.
+    ApiKeyUsageExceeded,
     /// 409 (keygate's own): the owner already has as many API keys as the `limits` allow.
     ApiKeyLimitReached {
         /// The cap (`limits.max_keys_per_owner`).
@@ -389,6 +391,11 @@ impl KnownError {
                 ("remaining", Value::from(*remaining)),
                 ("reset_at_millis", Value::from(*reset_at_millis)),
             ]),
+            ApiKeyUsageExceeded => row(
+                "API_KEY_USAGE_EXCEEDED",
+                StatusCode::TOO_MANY_REQUESTS,
+                "The API key has no usage credits left for this check.",
+            ),
             ApiKeyLimitReached { limit } => row(
                 "API_KEY_LIMIT_REACHED",
                 CONFLICT,
@@ -976,6 +983,7 @@ mod tests {
                 reset_after_millis: 250,
                 window_millis: 1_000,
             },
+            KnownError::ApiKeyUsageExceeded,
             KnownError::ApiKeyLimitReached { limit: 1_000 },
             KnownError::TeamLimitReached { limit: 100 },
             KnownError::SchemaError {

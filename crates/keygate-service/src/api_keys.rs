@@ -117,6 +117,8 @@ pub struct CheckedKey {
     pub last_used_at_millis: EpochMillis,
     /// Where the key stands against its rate limit, if it has one.
     pub rate: Option<RateVerdict>,
+    /// The usage credits left after this check, as this node knows them, if the key has any.
+    pub remaining_uses: Option<i64>,
 }
 
 /// Asks for the decision on `action`, loading the session user's standing in the owning team
@@ -178,17 +180,29 @@ pub(crate) fn last_used_of(
         .collect())
 }
 
-/// `key` with when it was last used.
+/// `key` with when it was last used, and its usage credits as this node shows them.
 pub(crate) fn with_usage(
     conn: &mut DbConnection,
-    usage: &KeyUsage,
-    key: ApiKey,
+    service: &Service,
+    mut key: ApiKey,
 ) -> Result<KeyWithUsage, StorageError> {
-    let last_used = last_used_of(conn, usage, std::slice::from_ref(&key))?;
+    let last_used = last_used_of(conn, service.key_usage(), std::slice::from_ref(&key))?;
+    show_credits(service, std::slice::from_mut(&mut key));
     Ok(KeyWithUsage {
         last_used_at_millis: last_used.get(&key.id).copied(),
         key,
     })
+}
+
+/// Replaces the stored credits of `keys` with what this node shows at this instant: refilled
+/// if a period started, plus the credits it leased and has not spent (`key_credits`).
+pub(crate) fn show_credits(service: &Service, keys: &mut [ApiKey]) {
+    let now = service.now();
+    for key in keys {
+        if let Some(usage) = key.policy.usage {
+            key.policy.usage = Some(service.shown(key.id, usage, now));
+        }
+    }
 }
 
 /// A page of at most `limit` of `items`, fetched with one more than `limit` to tell whether
@@ -209,8 +223,9 @@ pub(crate) fn split_page<T, P>(
 }
 
 /// A new key's policy as it will be stored: refused unless its scopes are in the project's
-/// catalogue and its metadata and rate limit, if any, come from the project's server or admin;
-/// without a rate limit of its own, the key gets the project's default (if any).
+/// catalogue and its metadata, rate limit and usage credits, if any, come from the project's
+/// server or admin; without a rate limit of its own, the key gets the project's default (if
+/// any). Credits count their refill periods from the key's creation (set by the caller).
 fn checked_policy(
     conn: &mut DbConnection,
     actor: &Actor,
@@ -221,6 +236,8 @@ fn checked_policy(
             Some("metadata")
         } else if policy.rate_limit.is_some() {
             Some("rate limit")
+        } else if policy.usage.is_some() {
+            Some("usage credits")
         } else {
             None
         };
@@ -303,7 +320,17 @@ pub(crate) fn key_change(key: &ApiKey, event: KeyEvent) -> Change {
     match event {
         KeyEvent::Created => change
             .fact("expires_at_millis", key.expires_at_millis)
-            .fact("scopes", key.policy.scopes.clone()),
+            .fact("scopes", key.policy.scopes.clone())
+            .fact(
+                "rate_limit",
+                key.policy.rate_limit.map(|rate| {
+                    serde_json::json!({"limit": rate.limit, "window_millis": rate.window_millis})
+                }),
+            )
+            .fact(
+                "remaining_uses",
+                key.policy.usage.map(|usage| usage.remaining_uses),
+            ),
         KeyEvent::Updated => change,
         KeyEvent::Revoked => change.fact("revoked_at_millis", key.manually_revoked_at_millis),
         KeyEvent::Rotated => change.fact("expires_at_millis", key.expires_at_millis),
@@ -383,7 +410,7 @@ impl Service {
                     next: None,
                 });
             };
-            let (keys, next) = match window {
+            let (mut keys, next) = match window {
                 ListWindow::All => (api_keys::list_for_owner(conn, actor.project, owner)?, None),
                 ListWindow::Page { limit, after } => {
                     // One more than asked tells whether another page follows.
@@ -398,6 +425,7 @@ impl Service {
                 }
             };
             let last_used = last_used_of(conn, service.key_usage(), &keys)?;
+            show_credits(service, &mut keys);
             Ok(KeyList {
                 keys,
                 last_used,
@@ -416,7 +444,7 @@ impl Service {
     ) -> Result<KeyWithUsage, ServiceError> {
         self.run(move |service, conn| {
             let key = load_authorized(conn, &actor, route, id, false)?;
-            Ok(with_usage(conn, service.key_usage(), key)?)
+            Ok(with_usage(conn, service, key)?)
         })
         .await
     }
@@ -439,10 +467,14 @@ impl Service {
         let rotated = self
             .run(move |service, conn| {
                 let old = load_authorized(conn, &actor, route, id, true)?;
+                // This node's unspent lease goes back first, so that it moves too.
+                if old.policy.usage.is_some() {
+                    service.key_credits().give_back_key(service, id, now)?;
+                }
                 old.lifetime()
                     .check(now)
                     .map_err(|invalid| ServiceError::Rejected(invalid.into()))?;
-                let (key, plain) = NewApiKey {
+                let (mut key, plain) = NewApiKey {
                     project_id: actor.project,
                     owner: old.owner,
                     description: old.description.clone(),
@@ -456,6 +488,13 @@ impl Service {
                 let grace = grace_period_millis.filter(|grace| *grace > 0);
                 let written = service
                     .write_keys(conn, |write| {
+                        // The credits left move to the new key, in their refill period; what
+                        // nodes leased of the old key stays spendable there.
+                        if let Some(stored) = api_keys::lock_credits(write.conn(), id)? {
+                            let current = stored.refreshed(now);
+                            key.policy.usage = Some(current);
+                            api_keys::set_credits(write.conn(), id, 0, current.refilled_at_millis)?;
+                        }
                         insert_within_cap(write.conn(), &key, limit, &by)?;
                         let previous = match grace {
                             Some(grace) => api_keys::expire_by(
@@ -512,7 +551,7 @@ impl Service {
         let updated = self
             .run(move |service, conn| {
                 let stored = load_authorized(conn, &actor, route, id, true)?;
-                let stored = with_usage(conn, service.key_usage(), stored)?;
+                let stored = with_usage(conn, service, stored)?;
                 if changes.is_empty() {
                     return Ok(stored);
                 }
@@ -562,13 +601,16 @@ impl Service {
 
     /// Turns `presented` into the key it is, if it is a valid key of the `route` type in the
     /// actor's project: not well-formed, unknown, another project's or a forged one is not
-    /// found; then wrong type → revoked → expired. A valid check is noted as a use.
+    /// found; then wrong type → revoked → expired; then keygate's policies: the
+    /// `required_scopes`, the rate limit, and `cost` usage credits. A valid check is noted as a
+    /// use.
     pub async fn check_api_key(
         &self,
         actor: Actor,
         route: KeyType,
         presented: &str,
         required_scopes: &[String],
+        cost: i64,
     ) -> Result<CheckedKey, ServiceError> {
         authorize_api_key(
             &actor.caller,
@@ -629,6 +671,19 @@ impl Service {
             outcomes.record(route, CheckOutcome::RateLimited);
             return Err(Refusal::ApiKeyRateLimited(verdict).into());
         }
+        // Last, its usage credits: spent only by a check that passed everything else.
+        let remaining_uses = match key.policy.usage {
+            Some(usage) => match self.spend_credits(key.id, usage, cost, now).await {
+                Ok(left) => Some(left),
+                Err(error) => {
+                    if matches!(error, ServiceError::Refused(Refusal::ApiKeyUsageExceeded)) {
+                        outcomes.record(route, CheckOutcome::UsageExceeded);
+                    }
+                    return Err(error);
+                }
+            },
+            None => None,
+        };
         outcomes.record(route, CheckOutcome::Valid);
         let last_used_at_millis = self.key_usage().record(key.id, now);
         tracing::debug!(api_key_id = %key.id, owner = ?key.owner, "checked API key: valid");
@@ -636,6 +691,7 @@ impl Service {
             key,
             last_used_at_millis,
             rate,
+            remaining_uses,
         })
     }
 }

@@ -113,6 +113,8 @@ pub enum Refusal {
     },
     /// A valid key was checked more often than its rate limit allows in this window.
     ApiKeyRateLimited(RateVerdict),
+    /// A valid key has fewer usage credits left than the check costs.
+    ApiKeyUsageExceeded,
     /// A key was to be created with scopes that are not in its project's catalogue.
     UnknownScopes {
         /// The unknown scope ids, in the order given.

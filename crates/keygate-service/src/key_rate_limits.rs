@@ -5,7 +5,7 @@
 //! ([`KeyRateLimiter::admit`]); windows are aligned to the epoch ([`RateLimit::window_at`]), so a
 //! count needs no start-up and every node agrees on which window a check falls in.
 //!
-//! **Several nodes share the limit.** A [`RateLimitSync`] thread writes this node's counts every
+//! **Several nodes share the limit.** A [`KeyPolicySync`] thread writes this node's counts every
 //! `sync_interval` (one batched upsert of the keys whose count moved, `key_rate_counts`) and
 //! reads, for every window it is counting, what the other nodes admitted and how many of them
 //! did. Between two syncs a node admits at most its **fair share** of what was left at the last
@@ -248,22 +248,25 @@ impl KeyRateLimiter {
     }
 }
 
-/// The thread that runs [`KeyRateLimiter::sync`] every interval, and prunes the stored counts
-/// of windows long over; [`RateLimitSync::stop`] writes the last counts.
-pub struct RateLimitSync {
+/// The thread that keeps a node's key policies in step with the other nodes: every interval it
+/// runs [`KeyRateLimiter::sync`] and gives back idle leases of usage credits
+/// ([`KeyCredits::return_idle`](crate::key_credits::KeyCredits::return_idle)), and now and then
+/// prunes the stored counts of windows long over. [`KeyPolicySync::stop`] writes the last counts
+/// and gives back every lease.
+pub struct KeyPolicySync {
     service: Service,
     stopping: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl fmt::Debug for RateLimitSync {
+impl fmt::Debug for KeyPolicySync {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RateLimitSync").finish_non_exhaustive()
+        f.debug_struct("KeyPolicySync").finish_non_exhaustive()
     }
 }
 
-impl RateLimitSync {
-    /// Starts syncing `service`'s rate limiter every `interval`.
+impl KeyPolicySync {
+    /// Starts syncing `service`'s rate limits and credit leases every `interval`.
     ///
     /// # Errors
     /// If the thread cannot be started.
@@ -272,7 +275,7 @@ impl RateLimitSync {
         let thread = {
             let (service, stopping) = (service.clone(), Arc::clone(&stopping));
             std::thread::Builder::new()
-                .name("keygate-rate-limits".to_owned())
+                .name("keygate-key-policies".to_owned())
                 .spawn(move || {
                     let mut pruned = Instant::now();
                     while !stopping.load(Ordering::SeqCst) {
@@ -280,6 +283,9 @@ impl RateLimitSync {
                         let now = service.now();
                         if let Err(error) = service.key_rate_limiter().sync(&service, now) {
                             tracing::warn!(%error, "could not exchange rate-limit counts with the other nodes; will retry");
+                        }
+                        if let Err(error) = service.key_credits().return_idle(&service, now, false) {
+                            tracing::warn!(%error, "could not give back idle leases of usage credits; will retry");
                         }
                         if pruned.elapsed() >= PRUNE_EVERY {
                             pruned = Instant::now();
@@ -295,21 +301,26 @@ impl RateLimitSync {
                     }
                 })?
         };
-        Ok(RateLimitSync {
+        Ok(KeyPolicySync {
             service,
             stopping,
             thread: Some(thread),
         })
     }
 
-    /// Stops the thread and writes the counts that moved since the last sync.
+    /// Stops the thread, writes the counts that moved since the last sync and gives back every
+    /// lease of usage credits (graceful shutdown).
     pub fn stop(mut self) -> Result<(), StorageError> {
         self.stopping.store(true, Ordering::SeqCst);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
         let now = self.service.now();
-        self.service.key_rate_limiter().sync(&self.service, now)
+        let synced = self.service.key_rate_limiter().sync(&self.service, now);
+        self.service
+            .key_credits()
+            .return_idle(&self.service, now, true)?;
+        synced
     }
 }
 

@@ -30,11 +30,13 @@ pub enum CheckOutcome {
     ScopeMissing,
     /// Valid, but over its rate limit.
     RateLimited,
+    /// Valid, but without usage credits left.
+    UsageExceeded,
 }
 
 impl CheckOutcome {
     /// Every outcome, in label order.
-    pub const ALL: [CheckOutcome; 8] = [
+    pub const ALL: [CheckOutcome; 9] = [
         CheckOutcome::Valid,
         CheckOutcome::NotFound,
         CheckOutcome::Revoked,
@@ -43,6 +45,7 @@ impl CheckOutcome {
         CheckOutcome::Malformed,
         CheckOutcome::ScopeMissing,
         CheckOutcome::RateLimited,
+        CheckOutcome::UsageExceeded,
     ];
 
     /// The label value.
@@ -56,6 +59,7 @@ impl CheckOutcome {
             CheckOutcome::Malformed => "malformed",
             CheckOutcome::ScopeMissing => "scope_missing",
             CheckOutcome::RateLimited => "rate_limited",
+            CheckOutcome::UsageExceeded => "usage_exceeded",
         }
     }
 

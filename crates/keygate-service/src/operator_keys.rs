@@ -16,7 +16,9 @@
 use keygate_domain::{ApiKey, ApiKeyId, EpochMillis, Invalid, Owner, ProjectId};
 use keygate_storage::repo::api_keys::{self, KeyPosition, ProjectKeyFilter};
 
-use crate::api_keys::{key_change, last_used_of, split_page, with_usage, KeyList, KeyWithUsage};
+use crate::api_keys::{
+    key_change, last_used_of, show_credits, split_page, with_usage, KeyList, KeyWithUsage,
+};
 use crate::audit::{self, AuditActor, KeyEvent};
 use crate::error::{NotFound, ServiceError};
 use crate::Service;
@@ -125,7 +127,7 @@ impl Service {
                 owner: filter.owner,
                 last_used_before: filter.last_used_before,
             };
-            let (keys, next) = match filter.state {
+            let (mut keys, next) = match filter.state {
                 Some(state) => scan_for_state(conn, project, &stored, state, now, after, limit)?,
                 None => {
                     // One more than asked tells whether another page follows.
@@ -140,6 +142,7 @@ impl Service {
                 }
             };
             let last_used = last_used_of(conn, service.key_usage(), &keys)?;
+            show_credits(service, &mut keys);
             Ok(KeyList {
                 keys,
                 last_used,
@@ -157,7 +160,7 @@ impl Service {
     ) -> Result<KeyWithUsage, ServiceError> {
         self.run(move |service, conn| {
             let key = api_keys::get(conn, project, id)?.ok_or(NotFound::ApiKey)?;
-            Ok(with_usage(conn, service.key_usage(), key)?)
+            Ok(with_usage(conn, service, key)?)
         })
         .await
     }
@@ -183,7 +186,7 @@ impl Service {
                         Ok(revoked.key)
                     })
                     .map_err(|error| error.missing_as(NotFound::ApiKey))?;
-                Ok(with_usage(conn, service.key_usage(), key)?)
+                Ok(with_usage(conn, service, key)?)
             })
             .await?;
         tracing::debug!(api_key_id = %revoked.key.id, "revoked API key (operator)");

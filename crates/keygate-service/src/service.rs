@@ -15,6 +15,7 @@ use crate::check_cache::{CheckCache, CheckCacheSettings};
 use crate::clock::Clock;
 use crate::cors_cache::CorsCache;
 use crate::error::ServiceError;
+use crate::key_credits::{CreditSettings, KeyCredits};
 use crate::key_rate_limits::KeyRateLimiter;
 use crate::key_usage::KeyUsage;
 use crate::limits::Limits;
@@ -38,6 +39,7 @@ struct Inner {
     cors_cache: Arc<CorsCache>,
     key_usage: Arc<KeyUsage>,
     key_rate_limiter: Arc<KeyRateLimiter>,
+    key_credits: Arc<KeyCredits>,
     metrics: Arc<ServiceMetrics>,
     limits: Limits,
     webhook_secrets: WebhookSecrets,
@@ -68,6 +70,7 @@ impl Service {
                 cors_cache: Arc::new(CorsCache::new(ProjectAuthCacheSettings::default())),
                 key_usage: Arc::new(KeyUsage::new()),
                 key_rate_limiter: Arc::new(KeyRateLimiter::new()),
+                key_credits: Arc::new(KeyCredits::new(CreditSettings::default())),
                 metrics: Arc::new(ServiceMetrics::default()),
                 limits: Limits::default(),
                 webhook_secrets: WebhookSecrets::random(),
@@ -174,9 +177,25 @@ impl Service {
     }
 
     /// This node's counts of rate-limited checks (exchanged with the other nodes by the
-    /// [`RateLimitSync`](crate::key_rate_limits::RateLimitSync) the binary runs).
+    /// [`KeyPolicySync`](crate::key_rate_limits::KeyPolicySync) the binary runs).
     pub fn key_rate_limiter(&self) -> &Arc<KeyRateLimiter> {
         &self.inner.key_rate_limiter
+    }
+
+    /// This node's leases of usage credits (given back when idle by the
+    /// [`KeyPolicySync`](crate::key_rate_limits::KeyPolicySync) the binary runs).
+    pub fn key_credits(&self) -> &Arc<KeyCredits> {
+        &self.inner.key_credits
+    }
+
+    /// The same service with usage credits leased as `settings` say (set up before serving).
+    pub fn with_credit_settings(self, settings: CreditSettings) -> Self {
+        Service {
+            inner: Arc::new(Inner {
+                key_credits: Arc::new(KeyCredits::new(settings)),
+                ..Inner::clone(&self.inner)
+            }),
+        }
     }
 
     /// This node's counters for metrics (check outcomes, the listener's state).

@@ -136,6 +136,10 @@ diesel::table! {
         metadata -> Nullable<Text>,
         rate_limit -> Nullable<BigInt>,
         rate_window_millis -> Nullable<BigInt>,
+        remaining_uses -> Nullable<BigInt>,
+        refill_amount -> Nullable<BigInt>,
+        refill_interval_millis -> Nullable<BigInt>,
+        refilled_at_millis -> Nullable<BigInt>,
     }
 }
 

@@ -1,6 +1,6 @@
 //! Conversions between Rust values and their stored form (UUIDs as TEXT, digests as bytes).
 
-use keygate_domain::{KeyHash, RateLimit};
+use keygate_domain::{KeyHash, RateLimit, Refill, UsageCredits};
 use uuid::Uuid;
 
 use crate::error::StorageError;
@@ -47,6 +47,33 @@ pub(crate) fn parse_rate_limit(
             .map(Some)
             .ok_or(StorageError::CorruptValue { column }),
         _ => Err(StorageError::CorruptValue { column }),
+    }
+}
+
+/// Reads usage credits stored as four columns: the count and its period's start both set or
+/// both NULL, the refill's two columns both set or both NULL (and only with a count).
+pub(crate) fn parse_usage_credits(
+    remaining_uses: Option<i64>,
+    refilled_at_millis: Option<i64>,
+    refill_amount: Option<i64>,
+    refill_interval_millis: Option<i64>,
+) -> Result<Option<UsageCredits>, StorageError> {
+    let corrupt = || StorageError::CorruptValue {
+        column: "api_keys.remaining_uses",
+    };
+    let refill = match (refill_amount, refill_interval_millis) {
+        (None, None) => None,
+        (Some(amount), Some(interval)) => Some(Refill::new(amount, interval).ok_or_else(corrupt)?),
+        _ => return Err(corrupt()),
+    };
+    match (remaining_uses, refilled_at_millis) {
+        (None, None) if refill.is_none() => Ok(None),
+        (Some(remaining_uses), Some(refilled_at_millis)) => Ok(Some(UsageCredits {
+            remaining_uses,
+            refill,
+            refilled_at_millis,
+        })),
+        _ => Err(corrupt()),
     }
 }
 

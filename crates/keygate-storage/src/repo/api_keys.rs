@@ -8,13 +8,15 @@
 use std::collections::HashMap;
 
 use diesel::prelude::*;
-use keygate_domain::{ApiKey, ApiKeyId, EpochMillis, KeyHash, KeyPolicy, Owner, ProjectId};
+use keygate_domain::{
+    ApiKey, ApiKeyId, EpochMillis, KeyHash, KeyPolicy, Owner, ProjectId, UsageCredits,
+};
 
 use crate::connection::DbConnection;
 use crate::error::StorageError;
 use crate::key_changes::KeyWrite;
 use crate::schema::api_keys;
-use crate::stored::{parse_hash, parse_id, parse_rate_limit};
+use crate::stored::{parse_hash, parse_id, parse_rate_limit, parse_usage_credits};
 
 // Fields in the order of `ROW_COLUMNS`: `RETURNING` is read by position (the multi-backend
 // connection cannot return a `Selectable`).
@@ -36,6 +38,10 @@ struct ApiKeyRow {
     metadata: Option<String>,
     rate_limit: Option<i64>,
     rate_window_millis: Option<i64>,
+    remaining_uses: Option<i64>,
+    refill_amount: Option<i64>,
+    refill_interval_millis: Option<i64>,
+    refilled_at_millis: Option<i64>,
 }
 
 /// The columns of [`ApiKeyRow`], in its field order, for `RETURNING`. `last_used_at_millis` is
@@ -57,6 +63,10 @@ const ROW_COLUMNS: (
     api_keys::metadata,
     api_keys::rate_limit,
     api_keys::rate_window_millis,
+    api_keys::remaining_uses,
+    api_keys::refill_amount,
+    api_keys::refill_interval_millis,
+    api_keys::refilled_at_millis,
 ) = (
     api_keys::id,
     api_keys::project_id,
@@ -73,6 +83,10 @@ const ROW_COLUMNS: (
     api_keys::metadata,
     api_keys::rate_limit,
     api_keys::rate_window_millis,
+    api_keys::remaining_uses,
+    api_keys::refill_amount,
+    api_keys::refill_interval_millis,
+    api_keys::refilled_at_millis,
 );
 
 impl From<&ApiKey> for ApiKeyRow {
@@ -98,6 +112,18 @@ impl From<&ApiKey> for ApiKeyRow {
             metadata: key.policy.metadata.clone(),
             rate_limit: key.policy.rate_limit.map(|rate| rate.limit),
             rate_window_millis: key.policy.rate_limit.map(|rate| rate.window_millis),
+            remaining_uses: key.policy.usage.map(|usage| usage.remaining_uses),
+            refill_amount: key
+                .policy
+                .usage
+                .and_then(|usage| usage.refill)
+                .map(|refill| refill.amount),
+            refill_interval_millis: key
+                .policy
+                .usage
+                .and_then(|usage| usage.refill)
+                .map(|refill| refill.interval_millis),
+            refilled_at_millis: key.policy.usage.map(|usage| usage.refilled_at_millis),
         }
     }
 }
@@ -133,6 +159,12 @@ impl TryFrom<ApiKeyRow> for ApiKey {
                     "api_keys.rate_limit",
                     row.rate_limit,
                     row.rate_window_millis,
+                )?,
+                usage: parse_usage_credits(
+                    row.remaining_uses,
+                    row.refilled_at_millis,
+                    row.refill_amount,
+                    row.refill_interval_millis,
                 )?,
             },
         })
@@ -414,6 +446,45 @@ pub fn expire_by(
         .get_result(conn)
         .map_err(StorageError::not_found_as("API key"))?
         .try_into()
+}
+
+/// Locks the key's row until the end of the transaction (a write that changes nothing: the row
+/// lock on Postgres, the write lock on SQLite) and returns its usage credits as stored; `None`
+/// for a key without credits, [`StorageError::NotFound`] for no key at all. Every change of the
+/// stored count goes through this first, so concurrent leases never both take the same credits.
+pub fn lock_credits(
+    conn: &mut DbConnection,
+    id: ApiKeyId,
+) -> Result<Option<UsageCredits>, StorageError> {
+    let row: ApiKeyRow = diesel::update(api_keys::table.filter(api_keys::id.eq(id.to_string())))
+        .set(api_keys::remaining_uses.eq(api_keys::remaining_uses))
+        .returning(ROW_COLUMNS)
+        .get_result(conn)
+        .map_err(StorageError::not_found_as("API key"))?;
+    parse_usage_credits(
+        row.remaining_uses,
+        row.refilled_at_millis,
+        row.refill_amount,
+        row.refill_interval_millis,
+    )
+}
+
+/// Stores the count of a key's credits and the start of the period it belongs to (call it after
+/// [`lock_credits`], in the same transaction). Not a key write for the caches: they never
+/// decide with the stored count.
+pub fn set_credits(
+    conn: &mut DbConnection,
+    id: ApiKeyId,
+    remaining_uses: i64,
+    refilled_at_millis: EpochMillis,
+) -> Result<(), StorageError> {
+    diesel::update(api_keys::table.filter(api_keys::id.eq(id.to_string())))
+        .set((
+            api_keys::remaining_uses.eq(remaining_uses),
+            api_keys::refilled_at_millis.eq(refilled_at_millis),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// A key after [`revoke`].
@@ -795,6 +866,37 @@ mod tests {
             let other_project = insert_project(&mut conn).id;
             assert!(matches!(
                 write_keys_uncached(&mut conn, |w| expire_by(w, other_project, never.id, 1)),
+                Err(StorageError::NotFound { entity: "API key" })
+            ));
+        }
+
+        fn credits_are_read_under_the_row_lock_and_set(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let user = insert_user(&mut conn, project).id;
+            let usage = UsageCredits {
+                remaining_uses: 40,
+                refill: keygate_domain::Refill::new(100, 86_400_000),
+                refilled_at_millis: 1,
+            };
+            let metered = ApiKey {
+                policy: KeyPolicy { usage: Some(usage), ..KeyPolicy::default() },
+                ..key_for(project, Owner::User(user), 1)
+            };
+            insert(&mut conn, &metered).unwrap();
+            let unmetered = insert_raw_key(&mut conn, project, Owner::User(user), None);
+
+            let locked = conn.in_transaction(|conn| {
+                let locked = lock_credits(conn, metered.id)?;
+                set_credits(conn, metered.id, 7, 86_400_001)?;
+                Ok::<_, StorageError>(locked)
+            }).unwrap();
+            assert_eq!(locked, Some(usage));
+            let stored = get_by_id(&mut conn, metered.id).unwrap().unwrap().policy.usage.unwrap();
+            assert_eq!((stored.remaining_uses, stored.refilled_at_millis, stored.refill), (7, 86_400_001, usage.refill));
+            assert_eq!(lock_credits(&mut conn, unmetered.id).unwrap(), None);
+            assert!(matches!(
+                lock_credits(&mut conn, ApiKeyId::new_random()),
                 Err(StorageError::NotFound { entity: "API key" })
             ));
         }

@@ -48,15 +48,22 @@ pub(super) async fn check(
     let mut check = RequestCheck::new(&request).with_current_user(actor.session_user());
     let presented = check.body(&body, read_check_body);
     let query = check.query(|_| ());
-    let ((presented, required_scopes), ()) = check.finish((presented, query))?;
+    let ((presented, policy), ()) = check.finish((presented, query))?;
 
     let checked = state
         .service()
-        .check_api_key(actor, route, &presented, &required_scopes)
+        .check_api_key(
+            actor,
+            route,
+            &presented,
+            &policy.required_scopes,
+            policy.cost,
+        )
         .await?;
     let mut response = json_response(
         StatusCode::OK,
-        &read_object(&checked.key, Some(checked.last_used_at_millis)),
+        &read_object(&checked.key, Some(checked.last_used_at_millis))
+            .with_remaining_uses(checked.remaining_uses),
     )?;
     if let Some(rate) = checked.rate {
         let headers = response.headers_mut();

@@ -1,6 +1,8 @@
 //! What the API-key routes read from requests, declared once for both key types.
 
-use keygate_domain::{is_scope_id, ApiKeyId, KeyPolicy, KeyType, Owner, RateLimit, TeamId};
+use keygate_domain::{
+    is_scope_id, ApiKeyId, KeyPolicy, KeyType, Owner, RateLimit, Refill, TeamId, UsageCredits,
+};
 use keygate_service::api_keys::{KeyPosition, ListWindow};
 use serde_json::Value;
 
@@ -121,6 +123,44 @@ impl FieldValue for RateLimitInput {
     }
 }
 
+/// A refill: `{"amount": 1 to 10^12, "interval_millis": 1,000 to 31,622,400,000}`
+/// (`keygate_domain::Refill`), both required, nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RefillInput(pub Refill);
+
+impl FieldValue for RefillInput {
+    const TYPE_NAME: &'static str = "object";
+    fn placeholder() -> Self {
+        RefillInput(Refill {
+            amount: 1,
+            interval_millis: 1_000,
+        })
+    }
+    fn from_json(value: &Value, _: &FieldContext) -> Result<Self, Rejection> {
+        let object = value.as_object().ok_or(Rejection::NotType)?;
+        let number = |name: &str| object.get(name).and_then(Value::as_i64);
+        let refill = match (number("amount"), number("interval_millis"), object.len()) {
+            (Some(amount), Some(interval_millis), 2) => Refill::new(amount, interval_millis),
+            _ => None,
+        };
+        refill.map(RefillInput).ok_or_else(|| {
+            Rejection::Invalid(format!(
+                "must be {{\"amount\": {} to {}, \"interval_millis\": {} to {}}}",
+                Refill::AMOUNTS.start(),
+                Refill::AMOUNTS.end(),
+                Refill::INTERVALS_MILLIS.start(),
+                Refill::INTERVALS_MILLIS.end()
+            ))
+        })
+    }
+    fn from_text(_: &str, _: &FieldContext) -> Result<Self, Rejection> {
+        Err(Rejection::NotType)
+    }
+}
+
+/// The most credits one check may cost.
+pub(crate) const MAX_CHECK_COST: i64 = 1_000_000;
+
 /// Declares the create body of the `route` key type.
 pub(super) fn read_create_body(o: &mut FieldReader<'_>, route: KeyType) -> CreateBody {
     // Any string up to the cap; a NUL character is refused like in every text field (Postgres
@@ -152,6 +192,25 @@ pub(super) fn read_create_body(o: &mut FieldReader<'_>, route: KeyType) -> Creat
         .field::<RateLimitInput>("rate_limit")
         .optional()
         .map(|rate| rate.0);
+    let remaining_uses = o
+        .field::<i64>("remaining_uses")
+        .range(0, UsageCredits::MAX_REMAINING)
+        .optional();
+    let refill = o
+        .field::<RefillInput>("refill")
+        .optional()
+        .map(|refill| refill.0);
+    // A refill alone starts with its amount; the creation instant anchors the periods.
+    let usage = match (remaining_uses, refill) {
+        (None, None) => None,
+        (remaining_uses, refill) => Some(UsageCredits {
+            remaining_uses: remaining_uses
+                .or(refill.map(|refill| refill.amount))
+                .unwrap_or_default(),
+            refill,
+            refilled_at_millis: 0,
+        }),
+    };
     CreateBody {
         description,
         expires_at_millis,
@@ -161,6 +220,7 @@ pub(super) fn read_create_body(o: &mut FieldReader<'_>, route: KeyType) -> Creat
             scopes,
             metadata,
             rate_limit,
+            usage,
         },
     }
 }
@@ -289,16 +349,36 @@ pub(super) fn read_api_key_body(o: &mut FieldReader<'_>) -> String {
     o.field::<String>("api_key").required()
 }
 
-/// The check's body: `{"api_key": string, "required_scopes"?: [scope id]}` (the second is
-/// keygate's own).
-pub(super) fn read_check_body(o: &mut FieldReader<'_>) -> (String, Vec<String>) {
+/// What a check asks beyond upstream's `api_key`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct CheckPolicy {
+    /// Scopes the key must carry.
+    pub required_scopes: Vec<String>,
+    /// Usage credits the check spends from a key that has them (1 by default; 0 to 10^6).
+    pub cost: i64,
+}
+
+/// The check's body: `{"api_key": string, "required_scopes"?: [scope id], "cost"?: integer}`
+/// (the last two are keygate's own).
+pub(super) fn read_check_body(o: &mut FieldReader<'_>) -> (String, CheckPolicy) {
     let key = read_api_key_body(o);
-    let required = o
+    let required_scopes = o
         .field::<ScopeIds>("required_scopes")
         .optional()
         .unwrap_or_default()
         .0;
-    (key, required)
+    let cost = o
+        .field::<i64>("cost")
+        .range(0, MAX_CHECK_COST)
+        .optional()
+        .unwrap_or(1);
+    (
+        key,
+        CheckPolicy {
+            required_scopes,
+            cost,
+        },
+    )
 }
 
 #[cfg(test)]

@@ -9,10 +9,12 @@
 //! * [`cached`] proves the check cache never answers for a key that changed;
 //! * [`limits`] proves the description and per-owner caps and the cursor pagination;
 //! * [`policies`] covers scopes (catalogue, create, `required_scopes`) and metadata;
+//! * [`credits`] covers usage credits: spending, refills, rotation, and two nodes;
 //! * [`rate_limits`] covers per-key rate limits, on one node and across two;
 //! * [`rotation`] covers rotation with and without a grace period.
 
 mod cached;
+mod credits;
 mod hostile;
 mod limits;
 mod matrix;

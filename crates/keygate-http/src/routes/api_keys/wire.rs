@@ -61,6 +61,22 @@ pub(crate) struct ApiKeyObject<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<RateLimitObject>)]
     rate_limit: Option<RateLimitObject>,
+    /// keygate's own: usage credits left (the stored count and this node's unspent lease);
+    /// left out when unlimited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remaining_uses: Option<i64>,
+    /// keygate's own: the credits are set back to `amount` every `interval_millis`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<RefillObject>)]
+    refill: Option<RefillObject>,
+}
+
+/// A key's refill on the wire.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[schema(as = Refill)]
+pub(crate) struct RefillObject {
+    amount: i64,
+    interval_millis: i64,
 }
 
 /// A key's rate limit on the wire.
@@ -114,7 +130,24 @@ impl<'a> ApiKeyObject<'a> {
                 .as_deref()
                 .and_then(|text| serde_json::from_str::<&RawValue>(text).ok()),
             rate_limit: key.policy.rate_limit.map(RateLimitObject::from),
+            remaining_uses: key.policy.usage.map(|usage| usage.remaining_uses),
+            refill: key
+                .policy
+                .usage
+                .and_then(|usage| usage.refill)
+                .map(|refill| RefillObject {
+                    amount: refill.amount,
+                    interval_millis: refill.interval_millis,
+                }),
         }
+    }
+
+    /// The object with `remaining_uses` as the check left it (the cached row's count is older).
+    pub(crate) fn with_remaining_uses(mut self, remaining_uses: Option<i64>) -> Self {
+        if remaining_uses.is_some() {
+            self.remaining_uses = remaining_uses;
+        }
+        self
     }
 
     /// The object as `access` sees it: client access does not see the server's metadata.

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
-use keygate_service::key_rate_limits::RateLimitSync;
+use keygate_service::key_rate_limits::KeyPolicySync;
 
 use super::*;
 use crate::routes::test_requests::assert_schema_error;
@@ -197,8 +197,8 @@ crate::http_tests! {
         let node_b = app.another_node();
         let interval = Duration::from_millis(100);
         let syncs = [
-            RateLimitSync::start(app.state.service().clone(), interval).unwrap(),
-            RateLimitSync::start(node_b.service().clone(), interval).unwrap(),
+            KeyPolicySync::start(app.state.service().clone(), interval).unwrap(),
+            KeyPolicySync::start(node_b.service().clone(), interval).unwrap(),
         ];
         let apps = [
             actix_web::test::init_service(crate::app::build_app(app.state.clone())).await,
