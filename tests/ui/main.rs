@@ -378,6 +378,161 @@ fn a_demo_user_creates_reads_once_and_revokes_a_key_with_the_mouse() {
 }
 
 #[test]
+fn a_user_picks_scopes_sees_limits_and_credits_and_rotates_a_key() {
+    let Some(s) = scenario(1280, 900) else { return };
+    // The project declares its scope catalogue (admin access).
+    s.send(
+        s.keys
+            .admin(
+                s.http
+                    .patch(s.server.url("/api/v1/internal/projects/current")),
+            )
+            .json(&json!({"config": {"api_key_scopes": [
+                {"id": "invoices:read", "description": "Read invoices"},
+                {"id": "invoices:write"},
+            ]}})),
+    )
+    .ok(200);
+    s.demo_sign_in();
+
+    // Create a key with one scope, picked from the catalogue.
+    let create = s.browser.element(
+        "the create button",
+        &format!("return {USER}.querySelector('.card-header button');"),
+    );
+    s.browser.click(&create);
+    let description = s.browser.element(
+        "the description field",
+        &format!("return {USER}.querySelector('input[name=description]');"),
+    );
+    s.browser.type_into(&description, "Invoice reader");
+    let offered = s.browser.script(
+        &format!(
+            "return Array.from({USER}.querySelectorAll('input[name=scopes]')).map(i => i.value);"
+        ),
+        vec![],
+    );
+    assert_eq!(offered, json!(["invoices:read", "invoices:write"]));
+    let read_scope = s.browser.element(
+        "the invoices:read checkbox",
+        &format!("return {USER}.querySelector('input[name=scopes][value=\"invoices:read\"]');"),
+    );
+    s.browser.click(&read_scope);
+    s.shot("20-create-with-scopes");
+    let submit = s.browser.element(
+        "the submit button",
+        &format!("return {USER}.querySelector('form.create button[type=submit]');"),
+    );
+    s.browser.click(&submit);
+    let secret = s
+        .browser
+        .wait_for(
+            "the new key",
+            &format!("const c = {USER}.querySelector('[data-secret]'); return c && c.textContent;"),
+        )
+        .as_str()
+        .expect("secret text")
+        .to_owned();
+    let check_scopes = |key: &str, required: Value| {
+        s.send(
+            s.keys
+                .server(s.http.post(s.server.url("/api/v1/user-api-keys/check")))
+                .json(&json!({"api_key": key, "required_scopes": required})),
+        )
+    };
+    let checked = check_scopes(&secret, json!(["invoices:read"])).ok(200);
+    assert_eq!(checked["scopes"], json!(["invoices:read"]));
+    check_scopes(&secret, json!(["invoices:write"])).known(403, "API_KEY_SCOPE_MISSING");
+    let user_id = checked["user_id"]
+        .as_str()
+        .expect("the demo user")
+        .to_owned();
+    let scoped_id = checked["id"].as_str().expect("key id").to_owned();
+
+    // The server gives the user a metered key: limits and credits show on its row.
+    s.send(
+        s.keys
+            .server(s.http.post(s.server.url("/api/v1/user-api-keys")))
+            .json(&json!({
+                "user_id": user_id, "description": "Metered", "expires_at_millis": null,
+                "rate_limit": {"limit": 100, "window_millis": 60_000},
+                "remaining_uses": 50, "refill": {"amount": 50, "interval_millis": 86_400_000},
+            })),
+    )
+    .ok(200);
+    s.browser.goto(&s.server.url("/handler/account-settings"));
+    s.wait_loaded(USER);
+    let policies = s.browser.script(
+        &format!(
+            "return Object.fromEntries(Array.from({USER}.querySelectorAll('tbody tr')).map(tr => [
+            tr.querySelector('td.description span').textContent,
+            (tr.querySelector('.policy') || {{textContent: ''}}).textContent,
+        ]));"
+        ),
+        vec![],
+    );
+    assert_eq!(policies["Invoice reader"], "invoices:read");
+    assert_eq!(
+        policies["Metered"],
+        "Up to 100 checks per 1 minute50 uses left (back to 50 every 1 day)"
+    );
+    s.shot("21-scopes-limits-and-credits");
+
+    // Rotate the scoped key, keeping the old one for an hour.
+    let rotate = s.browser.element(
+        "the rotate button",
+        &format!("return {USER}.querySelector('tr[data-key-id=\"{scoped_id}\"] button[data-action=rotate]');"),
+    );
+    s.browser.click(&rotate);
+    s.browser.wait_for(
+        "the rotation dialog",
+        &format!("return {USER}.querySelector('dialog').open;"),
+    );
+    let one_hour = s.browser.element(
+        "the one-hour grace period",
+        &format!("return {USER}.querySelector('select[name=grace] option[value=\"3600000\"]');"),
+    );
+    s.browser.click(&one_hour);
+    s.shot("22-rotate-dialog");
+    let confirm = s.browser.element(
+        "the rotate confirmation",
+        &format!("return {USER}.querySelector('dialog .dialog-actions button:last-child');"),
+    );
+    s.browser.click(&confirm);
+    let rotated = s
+        .browser
+        .wait_for(
+            "the rotated key",
+            &format!("const c = {USER}.querySelector('[data-secret]'); return c && c.textContent !== arguments[0] && c.textContent;"),
+        )
+        .as_str()
+        .expect("new secret")
+        .to_owned();
+    assert_ne!(rotated, secret);
+    s.shot("23-rotated-key-shown-once");
+    let new_key = check_scopes(&rotated, json!(["invoices:read"])).ok(200);
+    assert_eq!(new_key["description"], "Invoice reader");
+    // The old key works for the grace period: it now expires within the hour.
+    let old_key = check_scopes(&secret, json!([])).ok(200);
+    let expires = old_key["expires_at_millis"]
+        .as_f64()
+        .expect("an expiry now");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as f64;
+    assert!(
+        (now + 3_500_000.0..now + 3_700_000.0).contains(&expires),
+        "about an hour: {}",
+        expires - now
+    );
+    s.browser.wait_for(
+        "the list to show both keys",
+        &format!("return {USER}.querySelectorAll('tbody tr').length === 3;"),
+    );
+}
+
+#[test]
 fn a_demo_user_manages_keys_with_the_keyboard_alone() {
     let Some(s) = scenario(1280, 900) else { return };
     s.demo_sign_in();

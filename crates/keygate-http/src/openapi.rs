@@ -40,7 +40,7 @@ use utoipa::ToSchema;
 
 use crate::audit_objects::AuditEventList;
 use crate::project_objects::{
-    CredentialListObject, CredentialObject, CredentialReadObject, ProjectObject,
+    CredentialListObject, CredentialObject, CredentialReadObject, ProjectObject, ScopeList,
 };
 use crate::responses::not_found;
 use crate::route_table::Routes;
@@ -777,6 +777,19 @@ fn operations() -> Vec<Op> {
             errors: &[401, 403, 404, 409],
         });
     }
+    ops.push(Op {
+        method: Get,
+        path: "/api/v1/api-key-scopes",
+        id: "listApiKeyScopes",
+        tag: "API keys",
+        summary:
+            "The project's scope catalogue, which new keys' scopes are chosen from (keygate's own)",
+        access: Access::Project(CSA),
+        params: vec![],
+        body: Body::None,
+        success: Success::Json(200, reference("ApiKeyScopeList")),
+        errors: &[],
+    });
     ops.push(Op {
         method: Post,
         path: "/api/v1/integrations/credential-scanning/revoke",
@@ -1845,6 +1858,7 @@ pub fn document() -> OpenApi {
     components = with_schema::<ApiKeyObject<'_>>(components);
     components = with_schema::<ApiKeyList<'_>>(components);
     components = with_schema::<ProjectObject<'_>>(components);
+    components = with_schema::<ScopeList>(components);
     components = with_schema::<CredentialObject<'_>>(components);
     components = with_schema::<CredentialReadObject<'_>>(components);
     components = with_schema::<CredentialListObject<'_>>(components);

@@ -42,9 +42,38 @@ struct ProjectConfigObject<'a> {
 
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = ApiKeyScope)]
-struct ScopeObject {
+pub(crate) struct ScopeObject {
     id: String,
     description: String,
+}
+
+/// The scopes of a project's catalogue (`projects.api_key_scopes`) as they go on the wire.
+pub(crate) fn scope_objects(catalogue: &str) -> Vec<ScopeObject> {
+    parse_catalogue(catalogue)
+        .into_iter()
+        .map(|scope| ScopeObject {
+            id: scope.id,
+            description: scope.description,
+        })
+        .collect()
+}
+
+/// `GET /api/v1/api-key-scopes`: the catalogue a key's scopes are chosen from.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ApiKeyScopeList)]
+pub(crate) struct ScopeList {
+    items: Vec<ScopeObject>,
+    is_paginated: bool,
+}
+
+impl ScopeList {
+    /// The list of `catalogue` (all of it: a catalogue has at most 100 scopes).
+    pub(crate) fn of(catalogue: &str) -> Self {
+        ScopeList {
+            items: scope_objects(catalogue),
+            is_paginated: false,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -75,13 +104,7 @@ impl<'a> ProjectObject<'a> {
                         handler_path: &d.handler_path,
                     })
                     .collect(),
-                api_key_scopes: parse_catalogue(&project.api_key_scopes)
-                    .into_iter()
-                    .map(|scope| ScopeObject {
-                        id: scope.id,
-                        description: scope.description,
-                    })
-                    .collect(),
+                api_key_scopes: scope_objects(&project.api_key_scopes),
                 api_key_rate_limit: project.default_rate_limit.map(RateLimitObject::from),
             },
         }

@@ -679,6 +679,10 @@ impl Service {
                     if matches!(error, ServiceError::Refused(Refusal::ApiKeyUsageExceeded)) {
                         outcomes.record(route, CheckOutcome::UsageExceeded);
                     }
+                    // Not a check that passed: the rate limit does not count it.
+                    if let Some(rate) = key.policy.rate_limit {
+                        self.key_rate_limiter().refund(key.id, rate, now);
+                    }
                     return Err(error);
                 }
             },

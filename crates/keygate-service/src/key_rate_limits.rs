@@ -163,10 +163,27 @@ impl KeyRateLimiter {
         RateVerdict {
             allowed,
             limit: rate.limit,
-            remaining: (rate.limit - window.mine - window.others).max(0),
+            // A refused check has nothing left to it until the window ends (its node's share is
+            // spent, even if the others' may not be).
+            remaining: if allowed {
+                (rate.limit - window.mine - window.others).max(0)
+            } else {
+                0
+            },
             reset_at_millis: end,
             reset_after_millis: end - now,
             window_millis: rate.window_millis,
+        }
+    }
+
+    /// Takes back a check [`KeyRateLimiter::admit`] counted at `now` (one refused after the
+    /// rate limit, for want of usage credits): it did not happen.
+    pub fn refund(&self, id: ApiKeyId, rate: RateLimit, now: EpochMillis) {
+        let (start, _) = rate.window_at(now);
+        if let Some(window) = self.lock().get_mut(&id) {
+            if window.start == start && window.mine > 0 {
+                window.mine -= 1;
+            }
         }
     }
 

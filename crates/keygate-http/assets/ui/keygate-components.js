@@ -111,6 +111,29 @@
 
   var STATUS_LABEL = { valid: "Active", expired: "Expired", revoked: "Revoked" };
 
+  /** A length of time in words: "1 day", "90 seconds", "250 ms". */
+  function formatDuration(millis) {
+    var units = [["day", DAY_MS], ["hour", 3600000], ["minute", 60000], ["second", 1000]];
+    for (var i = 0; i < units.length; i++) {
+      var count = millis / units[i][1];
+      if (count >= 1 && Number.isInteger(count)) return count + " " + units[i][0] + (count === 1 ? "" : "s");
+    }
+    return millis + " ms";
+  }
+
+  /** The number with thousands separators. */
+  function formatCount(count) {
+    return new Intl.NumberFormat().format(count);
+  }
+
+  /** The grace periods a rotation offers: the old key keeps working this long. */
+  var GRACE_PERIODS = [
+    { value: "0", text: "Stop the old key now" },
+    { value: String(60 * 60 * 1000), text: "Keep the old key working for 1 hour" },
+    { value: String(DAY_MS), text: "Keep the old key working for 1 day", selected: true },
+    { value: String(7 * DAY_MS), text: "Keep the old key working for 7 days" },
+  ];
+
   // --- API client -------------------------------------------------------------------------------
 
   /** An error from keygate (or from reaching it), with a message fit to show to a person. */
@@ -295,6 +318,8 @@
     ".btn-secondary:hover:not(:disabled) { background: var(--kg-subtle); }",
     ".btn-danger { background: var(--kg-danger); color: #fff; }",
     ".btn-danger:hover:not(:disabled) { background: var(--kg-danger-hover); }",
+    ".btn-ghost { background: transparent; color: var(--kg-text, inherit); border-color: transparent; padding: 6px 10px; min-height: 34px; }",
+    ".btn-ghost:hover:not(:disabled) { background: #f3f4f6; border-color: #e5e7eb; }",
     ".btn-ghost-danger { background: transparent; color: var(--kg-danger); border-color: transparent; padding: 6px 10px; min-height: 34px; }",
     ".btn-ghost-danger:hover:not(:disabled) { background: #fef2f2; border-color: #fecaca; }",
     ".btn-icon { display: inline-flex; align-items: center; gap: 6px; }",
@@ -328,6 +353,11 @@
     "td.key code { font-family: var(--kg-mono); font-size: 13px; background: var(--kg-subtle); border: 1px solid var(--kg-border); padding: 2px 6px; border-radius: 6px; white-space: nowrap; }",
     "td.actions-cell { text-align: right; width: 1%; white-space: nowrap; }",
     ".date { white-space: nowrap; }",
+    ".policy { display: flex; flex-wrap: wrap; gap: 4px 8px; margin-top: 4px; font-size: 12px; color: var(--kg-muted); }",
+    ".scope { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; background: #eef2ff; color: #3730a3; border-radius: 4px; padding: 0 6px; }",
+    "fieldset.scopes { border: 0; padding: 0; margin: 0; display: grid; gap: 6px; }",
+    "fieldset.scopes legend { font-weight: 600; margin-bottom: 4px; }",
+    ".scope-option { display: flex; gap: 8px; align-items: baseline; font-weight: 400; }",
     ".badge { display: inline-flex; align-items: center; gap: 6px; font-size: 12px; font-weight: 600; padding: 2px 10px; border-radius: 999px; white-space: nowrap; }",
     ".badge::before { content: ''; width: 6px; height: 6px; border-radius: 50%; background: currentColor; }",
     ".badge-valid { background: #ecfdf5; color: var(--kg-success); }",
@@ -487,7 +517,10 @@
       revealHeading: uid("reveal-heading"),
       dialogTitle: uid("dialog-title"),
       dialogText: uid("dialog-text"),
+      grace: uid("grace"),
     };
+    // The project's scope catalogue ([{id, description}]), read with the first list.
+    this.catalogue = null;
     this.build(container);
   }
 
@@ -559,6 +592,15 @@
       this.error = null;
     } catch (error) {
       this.error = error;
+    }
+    if (this.catalogue === null) {
+      try {
+        var scopes = await this.api.request("GET", "/api-key-scopes", {});
+        this.catalogue = scopes.items || [];
+      } catch (_) {
+        // A keygate without the route, or a network hiccup: keys are created without scopes.
+        this.catalogue = null;
+      }
     }
     this.loading = false;
     this.renderList();
@@ -642,6 +684,21 @@
           text: formatDate(key.expires_at_millis),
         });
     var revokeCell = h("td", { class: "actions-cell", "data-label": "" });
+    if (status === "valid") {
+      revokeCell.appendChild(
+        h(
+          "button",
+          {
+            type: "button",
+            class: "btn-ghost",
+            "data-action": "rotate",
+            "aria-label": "Rotate " + description + " (ending in " + lastFour + ")",
+            onclick: function (event) { self.confirmRotate(key, event.currentTarget); },
+          },
+          "Rotate"
+        )
+      );
+    }
     if (status !== "revoked") {
       revokeCell.appendChild(
         h(
@@ -660,7 +717,7 @@
     return h(
       "tr",
       { "data-key-id": key.id, "data-status": status, class: status === "valid" ? "" : "is-inactive" },
-      h("td", { class: "description", "data-label": "Description" }, h("span", { text: description })),
+      h("td", { class: "description", "data-label": "Description" }, h("span", { text: description }), this.renderPolicy(key)),
       h(
         "td",
         { class: "key", "data-label": "Key" },
@@ -680,6 +737,30 @@
       h("td", { "data-label": "Status" }, h("span", { class: "badge badge-" + status, text: STATUS_LABEL[status] })),
       revokeCell
     );
+  };
+
+  /** What a key allows beyond being valid: its scopes, rate limit and usage credits. */
+  KeyManager.prototype.renderPolicy = function (key) {
+    var parts = [];
+    (key.scopes || []).forEach(function (scope) {
+      parts.push(h("span", { class: "scope", "data-scope": scope, text: scope }));
+    });
+    if (key.rate_limit) {
+      parts.push(
+        h("span", {
+          "data-rate-limit": "",
+          text: "Up to " + formatCount(key.rate_limit.limit) + " checks per " + formatDuration(key.rate_limit.window_millis),
+        })
+      );
+    }
+    if (key.remaining_uses !== undefined && key.remaining_uses !== null) {
+      var credits = formatCount(key.remaining_uses) + (key.remaining_uses === 1 ? " use left" : " uses left");
+      if (key.refill) {
+        credits += " (back to " + formatCount(key.refill.amount) + " every " + formatDuration(key.refill.interval_millis) + ")";
+      }
+      parts.push(h("span", { "data-remaining-uses": String(key.remaining_uses), text: credits }));
+    }
+    return parts.length ? h("div", { class: "policy" }, parts) : null;
   };
 
   // --- create ------------------------------------------------------------------------------------
@@ -756,7 +837,8 @@
           this.expirySelect,
           this.neverHint
         ),
-        this.customDateField
+        this.customDateField,
+        this.buildScopeChoice()
       ),
       h(
         "div",
@@ -768,6 +850,32 @@
     this.form = form;
     this.formSlot.appendChild(form);
     this.descriptionInput.focus();
+  };
+
+  /** Checkboxes for the project's scopes (none when the project declares none). */
+  KeyManager.prototype.buildScopeChoice = function () {
+    var self = this;
+    this.scopeInputs = [];
+    if (!this.catalogue || this.catalogue.length === 0) return null;
+    var options = this.catalogue.map(function (scope) {
+      var id = uid("scope");
+      var input = h("input", { type: "checkbox", id: id, name: "scopes", value: scope.id });
+      self.scopeInputs.push(input);
+      return h(
+        "label",
+        { class: "scope-option", for: id },
+        input,
+        h("span", { class: "scope", text: scope.id }),
+        scope.description ? h("span", { class: "hint", text: scope.description }) : null
+      );
+    });
+    return h(
+      "fieldset",
+      { class: "field scopes" },
+      h("legend", { text: "Scopes" }),
+      h("div", { class: "hint", text: "What the key may do. A key without scopes is refused wherever one is required; scopes cannot be changed later." }),
+      options
+    );
   };
 
   KeyManager.prototype.syncCustomDate = function () {
@@ -822,6 +930,10 @@
       return;
     }
     var body = { description: description, expires_at_millis: expires };
+    var scopes = (this.scopeInputs || [])
+      .filter(function (input) { return input.checked; })
+      .map(function (input) { return input.value; });
+    if (scopes.length) body.scopes = scopes;
     if (this.owner.type === "user") body.user_id = "me";
     else body.team_id = this.owner.teamId;
 
@@ -946,22 +1058,89 @@
     this.dialogText = h("p", { id: this.ids.dialogText });
     this.dialogError = h("p", { class: "field-error", role: "alert", hidden: true });
     this.dialogCancel = h("button", { type: "button", class: "btn-secondary", onclick: function () { self.dialog.close("cancel"); } }, "Cancel");
-    this.dialogConfirm = h("button", { type: "button", class: "btn-danger", onclick: function () { self.revoke(); } }, "Revoke key");
+    this.dialogConfirm = h(
+      "button",
+      { type: "button", class: "btn-danger", onclick: function () { if (self.dialogMode === "rotate") self.rotate(); else self.revoke(); } },
+      "Revoke key"
+    );
+    this.graceSelect = h(
+      "select",
+      { id: this.ids.grace, name: "grace" },
+      GRACE_PERIODS.map(function (grace) { return h("option", grace); })
+    );
+    this.graceField = h(
+      "div",
+      { class: "field", hidden: true },
+      h("label", { for: this.ids.grace, text: "The old key" }),
+      this.graceSelect
+    );
     var dialog = h(
       "dialog",
       { role: "alertdialog", "aria-modal": "true", "aria-labelledby": this.ids.dialogTitle, "aria-describedby": this.ids.dialogText },
-      h("div", { class: "dialog-body" }, this.dialogTitle, this.dialogText, this.dialogError),
+      h("div", { class: "dialog-body" }, this.dialogTitle, this.dialogText, this.graceField, this.dialogError),
       h("div", { class: "dialog-actions" }, this.dialogCancel, this.dialogConfirm)
     );
     dialog.addEventListener("close", function () {
-      if (dialog.returnValue !== "revoked" && self.revokeOpener && self.revokeOpener.isConnected) {
+      var done = dialog.returnValue === "revoked" || dialog.returnValue === "rotated";
+      if (!done && self.revokeOpener && self.revokeOpener.isConnected) {
         self.revokeOpener.focus();
       }
     });
     return dialog;
   };
 
+  KeyManager.prototype.confirmRotate = function (key, opener) {
+    this.dialogMode = "rotate";
+    this.pendingRevoke = key;
+    this.revokeOpener = opener;
+    var description = key.description || "Untitled key";
+    var lastFour = key.value && key.value.last_four ? key.value.last_four : "????";
+    this.dialogTitle.textContent = "Rotate “" + description + "”?";
+    this.dialogText.textContent =
+      "A new key with the same settings replaces the key ending in " + lastFour +
+      ". It is shown once; update your programs before the old key stops working.";
+    this.graceField.hidden = false;
+    this.dialogError.hidden = true;
+    this.dialogConfirm.disabled = false;
+    this.dialogConfirm.className = "btn-primary";
+    this.dialogConfirm.textContent = "Rotate key";
+    this.dialog.returnValue = "";
+    this.dialog.showModal();
+    this.graceSelect.focus();
+  };
+
+  KeyManager.prototype.rotate = async function () {
+    var key = this.pendingRevoke;
+    if (!key || this.busy) return;
+    this.busy = true;
+    this.dialogConfirm.disabled = true;
+    this.dialogConfirm.textContent = "Rotating…";
+    var query = this.owner.type === "team" ? "?team_id=" + encodeURIComponent(this.owner.teamId) : "";
+    var grace = Number(this.graceSelect.value);
+    try {
+      var created = await this.api.request(
+        "POST",
+        this.keysPath() + "/" + encodeURIComponent(key.id) + "/rotate" + query,
+        { body: { grace_period_millis: grace } }
+      );
+      this.dialog.close("rotated");
+      this.announce("Rotated “" + (key.description || "Untitled key") + "”.");
+      this.showReveal(created);
+      this.load();
+    } catch (error) {
+      this.dialogError.textContent = error.message;
+      this.dialogError.hidden = false;
+      this.dialogConfirm.disabled = false;
+      this.dialogConfirm.textContent = "Rotate key";
+    } finally {
+      this.busy = false;
+    }
+  };
+
   KeyManager.prototype.confirmRevoke = function (key, opener) {
+    this.dialogMode = "revoke";
+    this.graceField.hidden = true;
+    this.dialogConfirm.className = "btn-danger";
     this.pendingRevoke = key;
     this.revokeOpener = opener;
     var description = key.description || "Untitled key";

@@ -8,6 +8,7 @@
 //! | `GET`, `PATCH /api/v1/{user,team}-api-keys/{api_key_id}` | client, server, admin | `crud` |
 //! | `POST /api/v1/{user,team}-api-keys/{api_key_id}/rotate` | client, server, admin | `crud` |
 //! | `POST /api/v1/{user,team}-api-keys/check` | server, admin | `check` |
+//! | `GET /api/v1/api-key-scopes` | client, server, admin | `crud` |
 //! | `POST /api/v1/integrations/credential-scanning/revoke` | none | `credential_scanning` |
 //!
 //! Every handler reads its input in upstream's order — body parsing, authentication, schema
@@ -54,12 +55,19 @@ pub fn configure(routes: &mut Routes<'_>) {
         configure_key_type(routes, route);
     }
     routes
+        .resource(SCOPES_PATH)
+        .get(crud::scope_catalogue)
+        .register();
+    routes
         .resource(credential_scanning::REVOKE_PATH)
         .app_data(SmallBody)
         .post(credential_scanning::revoke)
         // Unauthenticated: limited per client address (`rate_limits`).
         .register_wrapped(|resource| resource.wrap(from_fn(limit_credential_scanning)));
 }
+
+/// The project's scope catalogue, readable by clients (keygate's own).
+pub(crate) const SCOPES_PATH: &str = "/api/v1/api-key-scopes";
 
 /// The collection path of one key type, e.g. `/api/v1/user-api-keys`.
 fn collection_path(route: KeyType) -> String {

@@ -17,6 +17,7 @@ use super::input::{
 };
 use super::wire::{first_view_object, list_object, read_object};
 use crate::auth::RequestAuth;
+use crate::project_objects::ScopeList;
 use crate::request_body::RequestBody;
 use crate::responses::{json_list_response, json_response};
 use crate::state::AppState;
@@ -169,4 +170,17 @@ pub(super) async fn rotate(
         StatusCode::OK,
         &first_view_object(&rotated.key, rotated.plain).seen_by(auth.access_type),
     )
+}
+
+/// `GET /api/v1/api-key-scopes` (keygate's own; client, server and admin access): the project's
+/// scope catalogue, `{"items": [{"id", "description"}], "is_paginated": false}`, so that a client
+/// (the prebuilt UI) can offer the scopes a new key may carry.
+pub(super) async fn scope_catalogue(
+    auth: RequestAuth,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let mut check = RequestCheck::new(&request);
+    let query = check.query(|_| ());
+    check.finish(query)?;
+    json_response(StatusCode::OK, &ScopeList::of(&auth.project.api_key_scopes))
 }

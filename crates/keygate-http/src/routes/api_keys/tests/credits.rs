@@ -70,6 +70,19 @@ crate::http_tests! {
         assert_eq!(unmetered.get("remaining_uses"), None);
     }
 
+    fn a_check_refused_for_credits_does_not_count_against_the_rate_limit(app) {
+        let project = app.create_open_project();
+        let created = metered_key(app, &project, json!({"remaining_uses": 1, "rate_limit": {"limit": 2, "window_millis": 60_000}})).await;
+        let key = key_value(&created);
+        let first = app.send(check_request(&project, "user", &key)).await;
+        assert_eq!(first.status, StatusCode::OK);
+        assert_eq!(first.headers.get("ratelimit-remaining").unwrap(), "1");
+        // Refused for credits twice: had these counted, the second would be rate limited.
+        for _ in 0..2 {
+            app.send(check_request(&project, "user", &key)).await.assert_known_error(429, "API_KEY_USAGE_EXCEEDED");
+        }
+    }
+
     fn credits_refill_to_the_amount_each_period(app) {
         let project = app.create_open_project();
         let created = metered_key(app, &project, json!({"refill": {"amount": 3, "interval_millis": 60_000}})).await;

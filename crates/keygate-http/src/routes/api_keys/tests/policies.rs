@@ -43,6 +43,29 @@ fn check_with_scopes(project: &TestProject, key: &str, required: Value) -> TestR
 }
 
 crate::http_tests! {
+    fn every_caller_of_the_project_reads_its_scope_catalogue(app) {
+        let project = project_with_scopes(app).await;
+        let user = app.create_user(&project);
+        let expected = json!({"items": [
+            {"id": "invoices:read", "description": "Read invoices"},
+            {"id": "invoices:write", "description": ""},
+        ], "is_paginated": false});
+        for request in [
+            user.signed_in(project.client(get("/api/v1/api-key-scopes"))),
+            project.client(get("/api/v1/api-key-scopes")),
+            project.server(get("/api/v1/api-key-scopes")),
+            project.admin(get("/api/v1/api-key-scopes")),
+        ] {
+            assert_eq!(app.send(request).await.assert_ok(200), expected);
+        }
+        let other = app.create_open_project();
+        let empty = app.send(other.client(get("/api/v1/api-key-scopes"))).await.assert_ok(200);
+        assert_eq!(empty, json!({"items": [], "is_paginated": false}), "another project's catalogue is its own");
+        app.send(get("/api/v1/api-key-scopes")).await.assert_known_error(400, "ACCESS_TYPE_REQUIRED");
+        let answer = app.send(project.client(get("/api/v1/api-key-scopes?x=1"))).await;
+        assert_schema_error(&answer, "GET", "/api/v1/api-key-scopes", &["query contains unknown properties: x"]);
+    }
+
     fn the_check_refuses_a_valid_key_without_a_required_scope(app) {
         let project = project_with_scopes(app).await;
         let user = app.create_user(&project);

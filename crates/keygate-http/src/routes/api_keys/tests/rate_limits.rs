@@ -188,7 +188,7 @@ crate::http_tests! {
     }
 
     fn two_saturated_nodes_stay_within_half_a_limit_of_it(app) {
-        // The measurement behind docs/benchmarks.md ("Rate limits across nodes"): two nodes
+        // The measurement behind docs/benchmarks.md ("Key policies across nodes"): two nodes
         // with their sync threads check one key as fast as they can for a few windows.
         let project = app.create_open_project();
         let limit = 200;
