@@ -7,6 +7,7 @@
 mod audit;
 mod harness;
 mod key_cache;
+mod key_policies;
 mod metrics;
 mod notifications;
 
