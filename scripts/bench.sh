@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load benchmark of keygate's hot paths (issue 5): builds the release binary, starts it on SQLite
 # and on Postgres with 10^3 and 10^6 stored keys, and measures with wrk:
-#   GET /health, check (warm cache), check (distinct keys), check (distinct keys, cache off; at
+#   GET /health, check (warm cache; and of a key with scopes and a rate limit), check (distinct keys), check (distinct keys, cache off; at
 #   10^6 also over the same 1,000 keys as at 10^3), check (well-formed unknown keys), create
 #   (spread over BENCH_CREATE_OWNERS users, since keys per owner are capped).
 # Prints req/s, p50, p99, the ratio of req/s to /health, and the server's peak RSS (VmHWM).
@@ -133,6 +133,8 @@ run_config() { # backend keys database_url
     local project server_key
     project="$(sed -n 's/^ *project id *//p' "$WORK/server.out" | head -1 | tr -d ' ')"
     server_key="$(sed -n 's/^ *secret server key *//p' "$WORK/server.out" | head -1 | tr -d ' ')"
+    local admin_key
+    admin_key="$(sed -n 's/^ *super secret admin key *//p' "$WORK/server.out" | head -1 | tr -d ' ')"
     local started=$SECONDS
     "$BIN" seed-keys --database-url "$url" --project-id "$project" --count "$keys" \
         --print "$(( keys < PRINTED_KEYS ? keys : PRINTED_KEYS ))" >"$WORK/keys.txt"
@@ -155,6 +157,20 @@ run_config() { # backend keys database_url
     measure "$backend" "$keys" "GET /health" /health "$WORK/get.lua"
     measure "$backend" "$keys" "check, warm cache" /api/v1/user-api-keys/check "$WORK/post.lua" "${common[@]}" \
         BENCH_BODY="{\"api_key\":\"$first_key\"}" BENCH_KEYS=
+    # The same warm check of a key with scopes and a rate limit (issue 14: within 10% of the
+    # plain one), checked with required_scopes; the limit is never reached.
+    curl -sf -X PATCH "$BASE/api/v1/internal/projects/current" -H 'content-type: application/json' \
+        -H 'x-stack-access-type: admin' -H "x-stack-project-id: $project" \
+        -H "x-stack-super-secret-admin-key: $admin_key" \
+        -d '{"config":{"api_key_scopes":[{"id":"bench:read"},{"id":"bench:write"}]}}' >/dev/null
+    local policy_key
+    policy_key="$(curl -sf -X POST "$BASE/api/v1/user-api-keys" -H 'content-type: application/json' \
+        -H 'x-stack-access-type: server' -H "x-stack-project-id: $project" \
+        -H "x-stack-secret-server-key: $server_key" \
+        -d "{\"user_id\":\"$(head -1 "$WORK/users.txt")\",\"description\":\"bench policy\",\"expires_at_millis\":null,\"scopes\":[\"bench:read\",\"bench:write\"],\"rate_limit\":{\"limit\":1000000000,\"window_millis\":1000}}" \
+        | sed 's/.*"value":"\([^"]*\)".*/\1/')"
+    measure "$backend" "$keys" "check, warm cache, scopes + rate limit" /api/v1/user-api-keys/check "$WORK/post.lua" "${common[@]}" \
+        BENCH_BODY="{\"api_key\":\"$policy_key\",\"required_scopes\":[\"bench:read\"]}" BENCH_KEYS=
     measure "$backend" "$keys" "check, distinct keys" /api/v1/user-api-keys/check "$WORK/post.lua" "${common[@]}" \
         BENCH_KEYS="$WORK/keys.txt"
     measure "$backend" "$keys" "check, unknown keys" /api/v1/user-api-keys/check "$WORK/post.lua" "${common[@]}" \

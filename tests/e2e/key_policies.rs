@@ -197,7 +197,7 @@ fn two_processes_never_overspend_a_keys_credits() {
         .expect("a count") as usize;
     assert_eq!(
         first + second + left,
-        credits as usize,
+        credits,
         "{first} + {second} spent, {left} left: none lost"
     );
     let mut more = 0;

@@ -1,0 +1,48 @@
+//! A real keygate for the client's tests: keygate's own HTTP app (`keygate_http::app`) served on
+//! a local port over a fresh SQLite database, with an open project.
+
+use actix_web::HttpServer;
+use keygate_client::KeygateClient;
+use keygate_http::testing::{TestApp, TestProject};
+
+/// keygate listening on a port, and a project in it.
+#[derive(Debug)]
+pub struct Keygate {
+    /// The app (its clock, database and direct requests).
+    pub app: TestApp,
+    /// The open project the client acts for.
+    pub project: TestProject,
+    /// `http://127.0.0.1:<port>`.
+    pub base_url: String,
+}
+
+impl Keygate {
+    /// Starts keygate on a free port (call inside an actix runtime).
+    pub fn start() -> Keygate {
+        let app = TestApp::sqlite();
+        let project = app.create_open_project();
+        let state = app.state.clone();
+        let server = HttpServer::new(move || keygate_http::app::build_app(state.clone()))
+            .workers(1)
+            .bind(("127.0.0.1", 0))
+            .expect("bind a port");
+        let address = server.addrs()[0];
+        actix_web::rt::spawn(server.run());
+        Keygate {
+            app,
+            project,
+            base_url: format!("http://{address}"),
+        }
+    }
+
+    /// A client of this keygate for the project.
+    pub fn client(&self) -> KeygateClient {
+        KeygateClient::builder(
+            self.base_url.clone(),
+            self.project.id().to_string(),
+            self.project.secret_server_key.clone(),
+        )
+        .build()
+        .expect("a client")
+    }
+}
