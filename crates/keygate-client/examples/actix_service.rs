@@ -10,8 +10,8 @@
 //! `tests/actix_service.rs` runs these routes against a real keygate.
 
 use actix_web::{web, App, HttpServer, Responder};
-use keygate_client::actix::{ApiKeyOwner, KeygateAuth};
-use keygate_client::KeygateClient;
+use keygate_client::actix::ApiKeyOwner;
+use keygate_client::{KeygateAuth, KeygateClient};
 use serde_json::json;
 
 async fn whoami(caller: ApiKeyOwner) -> impl Responder {

@@ -25,14 +25,19 @@
 //! - The secret server key is held in a type whose `Debug` redacts it.
 //!
 //! With the `actix` feature (on by default), [`actix`] has the extractor that hands a handler
-//! the verified key, answering 401, 403 and 429 as a public API should.
+//! the verified key; with `axum`, [`axum`] has the middleware that does the same. Both answer
+//! 401, 403, 429 and 503 alike, as a public API should ([`auth`]).
 
 #[cfg(feature = "actix")]
 pub mod actix;
+pub mod auth;
+#[cfg(feature = "axum")]
+pub mod axum;
 mod client;
 mod error;
 mod objects;
 
+pub use auth::{AuthAnswer, AuthError, KeygateAuth};
 pub use client::{Check, ClientBuilder, KeygateClient, NewKey};
 pub use error::{ClientError, Rejection};
 pub use keygate_domain::{ApiKeyId, KeyType, Owner, RateLimit, TeamId, UserId};
