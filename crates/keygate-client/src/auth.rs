@@ -67,10 +67,7 @@ impl KeygateAuth {
 
     /// The key a request presents, given a way to read its headers by (lowercase) name (for an
     /// integration with another framework).
-    pub fn presented<'r>(
-        &self,
-        header: impl Fn(&str) -> Option<&'r str>,
-    ) -> Option<&'r str> {
+    pub fn presented<'r>(&self, header: impl Fn(&str) -> Option<&'r str>) -> Option<&'r str> {
         match &self.header {
             Some(name) => header(name).map(str::trim).filter(|key| !key.is_empty()),
             None => {

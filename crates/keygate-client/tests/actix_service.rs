@@ -11,7 +11,7 @@ use actix_web::http::StatusCode;
 use actix_web::test::{call_service, init_service, read_body_json, TestRequest};
 use actix_web::App;
 use keygate_client::{KeygateClient, NewKey, Owner, RateLimit};
-use serde_json::{json, Value};
+use serde_json::Value;
 use support::Keygate;
 
 /// `GET path` with `Authorization: Bearer key`.
@@ -25,18 +25,7 @@ fn with_key(path: &str, key: &str) -> TestRequest {
 async fn the_example_service_answers_like_a_public_api() {
     let keygate = Keygate::start();
     let client = keygate.client();
-    // The project's scope catalogue (admin access).
-    keygate
-        .app
-        .send(
-            keygate.project.admin(
-                actix_web::test::TestRequest::patch()
-                    .uri("/api/v1/internal/projects/current")
-                    .set_json(json!({"config": {"api_key_scopes": [{"id": "invoices:read"}]}})),
-            ),
-        )
-        .await
-        .assert_ok(200);
+    keygate.declare_scopes(&["invoices:read"]).await;
     let user = keygate.app.create_user(&keygate.project);
     let new_key = |scopes: &[&str], rate_limit: Option<RateLimit>| NewKey {
         scopes: scopes.iter().map(|scope| (*scope).to_owned()).collect(),

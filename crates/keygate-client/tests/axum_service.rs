@@ -10,7 +10,7 @@ mod example;
 use axum::body::{to_bytes, Body};
 use axum::http::{Request, StatusCode};
 use keygate_client::{KeygateClient, NewKey, Owner};
-use serde_json::{json, Value};
+use serde_json::Value;
 use support::Keygate;
 use tower::ServiceExt;
 
@@ -43,17 +43,7 @@ async fn call(
 async fn the_axum_example_answers_like_the_actix_one() {
     let keygate = Keygate::start();
     let client = keygate.client();
-    keygate
-        .app
-        .send(
-            keygate.project.admin(
-                actix_web::test::TestRequest::patch()
-                    .uri("/api/v1/internal/projects/current")
-                    .set_json(json!({"config": {"api_key_scopes": [{"id": "invoices:read"}]}})),
-            ),
-        )
-        .await
-        .assert_ok(200);
+    keygate.declare_scopes(&["invoices:read"]).await;
     let user = keygate.app.create_user(&keygate.project);
     let reader = client
         .create_key(

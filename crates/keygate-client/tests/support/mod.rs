@@ -1,6 +1,9 @@
 //! A real keygate for the client's tests: keygate's own HTTP app (`keygate_http::app`) served on
 //! a local port over a fresh SQLite database, with an open project.
 
+// Each test crate uses a part of it.
+#![allow(dead_code)]
+
 use actix_web::HttpServer;
 use keygate_client::KeygateClient;
 use keygate_http::testing::{TestApp, TestProject};
@@ -33,6 +36,24 @@ impl Keygate {
             project,
             base_url: format!("http://{address}"),
         }
+    }
+
+    /// Declares the project's scope catalogue (admin access).
+    pub async fn declare_scopes(&self, scopes: &[&str]) {
+        let catalogue: Vec<serde_json::Value> = scopes
+            .iter()
+            .map(|id| serde_json::json!({ "id": id }))
+            .collect();
+        self.app
+            .send(
+                self.project.admin(
+                    actix_web::test::TestRequest::patch()
+                        .uri("/api/v1/internal/projects/current")
+                        .set_json(serde_json::json!({"config": {"api_key_scopes": catalogue}})),
+                ),
+            )
+            .await
+            .assert_ok(200);
     }
 
     /// A client of this keygate for the project.

@@ -3,6 +3,8 @@
 use keygate_domain::{
     is_scope_id, ApiKeyId, KeyPolicy, KeyType, Owner, RateLimit, Refill, TeamId, UsageCredits,
 };
+use std::ops::RangeInclusive;
+
 use keygate_service::api_keys::{KeyPosition, ListWindow};
 use serde_json::Value;
 
@@ -88,6 +90,31 @@ impl FieldValue for KeyMetadata {
     }
 }
 
+/// Reads an object of exactly two integer fields, `first` and `second` (a rate limit, a
+/// refill), accepted by `make`; anything else is refused with the fields' ranges.
+fn integer_pair<T>(
+    value: &Value,
+    (first, first_range): (&str, RangeInclusive<i64>),
+    (second, second_range): (&str, RangeInclusive<i64>),
+    make: impl Fn(i64, i64) -> Option<T>,
+) -> Result<T, Rejection> {
+    let object = value.as_object().ok_or(Rejection::NotType)?;
+    let number = |name: &str| object.get(name).and_then(Value::as_i64);
+    match (number(first), number(second), object.len()) {
+        (Some(a), Some(b), 2) => make(a, b),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        Rejection::Invalid(format!(
+            "must be {{\"{first}\": {} to {}, \"{second}\": {} to {}}}",
+            first_range.start(),
+            first_range.end(),
+            second_range.start(),
+            second_range.end()
+        ))
+    })
+}
+
 /// A rate limit: `{"limit": 1 to 10^9, "window_millis": 100 to 86,400,000}`
 /// (`keygate_domain::RateLimit`), both required, nothing else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,21 +129,13 @@ impl FieldValue for RateLimitInput {
         })
     }
     fn from_json(value: &Value, _: &FieldContext) -> Result<Self, Rejection> {
-        let object = value.as_object().ok_or(Rejection::NotType)?;
-        let number = |name: &str| object.get(name).and_then(Value::as_i64);
-        let rate = match (number("limit"), number("window_millis"), object.len()) {
-            (Some(limit), Some(window_millis), 2) => RateLimit::new(limit, window_millis),
-            _ => None,
-        };
-        rate.map(RateLimitInput).ok_or_else(|| {
-            Rejection::Invalid(format!(
-                "must be {{\"limit\": {} to {}, \"window_millis\": {} to {}}}",
-                RateLimit::LIMITS.start(),
-                RateLimit::LIMITS.end(),
-                RateLimit::WINDOWS_MILLIS.start(),
-                RateLimit::WINDOWS_MILLIS.end()
-            ))
-        })
+        integer_pair(
+            value,
+            ("limit", RateLimit::LIMITS),
+            ("window_millis", RateLimit::WINDOWS_MILLIS),
+            RateLimit::new,
+        )
+        .map(RateLimitInput)
     }
     fn from_text(_: &str, _: &FieldContext) -> Result<Self, Rejection> {
         Err(Rejection::NotType)
@@ -137,21 +156,13 @@ impl FieldValue for RefillInput {
         })
     }
     fn from_json(value: &Value, _: &FieldContext) -> Result<Self, Rejection> {
-        let object = value.as_object().ok_or(Rejection::NotType)?;
-        let number = |name: &str| object.get(name).and_then(Value::as_i64);
-        let refill = match (number("amount"), number("interval_millis"), object.len()) {
-            (Some(amount), Some(interval_millis), 2) => Refill::new(amount, interval_millis),
-            _ => None,
-        };
-        refill.map(RefillInput).ok_or_else(|| {
-            Rejection::Invalid(format!(
-                "must be {{\"amount\": {} to {}, \"interval_millis\": {} to {}}}",
-                Refill::AMOUNTS.start(),
-                Refill::AMOUNTS.end(),
-                Refill::INTERVALS_MILLIS.start(),
-                Refill::INTERVALS_MILLIS.end()
-            ))
-        })
+        integer_pair(
+            value,
+            ("amount", Refill::AMOUNTS),
+            ("interval_millis", Refill::INTERVALS_MILLIS),
+            Refill::new,
+        )
+        .map(RefillInput)
     }
     fn from_text(_: &str, _: &FieldContext) -> Result<Self, Rejection> {
         Err(Rejection::NotType)
