@@ -40,7 +40,8 @@ use utoipa::ToSchema;
 
 use crate::audit_objects::AuditEventList;
 use crate::project_objects::{
-    CredentialListObject, CredentialObject, CredentialReadObject, ProjectObject, ScopeList,
+    ClientProjectObject, CredentialListObject, CredentialObject, CredentialReadObject,
+    ProjectObject, ScopeList,
 };
 use crate::responses::not_found;
 use crate::route_table::Routes;
@@ -817,6 +818,18 @@ fn operations() -> Vec<Op> {
             ("config", false, project_config()),
         ])),
         success: Success::Json(201, reference("Project")),
+        errors: &[],
+    });
+    ops.push(Op {
+        method: Get,
+        path: "/api/v1/projects/current",
+        id: "readClientProject",
+        tag: "Projects",
+        summary: "The project as its clients see it (upstream's client view)",
+        access: Access::Project(CSA),
+        params: vec![],
+        body: Body::None,
+        success: Success::Json(200, reference("ClientProject")),
         errors: &[],
     });
     for (method, id, summary, body) in [
@@ -1859,6 +1872,7 @@ pub fn document() -> OpenApi {
     components = with_schema::<ApiKeyList<'_>>(components);
     components = with_schema::<ProjectObject<'_>>(components);
     components = with_schema::<ScopeList>(components);
+    components = with_schema::<ClientProjectObject<'_>>(components);
     components = with_schema::<CredentialObject<'_>>(components);
     components = with_schema::<CredentialReadObject<'_>>(components);
     components = with_schema::<CredentialListObject<'_>>(components);

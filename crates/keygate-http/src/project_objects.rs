@@ -3,7 +3,7 @@
 
 use keygate_domain::{EpochMillis, ProjectId};
 use keygate_service::projects::{IssuedCredential, ProjectView};
-use keygate_service::records::ProjectCredentialRecord;
+use keygate_service::records::{ProjectCredentialRecord, ProjectRecord};
 use keygate_service::scopes::parse_catalogue;
 
 use crate::routes::api_keys::wire::RateLimitObject;
@@ -45,6 +45,62 @@ struct ProjectConfigObject<'a> {
 pub(crate) struct ScopeObject {
     id: String,
     description: String,
+}
+
+/// `GET /api/v1/projects/current`: upstream's client view of a project
+/// (`projectsCrudClientReadSchema`).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ClientProject)]
+pub struct ClientProjectObject<'a> {
+    #[schema(value_type = String, format = Uuid)]
+    id: ProjectId,
+    display_name: &'a str,
+    config: ClientProjectConfig,
+}
+
+/// What a client may know of a project's configuration: keygate's switches, and upstream's
+/// answer for the features keygate does not have.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ClientProjectConfig)]
+struct ClientProjectConfig {
+    sign_up_enabled: bool,
+    credential_enabled: bool,
+    magic_link_enabled: bool,
+    passkey_enabled: bool,
+    client_team_creation_enabled: bool,
+    client_user_deletion_enabled: bool,
+    allow_user_api_keys: bool,
+    allow_team_api_keys: bool,
+    enabled_oauth_providers: Vec<OAuthProviderObject>,
+}
+
+/// An enabled OAuth provider (keygate has none).
+#[derive(Debug, Serialize, ToSchema)]
+struct OAuthProviderObject {
+    id: String,
+}
+
+impl<'a> ClientProjectObject<'a> {
+    /// The client view of `project`.
+    pub fn new(project: &'a ProjectRecord) -> Self {
+        ClientProjectObject {
+            id: project.id,
+            display_name: &project.display_name,
+            config: ClientProjectConfig {
+                // keygate signs nobody up and has no passwords, magic links, passkeys or OAuth
+                // providers: users come from the project's server (contract A4).
+                sign_up_enabled: false,
+                credential_enabled: false,
+                magic_link_enabled: false,
+                passkey_enabled: false,
+                client_team_creation_enabled: project.config.client_team_creation_enabled,
+                client_user_deletion_enabled: false,
+                allow_user_api_keys: project.config.allow_user_api_keys,
+                allow_team_api_keys: project.config.allow_team_api_keys,
+                enabled_oauth_providers: Vec::new(),
+            },
+        }
+    }
 }
 
 /// The scopes of a project's catalogue (`projects.api_key_scopes`) as they go on the wire.

@@ -8,6 +8,12 @@
 //!   `allow_team_api_keys` and `client_team_creation_enabled` (how an operator "enables the API
 //!   Keys app"), and its CORS settings for the client API under upstream's names
 //!   `allow_localhost` and `domains: [{domain, handler_path}]` (see [`crate::cors`]).
+//! * `GET /api/v1/projects/current` — upstream's client view of the project (client, server and
+//!   admin access), which upstream's client SDKs read (`getProject`) and its `<AccountSettings>`
+//!   needs: the id, the name, and `config` with the API-key switches and
+//!   `client_team_creation_enabled` as keygate has them, and upstream's answer for what keygate
+//!   does not have (sign-up, passwords, magic links, passkeys, self-deletion: `false`; no OAuth
+//!   providers).
 //! * `POST /api/v1/internal/api-keys` — a new project credential; **200** with its keys, shown
 //!   only in this answer and stored hashed. Admin access for the project, as upstream, or the
 //!   operator token with `x-stack-project-id`. A project has at most
@@ -54,7 +60,8 @@ use uuid::Uuid;
 use crate::auth::{authenticate, authenticate_operator, Operator, RequestAuth};
 use crate::cors::TrustedDomains;
 use crate::project_objects::{
-    CredentialListObject, CredentialObject, CredentialReadObject, ProjectObject,
+    ClientProjectObject, CredentialListObject, CredentialObject, CredentialReadObject,
+    ProjectObject,
 };
 use crate::request_body::RequestBody;
 use crate::responses::json_response;
@@ -77,6 +84,10 @@ pub fn configure(routes: &mut Routes<'_>) {
         .resource("/api/v1/internal/projects/current")
         .get(read_current)
         .patch(update_current)
+        .register();
+    routes
+        .resource("/api/v1/projects/current")
+        .get(read_client_view)
         .register();
     routes
         .resource("/api/v1/internal/api-keys")
@@ -266,6 +277,18 @@ async fn create(
             .await?;
     }
     json_response(StatusCode::CREATED, &ProjectObject::new(&view))
+}
+
+/// `GET /api/v1/projects/current`: upstream's client view of the caller's project (from the
+/// project its credential opened, like every request's switches).
+async fn read_client_view(
+    request: HttpRequest,
+    auth: RequestAuth,
+) -> Result<HttpResponse, ApiError> {
+    let mut check = RequestCheck::new(&request);
+    let query = check.query(|_| ());
+    check.finish(query)?;
+    json_response(StatusCode::OK, &ClientProjectObject::new(&auth.project))
 }
 
 /// `GET /api/v1/internal/projects/current`.

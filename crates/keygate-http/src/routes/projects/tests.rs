@@ -88,6 +88,44 @@ crate::http_tests! {
         assert!(definitions.iter().any(|d| d.id == "$manage_api_keys"));
     }
 
+    fn clients_read_upstreams_client_view_of_the_project(app) {
+        let project = app.create_project(ProjectSwitches {
+            allow_user_api_keys: true,
+            allow_team_api_keys: false,
+            client_team_creation_enabled: true,
+        });
+        let user = app.create_user(&project);
+        let expected = json!({
+            "id": project.id().to_string(),
+            "display_name": "Test project",
+            "config": {
+                "sign_up_enabled": false,
+                "credential_enabled": false,
+                "magic_link_enabled": false,
+                "passkey_enabled": false,
+                "client_team_creation_enabled": true,
+                "client_user_deletion_enabled": false,
+                "allow_user_api_keys": true,
+                "allow_team_api_keys": false,
+                "enabled_oauth_providers": [],
+            },
+        });
+        for request in [
+            project.client(TestRequest::get().uri("/api/v1/projects/current")),
+            user.signed_in(project.client(TestRequest::get().uri("/api/v1/projects/current"))),
+            project.server(TestRequest::get().uri("/api/v1/projects/current")),
+            project.admin(TestRequest::get().uri("/api/v1/projects/current")),
+        ] {
+            assert_eq!(app.send(request).await.assert_ok(200), expected);
+        }
+        app.send(TestRequest::get().uri("/api/v1/projects/current"))
+            .await
+            .assert_known_error(400, "ACCESS_TYPE_REQUIRED");
+        app.send(project.client(TestRequest::get().uri("/api/v1/projects/current?x=1")))
+            .await
+            .assert_known_error(400, "SCHEMA_ERROR");
+    }
+
     fn a_new_projects_config_defaults_to_all_off(app) {
         let response = app
             .send(operator(TestRequest::post().uri(PROJECTS)).set_json(json!({"display_name": "Plain"})))
