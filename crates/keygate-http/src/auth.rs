@@ -88,6 +88,7 @@ impl RequestAuth {
         Actor {
             project: self.project.id,
             switches: self.switches(),
+            default_rate_limit: self.project.default_rate_limit,
             caller: self.caller(),
             origin: self.origin,
         }

@@ -2,7 +2,7 @@
 //! from. The HTTP layer builds it from an authenticated request; use cases hand it to the
 //! permission decisions.
 
-use keygate_domain::{ProjectId, UserId};
+use keygate_domain::{ProjectId, RateLimit, UserId};
 use keygate_permissions::{Caller, ProjectSwitches};
 
 use crate::audit::RequestOrigin;
@@ -14,6 +14,9 @@ pub struct Actor {
     pub project: ProjectId,
     /// That project's switches, as read when the caller authenticated.
     pub switches: ProjectSwitches,
+    /// The rate limit that project gives keys created without one (`config.api_key_rate_limit`),
+    /// as read when the caller authenticated.
+    pub default_rate_limit: Option<RateLimit>,
     /// The access type and session user, as the permission decisions see them.
     pub caller: Caller,
     /// Where the request came from, for the audit log.

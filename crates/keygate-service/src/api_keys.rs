@@ -225,7 +225,8 @@ pub(crate) fn split_page<T, P>(
 /// A new key's policy as it will be stored: refused unless its scopes are in the project's
 /// catalogue and its metadata, rate limit and usage credits, if any, come from the project's
 /// server or admin; without a rate limit of its own, the key gets the project's default (if
-/// any). Credits count their refill periods from the key's creation (set by the caller).
+/// any, as read when the caller authenticated: no database work). Credits count their refill
+/// periods from the key's creation (set by the caller).
 fn checked_policy(
     conn: &mut DbConnection,
     actor: &Actor,
@@ -245,21 +246,20 @@ fn checked_policy(
             return Err(Refusal::ServerOnlyPolicy { field }.into());
         }
     }
-    if policy.scopes.is_empty() && policy.rate_limit.is_some() {
+    policy.rate_limit = policy.rate_limit.or(actor.default_rate_limit);
+    if policy.scopes.is_empty() {
         return Ok(policy);
     }
-    let Some(project) = projects::get(conn, actor.project)? else {
-        return Err(NotFound::Project {
-            project_id: actor.project.to_string(),
-        }
-        .into());
-    };
-    let unknown = unknown_scopes(&parse_catalogue(&project.api_key_scopes), &policy.scopes);
-    if !unknown.is_empty() {
-        return Err(Refusal::UnknownScopes { scopes: unknown }.into());
+    // The catalogue is read fresh: a scope just removed is refused at once.
+    let catalogue = projects::get(conn, actor.project)?
+        .map(|project| parse_catalogue(&project.api_key_scopes))
+        .unwrap_or_default();
+    let unknown = unknown_scopes(&catalogue, &policy.scopes);
+    if unknown.is_empty() {
+        Ok(policy)
+    } else {
+        Err(Refusal::UnknownScopes { scopes: unknown }.into())
     }
-    policy.rate_limit = policy.rate_limit.or(project.default_rate_limit);
-    Ok(policy)
 }
 
 /// The answer for a create whose owner is not in the project (the insert's foreign key).

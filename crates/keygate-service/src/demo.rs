@@ -105,6 +105,7 @@ impl Service {
         let actor = Actor {
             project: project.id,
             switches: project.config,
+            default_rate_limit: project.default_rate_limit,
             caller: Caller::new(AccessType::Server, None),
             origin: RequestOrigin::default(),
         };
