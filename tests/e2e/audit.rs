@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::{client, first_start_keys, send};
+use super::{client, first_start_keys, send, user_with_key};
 use crate::harness::{run_keygate, sqlite_url, temp_dir, Server};
 
 #[test]
@@ -13,16 +13,7 @@ fn changes_over_http_and_the_cli_are_in_the_audit_log() {
     let server = Server::start(dir.path(), &database_url, &[]);
     let keys = first_start_keys(&server.startup_output);
     let http = client();
-    let user = send(
-        keys.server(http.post(server.url("/api/v1/users")))
-            .json(&json!({"display_name": "Ada"})),
-    )
-    .ok(201);
-    let created = send(
-        keys.server(http.post(server.url("/api/v1/user-api-keys")))
-            .json(&json!({"user_id": user["id"], "description": "ci", "expires_at_millis": null})),
-    )
-    .ok(200);
+    let created = user_with_key(&http, &server, &keys, "ci", json!({}));
     let key_id = created["id"].as_str().unwrap().to_owned();
     let (status, stdout, stderr) = run_keygate(
         dir.path(),
@@ -64,7 +55,7 @@ fn changes_over_http_and_the_cli_are_in_the_audit_log() {
     let created_event = &items[1];
     assert_eq!(created_event["actor_type"], "server");
     assert_eq!(created_event["client_address"], "127.0.0.1");
-    assert_eq!(created_event["target_user_id"], user["id"]);
+    assert_eq!(created_event["target_user_id"], created["user_id"]);
     assert!(created_event["request_id"].is_string());
     assert_eq!(
         (&items[3]["actor_type"], &items[3]["actor_label"]),

@@ -12,10 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use keygate_storage::testing::TestDatabase;
 use serde_json::json;
 
-use super::{client, first_start_keys, send};
+use super::{client, first_start_keys, postgres_database, send, user_with_key};
 use crate::harness::{run_keygate, temp_dir, ProjectKeys, Server};
 
 /// How soon another node must refuse a revoked key.
@@ -39,30 +38,16 @@ fn check(http: &reqwest::blocking::Client, server: &Server, keys: &ProjectKeys, 
 
 #[test]
 fn a_revoke_on_one_node_is_refused_by_the_other_within_a_second() {
-    let Some(database) = TestDatabase::postgres() else {
-        eprintln!("skipped: KEYGATE_TEST_POSTGRES_URL is not set");
+    let Some((_database, url)) = postgres_database() else {
         return;
     };
-    let url = database
-        .postgres_url()
-        .expect("a Postgres database")
-        .to_owned();
     let dir = temp_dir();
     let node_a = Server::start(dir.path(), &url, &[]);
     let node_b = Server::start(dir.path(), &url, &[]);
     let keys = first_start_keys(&node_a.startup_output);
     let http = client();
 
-    let user = send(
-        keys.server(http.post(node_a.url("/api/v1/users")))
-            .json(&json!({"display_name": "Ada"})),
-    )
-    .ok(201);
-    let created = send(
-        keys.server(http.post(node_a.url("/api/v1/user-api-keys")))
-            .json(&json!({"user_id": user["id"], "description": "ci", "expires_at_millis": null})),
-    )
-    .ok(200);
+    let created = user_with_key(&http, &node_a, &keys, "ci", json!({}));
     let key = created["value"].as_str().unwrap().to_owned();
     let key_id = created["id"].as_str().unwrap().to_owned();
 
@@ -160,14 +145,9 @@ fn a_revoke_on_one_node_is_refused_by_the_other_within_a_second() {
 
 #[test]
 fn a_credential_revoked_by_the_cli_is_refused_by_a_running_server_within_a_second() {
-    let Some(database) = TestDatabase::postgres() else {
-        eprintln!("skipped: KEYGATE_TEST_POSTGRES_URL is not set");
+    let Some((_database, url)) = postgres_database() else {
         return;
     };
-    let url = database
-        .postgres_url()
-        .expect("a Postgres database")
-        .to_owned();
     let dir = temp_dir();
     // A ten-minute TTL: only the announcement can make the server forget the credential.
     let server = Server::start(
@@ -218,14 +198,9 @@ fn a_credential_revoked_by_the_cli_is_refused_by_a_running_server_within_a_secon
 
 #[test]
 fn a_key_revoked_by_keygate_keys_revoke_is_refused_by_a_running_server() {
-    let Some(database) = TestDatabase::postgres() else {
-        eprintln!("skipped: KEYGATE_TEST_POSTGRES_URL is not set");
+    let Some((_database, url)) = postgres_database() else {
         return;
     };
-    let url = database
-        .postgres_url()
-        .expect("a Postgres database")
-        .to_owned();
     let dir = temp_dir();
     // Cached rows kept ten minutes: only the announcement can make the server forget the key.
     let server = Server::start(
@@ -235,16 +210,7 @@ fn a_key_revoked_by_keygate_keys_revoke_is_refused_by_a_running_server() {
     );
     let keys = first_start_keys(&server.startup_output);
     let http = client();
-    let user = send(
-        keys.server(http.post(server.url("/api/v1/users")))
-            .json(&json!({"display_name": "Ada"})),
-    )
-    .ok(201);
-    let created = send(
-        keys.server(http.post(server.url("/api/v1/user-api-keys")))
-            .json(&json!({"user_id": user["id"], "description": "ci", "expires_at_millis": null})),
-    )
-    .ok(200);
+    let created = user_with_key(&http, &server, &keys, "ci", json!({}));
     let key = created["value"].as_str().unwrap().to_owned();
     let key_id = created["id"].as_str().unwrap().to_owned();
     // Valid, and cached once the listener has subscribed (until then checks read the database).
@@ -315,16 +281,7 @@ fn last_use_recorded_before_sigterm_survives_a_restart() {
     let mut server = Server::start(dir.path(), &database_url, &[]);
     let keys = first_start_keys(&server.startup_output);
     let http = client();
-    let user = send(
-        keys.server(http.post(server.url("/api/v1/users")))
-            .json(&json!({"display_name": "Ada"})),
-    )
-    .ok(201);
-    let created = send(
-        keys.server(http.post(server.url("/api/v1/user-api-keys")))
-            .json(&json!({"user_id": user["id"], "description": "ci", "expires_at_millis": null})),
-    )
-    .ok(200);
+    let created = user_with_key(&http, &server, &keys, "ci", json!({}));
     let key = created["value"].as_str().unwrap();
     let item = format!("/api/v1/user-api-keys/{}", created["id"].as_str().unwrap());
     let checked = send(

@@ -5,35 +5,10 @@
 
 use std::thread;
 
-use keygate_storage::testing::TestDatabase;
 use serde_json::{json, Value};
 
-use super::{client, first_start_keys, send};
+use super::{client, first_start_keys, postgres_database, send, user_with_key};
 use crate::harness::{sqlite_url, temp_dir, ProjectKeys, Server};
-
-/// Creates a user and, for them, a key with `policy` (server access); returns the first view.
-fn key_with(
-    http: &reqwest::blocking::Client,
-    server: &Server,
-    keys: &ProjectKeys,
-    policy: Value,
-) -> Value {
-    let user = send(
-        keys.server(http.post(server.url("/api/v1/users")))
-            .json(&json!({"display_name": "Metered"})),
-    )
-    .ok(201);
-    let mut body =
-        json!({"user_id": user["id"], "description": "metered", "expires_at_millis": null});
-    for (field, value) in policy.as_object().expect("an object") {
-        body[field] = value.clone();
-    }
-    send(
-        keys.server(http.post(server.url("/api/v1/user-api-keys")))
-            .json(&body),
-    )
-    .ok(200)
-}
 
 fn check(
     http: &reqwest::blocking::Client,
@@ -65,10 +40,11 @@ fn limits_credits_and_rotation_hold_across_a_restart() {
     let mut server = Server::start(dir.path(), &database, &[]);
     let keys = first_start_keys(&server.startup_output);
     let http = client();
-    let created = key_with(
+    let created = user_with_key(
         &http,
         &server,
         &keys,
+        "metered",
         json!({"remaining_uses": 25, "rate_limit": {"limit": 3, "window_millis": 86_400_000}}),
     );
     let key = created["value"].as_str().expect("the key").to_owned();
@@ -126,14 +102,9 @@ fn limits_credits_and_rotation_hold_across_a_restart() {
 
 #[test]
 fn two_processes_never_overspend_a_keys_credits() {
-    let Some(database) = TestDatabase::postgres() else {
-        eprintln!("skipped: KEYGATE_TEST_POSTGRES_URL is not set");
+    let Some((_database, url)) = postgres_database() else {
         return;
     };
-    let url = database
-        .postgres_url()
-        .expect("a Postgres database")
-        .to_owned();
     let dir = temp_dir();
     let start_two = || {
         (
@@ -145,7 +116,13 @@ fn two_processes_never_overspend_a_keys_credits() {
     let keys = first_start_keys(&node_a.startup_output);
     let http = client();
     let credits = 150;
-    let created = key_with(&http, &node_a, &keys, json!({"remaining_uses": credits}));
+    let created = user_with_key(
+        &http,
+        &node_a,
+        &keys,
+        "metered",
+        json!({"remaining_uses": credits}),
+    );
     let key = created["value"].as_str().expect("the key").to_owned();
     let id = created["id"].as_str().expect("the id").to_owned();
 

@@ -30,6 +30,46 @@ fn send(request: reqwest::blocking::RequestBuilder) -> Reply {
     Reply::read(request.send().expect("send the request"))
 }
 
+/// A new user ("Ada") of the project and a never-expiring key for them (server access), with
+/// `fields` added to the create body; the key's first view (its `user_id` names the user).
+fn user_with_key(
+    http: &reqwest::blocking::Client,
+    server: &Server,
+    keys: &ProjectKeys,
+    description: &str,
+    fields: Value,
+) -> Value {
+    let user = send(
+        keys.server(http.post(server.url("/api/v1/users")))
+            .json(&json!({"display_name": "Ada"})),
+    )
+    .ok(201);
+    let mut body =
+        json!({"user_id": user["id"], "description": description, "expires_at_millis": null});
+    for (field, value) in fields.as_object().expect("an object") {
+        body[field] = value.clone();
+    }
+    send(
+        keys.server(http.post(server.url("/api/v1/user-api-keys")))
+            .json(&body),
+    )
+    .ok(200)
+}
+
+/// A fresh Postgres database for a test of several processes (dropped with the guard), and its
+/// URL; `None`, after saying so, when Postgres tests are skipped.
+fn postgres_database() -> Option<(keygate_storage::testing::TestDatabase, String)> {
+    let Some(database) = keygate_storage::testing::TestDatabase::postgres() else {
+        eprintln!("skipped: KEYGATE_TEST_POSTGRES_URL is not set");
+        return None;
+    };
+    let url = database
+        .postgres_url()
+        .expect("a Postgres database")
+        .to_owned();
+    Some((database, url))
+}
+
 /// The `default` project's keys as printed by the first start.
 fn first_start_keys(banner: &str) -> ProjectKeys {
     let value = |label: &str| {

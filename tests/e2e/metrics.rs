@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use keygate_storage::testing::TestDatabase;
 use serde_json::json;
 
-use super::{client, first_start_keys, send};
+use super::{client, first_start_keys, send, user_with_key};
 use crate::harness::{sqlite_url, temp_dir, Server};
 
 /// The value of the sample line `series` (name and labels as rendered).
@@ -21,16 +21,7 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 /// once.
 fn make_checks(http: &reqwest::blocking::Client, server: &Server) {
     let keys = first_start_keys(&server.startup_output);
-    let user = send(
-        keys.server(http.post(server.url("/api/v1/users")))
-            .json(&json!({"display_name": "Ada"})),
-    )
-    .ok(201);
-    let created = send(
-        keys.server(http.post(server.url("/api/v1/user-api-keys")))
-            .json(&json!({"user_id": user["id"], "description": "m", "expires_at_millis": null})),
-    )
-    .ok(200);
+    let created = user_with_key(http, server, &keys, "m", json!({}));
     for key in [&created["value"], &created["value"], &json!("not a key")] {
         send(
             keys.server(http.post(server.url("/api/v1/user-api-keys/check")))
