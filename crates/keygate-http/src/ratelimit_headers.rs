@@ -9,9 +9,12 @@
 
 use actix_web::http::header::{HeaderName, HeaderValue};
 
-/// `millis` in whole seconds for a client to wait: rounded up, at least 1.
-pub(crate) fn whole_seconds(millis: i64) -> i64 {
-    ((millis.max(0) + 999) / 1_000).max(1)
+use crate::wire_error::retry_after_seconds;
+
+/// `millis` in whole seconds for a client to wait, as every `retry-after` is written: rounded
+/// up, at least 1.
+pub(crate) fn seconds(millis: i64) -> u64 {
+    retry_after_seconds(u64::try_from(millis).unwrap_or(0))
 }
 
 /// The four headers, lowercase as HTTP/2 requires and actix writes.
@@ -32,11 +35,11 @@ pub(crate) fn headers(
         ),
         (
             HeaderName::from_static("ratelimit-reset"),
-            HeaderValue::from(whole_seconds(reset_after_millis)),
+            HeaderValue::from(seconds(reset_after_millis)),
         ),
         (
             HeaderName::from_static("ratelimit-policy"),
-            HeaderValue::try_from(format!("{limit};w={}", whole_seconds(window_millis)))
+            HeaderValue::try_from(format!("{limit};w={}", seconds(window_millis)))
                 .unwrap_or_else(|_| HeaderValue::from_static("0")),
         ),
     ]
@@ -48,11 +51,11 @@ mod tests {
 
     #[test]
     fn seconds_round_up_and_never_say_zero() {
-        assert_eq!(whole_seconds(0), 1);
-        assert_eq!(whole_seconds(1), 1);
-        assert_eq!(whole_seconds(1_000), 1);
-        assert_eq!(whole_seconds(1_001), 2);
-        assert_eq!(whole_seconds(-5), 1);
+        assert_eq!(seconds(0), 1);
+        assert_eq!(seconds(1), 1);
+        assert_eq!(seconds(1_000), 1);
+        assert_eq!(seconds(1_001), 2);
+        assert_eq!(seconds(-5), 1);
         let [limit, remaining, reset, policy] = headers(100, 7, 1_500, 60_000);
         assert_eq!(
             (limit.0.as_str(), limit.1.to_str().unwrap()),

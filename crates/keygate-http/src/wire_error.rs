@@ -332,7 +332,7 @@ fn or_null(value: Option<impl Into<Value>>) -> Value {
 }
 
 /// `retry-after` in whole seconds: rounded up, at least 1 (a client must wait, not spin).
-fn retry_after_seconds(millis: u64) -> u64 {
+pub(crate) fn retry_after_seconds(millis: u64) -> u64 {
     millis.div_ceil(1000).max(1)
 }
 
@@ -383,7 +383,7 @@ impl KnownError {
                 StatusCode::TOO_MANY_REQUESTS,
                 format!(
                     "The API key is over its rate limit of {limit} checks per window. Try again in {} seconds.",
-                    ratelimit_headers::whole_seconds(*reset_after_millis)
+                    ratelimit_headers::seconds(*reset_after_millis)
                 ),
             )
             .details([
@@ -701,7 +701,7 @@ impl KnownError {
         {
             response.insert_header((
                 header::RETRY_AFTER,
-                ratelimit_headers::whole_seconds(*reset_after_millis),
+                ratelimit_headers::seconds(*reset_after_millis),
             ));
             for pair in
                 ratelimit_headers::headers(*limit, *remaining, *reset_after_millis, *window_millis)

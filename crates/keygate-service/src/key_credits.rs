@@ -92,10 +92,7 @@ impl KeyCredits {
 
     /// The lock that one lease transaction of `id` at a time holds on this node.
     fn leasing_lock(&self, id: ApiKeyId) -> Arc<tokio::sync::Mutex<()>> {
-        let mut leasing = self
-            .leasing
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut leasing = crate::locks::lock(&self.leasing);
         // Locks nobody holds or waits for are dropped, so the map stays as small as the keys
         // being leased right now.
         leasing.retain(|_, lock| Arc::strong_count(lock) > 1);
@@ -103,10 +100,7 @@ impl KeyCredits {
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<ApiKeyId, Lease>> {
-        // A panic while holding the lock cannot leave the map inconsistent.
-        self.leases
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::locks::lock(&self.leases)
     }
 
     /// Spends `cost` from this node's lease of `id` in `period`, if it can pay; returns the

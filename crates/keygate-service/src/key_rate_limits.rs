@@ -137,10 +137,7 @@ impl KeyRateLimiter {
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<ApiKeyId, KeyWindow>> {
-        // A panic while holding the lock cannot leave the map inconsistent.
-        self.windows
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::locks::lock(&self.windows)
     }
 
     /// Counts a check of key `id` under `rate` at `now`, unless the window is used up.

@@ -80,10 +80,7 @@ impl KeyUsage {
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<ApiKeyId, EpochMillis>> {
-        // A panic while holding the lock cannot leave the map inconsistent.
-        self.pending
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::locks::lock(&self.pending)
     }
 
     /// Notes that `id` was used at `at` (the latest instant wins); returns the key's latest

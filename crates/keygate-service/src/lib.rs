@@ -49,6 +49,7 @@ mod key_notices;
 pub mod key_rate_limits;
 pub mod key_usage;
 pub mod limits;
+mod locks;
 pub mod memberships;
 pub mod metrics;
 pub mod operator_keys;

@@ -429,23 +429,19 @@ pub fn expire_by(
 ) -> Result<ApiKey, StorageError> {
     write.changed([id]);
     let conn = write.conn();
-    let this_key = api_keys::table
-        .filter(api_keys::project_id.eq(project.to_string()))
-        .filter(api_keys::id.eq(id.to_string()));
     diesel::update(
-        this_key.clone().filter(
-            api_keys::expires_at_millis
-                .is_null()
-                .or(api_keys::expires_at_millis.gt(at)),
-        ),
+        api_keys::table
+            .filter(api_keys::project_id.eq(project.to_string()))
+            .filter(api_keys::id.eq(id.to_string()))
+            .filter(
+                api_keys::expires_at_millis
+                    .is_null()
+                    .or(api_keys::expires_at_millis.gt(at)),
+            ),
     )
     .set(api_keys::expires_at_millis.eq(at))
     .execute(conn)?;
-    this_key
-        .select(ApiKeyRow::as_select())
-        .get_result(conn)
-        .map_err(StorageError::not_found_as("API key"))?
-        .try_into()
+    get(conn, project, id)?.ok_or(StorageError::NotFound { entity: "API key" })
 }
 
 /// Locks the key's row until the end of the transaction (a write that changes nothing: the row
@@ -461,12 +457,7 @@ pub fn lock_credits(
         .returning(ROW_COLUMNS)
         .get_result(conn)
         .map_err(StorageError::not_found_as("API key"))?;
-    parse_usage_credits(
-        row.remaining_uses,
-        row.refilled_at_millis,
-        row.refill_amount,
-        row.refill_interval_millis,
-    )
+    Ok(ApiKey::try_from(row)?.policy.usage)
 }
 
 /// Stores the count of a key's credits and the start of the period it belongs to (call it after
