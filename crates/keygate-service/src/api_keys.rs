@@ -200,7 +200,7 @@ pub(crate) fn show_credits(service: &Service, keys: &mut [ApiKey]) {
     let now = service.now();
     for key in keys {
         if let Some(usage) = key.policy.usage {
-            key.policy.usage = Some(service.shown(key.id, usage, now));
+            key.policy.usage = Some(service.key_credits().shown(key.id, usage, now));
         }
     }
 }

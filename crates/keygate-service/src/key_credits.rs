@@ -316,7 +316,7 @@ impl Service {
             // Nothing to spend: what this node knows (its lease, else the cached row).
             return Ok(credits
                 .spend_leased(id, period, 0, now)
-                .unwrap_or_else(|| self.shown(id, usage, now).remaining_uses));
+                .unwrap_or_else(|| credits.shown(id, usage, now).remaining_uses));
         }
         if let Some(left) = credits.spend_leased(id, period, cost, now) {
             return Ok(left);
@@ -338,15 +338,5 @@ impl Service {
         credits
             .spend_leased(id, period, cost, now)
             .ok_or_else(|| Refusal::ApiKeyUsageExceeded.into())
-    }
-
-    /// The credits of key `id` as this node shows them at `now` (see [`KeyCredits::shown`]).
-    pub(crate) fn shown(
-        &self,
-        id: ApiKeyId,
-        usage: UsageCredits,
-        now: EpochMillis,
-    ) -> UsageCredits {
-        self.key_credits().shown(id, usage, now)
     }
 }

@@ -25,7 +25,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -108,7 +108,6 @@ impl KeyWindow {
 pub struct KeyRateLimiter {
     node_id: String,
     windows: Mutex<HashMap<ApiKeyId, KeyWindow>>,
-    failed_syncs: AtomicU64,
 }
 
 impl fmt::Debug for KeyRateLimiter {
@@ -132,7 +131,6 @@ impl KeyRateLimiter {
         KeyRateLimiter {
             node_id: Uuid::new_v4().to_string(),
             windows: Mutex::default(),
-            failed_syncs: AtomicU64::new(0),
         }
     }
 
@@ -184,16 +182,6 @@ impl KeyRateLimiter {
         }
     }
 
-    /// How many syncs failed so far.
-    pub fn failed_syncs(&self) -> u64 {
-        self.failed_syncs.load(Ordering::Relaxed)
-    }
-
-    /// How many keys this node is counting.
-    pub fn counted_keys(&self) -> usize {
-        self.lock().len()
-    }
-
     /// One exchange with the other nodes at `now`: forgets the windows that are over (keeping
     /// the peers a key had, for its next window), writes the counts that moved since the last
     /// sync and reads the others' counts of every window this node is counting. On failure
@@ -227,13 +215,7 @@ impl KeyRateLimiter {
             key_rate_counts::record(&mut conn, &self.node_id, &moved)?;
             key_rate_counts::others(&mut conn, &self.node_id, &counting)
         });
-        let others = match exchanged {
-            Ok(others) => others,
-            Err(error) => {
-                self.failed_syncs.fetch_add(1, Ordering::Relaxed);
-                return Err(error);
-            }
-        };
+        let others = exchanged?;
         let mut windows = self.lock();
         for count in &moved {
             if let Some(window) = windows.get_mut(&count.api_key_id) {
