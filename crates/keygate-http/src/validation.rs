@@ -559,6 +559,14 @@ impl RequestCheck {
         ))
     }
 
+    /// Reads a UUID path parameter `name` and refuses any query parameter: the routes of one
+    /// object of keygate's own (a webhook endpoint, a project credential).
+    pub fn id_alone(&mut self, name: &str) -> (Pending<uuid::Uuid>, Pending<()>) {
+        let id = self.params(|o| o.field::<uuid::Uuid>(name).required());
+        let query = self.query(|_| ());
+        (id, query)
+    }
+
     /// Reads the query string (at most once per check). A route that accepts no query must
     /// still call `check.query(|_| ())` to refuse unknown parameters, as upstream's CRUD routes
     /// do; a section never read is not checked at all.

@@ -26,6 +26,7 @@ use serde_json::Value;
 
 use super::projects::managed_project;
 use crate::audit_objects::{audit_page, AuditCursor};
+use crate::page_cursor;
 use crate::responses::json_list_response;
 use crate::route_table::Routes;
 use crate::state::AppState;
@@ -121,12 +122,7 @@ async fn list(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
             since_millis: o.field::<i64>("since_millis").optional(),
             until_millis: o.field::<i64>("until_millis").optional(),
         };
-        let max_page_size = o.limits().max_page_size;
-        let limit = o
-            .field::<i64>("limit")
-            .range(1, i64::try_from(max_page_size).unwrap_or(i64::MAX))
-            .optional()
-            .map_or(max_page_size, |limit| usize::try_from(limit).unwrap_or(1));
+        let limit = page_cursor::read_page_size(o);
         let cursor = o.field::<AuditCursor>("cursor").optional();
         (filter, limit, cursor)
     });

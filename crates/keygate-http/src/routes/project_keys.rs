@@ -27,6 +27,7 @@ use serde_json::Value;
 use super::api_keys::input::ListCursor;
 use super::api_keys::wire::list_object;
 use super::projects::managed_project;
+use crate::page_cursor;
 use crate::responses::json_list_response;
 use crate::route_table::Routes;
 use crate::state::AppState;
@@ -92,12 +93,7 @@ async fn list(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         let team = o.field::<TeamId>("team_id").optional();
         let key_state = o.field::<StateParam>("state").optional();
         let last_used_before = o.field::<i64>("last_used_before").optional();
-        let max_page_size = o.limits().max_page_size;
-        let limit = o
-            .field::<i64>("limit")
-            .range(1, i64::try_from(max_page_size).unwrap_or(i64::MAX))
-            .optional()
-            .map_or(max_page_size, |limit| usize::try_from(limit).unwrap_or(1));
+        let limit = page_cursor::read_page_size(o);
         let cursor = o.field::<ListCursor>("cursor").optional();
         (user, team, key_state, last_used_before, limit, cursor)
     });

@@ -455,9 +455,7 @@ async fn list_credentials(
 
 /// Reads the `api_key_id` path parameter and refuses any query parameter.
 fn read_credential_id(check: &mut RequestCheck) -> (Pending<Uuid>, Pending<()>) {
-    let id = check.params(|o| o.field::<Uuid>("api_key_id").required());
-    let query = check.query(|_| ());
-    (id, query)
+    check.id_alone("api_key_id")
 }
 
 /// `GET /api/v1/internal/api-keys/{api_key_id}`.

@@ -245,9 +245,7 @@ impl FieldValue for DeliveryCursor {
 
 /// Reads the `webhook_id` path parameter and refuses any query parameter.
 fn read_webhook_id(check: &mut RequestCheck) -> (Pending<Uuid>, Pending<()>) {
-    let id = check.params(|o| o.field::<Uuid>("webhook_id").required());
-    let query = check.query(|_| ());
-    (id, query)
+    check.id_alone("webhook_id")
 }
 
 /// `POST /api/v1/internal/webhooks`.
@@ -370,12 +368,7 @@ async fn deliveries(
     let mut check = RequestCheck::new(&request);
     let id = check.params(|o| o.field::<Uuid>("webhook_id").required());
     let query = check.query(|o| {
-        let max_page_size = o.limits().max_page_size;
-        let limit = o
-            .field::<i64>("limit")
-            .range(1, i64::try_from(max_page_size).unwrap_or(i64::MAX))
-            .optional()
-            .map_or(max_page_size, |limit| usize::try_from(limit).unwrap_or(1));
+        let limit = page_cursor::read_page_size(o);
         let cursor = o.field::<DeliveryCursor>("cursor").optional();
         (limit, cursor)
     });

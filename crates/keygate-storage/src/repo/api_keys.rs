@@ -44,49 +44,38 @@ struct ApiKeyRow {
     refilled_at_millis: Option<i64>,
 }
 
-/// The columns of [`ApiKeyRow`], in its field order, for `RETURNING`. `last_used_at_millis` is
-/// not among them: it is bookkeeping written in batches, read only through [`last_used`].
-#[allow(clippy::type_complexity)] // one column per field: the tuple is the row
-const ROW_COLUMNS: (
-    api_keys::id,
-    api_keys::project_id,
-    api_keys::user_id,
-    api_keys::team_id,
-    api_keys::description,
-    api_keys::is_public,
-    api_keys::key_hash,
-    api_keys::last_four,
-    api_keys::created_at_millis,
-    api_keys::expires_at_millis,
-    api_keys::manually_revoked_at_millis,
-    api_keys::scopes,
-    api_keys::metadata,
-    api_keys::rate_limit,
-    api_keys::rate_window_millis,
-    api_keys::remaining_uses,
-    api_keys::refill_amount,
-    api_keys::refill_interval_millis,
-    api_keys::refilled_at_millis,
-) = (
-    api_keys::id,
-    api_keys::project_id,
-    api_keys::user_id,
-    api_keys::team_id,
-    api_keys::description,
-    api_keys::is_public,
-    api_keys::key_hash,
-    api_keys::last_four,
-    api_keys::created_at_millis,
-    api_keys::expires_at_millis,
-    api_keys::manually_revoked_at_millis,
-    api_keys::scopes,
-    api_keys::metadata,
-    api_keys::rate_limit,
-    api_keys::rate_window_millis,
-    api_keys::remaining_uses,
-    api_keys::refill_amount,
-    api_keys::refill_interval_millis,
-    api_keys::refilled_at_millis,
+/// Declares `ROW_COLUMNS` from one list of column names, as its type and its value (a `const`
+/// needs both).
+macro_rules! row_columns {
+    ($($column:ident),* $(,)?) => {
+        /// The columns of [`ApiKeyRow`], in its field order, for `RETURNING`.
+        /// `last_used_at_millis` is not among them: it is bookkeeping written in batches, read
+        /// only through [`last_used`].
+        #[allow(clippy::type_complexity)] // one column per field: the tuple is the row
+        const ROW_COLUMNS: ($(api_keys::$column,)*) = ($(api_keys::$column,)*);
+    };
+}
+
+row_columns!(
+    id,
+    project_id,
+    user_id,
+    team_id,
+    description,
+    is_public,
+    key_hash,
+    last_four,
+    created_at_millis,
+    expires_at_millis,
+    manually_revoked_at_millis,
+    scopes,
+    metadata,
+    rate_limit,
+    rate_window_millis,
+    remaining_uses,
+    refill_amount,
+    refill_interval_millis,
+    refilled_at_millis,
 );
 
 impl From<&ApiKey> for ApiKeyRow {

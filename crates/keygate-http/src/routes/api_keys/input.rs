@@ -300,15 +300,12 @@ pub(super) fn read_list_query(
             KeyType::Team => Some(Owner::Team(o.field::<TeamId>("team_id").required())),
         };
         let max_page_size = o.limits().max_page_size;
-        let limit = o
-            .field::<i64>("limit")
-            .range(1, i64::try_from(max_page_size).unwrap_or(i64::MAX))
-            .optional();
+        let limit = page_cursor::read_limit(o);
         let cursor = o.field::<ListCursor>("cursor").optional();
         let window = match (limit, cursor) {
             (None, None) => ListWindow::All,
             (limit, cursor) => ListWindow::Page {
-                limit: limit.map_or(max_page_size, |limit| usize::try_from(limit).unwrap_or(1)),
+                limit: limit.unwrap_or(max_page_size),
                 after: cursor.map(|cursor| cursor.0),
             },
         };
