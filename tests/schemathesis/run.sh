@@ -142,6 +142,9 @@ with open(config, "w") as out:
 PY
 
 status=0
+# The key-change stream (`followApiKeyChanges`) is excluded: its answer never ends by design, so
+# Schemathesis could only time out on it; its HTTP tests (routes::api_keys::tests::change_feed)
+# cover its access rules, query and events on both backends.
 # Run from the scratch directory: Schemathesis keeps its replay data in the working directory.
 schemathesis="$PWD/$venv/bin/schemathesis"
 (cd "$work" && "$schemathesis" --config-file "$work/schemathesis.toml" run "$base_url/api/v1/openapi.json" \
@@ -156,6 +159,7 @@ schemathesis="$PWD/$venv/bin/schemathesis"
   --seed 13 \
   --generation-with-security-parameters false \
   --generation-database none \
+  --exclude-operation-id followApiKeyChanges \
   --no-color \
   --request-timeout 10) || status=$?
 

@@ -18,6 +18,7 @@ use keygate_http::request_body::BodyLimits;
 use keygate_http::server::{self, ServerOptions};
 use keygate_http::ui::{DemoLinkAnnouncer, DemoSignIn, UiSettings};
 use keygate_http::{AppConfig, AppState};
+use keygate_service::key_change_feed::KeyChangeFeedSettings;
 use keygate_service::audit::AuditSettings;
 use keygate_service::check_cache::CheckCacheSettings;
 use keygate_service::clock::{now_millis, system_clock};
@@ -83,6 +84,11 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
         max_unknown: settings.check_cache.max_unknown,
         unknown_ttl: Duration::from_millis(settings.check_cache.unknown_ttl_millis),
         row_ttl: Duration::from_millis(settings.check_cache.row_ttl_millis),
+    })
+    .with_key_change_feed(KeyChangeFeedSettings {
+        max_subscribers: settings.key_change_feed.max_subscribers,
+        buffer: settings.key_change_feed.buffer,
+        heartbeat: Duration::from_millis(settings.key_change_feed.heartbeat_millis),
     })
     .with_credit_settings(CreditSettings {
         lease_block: settings.key_policies.credit_lease_block,
@@ -192,13 +198,17 @@ fn follow_key_changes(state: &AppState, settings: &Settings) {
     let cache = Arc::clone(state.check_cache());
     let project_auth_cache = Arc::clone(state.project_auth_cache());
     let service_metrics = Arc::clone(state.service().metrics());
+    let feed = Arc::clone(state.service().key_change_feed());
     cache.set_trusted(false);
+    feed.set_following(false);
     service_metrics.listener.set(ListenerState::Down);
     match key_changes::spawn_listener(&settings.database_url, move |event| {
         // The listener's state, for the metrics' `keygate_key_change_listener_up`.
         service_metrics.listener.on_key_change(&event);
         // Credentials revoked on other nodes (or by the CLI) stop opening projects here at once.
         project_auth_cache.on_key_change(&event);
+        // Protected services' clients hear what this node hears, or are told to stop trusting.
+        feed.on_key_change(&event);
         cache.on_key_change(event);
     }) {
         // The listener runs on its own thread for the life of the process.

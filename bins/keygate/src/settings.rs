@@ -91,6 +91,21 @@ pub struct Settings {
     pub notifications: NotificationSettings,
     /// Enforcing API keys' rate limits and usage credits across nodes (`[key_policies]`).
     pub key_policies: KeyPolicySettings,
+    /// The stream of key changes protected services' clients follow (`[key_change_feed]`).
+    pub key_change_feed: KeyChangeFeedSetting,
+}
+
+/// The stream of key changes `keygate-client` follows to verify repeated keys itself
+/// (docs/operations.md, "Key-change streams").
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyChangeFeedSetting {
+    /// Streams one node serves at once (1 to 100,000).
+    pub max_subscribers: usize,
+    /// Change events a stream may fall behind before it is ended (16 to 1,000,000).
+    pub buffer: usize,
+    /// How often an idle stream says it is still there (50 to 10,000).
+    pub heartbeat_millis: u64,
 }
 
 /// How the nodes of a deployment agree on keys' rate limits (docs/operations.md, "Key rate
@@ -544,6 +559,25 @@ impl Settings {
                 self.key_policies.credit_lease_idle_millis
             );
         }
+        let feed = &self.key_change_feed;
+        if !(1..=100_000).contains(&feed.max_subscribers) {
+            bail!(
+                "setting key_change_feed.max_subscribers (KEYGATE_KEY_CHANGE_FEED__MAX_SUBSCRIBERS) must be between 1 and 100000, got {}",
+                feed.max_subscribers
+            );
+        }
+        if !(16..=1_000_000).contains(&feed.buffer) {
+            bail!(
+                "setting key_change_feed.buffer (KEYGATE_KEY_CHANGE_FEED__BUFFER) must be between 16 and 1000000, got {}",
+                feed.buffer
+            );
+        }
+        if !(50..=10_000).contains(&feed.heartbeat_millis) {
+            bail!(
+                "setting key_change_feed.heartbeat_millis (KEYGATE_KEY_CHANGE_FEED__HEARTBEAT_MILLIS) must be between 50 and 10000, got {}",
+                feed.heartbeat_millis
+            );
+        }
         if self.database.max_connections == 0 {
             bail!("setting database.max_connections (KEYGATE_DATABASE__MAX_CONNECTIONS) must be at least 1");
         }
@@ -744,6 +778,9 @@ mod tests {
         assert_eq!(s.key_policies.rate_limit_sync_millis, 100);
         assert_eq!(s.key_policies.credit_lease_block, 10);
         assert_eq!(s.key_policies.credit_lease_idle_millis, 2_000);
+        assert_eq!(s.key_change_feed.max_subscribers, 1_000);
+        assert_eq!(s.key_change_feed.buffer, 1_024);
+        assert_eq!(s.key_change_feed.heartbeat_millis, 250);
         assert!(loaded.unknown_env_vars.is_empty());
     }
 

@@ -24,6 +24,11 @@
 //!   never sent twice, so a check is never counted twice against a key's rate limit or credits.
 //! - The secret server key is held in a type whose `Debug` redacts it.
 //!
+//! - With [`ClientBuilder::verify_locally`], a repeated key is verified in-process (about a
+//!   microsecond), and a key keygate revokes is refused here within a second: the client follows
+//!   keygate's stream of key changes and trusts nothing it kept while that stream is down
+//!   ([`local_verification`]). Keys with rate limits or usage credits always go to keygate.
+//!
 //! With the `actix` feature (on by default), [`actix`] has the extractor that hands a handler
 //! the verified key; with `axum`, [`axum`] has the middleware that does the same. Both answer
 //! 401, 403, 429 and 503 alike, as a public API should ([`auth`]).
@@ -33,12 +38,15 @@ pub mod actix;
 pub mod auth;
 #[cfg(feature = "axum")]
 pub mod axum;
+mod change_stream;
 mod client;
 mod error;
+pub mod local_verification;
 mod objects;
 
 pub use auth::{AuthAnswer, AuthError, KeygateAuth};
 pub use client::{Check, ClientBuilder, KeygateClient, NewKey};
 pub use error::{ClientError, Rejection};
+pub use local_verification::{LocalVerification, LocalVerificationStats};
 pub use keygate_domain::{ApiKeyId, KeyType, Owner, RateLimit, TeamId, UserId};
 pub use objects::{ApiKeyInfo, CreatedKey, RateLimitStatus, VerifiedKey};

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use keygate_domain::{ApiKeyId, KeyType, Owner, TeamId, UserId};
+use keygate_domain::{ApiKeyId, KeyType, Owner, RateLimit, TeamId, UserId};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -34,7 +34,16 @@ pub(crate) struct WireKey {
     #[serde(default)]
     pub metadata: Option<Value>,
     #[serde(default)]
+    pub rate_limit: Option<WireRateLimit>,
+    #[serde(default)]
     pub remaining_uses: Option<i64>,
+}
+
+/// A key's rate limit as keygate sends it.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub(crate) struct WireRateLimit {
+    pub limit: i64,
+    pub window_millis: i64,
 }
 
 impl WireKey {
@@ -70,6 +79,13 @@ impl WireKey {
             is_public: self.is_public,
             scopes: self.scopes,
             metadata: self.metadata,
+            rate_limit: match self.rate_limit {
+                None => None,
+                Some(rate) => Some(
+                    RateLimit::new(rate.limit, rate.window_millis)
+                        .ok_or_else(|| format!("key {} has an invalid rate limit", self.id))?,
+                ),
+            },
             remaining_uses: self.remaining_uses,
         })
     }
@@ -100,6 +116,8 @@ pub struct ApiKeyInfo {
     pub scopes: Vec<String>,
     /// The metadata the project's server attached, if any.
     pub metadata: Option<Value>,
+    /// At most this many checks per window, if it has a rate limit.
+    pub rate_limit: Option<RateLimit>,
     /// Usage credits left, if it has any (`None`: unlimited).
     pub remaining_uses: Option<i64>,
 }

@@ -780,6 +780,22 @@ fn operations() -> Vec<Op> {
     }
     ops.push(Op {
         method: Get,
+        path: "/api/v1/api-key-changes",
+        id: "followApiKeyChanges",
+        tag: "API keys",
+        summary: "The project's key changes as server-sent events, for clients that verify repeated keys themselves (keygate's own; `keygate-client`)",
+        access: Access::Project(SA),
+        params: vec![],
+        body: Body::None,
+        success: Success::Other(
+            200,
+            &["text/event-stream"],
+            "`event: ready` (data `{\"heartbeat_millis\": N}`), then `event: changed` with the comma-separated ids of keys that changed or were deleted, and a `:` comment line every heartbeat while nothing changed. The stream ends whenever the node might miss a change; a client then trusts nothing it cached until it has reconnected.",
+        ),
+        errors: &[503],
+    });
+    ops.push(Op {
+        method: Get,
         path: "/api/v1/api-key-scopes",
         id: "listApiKeyScopes",
         tag: "API keys",

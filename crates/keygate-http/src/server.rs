@@ -73,6 +73,13 @@ pub fn serve_with_metrics(
     shutdown_signal: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<Server> {
     let address = listener.local_addr()?;
+    // The key-change streams never end by themselves: end them when the shutdown begins, or
+    // they would hold the graceful stop until its timeout.
+    let feed = std::sync::Arc::clone(state.service().key_change_feed());
+    let shutdown_signal = async move {
+        shutdown_signal.await;
+        feed.close();
+    };
     let builder = Server::build()
         .workers(options.workers)
         .worker_max_blocking_threads(options.worker_max_blocking_threads)

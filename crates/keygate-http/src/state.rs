@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use keygate_domain::{EpochMillis, KeyHash, KeyHasher};
+use keygate_service::key_change_feed::KeyChangeFeedSettings;
 use keygate_service::check_cache::{CheckCache, CheckCacheSettings};
 use keygate_service::clock::Clock;
 use keygate_service::key_credits::CreditSettings;
@@ -148,6 +149,15 @@ impl AppState {
     pub fn with_credit_settings(self, settings: CreditSettings) -> Self {
         AppState {
             service: self.service.with_credit_settings(settings),
+            ..self
+        }
+    }
+
+    /// The same state with a key-change feed of other bounds (the default:
+    /// [`KeyChangeFeedSettings::default`]).
+    pub fn with_key_change_feed(self, settings: KeyChangeFeedSettings) -> Self {
+        AppState {
+            service: self.service.with_key_change_feed(settings),
             ..self
         }
     }

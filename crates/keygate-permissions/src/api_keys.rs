@@ -145,5 +145,19 @@ pub fn authorize_api_key(
     }
 }
 
+/// Decides whether `caller` may follow the project's key changes
+/// (`GET /api/v1/api-key-changes`): server and admin access, which may check keys anyway — the
+/// feed says only which key ids changed.
+pub fn authorize_key_change_feed(caller: &Caller) -> Result<(), Denial> {
+    if SERVER_OR_ADMIN.contains(&caller.access_type) {
+        Ok(())
+    } else {
+        Err(Denial::InsufficientAccessType {
+            actual: caller.access_type,
+            allowed: SERVER_OR_ADMIN,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -209,10 +209,10 @@ impl CheckCache {
 
     /// Forgets `ids` after a write that changed or deleted them (on this node or, through
     /// `NOTIFY`, another one). Checks already reading the database will not store what they read.
-    pub fn invalidate(&self, ids: &[ApiKeyId]) {
+    pub fn invalidate(&self, ids: impl IntoIterator<Item = ApiKeyId>) {
         self.generation.advance();
         for id in ids {
-            self.forget(*id);
+            self.forget(id);
         }
     }
 
@@ -251,7 +251,9 @@ impl CheckCache {
     pub fn on_key_change(&self, event: KeyChangeEvent) {
         match event {
             KeyChangeEvent::Listening => self.set_trusted(true),
-            KeyChangeEvent::Changed(ids) => self.invalidate(&ids),
+            KeyChangeEvent::Changed(changed) => {
+                self.invalidate(changed.iter().map(|change| change.id));
+            }
             KeyChangeEvent::Lost => self.set_trusted(false),
             // Project credentials are the project-authentication cache's concern.
             KeyChangeEvent::CredentialsChanged(_) => {}
@@ -306,7 +308,7 @@ mod tests {
         );
         assert_eq!(cache.lookup(unknown), CachedLookup::Unknown);
 
-        cache.invalidate(&[stored.id, unknown]);
+        cache.invalidate([stored.id, unknown]);
         assert_eq!(cache.lookup(stored.id), CachedLookup::Miss);
         assert_eq!(cache.lookup(unknown), CachedLookup::Miss);
     }
@@ -332,7 +334,7 @@ mod tests {
         assert!(cache.counts().evictions > 0, "{:?}", cache.counts());
         // Invalidations are not evictions.
         let before = cache.counts().evictions;
-        cache.invalidate(&[stored.id]);
+        cache.invalidate([stored.id]);
         let _ = cache.entry_counts();
         assert_eq!(cache.counts().evictions, before);
     }
@@ -343,7 +345,7 @@ mod tests {
         let stored = key();
         let ticket = cache.ticket();
         // Another key's write still bumps the generation: the read may predate any write.
-        cache.invalidate(&[ApiKeyId::new_random()]);
+        cache.invalidate([ApiKeyId::new_random()]);
         cache.store(ticket, stored.id, Some(&stored));
         assert_eq!(cache.lookup(stored.id), CachedLookup::Miss);
         cache.store(cache.ticket(), stored.id, Some(&stored));
@@ -374,7 +376,12 @@ mod tests {
         cache.on_key_change(KeyChangeEvent::Listening);
         cache.store(cache.ticket(), stored.id, Some(&stored));
         assert!(matches!(cache.lookup(stored.id), CachedLookup::Found(_)));
-        cache.on_key_change(KeyChangeEvent::Changed(vec![stored.id]));
+        cache.on_key_change(KeyChangeEvent::Changed(vec![
+            keygate_storage::key_changes::ChangedKey {
+                id: stored.id,
+                project: stored.project_id,
+            },
+        ]));
         assert_eq!(cache.lookup(stored.id), CachedLookup::Miss);
     }
 

@@ -44,6 +44,7 @@ pub mod demo;
 pub mod error;
 pub mod html;
 mod identity;
+pub mod key_change_feed;
 pub mod key_credits;
 mod key_notices;
 pub mod key_rate_limits;

@@ -313,7 +313,10 @@ mod tests {
         };
         store();
         cache.on_key_change(&KeyChangeEvent::Changed(vec![
-            keygate_domain::ApiKeyId::new_random(),
+            keygate_storage::key_changes::ChangedKey {
+                id: keygate_domain::ApiKeyId::new_random(),
+                project: keygate_domain::ProjectId::new_random(),
+            },
         ]));
         assert!(
             cache.lookup(&key, 0).is_some(),

@@ -15,6 +15,7 @@ use crate::check_cache::{CheckCache, CheckCacheSettings};
 use crate::clock::Clock;
 use crate::cors_cache::CorsCache;
 use crate::error::ServiceError;
+use crate::key_change_feed::{KeyChangeFeed, KeyChangeFeedSettings};
 use crate::key_credits::{CreditSettings, KeyCredits};
 use crate::key_rate_limits::KeyRateLimiter;
 use crate::key_usage::KeyUsage;
@@ -40,6 +41,7 @@ struct Inner {
     key_usage: Arc<KeyUsage>,
     key_rate_limiter: Arc<KeyRateLimiter>,
     key_credits: Arc<KeyCredits>,
+    key_change_feed: Arc<KeyChangeFeed>,
     metrics: Arc<ServiceMetrics>,
     limits: Limits,
     webhook_secrets: WebhookSecrets,
@@ -71,6 +73,7 @@ impl Service {
                 key_usage: Arc::new(KeyUsage::new()),
                 key_rate_limiter: Arc::new(KeyRateLimiter::new()),
                 key_credits: Arc::new(KeyCredits::new(CreditSettings::default())),
+                key_change_feed: Arc::new(KeyChangeFeed::new(KeyChangeFeedSettings::default())),
                 metrics: Arc::new(ServiceMetrics::default()),
                 limits: Limits::default(),
                 webhook_secrets: WebhookSecrets::random(),
@@ -188,6 +191,21 @@ impl Service {
         &self.inner.key_credits
     }
 
+    /// The feed of key changes this node passes on to the protected services' clients.
+    pub fn key_change_feed(&self) -> &Arc<KeyChangeFeed> {
+        &self.inner.key_change_feed
+    }
+
+    /// The same service with a key-change feed of other bounds (set up before serving).
+    pub fn with_key_change_feed(self, settings: KeyChangeFeedSettings) -> Self {
+        Service {
+            inner: Arc::new(Inner {
+                key_change_feed: Arc::new(KeyChangeFeed::new(settings)),
+                ..Inner::clone(&self.inner)
+            }),
+        }
+    }
+
     /// The same service with usage credits leased as `settings` say (set up before serving).
     pub fn with_credit_settings(self, settings: CreditSettings) -> Self {
         Service {
@@ -239,8 +257,9 @@ impl Service {
 
     /// The one path every change to stored keys takes: runs `work` in a transaction through
     /// [`key_changes::write_keys`] (which announces the changed keys to the other nodes), and
-    /// invalidates them in this node's check cache before returning, so a response sent after
-    /// this returns is never contradicted by a cached row.
+    /// invalidates them in this node's check cache and passes them on to its key-change feed
+    /// before returning, so a response sent after this returns is never contradicted by a
+    /// cached row, here or in a protected service's client.
     pub(crate) fn write_keys<T>(
         &self,
         conn: &mut DbConnection,
@@ -248,7 +267,12 @@ impl Service {
     ) -> Result<T, ServiceError> {
         key_changes::write_keys(
             conn,
-            |changed| self.inner.check_cache.invalidate(changed),
+            |changed| {
+                self.inner
+                    .check_cache
+                    .invalidate(changed.iter().map(|change| change.id));
+                self.inner.key_change_feed.publish(changed);
+            },
             work,
         )
     }

@@ -8,8 +8,9 @@
 //! runs the work in one transaction, announces the recorded ids, and hands them to the caller's
 //! `invalidate` after the commit — so no caller can change a key and forget to invalidate it.
 //!
-//! A write announces the ids it changed with `announce` inside its own transaction
-//! (`pg_notify` on [`KEY_CHANGES_CHANNEL`]): Postgres delivers the notification at commit and
+//! A write announces the keys it changed — each as its id and its project's, a [`ChangedKey`], so
+//! that a listener can pass a change on to the clients of that project alone — with `announce`
+//! inside its own transaction (`pg_notify` on [`KEY_CHANGES_CHANNEL`]): Postgres delivers the notification at commit and
 //! drops it on rollback, so no node hears of a change that did not happen, and every listening
 //! node hears of every change that did. On SQLite (one node) `announce` does nothing.
 //!
@@ -38,7 +39,7 @@ use std::time::Duration;
 
 use diesel::sql_types::Text;
 use diesel::RunQueryDsl;
-use keygate_domain::ApiKeyId;
+use keygate_domain::{ApiKeyId, ProjectId};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres_openssl::MakeTlsConnector;
 use uuid::Uuid;
@@ -48,15 +49,16 @@ use crate::connection::DbConnection;
 use crate::error::StorageError;
 use crate::listener_tls::{listener_connection, ListenerConnection};
 
-/// The Postgres notification channel for changed API keys; payloads are comma-separated key ids.
+/// The Postgres notification channel for changed API keys; payloads are comma-separated
+/// `key_id@project_id` pairs.
 pub const KEY_CHANGES_CHANNEL: &str = "keygate_key_invalidation";
 
 /// The Postgres notification channel for changed project credentials; payloads are
 /// comma-separated credential ids.
 pub const CREDENTIAL_CHANGES_CHANNEL: &str = "keygate_project_credential_invalidation";
 
-/// At most this many ids go in one notification (Postgres limits payloads to 8000 bytes; an id
-/// takes 37 with its comma).
+/// At most this many changes go in one notification (Postgres limits payloads to 8000 bytes; a
+/// change takes 74 with its comma, a credential id 37).
 const IDS_PER_NOTIFICATION: usize = 100;
 
 /// How long the listener waits for a notification before probing its connection.
@@ -69,11 +71,39 @@ const RECONNECT_DELAY: Duration = Duration::from_millis(250);
 /// The longest wait between two connection attempts.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(5);
 
+/// A key that changed or was deleted, and the project it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChangedKey {
+    /// The key's id.
+    pub id: ApiKeyId,
+    /// Its project.
+    pub project: ProjectId,
+}
+
+impl fmt::Display for ChangedKey {
+    /// `key_id@project_id`, as notifications carry it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.id, self.project)
+    }
+}
+
+impl std::str::FromStr for ChangedKey {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, ()> {
+        let (id, project) = text.split_once('@').ok_or(())?;
+        Ok(ChangedKey {
+            id: id.parse().map_err(|_| ())?,
+            project: project.parse().map_err(|_| ())?,
+        })
+    }
+}
+
 /// A transaction that may change API keys; see [`write_keys`]. Reads and other writes of the
 /// same transaction go through [`KeyWrite::conn`].
 pub struct KeyWrite<'c> {
     conn: &'c mut DbConnection,
-    changed: Vec<ApiKeyId>,
+    changed: Vec<ChangedKey>,
 }
 
 impl fmt::Debug for KeyWrite<'_> {
@@ -90,9 +120,11 @@ impl KeyWrite<'_> {
         self.conn
     }
 
-    /// Notes that the keys `ids` changed or were deleted (called by the key-changing functions).
-    pub(crate) fn changed(&mut self, ids: impl IntoIterator<Item = ApiKeyId>) {
-        self.changed.extend(ids);
+    /// Notes that the keys `ids` of `project` changed or were deleted (called by the
+    /// key-changing functions).
+    pub(crate) fn changed(&mut self, project: ProjectId, ids: impl IntoIterator<Item = ApiKeyId>) {
+        self.changed
+            .extend(ids.into_iter().map(|id| ChangedKey { id, project }));
     }
 }
 
@@ -104,7 +136,7 @@ impl KeyWrite<'_> {
 /// failed late may have landed, so a cache must not keep reads that started before it.
 pub fn write_keys<T, E: From<StorageError>>(
     conn: &mut DbConnection,
-    invalidate: impl FnOnce(&[ApiKeyId]),
+    invalidate: impl FnOnce(&[ChangedKey]),
     work: impl FnOnce(&mut KeyWrite<'_>) -> Result<T, E>,
 ) -> Result<T, E> {
     let written = conn.in_transaction_with(|conn| {
@@ -129,10 +161,10 @@ pub fn write_keys<T, E: From<StorageError>>(
     }
 }
 
-/// Announces, within the caller's transaction, that the keys `ids` changed or were deleted.
-/// Nothing happens on SQLite or for an empty list.
-fn announce(conn: &mut DbConnection, ids: &[ApiKeyId]) -> Result<(), StorageError> {
-    notify(conn, KEY_CHANGES_CHANNEL, ids)
+/// Announces, within the caller's transaction, that the keys `changed` changed or were
+/// deleted. Nothing happens on SQLite or for an empty list.
+fn announce(conn: &mut DbConnection, changed: &[ChangedKey]) -> Result<(), StorageError> {
+    notify(conn, KEY_CHANGES_CHANNEL, changed)
 }
 
 /// Announces, within the caller's transaction, that the project credentials `ids` changed
@@ -174,7 +206,7 @@ pub enum KeyChangeEvent {
     /// Changes made while not subscribed were missed.
     Listening,
     /// These keys changed or were deleted.
-    Changed(Vec<ApiKeyId>),
+    Changed(Vec<ChangedKey>),
     /// These project credentials changed (revoked, described anew).
     CredentialsChanged(Vec<Uuid>),
     /// The connection failed; changes may be missed until the next `Listening`.
@@ -289,12 +321,22 @@ mod tests {
     use super::*;
     use crate::repo::project_credentials::{self, CredentialUpdate};
 
+    /// A change of a random key in a random project.
+    fn some_change() -> ChangedKey {
+        ChangedKey {
+            id: ApiKeyId::new_random(),
+            project: ProjectId::new_random(),
+        }
+    }
+
     #[test]
-    fn payloads_are_comma_separated_ids() {
-        let (a, b) = (ApiKeyId::new_random(), ApiKeyId::new_random());
-        assert_eq!(parse_payload::<ApiKeyId>(&format!("{a},{b}")), vec![a, b]);
-        assert_eq!(parse_payload::<ApiKeyId>(&format!("{a},junk,")), vec![a]);
-        assert!(parse_payload::<ApiKeyId>("").is_empty());
+    fn payloads_are_comma_separated_changes_or_ids() {
+        let (a, b) = (some_change(), some_change());
+        assert_eq!(parse_payload::<ChangedKey>(&format!("{a},{b}")), vec![a, b]);
+        assert_eq!(parse_payload::<ChangedKey>(&format!("{a},junk,{}", b.id)), vec![a]);
+        assert!(parse_payload::<ChangedKey>("").is_empty());
+        let ids = [Uuid::new_v4(), Uuid::new_v4()];
+        assert_eq!(parse_payload::<Uuid>(&format!("{},{}", ids[0], ids[1])), ids);
     }
 
     #[test]
@@ -360,7 +402,7 @@ mod tests {
     crate::backend_tests! {
         fn changes_reach_listeners_at_commit_and_never_on_rollback(db) {
             let mut conn = db.conn();
-            let ids: Vec<ApiKeyId> = (0..150).map(|_| ApiKeyId::new_random()).collect();
+            let ids: Vec<ChangedKey> = (0..150).map(|_| some_change()).collect();
             let Some(url) = db.postgres_url() else {
                 // SQLite: a single node, nothing to announce.
                 announce(&mut conn, &ids).unwrap();
@@ -368,7 +410,7 @@ mod tests {
             };
             let (_listener, events) = listening(url);
 
-            let rolled_back = ApiKeyId::new_random();
+            let rolled_back = some_change();
             let _ = conn.in_transaction(|conn| {
                 announce(conn, &[rolled_back])?;
                 Err::<(), _>(StorageError::NotFound { entity: "test" })
@@ -383,7 +425,7 @@ mod tests {
                 };
                 heard.extend(changed);
             }
-            assert_eq!(heard, ids, "every id, in order, in notifications of at most 100 ids");
+            assert_eq!(heard, ids, "every change, in order, in notifications of at most 100");
             assert!(!heard.contains(&rolled_back));
         }
 
@@ -418,7 +460,7 @@ mod tests {
                 expected.sort_unstable();
                 assert_eq!(listeners_tls(&mut conn), expected, "after the sslmode={sslmode} listener");
                 // And it hears changes over that connection.
-                let id = ApiKeyId::new_random();
+                let id = some_change();
                 announce(&mut conn, &[id]).unwrap();
                 assert_eq!(
                     wait_for(&events, Duration::from_secs(1), |e| matches!(e, KeyChangeEvent::Changed(_))),
@@ -440,7 +482,7 @@ mod tests {
             .unwrap();
             wait_for(&events, Duration::from_secs(5), |e| *e == KeyChangeEvent::Lost);
             wait_for(&events, Duration::from_secs(10), |e| *e == KeyChangeEvent::Listening);
-            let id = ApiKeyId::new_random();
+            let id = some_change();
             announce(&mut conn, &[id]).unwrap();
             assert_eq!(
                 wait_for(&events, Duration::from_secs(1), |e| matches!(e, KeyChangeEvent::Changed(_))),

@@ -17,6 +17,7 @@ pub struct Keygate {
     pub project: TestProject,
     /// `http://127.0.0.1:<port>`.
     pub base_url: String,
+    server: actix_web::dev::ServerHandle,
 }
 
 impl Keygate {
@@ -30,12 +31,20 @@ impl Keygate {
             .bind(("127.0.0.1", 0))
             .expect("bind a port");
         let address = server.addrs()[0];
-        actix_web::rt::spawn(server.run());
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
         Keygate {
             app,
             project,
             base_url: format!("http://{address}"),
+            server: handle,
         }
+    }
+
+    /// Stops the server at once, closing every connection.
+    pub async fn stop(&self) {
+        self.server.stop(false).await;
     }
 
     /// Declares the project's scope catalogue (admin access).

@@ -9,6 +9,7 @@
 //! | `POST /api/v1/{user,team}-api-keys/{api_key_id}/rotate` | client, server, admin | `crud` |
 //! | `POST /api/v1/{user,team}-api-keys/check` | server, admin | `check` |
 //! | `GET /api/v1/api-key-scopes` | client, server, admin | `crud` |
+//! | `GET /api/v1/api-key-changes` (server-sent events) | server, admin | `change_feed` |
 //! | `POST /api/v1/integrations/credential-scanning/revoke` | none | `credential_scanning` |
 //!
 //! Every handler reads its input in upstream's order — body parsing, authentication, schema
@@ -30,6 +31,7 @@
 //! `limits.max_keys_per_owner` keys (`409 API_KEY_LIMIT_REACHED`), and the list takes `limit` and
 //! `cursor` for upstream's paginated shape; without them its answer is unchanged.
 
+mod change_feed;
 mod check;
 mod credential_scanning;
 mod crud;
@@ -54,6 +56,10 @@ pub fn configure(routes: &mut Routes<'_>) {
     for route in [KeyType::User, KeyType::Team] {
         configure_key_type(routes, route);
     }
+    routes
+        .resource(change_feed::PATH)
+        .get(change_feed::follow)
+        .register();
     routes
         .resource(SCOPES_PATH)
         .get(crud::scope_catalogue)

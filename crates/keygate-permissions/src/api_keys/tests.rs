@@ -601,3 +601,26 @@ fn allowed_access_types_per_action() {
     }
     assert_eq!(ApiKeyAction::Check.allowed_access_types(), &[Server, Admin]);
 }
+
+#[test]
+fn only_server_and_admin_access_follow_the_key_change_feed() {
+    let user = UserId::new_random();
+    for (access, session, allowed) in [
+        (Client, None, false),
+        (Client, Some(user), false),
+        (Server, None, true),
+        (Admin, None, true),
+    ] {
+        let decision = authorize_key_change_feed(&Caller::new(access, session));
+        assert_eq!(decision.is_ok(), allowed, "{access:?} {session:?}");
+        if !allowed {
+            assert_eq!(
+                decision,
+                Err(Denial::InsufficientAccessType {
+                    actual: access,
+                    allowed: SERVER_OR_ADMIN
+                })
+            );
+        }
+    }
+}

@@ -395,7 +395,7 @@ pub fn update_description(
     id: ApiKeyId,
     description: &str,
 ) -> Result<ApiKey, StorageError> {
-    write.changed([id]);
+    write.changed(project, [id]);
     diesel::update(
         api_keys::table
             .filter(api_keys::project_id.eq(project.to_string()))
@@ -416,7 +416,7 @@ pub fn expire_by(
     id: ApiKeyId,
     at: EpochMillis,
 ) -> Result<ApiKey, StorageError> {
-    write.changed([id]);
+    write.changed(project, [id]);
     let conn = write.conn();
     diesel::update(
         api_keys::table
@@ -484,7 +484,7 @@ pub fn revoke(
     id: ApiKeyId,
     now: EpochMillis,
 ) -> Result<Revoked, StorageError> {
-    write.changed([id]);
+    write.changed(project, [id]);
     let conn = write.conn();
     let this_key = api_keys::table
         .filter(api_keys::project_id.eq(project.to_string()))

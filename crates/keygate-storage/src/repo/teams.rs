@@ -188,7 +188,7 @@ pub fn delete(
 ) -> Result<usize, StorageError> {
     let keys = api_keys::list_ids_for_owner(write.conn(), project, Owner::Team(id))?;
     let deleted_keys = keys.len();
-    write.changed(keys);
+    write.changed(project, keys);
     let deleted = diesel::delete(
         teams::table
             .filter(teams::project_id.eq(project.to_string()))

@@ -268,7 +268,7 @@ pub fn delete(
 ) -> Result<usize, StorageError> {
     let keys = api_keys::list_ids_for_owner(write.conn(), project, Owner::User(id))?;
     let deleted_keys = keys.len();
-    write.changed(keys);
+    write.changed(project, keys);
     let deleted = diesel::delete(user_row(project, id)).execute(write.conn())?;
     if deleted == 0 {
         return Err(StorageError::NotFound { entity: "user" });

@@ -7,6 +7,7 @@
 //! * [`secrets_at_rest`] proves no full key is stored or logged;
 //! * [`hostile`] throws garbage at every endpoint and expects no 5xx;
 //! * [`cached`] proves the check cache never answers for a key that changed;
+//! * [`change_feed`] covers the stream of key changes protected services' clients follow;
 //! * [`limits`] proves the description and per-owner caps and the cursor pagination;
 //! * [`policies`] covers scopes (catalogue, create, `required_scopes`) and metadata;
 //! * [`credits`] covers usage credits: spending, refills, rotation, and two nodes;
@@ -14,6 +15,7 @@
 //! * [`rotation`] covers rotation with and without a grace period.
 
 mod cached;
+mod change_feed;
 mod credits;
 mod hostile;
 mod limits;
