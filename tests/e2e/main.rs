@@ -8,6 +8,7 @@ mod audit;
 mod harness;
 mod key_cache;
 mod key_policies;
+mod local_verification;
 mod metrics;
 mod notifications;
 

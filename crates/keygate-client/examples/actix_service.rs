@@ -7,11 +7,15 @@
 //! curl -H "Authorization: Bearer sk_user_…" http://127.0.0.1:8080/whoami
 //! ```
 //!
-//! `tests/actix_service.rs` runs these routes against a real keygate.
+//! Repeated keys are verified in-process (`verify_locally`); a key revoked through keygate is
+//! refused within a second. `tests/actix_service.rs` runs these routes against a real keygate,
+//! and keygate's end-to-end test `local_verification` runs them under load while it revokes.
+
+use std::net::TcpListener;
 
 use actix_web::{web, App, HttpServer, Responder};
 use keygate_client::actix::ApiKeyOwner;
-use keygate_client::{KeygateAuth, KeygateClient};
+use keygate_client::{KeygateAuth, KeygateClient, LocalVerification};
 use serde_json::json;
 
 async fn whoami(caller: ApiKeyOwner) -> impl Responder {
@@ -40,6 +44,18 @@ pub fn routes(keygate: KeygateClient) -> impl FnOnce(&mut web::ServiceConfig) + 
     }
 }
 
+/// The service's server on `listener`, verifying keys with `keygate`.
+pub fn server(
+    keygate: KeygateClient,
+    listener: TcpListener,
+) -> std::io::Result<actix_web::dev::Server> {
+    Ok(
+        HttpServer::new(move || App::new().configure(routes(keygate.clone())))
+            .listen(listener)?
+            .run(),
+    )
+}
+
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     let setting = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("set {name}"));
@@ -48,10 +64,8 @@ async fn main() -> std::io::Result<()> {
         setting("KEYGATE_PROJECT_ID"),
         setting("KEYGATE_SECRET_SERVER_KEY"),
     )
+    .verify_locally(LocalVerification::default())
     .build()
     .expect("a keygate client");
-    HttpServer::new(move || App::new().configure(routes(keygate.clone())))
-        .bind("127.0.0.1:8080")?
-        .run()
-        .await
+    server(keygate, TcpListener::bind("127.0.0.1:8080")?)?.await
 }

@@ -36,7 +36,9 @@ struct Ready {
 /// One event of the stream.
 #[derive(Debug, PartialEq)]
 enum StreamEvent {
-    Ready { heartbeat: Duration },
+    Ready {
+        heartbeat: Duration,
+    },
     Changed(Vec<ApiKeyId>),
     /// A heartbeat, or an event this client does not know.
     Other,
@@ -71,7 +73,9 @@ pub(crate) async fn follow(http: reqwest::Client, url: Url, rows: Weak<KeptKeys>
         drop(kept);
         match end {
             StreamEnd::ClientGone => return,
-            StreamEnd::Ended => tracing::debug!("keygate ended the key-change stream; reconnecting"),
+            StreamEnd::Ended => {
+                tracing::debug!("keygate ended the key-change stream; reconnecting")
+            }
             end => tracing::warn!(
                 error = %end,
                 "lost keygate's key-change stream: checks go to keygate until it is back"
@@ -188,9 +192,16 @@ mod tests {
             next_event(&mut buffer),
             Some(Ok(StreamEvent::Changed(vec![a, b])))
         );
-        assert_eq!(next_event(&mut buffer), None, "an event is complete only at its blank line");
+        assert_eq!(
+            next_event(&mut buffer),
+            None,
+            "an event is complete only at its blank line"
+        );
         buffer.push_str(&format!("ged\ndata: {a}\n\n"));
-        assert_eq!(next_event(&mut buffer), Some(Ok(StreamEvent::Changed(vec![a]))));
+        assert_eq!(
+            next_event(&mut buffer),
+            Some(Ok(StreamEvent::Changed(vec![a])))
+        );
     }
 
     #[test]

@@ -217,7 +217,10 @@ impl fmt::Debug for KeygateClient {
         f.debug_struct("KeygateClient")
             .field("base_url", &self.base.as_str())
             .field("retries", &self.retries)
-            .field("local_verification", &self.local.as_ref().map(|local| &local.kept))
+            .field(
+                "local_verification",
+                &self.local.as_ref().map(|local| &local.kept),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -288,7 +291,9 @@ impl KeygateClient {
             Some(kept) => {
                 // A cost keygate would refuse gets keygate's answer; any other is moot for the
                 // keys kept (none has credits).
-                let plain_cost = check.cost.is_none_or(|cost| (0..=MAX_CHECK_COST).contains(&cost));
+                let plain_cost = check
+                    .cost
+                    .is_none_or(|cost| (0..=MAX_CHECK_COST).contains(&cost));
                 if plain_cost {
                     if let Some(verified) =
                         kept.verify(parsed.id, check.key, key_type, &check.required_scopes)

@@ -47,6 +47,6 @@ mod objects;
 pub use auth::{AuthAnswer, AuthError, KeygateAuth};
 pub use client::{Check, ClientBuilder, KeygateClient, NewKey};
 pub use error::{ClientError, Rejection};
-pub use local_verification::{LocalVerification, LocalVerificationStats};
 pub use keygate_domain::{ApiKeyId, KeyType, Owner, RateLimit, TeamId, UserId};
+pub use local_verification::{LocalVerification, LocalVerificationStats};
 pub use objects::{ApiKeyInfo, CreatedKey, RateLimitStatus, VerifiedKey};

@@ -63,6 +63,8 @@ pub struct LocalVerificationStats {
     /// Checks sent to keygate (first sight, kept rows not trusted, keys counted centrally,
     /// anything but a clean pass).
     pub sent_to_keygate: u64,
+    /// How many times the stream of key changes was opened (once, unless it broke).
+    pub streams_opened: u64,
     /// Whether the stream of key changes is open and heard from now.
     pub following: bool,
 }
@@ -90,6 +92,7 @@ pub(crate) struct KeptKeys {
     epoch: Instant,
     verified_locally: AtomicU64,
     sent_to_keygate: AtomicU64,
+    streams_opened: AtomicU64,
 }
 
 impl fmt::Debug for KeptKeys {
@@ -120,6 +123,7 @@ impl KeptKeys {
             epoch: Instant::now(),
             verified_locally: AtomicU64::new(0),
             sent_to_keygate: AtomicU64::new(0),
+            streams_opened: AtomicU64::new(0),
         }
     }
 
@@ -213,10 +217,12 @@ impl KeptKeys {
     pub(crate) fn opened(&self, heartbeat: Duration) {
         // Changes made while it was closed were missed: start empty.
         self.drop_all();
-        let max_silence = u64::try_from(heartbeat.as_millis().saturating_mul(3)).unwrap_or(u64::MAX);
+        let max_silence =
+            u64::try_from(heartbeat.as_millis().saturating_mul(3)).unwrap_or(u64::MAX);
         self.max_silence_millis.store(max_silence, Ordering::SeqCst);
         self.heard();
         self.open.store(true, Ordering::SeqCst);
+        self.streams_opened.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The stream ended or went silent: trust nothing until it opens again.
@@ -242,6 +248,7 @@ impl KeptKeys {
         LocalVerificationStats {
             verified_locally: self.verified_locally.load(Ordering::Relaxed),
             sent_to_keygate: self.sent_to_keygate.load(Ordering::Relaxed),
+            streams_opened: self.streams_opened.load(Ordering::Relaxed),
             following: self.trusted(),
         }
     }
@@ -255,7 +262,9 @@ impl KeptKeys {
 fn now_millis() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        })
 }
 
 #[cfg(test)]
@@ -301,10 +310,16 @@ mod tests {
         let id = ApiKeyId::new_random();
         rows.keep(rows.ticket(), id, KEY, &verified(id, None));
         let scope = |scope: &str| vec![scope.to_owned()];
-        assert!(rows.verify(id, KEY, KeyType::User, &scope("invoices:read")).is_some());
-        assert!(rows.verify(id, "sk_user_…a forged key", KeyType::User, &[]).is_none());
+        assert!(rows
+            .verify(id, KEY, KeyType::User, &scope("invoices:read"))
+            .is_some());
+        assert!(rows
+            .verify(id, "sk_user_…a forged key", KeyType::User, &[])
+            .is_none());
         assert!(rows.verify(id, KEY, KeyType::Team, &[]).is_none());
-        assert!(rows.verify(id, KEY, KeyType::User, &scope("invoices:write")).is_none());
+        assert!(rows
+            .verify(id, KEY, KeyType::User, &scope("invoices:write"))
+            .is_none());
         assert_eq!(rows.stats().verified_locally, 1);
     }
 
@@ -312,7 +327,12 @@ mod tests {
     fn an_expired_key_is_never_verified_locally() {
         let rows = open_rows();
         let id = ApiKeyId::new_random();
-        rows.keep(rows.ticket(), id, KEY, &verified(id, Some(now_millis() - 1)));
+        rows.keep(
+            rows.ticket(),
+            id,
+            KEY,
+            &verified(id, Some(now_millis() - 1)),
+        );
         assert!(rows.verify(id, KEY, KeyType::User, &[]).is_none());
     }
 
@@ -349,7 +369,10 @@ mod tests {
         let id = ApiKeyId::new_random();
         rows.keep(rows.ticket(), id, KEY, &verified(id, None));
         rows.opened(Duration::from_millis(250));
-        assert!(rows.verify(id, KEY, KeyType::User, &[]).is_none(), "nothing was kept while closed");
+        assert!(
+            rows.verify(id, KEY, KeyType::User, &[]).is_none(),
+            "nothing was kept while closed"
+        );
         rows.keep(rows.ticket(), id, KEY, &verified(id, None));
         assert!(rows.verify(id, KEY, KeyType::User, &[]).is_some());
 
@@ -360,10 +383,16 @@ mod tests {
         assert!(!rows.trusted());
         assert!(rows.verify(id, KEY, KeyType::User, &[]).is_none());
         rows.heard();
-        assert!(rows.verify(id, KEY, KeyType::User, &[]).is_some(), "heard again: no change was missed");
+        assert!(
+            rows.verify(id, KEY, KeyType::User, &[]).is_some(),
+            "heard again: no change was missed"
+        );
 
         rows.closed();
         rows.opened(Duration::from_millis(250));
-        assert!(rows.verify(id, KEY, KeyType::User, &[]).is_none(), "a broken stream drops everything");
+        assert!(
+            rows.verify(id, KEY, KeyType::User, &[]).is_none(),
+            "a broken stream drops everything"
+        );
     }
 }

@@ -32,7 +32,10 @@ fn local_client(keygate: &Keygate) -> KeygateClient {
 async fn wait_following(client: &KeygateClient, following: bool) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while client.local_verification_stats().unwrap().following != following {
-        assert!(Instant::now() < deadline, "following never became {following}");
+        assert!(
+            Instant::now() < deadline,
+            "following never became {following}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

@@ -6,9 +6,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use keygate_domain::{EpochMillis, KeyHash, KeyHasher};
-use keygate_service::key_change_feed::KeyChangeFeedSettings;
 use keygate_service::check_cache::{CheckCache, CheckCacheSettings};
 use keygate_service::clock::Clock;
+use keygate_service::key_change_feed::KeyChangeFeedSettings;
 use keygate_service::key_credits::CreditSettings;
 use keygate_service::key_usage::KeyUsage;
 use keygate_service::project_auth_cache::{ProjectAuthCache, ProjectAuthCacheSettings};

@@ -289,7 +289,10 @@ mod tests {
         let project = ProjectId::new_random();
         let mut first = feed.subscribe(project).unwrap();
         let second = feed.subscribe(project).unwrap();
-        assert_eq!(feed.subscribe(project).unwrap_err(), SubscribeError::Full(2));
+        assert_eq!(
+            feed.subscribe(project).unwrap_err(),
+            SubscribeError::Full(2)
+        );
         drop(second);
         assert_eq!(feed.subscribers(), 1);
         let _third = feed.subscribe(project).unwrap();

@@ -333,10 +333,16 @@ mod tests {
     fn payloads_are_comma_separated_changes_or_ids() {
         let (a, b) = (some_change(), some_change());
         assert_eq!(parse_payload::<ChangedKey>(&format!("{a},{b}")), vec![a, b]);
-        assert_eq!(parse_payload::<ChangedKey>(&format!("{a},junk,{}", b.id)), vec![a]);
+        assert_eq!(
+            parse_payload::<ChangedKey>(&format!("{a},junk,{}", b.id)),
+            vec![a]
+        );
         assert!(parse_payload::<ChangedKey>("").is_empty());
         let ids = [Uuid::new_v4(), Uuid::new_v4()];
-        assert_eq!(parse_payload::<Uuid>(&format!("{},{}", ids[0], ids[1])), ids);
+        assert_eq!(
+            parse_payload::<Uuid>(&format!("{},{}", ids[0], ids[1])),
+            ids
+        );
     }
 
     #[test]

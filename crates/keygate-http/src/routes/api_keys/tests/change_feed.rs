@@ -80,7 +80,14 @@ impl EventStream {
             if event.name.as_deref() == Some("changed") {
                 return event.data.unwrap();
             }
-            assert_eq!(event, Event { name: None, data: None }, "only heartbeats between changes");
+            assert_eq!(
+                event,
+                Event {
+                    name: None,
+                    data: None
+                },
+                "only heartbeats between changes"
+            );
         }
     }
 }
