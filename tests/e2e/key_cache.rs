@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::{client, first_start_keys, postgres_database, send, user_with_key};
+use super::{
+    client, first_start_keys, postgres_database, send, two_postgres_nodes, user_with_key, TwoNodes,
+};
 use crate::harness::{run_keygate, temp_dir, ProjectKeys, Server};
 
 /// How soon another node must refuse a revoked key.
@@ -38,23 +40,26 @@ fn check(http: &reqwest::blocking::Client, server: &Server, keys: &ProjectKeys, 
 
 #[test]
 fn a_revoke_on_one_node_is_refused_by_the_other_within_a_second() {
-    let Some((_database, url)) = postgres_database() else {
+    let Some(nodes) = two_postgres_nodes() else {
         return;
     };
-    let dir = temp_dir();
-    let node_a = Server::start(dir.path(), &url, &[]);
-    let node_b = Server::start(dir.path(), &url, &[]);
-    let keys = first_start_keys(&node_a.startup_output);
+    // Borrowed: the database and the nodes live as long as `nodes`.
+    let TwoNodes {
+        node_a,
+        node_b,
+        keys,
+        ..
+    } = &nodes;
     let http = client();
 
-    let created = user_with_key(&http, &node_a, &keys, "ci", json!({}));
+    let created = user_with_key(&http, node_a, keys, "ci", json!({}));
     let key = created["value"].as_str().unwrap().to_owned();
     let key_id = created["id"].as_str().unwrap().to_owned();
 
     // B's listener subscribes shortly after start; until then B reads the database. Either way
     // the key is valid on B now, and B's cache holds it once trusted.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while check(&http, &node_b, &keys, &key) != 200 {
+    while check(&http, node_b, keys, &key) != 200 {
         assert!(Instant::now() < deadline, "the key never became valid on B");
         thread::sleep(Duration::from_millis(50));
     }
@@ -95,11 +100,11 @@ fn a_revoke_on_one_node_is_refused_by_the_other_within_a_second() {
     .ok(200);
     let revoked_at = Instant::now();
     // A itself never answers "valid" again, not even once.
-    assert_eq!(check(&http, &node_a, &keys, &key), 401);
+    assert_eq!(check(&http, node_a, keys, &key), 401);
 
     // B refuses it within the bound.
     loop {
-        let status = check(&http, &node_b, &keys, &key);
+        let status = check(&http, node_b, keys, &key);
         if status == 401 {
             break;
         }

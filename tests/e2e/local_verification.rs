@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use keygate_client::{KeygateClient, LocalVerification};
 use serde_json::json;
 
-use super::{client, first_start_keys, postgres_database, send, user_with_key};
+use super::{client, first_start_keys, send, two_postgres_nodes, user_with_key};
 use crate::harness::{sqlite_url, temp_dir, ProjectKeys, Server};
 
 /// How soon a revocation must reach the service.
@@ -222,12 +222,13 @@ fn a_revoked_key_stops_working_in_the_service_within_a_second_on_sqlite() {
 
 #[test]
 fn a_key_revoked_on_another_node_stops_working_in_the_service_within_a_second() {
-    let Some((_database, url)) = postgres_database() else {
+    let Some(nodes) = two_postgres_nodes() else {
         return;
     };
-    let dir = temp_dir();
-    let node_a = Server::start(dir.path(), &url, &[]);
-    let node_b = Server::start(dir.path(), &url, &[]);
-    let keys = first_start_keys(&node_a.startup_output);
-    revoke_under_load(&node_a, &node_b, &keys, "Postgres, two nodes");
+    revoke_under_load(
+        &nodes.node_a,
+        &nodes.node_b,
+        &nodes.keys,
+        "Postgres, two nodes",
+    );
 }

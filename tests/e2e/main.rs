@@ -71,6 +71,32 @@ fn postgres_database() -> Option<(keygate_storage::testing::TestDatabase, String
     Some((database, url))
 }
 
+/// Two `keygate serve` nodes on one fresh Postgres database, and the project keys the first
+/// start printed. Dropping it stops both nodes, then drops the database.
+struct TwoNodes {
+    node_a: Server,
+    node_b: Server,
+    keys: ProjectKeys,
+    _dir: tempfile::TempDir,
+    _database: keygate_storage::testing::TestDatabase,
+}
+
+/// [`TwoNodes`], or `None` (after saying so) when Postgres tests are skipped.
+fn two_postgres_nodes() -> Option<TwoNodes> {
+    let (database, url) = postgres_database()?;
+    let dir = temp_dir();
+    let node_a = Server::start(dir.path(), &url, &[]);
+    let node_b = Server::start(dir.path(), &url, &[]);
+    let keys = first_start_keys(&node_a.startup_output);
+    Some(TwoNodes {
+        node_a,
+        node_b,
+        keys,
+        _dir: dir,
+        _database: database,
+    })
+}
+
 /// The `default` project's keys as printed by the first start.
 fn first_start_keys(banner: &str) -> ProjectKeys {
     let value = |label: &str| {

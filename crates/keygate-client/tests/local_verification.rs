@@ -8,8 +8,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use keygate_client::{
-    Check, ClientError, KeyType, KeygateClient, LocalVerification, NewKey, Owner, RateLimit,
-    Rejection,
+    Check, ClientError, CreatedKey, KeyType, KeygateClient, LocalVerification, NewKey, Owner,
+    RateLimit, Rejection,
 };
 use keygate_domain::PlainApiKey;
 use support::Keygate;
@@ -26,6 +26,17 @@ fn local_client(keygate: &Keygate) -> KeygateClient {
     .verify_locally(LocalVerification::default())
     .build()
     .expect("a client")
+}
+
+/// A new user of the project and a plain key of theirs: its first view and the key itself.
+async fn user_key(keygate: &Keygate, client: &KeygateClient) -> (CreatedKey, String) {
+    let user = keygate.app.create_user(&keygate.project);
+    let created = client
+        .create_key(Owner::User(user.id), NewKey::default())
+        .await
+        .unwrap();
+    let key = created.expose_secret().to_owned();
+    (created, key)
 }
 
 /// Waits until the client follows keygate's stream (or not), up to five seconds.
@@ -55,12 +66,7 @@ async fn check(
 async fn a_repeated_key_is_verified_locally_until_keygate_revokes_it() {
     let keygate = Keygate::start();
     let client = local_client(&keygate);
-    let user = keygate.app.create_user(&keygate.project);
-    let created = client
-        .create_key(Owner::User(user.id), NewKey::default())
-        .await
-        .unwrap();
-    let key = created.expose_secret().to_owned();
+    let (created, key) = user_key(&keygate, &client).await;
 
     // The first check starts following the stream; once it follows, a verified key is kept.
     let (first, asked) = check(&client, &key).await;
@@ -71,7 +77,7 @@ async fn a_repeated_key_is_verified_locally_until_keygate_revokes_it() {
     let (local, asked) = check(&client, &key).await;
     assert!(!asked, "a repeated key is verified in-process");
     assert_eq!(local.unwrap(), remote.unwrap());
-    assert_eq!(first.unwrap().owner, Owner::User(user.id));
+    assert_eq!(first.unwrap().owner, created.key.owner);
 
     // A forged key with the same id never matches the kept hash.
     let forged = PlainApiKey::generate(created.key.id, KeyType::User, false);
@@ -82,7 +88,7 @@ async fn a_repeated_key_is_verified_locally_until_keygate_revokes_it() {
 
     let revoked_at = Instant::now();
     client
-        .revoke_key(Owner::User(user.id), created.key.id)
+        .revoke_key(created.key.owner, created.key.id)
         .await
         .unwrap();
     let answered = Instant::now();
@@ -155,12 +161,7 @@ async fn keys_counted_centrally_always_go_to_keygate() {
 async fn nothing_kept_is_trusted_while_the_stream_is_down() {
     let keygate = Keygate::start();
     let client = local_client(&keygate);
-    let user = keygate.app.create_user(&keygate.project);
-    let created = client
-        .create_key(Owner::User(user.id), NewKey::default())
-        .await
-        .unwrap();
-    let key = created.expose_secret().to_owned();
+    let (_, key) = user_key(&keygate, &client).await;
     check(&client, &key).await.0.unwrap();
     wait_following(&client, true).await;
     check(&client, &key).await.0.unwrap();
