@@ -3,6 +3,7 @@
 //! to that service — and a revoke through keygate. No request that reaches the service more
 //! than a second after the revoke's answer may be accepted: on SQLite (one node), and with two
 //! keygate nodes on Postgres, the service following one node and the revoke going to the other.
+//! And a node that is told to stop ends its open streams rather than wait for them.
 
 #[path = "../../crates/keygate-client/examples/actix_service.rs"]
 #[allow(dead_code)] // its `main`
@@ -231,4 +232,39 @@ fn a_key_revoked_on_another_node_stops_working_in_the_service_within_a_second() 
         &nodes.keys,
         "Postgres, two nodes",
     );
+}
+
+#[test]
+fn sigterm_ends_the_key_change_streams_instead_of_waiting_for_them() {
+    use std::io::Read;
+
+    let dir = temp_dir();
+    let mut server = Server::start(dir.path(), &sqlite_url(dir.path()), &[]);
+    let keys = first_start_keys(&server.startup_output);
+    let mut stream = keys
+        .server(client().get(server.url("/api/v1/api-key-changes")))
+        .send()
+        .expect("open the stream");
+    assert_eq!(stream.status(), 200);
+    let mut ready = [0; 64];
+    let read = stream.read(&mut ready).expect("the ready event");
+    assert!(String::from_utf8_lossy(&ready[..read]).contains("event: ready"));
+
+    // The graceful stop waits up to shutdown_timeout_seconds (30) for requests in flight; an
+    // open stream is not one it should wait for.
+    let stopping = Instant::now();
+    let status = server.stop_with("TERM");
+    assert!(
+        status.success(),
+        "exit status {status:?}\n{}",
+        server.stderr()
+    );
+    assert!(
+        stopping.elapsed() < Duration::from_secs(10),
+        "the stop took {:?}",
+        stopping.elapsed()
+    );
+    let mut rest = Vec::new();
+    // The stream ended (cleanly, or cut with the process): it does not hang.
+    let _ = stream.read_to_end(&mut rest);
 }
