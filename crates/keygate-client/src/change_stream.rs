@@ -6,6 +6,8 @@
 //! arrives, and notes every heartbeat. When the stream ends, fails, or stays silent for three
 //! heartbeats, it drops every row and reconnects (after 100 ms, doubling up to 5 s while keygate
 //! cannot be reached). The task holds the rows only weakly: it ends once the client is dropped.
+//! It runs on the runtime of the check that started it; if that runtime stops, the rows are
+//! distrusted and the next check starts another task.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -61,9 +63,22 @@ enum StreamEnd {
     Http(#[from] reqwest::Error),
 }
 
+/// Tells the kept rows when their follower ends, however it ends: returned at the client's
+/// drop, or dropped with its runtime.
+struct FollowerGuard(Weak<KeptKeys>);
+
+impl Drop for FollowerGuard {
+    fn drop(&mut self) {
+        if let Some(kept) = self.0.upgrade() {
+            kept.follower_stopped();
+        }
+    }
+}
+
 /// Follows the stream at `url` with `http` (whose default headers authenticate) for `rows`,
-/// until the client is dropped.
+/// until the client is dropped (or the runtime it runs on stops; the next check starts another).
 pub(crate) async fn follow(http: reqwest::Client, url: Url, rows: Weak<KeptKeys>) {
+    let _guard = FollowerGuard(rows.clone());
     let mut delay = RECONNECT_DELAY;
     loop {
         let mut opened = false;

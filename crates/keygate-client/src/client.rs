@@ -1,7 +1,6 @@
 //! [`KeygateClient`]: keygate's server API (`x-stack-access-type: server`), typed.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -118,7 +117,6 @@ impl ClientBuilder {
                 stream_url: base
                     .join(change_stream::PATH)
                     .map_err(|error| ClientError::Configuration(error.to_string()))?,
-                following: AtomicBool::new(false),
             })),
         };
         Ok(KeygateClient {
@@ -193,14 +191,12 @@ struct LocalKeys {
     kept: Arc<KeptKeys>,
     stream_http: reqwest::Client,
     stream_url: Url,
-    /// Whether the stream's follower was started (by the first check, on its runtime).
-    following: AtomicBool,
 }
 
 impl LocalKeys {
     /// The kept keys, with the stream's follower started if it was not yet.
     fn kept(&self) -> &KeptKeys {
-        if !self.following.swap(true, Ordering::SeqCst) {
+        if self.kept.start_following() {
             tokio::spawn(change_stream::follow(
                 self.stream_http.clone(),
                 self.stream_url.clone(),

@@ -93,6 +93,8 @@ pub(crate) struct KeptKeys {
     verified_locally: AtomicU64,
     sent_to_keygate: AtomicU64,
     streams_opened: AtomicU64,
+    /// Whether a task follows the stream (started by a check, on that check's runtime).
+    follower_running: AtomicBool,
 }
 
 impl fmt::Debug for KeptKeys {
@@ -124,6 +126,7 @@ impl KeptKeys {
             verified_locally: AtomicU64::new(0),
             sent_to_keygate: AtomicU64::new(0),
             streams_opened: AtomicU64::new(0),
+            follower_running: AtomicBool::new(false),
         }
     }
 
@@ -160,6 +163,18 @@ impl KeptKeys {
             key: kept.info.clone(),
             rate_limit: None,
         })
+    }
+
+    /// Whether the caller must start the stream's follower (none runs: never started yet, or its
+    /// runtime went away — a stopped actix worker, say — and took it along).
+    pub(crate) fn start_following(&self) -> bool {
+        !self.follower_running.swap(true, Ordering::SeqCst)
+    }
+
+    /// The follower ended (its task dropped): trust nothing, and let the next check start one.
+    pub(crate) fn follower_stopped(&self) {
+        self.closed();
+        self.follower_running.store(false, Ordering::SeqCst);
     }
 
     /// Taken before a check asks keygate (and counts it).

@@ -190,3 +190,38 @@ async fn nothing_kept_is_trusted_while_the_stream_is_down() {
         Err(ClientError::Unreachable { .. })
     ));
 }
+
+#[actix_web::test]
+async fn a_follower_whose_runtime_stopped_is_started_again_by_the_next_check() {
+    let keygate = Keygate::start();
+    let client = local_client(&keygate);
+    let (_, key) = user_key(&keygate, &client).await;
+
+    // The first check runs on a runtime of its own, which then stops (an actix worker that
+    // restarts, say): the follower it started goes with it, and nothing kept is trusted.
+    let on_other_runtime = client.clone();
+    let other_key = key.clone();
+    // On a blocking thread: this test's runtime keeps serving keygate meanwhile.
+    tokio::task::spawn_blocking(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            check(&on_other_runtime, &other_key).await.0.unwrap();
+            wait_following(&on_other_runtime, true).await;
+        });
+    })
+    .await
+    .unwrap();
+    assert!(!client.local_verification_stats().unwrap().following);
+
+    // The next check starts a follower on its own runtime.
+    check(&client, &key).await.0.unwrap();
+    wait_following(&client, true).await;
+    check(&client, &key).await.0.unwrap();
+    assert!(
+        !check(&client, &key).await.1,
+        "kept and verified locally again"
+    );
+}
