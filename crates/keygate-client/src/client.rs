@@ -4,7 +4,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use keygate_domain::{parse_api_key, ApiKeyId, KeyType, Owner, RateLimit, SecretToken};
+use keygate_domain::{
+    parse_api_key, ApiKeyId, KeyType, Owner, RateLimit, SecretToken, MAX_CHECK_COST,
+};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -14,9 +16,6 @@ use crate::change_stream;
 use crate::error::{ClientError, Rejection};
 use crate::local_verification::{KeptKeys, LocalVerification, LocalVerificationStats};
 use crate::objects::{ApiKeyInfo, CreatedKey, RateLimitStatus, VerifiedKey, WireKey};
-
-/// The most usage credits keygate lets one check cost.
-const MAX_CHECK_COST: i64 = 1_000_000;
 
 /// Builds a [`KeygateClient`].
 pub struct ClientBuilder {

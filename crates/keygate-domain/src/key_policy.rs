@@ -14,6 +14,9 @@
 
 use crate::validity::EpochMillis;
 
+/// The most usage credits one check may cost (a check's `cost` is 0 to this).
+pub const MAX_CHECK_COST: i64 = 1_000_000;
+
 /// The longest scope id, in bytes.
 pub const MAX_SCOPE_ID_LEN: usize = 64;
 

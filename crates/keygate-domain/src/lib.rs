@@ -28,7 +28,7 @@ pub use key_format::{
     is_api_key_like, parse as parse_api_key, KeyFormatError, ParsedApiKey, PlainApiKey,
     API_KEY_LENGTH, SCANNER_MARKER,
 };
-pub use key_policy::{is_scope_id, KeyPolicy, RateLimit, Refill, UsageCredits};
+pub use key_policy::{is_scope_id, KeyPolicy, RateLimit, Refill, UsageCredits, MAX_CHECK_COST};
 pub use owner::{InvalidKeyType, KeyType, Owner};
 pub use secret::SecretToken;
 pub use switches::ProjectSwitches;

@@ -52,9 +52,8 @@ use crate::routes::identity_objects::{
 };
 use crate::routes::webhooks::{DeliveryList, EndpointList, EndpointObject};
 use crate::wire_error::{JSON_CONTENT_TYPE, KNOWN_ERROR_HEADER};
-use keygate_domain::{RateLimit, Refill, UsageCredits};
+use keygate_domain::{RateLimit, Refill, UsageCredits, MAX_CHECK_COST};
 
-use crate::routes::api_keys::input::MAX_CHECK_COST;
 use keygate_service::audit::{ActorType, AuditAction};
 use keygate_service::webhooks::EVENT_TYPES;
 use keygate_service::Limits;

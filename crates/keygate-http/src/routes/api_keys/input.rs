@@ -2,6 +2,7 @@
 
 use keygate_domain::{
     is_scope_id, ApiKeyId, KeyPolicy, KeyType, Owner, RateLimit, Refill, TeamId, UsageCredits,
+    MAX_CHECK_COST,
 };
 use std::ops::RangeInclusive;
 
@@ -168,9 +169,6 @@ impl FieldValue for RefillInput {
         Err(Rejection::NotType)
     }
 }
-
-/// The most credits one check may cost.
-pub(crate) const MAX_CHECK_COST: i64 = 1_000_000;
 
 /// Declares the create body of the `route` key type.
 pub(super) fn read_create_body(o: &mut FieldReader<'_>, route: KeyType) -> CreateBody {
