@@ -187,9 +187,8 @@ impl KeptKeys {
     /// not trusted, or a change arrived since `ticket` was taken.
     pub(crate) fn keep(&self, ticket: Ticket, id: ApiKeyId, key: &str, verified: &VerifiedKey) {
         let info = &verified.key;
-        let counted_centrally = verified.rate_limit.is_some()
-            || info.rate_limit.is_some()
-            || info.remaining_uses.is_some();
+        // The key object names its rate limit (the `ratelimit-*` headers follow from it).
+        let counted_centrally = info.rate_limit.is_some() || info.remaining_uses.is_some();
         if counted_centrally || info.id != id || !self.current(ticket) {
             return;
         }

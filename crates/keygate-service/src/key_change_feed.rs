@@ -6,7 +6,10 @@
 //! this node ([`Service::write_keys`](crate::Service)) publishes its changed keys after the commit
 //! and before its response is sent, and on Postgres every change another node announces arrives
 //! through the key-change listener ([`KeyChangeFeed::on_key_change`]). Each subscription sees
-//! only its own project's keys.
+//! only its own project's keys. On Postgres a node's own writes arrive a second time through
+//! its listener; that repeat is kept rather than filtered (a client drops an absent row for
+//! nothing), because the direct publish is what makes a change reach the streams before the
+//! write's response.
 //!
 //! **Key decision: a subscriber hears every change or is told to stop trusting.** A subscription
 //! ends (and its client must distrust what it cached until it subscribes again) when this node
