@@ -8,7 +8,7 @@
 #
 # Usage: scripts/bench.sh            (or `just bench`)
 # Environment: BENCH_POSTGRES_URL (admin URL; default postgres://postgres@127.0.0.1:5432/postgres,
-#   empty string skips Postgres), BENCH_SIZES ("1000 1000000"), BENCH_DURATION (10s),
+#   empty string skips Postgres), BENCH_BACKENDS ("sqlite postgres"), BENCH_SIZES ("1000 1000000"), BENCH_DURATION (10s),
 #   BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_CREATE_OWNERS (1000).
 # Not run by CI or the tests. Seeding 10^6 keys takes a few minutes; the whole run ~15 minutes.
 set -euo pipefail
@@ -16,6 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 POSTGRES_URL="${BENCH_POSTGRES_URL-postgres://postgres@127.0.0.1:5432/postgres}"
 SIZES="${BENCH_SIZES:-1000 1000000}"
+BACKENDS="${BENCH_BACKENDS:-sqlite postgres}"
 DURATION="${BENCH_DURATION:-10s}"
 CONNECTIONS="${BENCH_CONNECTIONS:-32}"
 THREADS="${BENCH_THREADS:-2}"
@@ -197,8 +198,10 @@ run_config() { # backend keys database_url
 }
 
 for keys in $SIZES; do
-    run_config sqlite "$keys" "sqlite://$WORK/bench-$keys.sqlite3"
-    if [ -n "$POSTGRES_URL" ]; then
+    if [[ " $BACKENDS " == *" sqlite "* ]]; then
+        run_config sqlite "$keys" "sqlite://$WORK/bench-$keys.sqlite3"
+    fi
+    if [ -n "$POSTGRES_URL" ] && [[ " $BACKENDS " == *" postgres "* ]]; then
         db="keygate_bench_$keys"
         psql "$POSTGRES_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
         pg_db_url="$(echo "$POSTGRES_URL" | sed "s#/[^/]*\$#/$db#")"

@@ -5,6 +5,7 @@
 //! process when the test ends, whether it passed or not.
 
 mod audit;
+mod dead_connections;
 mod harness;
 mod key_cache;
 mod key_policies;

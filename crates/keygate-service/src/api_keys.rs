@@ -364,11 +364,11 @@ impl Service {
                     owner: request.owner,
                 };
                 authorize(conn, &actor, route, &action)?;
-                let policy = checked_policy(conn, &actor, request.policy)?;
+                let policy = checked_policy(conn, &actor, request.policy.clone())?;
                 let (key, plain) = NewApiKey {
                     project_id: actor.project,
                     owner: request.owner,
-                    description: request.description,
+                    description: request.description.clone(),
                     is_public: request.is_public,
                     expires_at_millis: request.expires_at_millis,
                     policy,

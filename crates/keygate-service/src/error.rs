@@ -8,7 +8,7 @@
 use keygate_domain::api_key::CheckRejection;
 use keygate_domain::{TeamId, UserId};
 use keygate_permissions::Denial;
-use keygate_storage::StorageError;
+use keygate_storage::{ConnectionLoss, StorageError};
 
 use crate::key_rate_limits::RateVerdict;
 
@@ -165,6 +165,12 @@ impl From<Conflict> for ServiceError {
 impl From<Refusal> for ServiceError {
     fn from(refusal: Refusal) -> Self {
         ServiceError::Refused(refusal)
+    }
+}
+
+impl ConnectionLoss for ServiceError {
+    fn is_connection_lost(&self) -> bool {
+        matches!(self, ServiceError::Storage(error) if error.is_connection_lost())
     }
 }
 

@@ -538,7 +538,7 @@ impl Service {
         let now = self.now();
         let revoke = changes.revoke;
         let updated = self
-            .run(move |_, conn| update_credential(conn, project, id, changes, &by, now))
+            .run(move |_, conn| update_credential(conn, project, id, changes.clone(), &by, now))
             .await;
         // Also after a failure: a commit that failed late may have landed.
         self.project_auth_cache().invalidate_all();
@@ -643,7 +643,7 @@ impl Service {
             };
             service
                 .cors_cache()
-                .store_any_project(ticket, query, answer);
+                .store_any_project(ticket, query.clone(), answer);
             Ok(answer)
         })
         .await

@@ -240,16 +240,20 @@ impl Service {
 
     /// Runs blocking database `work` with a pooled connection on the runtime's blocking thread
     /// pool, so async workers never wait on the database. The work runs to completion even if
-    /// the caller stops waiting.
+    /// the caller stops waiting. It runs a second time, on a live connection, when its first
+    /// statement found the pooled connection dead ([`Database::with_connection`]), so it has no
+    /// effect outside the database before its first statement.
     pub(crate) async fn run<T, F>(&self, work: F) -> Result<T, ServiceError>
     where
-        F: FnOnce(&Service, &mut DbConnection) -> Result<T, ServiceError> + Send + 'static,
+        F: Fn(&Service, &mut DbConnection) -> Result<T, ServiceError> + Send + 'static,
         T: Send + 'static,
     {
         let service = self.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = service.inner.database.get()?;
-            work(&service, &mut conn)
+            service
+                .inner
+                .database
+                .with_connection(|conn| work(&service, conn))
         })
         .await
         .map_err(|error| ServiceError::Internal(format!("database task failed: {error}")))?

@@ -103,7 +103,7 @@ impl Service {
             Ok(HeldPermission {
                 team_id: grant.team_id,
                 user_id: grant.user_id,
-                permission_id: grant.permission_id,
+                permission_id: grant.permission_id.clone(),
             })
         })
         .await

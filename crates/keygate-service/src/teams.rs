@@ -98,7 +98,7 @@ impl Service {
                 }
                 Ok::<_, ServiceError>(())
             })?;
-            Ok(record)
+            Ok(record.clone())
         })
         .await
     }

@@ -119,13 +119,13 @@ impl Service {
             let user = UserRecord {
                 id,
                 project_id: actor.project,
-                display_name: display_name(new.display_name),
-                primary_email: new.primary_email,
+                display_name: display_name(new.display_name.clone()),
+                primary_email: new.primary_email.clone(),
                 primary_email_verified: new.primary_email_verified,
-                profile_image_url: new.profile_image_url,
-                client_metadata: new.client_metadata,
-                client_read_only_metadata: new.client_read_only_metadata,
-                server_metadata: new.server_metadata,
+                profile_image_url: new.profile_image_url.clone(),
+                client_metadata: new.client_metadata.clone(),
+                client_read_only_metadata: new.client_read_only_metadata.clone(),
+                server_metadata: new.server_metadata.clone(),
                 selected_team_id: None,
                 signed_up_at_millis: now,
                 last_active_at_millis: now,
@@ -178,7 +178,9 @@ impl Service {
         };
         self.run(move |_, conn| {
             authorize(conn, &actor, &action)?;
-            conn.in_transaction_with(|conn| apply_update(conn, actor.project, user_id, changes))
+            conn.in_transaction_with(|conn| {
+                apply_update(conn, actor.project, user_id, changes.clone())
+            })
         })
         .await
     }

@@ -253,7 +253,7 @@ impl Service {
                     webhooks::insert_endpoint(conn, &endpoint)?;
                     let change = endpoint_change(AuditAction::WebhookEndpointCreated, &endpoint);
                     audit::record(conn, project, &by, change, now)?;
-                    Ok(endpoint)
+                    Ok(endpoint.clone())
                 })
             })
             .await?;
@@ -302,12 +302,14 @@ impl Service {
             conn.in_transaction_with(|conn| {
                 let before = webhooks::get_endpoint(conn, project, id)?.ok_or(NotFound::Webhook)?;
                 let after = WebhookEndpointRecord {
-                    url: changes.url.unwrap_or_else(|| before.url.clone()),
+                    url: changes.url.clone().unwrap_or_else(|| before.url.clone()),
                     description: changes
                         .description
+                        .clone()
                         .unwrap_or_else(|| before.description.clone()),
                     event_types: changes
                         .event_types
+                        .clone()
                         .unwrap_or_else(|| before.event_types.clone()),
                     disabled: changes.disabled.unwrap_or(before.disabled),
                     ..before.clone()

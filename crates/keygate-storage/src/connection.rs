@@ -17,6 +17,7 @@ use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::backend::Backend;
+use crate::connection_loss::{completed_statements, ConnectionLoss, StatementTally};
 use crate::database_url::DatabaseTarget;
 use crate::error::StorageError;
 use crate::sqlite_file::prepare_sqlite_file;
@@ -144,17 +145,21 @@ impl ManageConnection for DbConnectionManager {
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<DbConnection, Self::Error> {
-        match &self.target {
+        let (mut conn, database) = match &self.target {
             DatabaseTarget::Sqlite(path) => {
                 // Diesel treats the string as a file name (or a `file:` URI, excluded when the
                 // URL was parsed).
                 let path = path.to_string_lossy();
-                Ok(DbConnection::Sqlite(SqliteConnection::establish(&path)?))
+                let conn = DbConnection::Sqlite(SqliteConnection::establish(&path)?);
+                (conn, path.into_owned())
             }
-            DatabaseTarget::Postgres(url) => {
-                Ok(DbConnection::Postgres(PgConnection::establish(url)?))
-            }
-        }
+            DatabaseTarget::Postgres(url) => (
+                DbConnection::Postgres(PgConnection::establish(url)?),
+                url.clone(),
+            ),
+        };
+        conn.set_instrumentation(StatementTally { database });
+        Ok(conn)
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
@@ -347,10 +352,10 @@ impl Database {
 
         let checkouts = Arc::new(CheckoutStats::default());
         let pool = Pool::builder()
-            // A Postgres connection can die while idle (server restart, idle timeout), so it is
-            // probed before use. A SQLite connection is a handle on a local file that cannot go
-            // away: probing it would add a statement to every checkout for nothing.
-            .test_on_check_out(backend == Backend::Postgres)
+            // Never probed on checkout: that would be a second round trip on every call. A
+            // connection that died while idle is found by the work's first statement, and
+            // `with_connection` runs the work again on a live one (see `connection_loss`).
+            .test_on_check_out(false)
             .max_size(options.max_size)
             .min_idle(options.min_idle)
             .connection_timeout(options.connection_timeout)
@@ -385,9 +390,60 @@ impl Database {
         }
     }
 
-    /// Checks a connection out of the pool.
+    /// Checks a connection out of the pool. It is not probed: a connection that died while idle
+    /// fails its first statement. Prefer [`Database::with_connection`], which recovers from that.
     pub fn get(&self) -> Result<PooledDbConnection, StorageError> {
         Ok(self.pool.get()?)
+    }
+
+    /// Runs `work` on a pooled connection. If the connection turns out to have died while idle
+    /// (the work failed with a lost connection before any of its statements completed, so
+    /// nothing ran), the work runs once more on a connection proven alive, so a restart of the
+    /// database server or an idle timeout never fails a request by itself. Work that lost the
+    /// connection after a statement completed is not repeated: its error is returned.
+    ///
+    /// `work` must therefore have no effect outside the database before its first statement.
+    pub fn with_connection<T, E>(
+        &self,
+        work: impl Fn(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StorageError> + ConnectionLoss,
+    {
+        let mut conn = self.get()?;
+        let completed_before = completed_statements();
+        match work(&mut conn) {
+            Err(error)
+                if error.is_connection_lost() && completed_statements() == completed_before =>
+            {
+                // Diesel marked the connection broken: the pool drops it instead of keeping it.
+                drop(conn);
+                tracing::info!(
+                    backend = %self.backend,
+                    "a pooled database connection had died while idle; running the work on a live one"
+                );
+                let mut conn = self.get_live()?;
+                work(&mut conn)
+            }
+            result => result,
+        }
+    }
+
+    /// A connection that answered a trivial query: after one was found dead, others in the
+    /// pool may have died with it (a server restart kills them all), so each is tried in turn,
+    /// at most the pool's size plus one (a fresh connection), before giving up.
+    fn get_live(&self) -> Result<PooledDbConnection, StorageError> {
+        let mut last_error = None;
+        for _ in 0..=self.pool.max_size() {
+            let mut conn = self.get()?;
+            match conn.ping() {
+                Ok(()) => return Ok(conn),
+                Err(error) => last_error = Some(error),
+            }
+        }
+        Err(last_error.unwrap_or(StorageError::ConnectionLost {
+            message: "no live database connection".to_owned(),
+        }))
     }
 
     /// Applies every embedded migration not yet applied and returns the versions it applied
@@ -837,5 +893,78 @@ mod tests {
             }
             assert_eq!(crate::repo::projects::count(&mut db.conn()).unwrap(), 30);
         }
+    }
+
+    #[test]
+    fn work_whose_idle_connection_died_runs_again_on_a_live_one() {
+        let Some(test_db) = crate::testing::TestDatabase::postgres() else {
+            eprintln!("skipped: {POSTGRES_URL_ENV} is not set");
+            return;
+        };
+        let url = test_db.postgres_url().unwrap().to_owned();
+        let db = Database::connect(&url, small_pool()).unwrap();
+        // Three connections open and idle in the pool.
+        let held: Vec<_> = (0..3).map(|_| db.get().unwrap()).collect();
+        drop(held);
+        assert!(test_db.terminate_connections() >= 3);
+
+        // Unprobed, a pooled connection that died idle fails its first statement.
+        let error = db.get().unwrap().ping().unwrap_err();
+        assert!(error.is_connection_lost(), "{error:?}");
+
+        // Through with_connection, the work is run again on a live connection and succeeds,
+        // although every other pooled connection is dead too.
+        let runs = std::cell::Cell::new(0);
+        let answer = db.with_connection(|conn| {
+            runs.set(runs.get() + 1);
+            #[derive(diesel::QueryableByName)]
+            struct Answer {
+                #[diesel(sql_type = Text)]
+                word: String,
+            }
+            let answer: Answer = diesel::sql_query("SELECT 'alive' AS word").get_result(conn)?;
+            Ok::<_, StorageError>(answer.word)
+        });
+        assert_eq!(answer.unwrap(), "alive");
+        assert_eq!(runs.get(), 2);
+        // The dead connections were dropped, not put back: the next work runs once.
+        runs.set(0);
+        for _ in 0..5 {
+            db.with_connection(|conn| {
+                runs.set(runs.get() + 1);
+                conn.ping()
+            })
+            .unwrap();
+        }
+        assert_eq!(runs.get(), 5);
+    }
+
+    #[test]
+    fn work_that_lost_its_connection_after_a_statement_is_not_run_again() {
+        let Some(test_db) = crate::testing::TestDatabase::postgres() else {
+            eprintln!("skipped: {POSTGRES_URL_ENV} is not set");
+            return;
+        };
+        let runs = std::cell::Cell::new(0);
+        let result = test_db.database().with_connection(|conn| {
+            runs.set(runs.get() + 1);
+            // A statement completes (it could have been a committed write) ...
+            conn.ping()?;
+            // ... then the connection is lost.
+            diesel::sql_query("SELECT pg_terminate_backend(pg_backend_pid())").execute(conn)?;
+            Ok::<_, StorageError>(())
+        });
+        let error = result.unwrap_err();
+        assert!(error.is_connection_lost(), "{error:?}");
+        assert_eq!(
+            runs.get(),
+            1,
+            "work that may have written must not run twice"
+        );
+        // The pool still serves.
+        test_db
+            .database()
+            .with_connection(|conn| conn.ping())
+            .unwrap();
     }
 }

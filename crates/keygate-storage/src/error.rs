@@ -94,6 +94,14 @@ pub enum StorageError {
         column: &'static str,
     },
 
+    /// The connection to the database was lost (Postgres closed it, or the statement could not
+    /// be sent): the work did not finish. See `connection_loss` for when it is run again.
+    #[error("lost the database connection: {message}")]
+    ConnectionLost {
+        /// The driver's message.
+        message: String,
+    },
+
     /// Any other database error.
     #[error("database query failed: {0}")]
     Query(#[source] DieselError),
@@ -125,6 +133,10 @@ impl From<DieselError> for StorageError {
                     }
                     DatabaseErrorKind::CheckViolation | DatabaseErrorKind::NotNullViolation => {
                         StorageError::ConstraintViolation { message }
+                    }
+                    DatabaseErrorKind::ClosedConnection
+                    | DatabaseErrorKind::UnableToSendCommand => {
+                        StorageError::ConnectionLost { message }
                     }
                     other_kind => StorageError::Query(DieselError::DatabaseError(other_kind, info)),
                 }

@@ -43,6 +43,7 @@
 
 mod backend;
 mod connection;
+mod connection_loss;
 mod database_url;
 mod error;
 pub mod key_changes;
@@ -59,4 +60,5 @@ pub use connection::{
     migration_versions, Database, DbConnection, DbConnectionManager, PoolOptions, PoolStatus,
     PooledDbConnection, POSTGRES_MIGRATIONS, SQLITE_BUSY_TIMEOUT, SQLITE_MIGRATIONS,
 };
+pub use connection_loss::ConnectionLoss;
 pub use error::StorageError;

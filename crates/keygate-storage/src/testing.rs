@@ -34,6 +34,24 @@ use crate::DbConnection;
 /// `postgres://postgres@127.0.0.1:5432/postgres`).
 pub const POSTGRES_URL_ENV: &str = "KEYGATE_TEST_POSTGRES_URL";
 
+/// Where [`observe_statements`] sends the statements.
+static STATEMENT_OBSERVER: std::sync::OnceLock<fn(&str, &str)> = std::sync::OnceLock::new();
+
+/// Reports every statement run from now on, on every pooled connection, to `observer`, as
+/// `(database, statement)`: `database` is the SQLite file's path or the Postgres URL (match it
+/// with `contains`), `statement` the SQL with its binds as Diesel prints them. The first
+/// observer stays for the process (installing another is ignored).
+pub fn observe_statements(observer: fn(&str, &str)) {
+    let _ = STATEMENT_OBSERVER.set(observer);
+}
+
+/// Called by the connections' instrumentation for each statement.
+pub(crate) fn observed_statement(database: &str, statement: &str) {
+    if let Some(observer) = STATEMENT_OBSERVER.get() {
+        observer(database, statement);
+    }
+}
+
 /// The file name of a test SQLite database inside its temporary directory.
 const SQLITE_FILE_NAME: &str = "keygate-test.db";
 
@@ -117,6 +135,41 @@ impl TestDatabase {
             Cleanup::Sqlite(_) => None,
             Cleanup::Postgres(guard) => Some(&guard.url),
         }
+    }
+
+    /// Terminates every connection to this Postgres database (its pools' and listeners', in
+    /// this process or another), as a restart of the server or an idle timeout would, and
+    /// waits until they are gone; returns how many there were.
+    ///
+    /// # Panics
+    /// On SQLite, or if the connections do not go away within two seconds.
+    pub fn terminate_connections(&self) -> usize {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let url = self.postgres_url().expect("a Postgres test database");
+        let mut admin = PgConnection::establish(url).expect("connect to the test database");
+        let others = "FROM pg_stat_activity WHERE datname = current_database() \
+                      AND pid <> pg_backend_pid()";
+        let terminated = diesel::RunQueryDsl::execute(
+            diesel::sql_query(format!("SELECT pg_terminate_backend(pid) {others}")),
+            &mut admin,
+        )
+        .expect("terminate the connections");
+        for _ in 0..100 {
+            let left: Count = diesel::RunQueryDsl::get_result(
+                diesel::sql_query(format!("SELECT count(*) AS n {others}")),
+                &mut admin,
+            )
+            .expect("count the connections");
+            if left.n == 0 {
+                return terminated;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the terminated connections did not go away");
     }
 
     /// The database.

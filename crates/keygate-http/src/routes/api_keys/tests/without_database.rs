@@ -1,16 +1,15 @@
 //! A1: a string that is not a well-formed key is answered `API_KEY_NOT_FOUND` without touching
 //! the database; and a warm check does no database work at all.
 //!
-//! The proof observes every SQL statement Diesel runs on the test database's connections
-//! (Diesel's connection instrumentation, installed before the app opens its pool). Cold, a
+//! The proof observes every SQL statement run on the test database's pooled connections
+//! (`keygate_storage::testing::observe_statements`). Cold, a
 //! request's authentication reads the project's credential and row (never `api_keys`); once the
 //! node has cached them, a check with a malformed key runs no statement, nor does the
 //! credential-scanning endpoint (no authentication). A well-formed key that is not stored, by
 //! contrast, is looked up — and a stored key, once cached, is checked without a statement.
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
-use diesel::connection::{set_default_instrumentation, Instrumentation, InstrumentationEvent};
 use keygate_domain::{parse_api_key, ApiKeyId, KeyType, PlainApiKey};
 use serde_json::json;
 
@@ -31,30 +30,11 @@ fn record(url: &str, statement: String) {
     }
 }
 
-/// An instrumentation for one connection: remembers the connection's URL, reports its statements.
-fn recorder() -> Option<Box<dyn Instrumentation>> {
-    let mut url: Option<String> = None;
-    Some(Box::new(
-        move |event: InstrumentationEvent<'_>| match event {
-            InstrumentationEvent::StartEstablishConnection {
-                url: connecting, ..
-            } => {
-                url = Some(connecting.to_owned());
-            }
-            InstrumentationEvent::StartQuery { query, .. } => {
-                if let Some(url) = &url {
-                    record(url, query.to_string());
-                }
-            }
-            _ => {}
-        },
-    ))
-}
-
-/// Makes every connection opened from now on report its statements (once per process).
+/// Makes every pooled connection report its statements (once per process).
 fn install_recorder() {
-    static INSTALLED: OnceLock<()> = OnceLock::new();
-    INSTALLED.get_or_init(|| set_default_instrumentation(recorder).expect("install the recorder"));
+    keygate_storage::testing::observe_statements(|database, statement| {
+        record(database, statement.to_owned());
+    });
 }
 
 /// The statements run on one test database.
@@ -75,7 +55,8 @@ impl Watch {
     }
 
     /// The statements that touched data since the last call (without their bind values), leaving
-    /// out the pool's housekeeping: its liveness probe and connection settings.
+    /// out each new connection's settings. Pooled connections are not probed on checkout, so
+    /// no `SELECT 1` is left out: a probe would show up here.
     fn take(&self) -> Vec<String> {
         let mut watched = WATCHED.lock().unwrap();
         let (_, statements) = watched
@@ -91,7 +72,7 @@ impl Watch {
                     .trim()
                     .to_owned()
             })
-            .filter(|s| s != "SELECT 1" && !s.starts_with("PRAGMA") && !s.starts_with("SET "))
+            .filter(|s| !s.starts_with("PRAGMA") && !s.starts_with("SET "))
             .collect()
     }
 }
