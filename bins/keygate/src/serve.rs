@@ -24,6 +24,7 @@ use keygate_service::clock::{now_millis, system_clock};
 use keygate_service::delivery::{Deliverer, DeliveryWorker};
 use keygate_service::key_change_feed::KeyChangeFeedSettings;
 use keygate_service::key_credits::CreditSettings;
+use keygate_service::key_lookups::KeyLookupSettings;
 use keygate_service::key_rate_limits::KeyPolicySync;
 use keygate_service::key_usage::{UsageFlusher, DEFAULT_FLUSH_INTERVAL};
 use keygate_service::metrics::ListenerState;
@@ -84,6 +85,10 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
         max_unknown: settings.check_cache.max_unknown,
         unknown_ttl: Duration::from_millis(settings.check_cache.unknown_ttl_millis),
         row_ttl: Duration::from_millis(settings.check_cache.row_ttl_millis),
+    })
+    .with_key_lookup_settings(KeyLookupSettings {
+        max_concurrent: settings.key_lookups.max_concurrent,
+        max_batch: settings.key_lookups.max_batch,
     })
     .with_key_change_feed(KeyChangeFeedSettings {
         max_subscribers: settings.key_change_feed.max_subscribers,

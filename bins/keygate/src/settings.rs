@@ -93,6 +93,19 @@ pub struct Settings {
     pub key_policies: KeyPolicySettings,
     /// The stream of key changes protected services' clients follow (`[key_change_feed]`).
     pub key_change_feed: KeyChangeFeedSetting,
+    /// How checks that miss the check cache read their keys (`[key_lookups]`).
+    pub key_lookups: KeyLookupSetting,
+}
+
+/// How checks that miss the check cache read their keys: batched, by a bounded number of
+/// queries at once (docs/operations.md, "Key lookups").
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyLookupSetting {
+    /// Most lookup queries at once (1 to `database.max_connections`).
+    pub max_concurrent: usize,
+    /// Most keys one query reads (1 to 1,000).
+    pub max_batch: usize,
 }
 
 /// The stream of key changes `keygate-client` follows to verify repeated keys itself
@@ -581,6 +594,22 @@ impl Settings {
         if self.database.max_connections == 0 {
             bail!("setting database.max_connections (KEYGATE_DATABASE__MAX_CONNECTIONS) must be at least 1");
         }
+        let lookups = &self.key_lookups;
+        if lookups.max_concurrent == 0
+            || lookups.max_concurrent > self.database.max_connections as usize
+        {
+            bail!(
+                "setting key_lookups.max_concurrent (KEYGATE_KEY_LOOKUPS__MAX_CONCURRENT) must be between 1 and database.max_connections ({}), got {}",
+                self.database.max_connections,
+                lookups.max_concurrent
+            );
+        }
+        if !(1..=1_000).contains(&lookups.max_batch) {
+            bail!(
+                "setting key_lookups.max_batch (KEYGATE_KEY_LOOKUPS__MAX_BATCH) must be between 1 and 1000, got {}",
+                lookups.max_batch
+            );
+        }
         let limits = &self.limits;
         for (name, value) in [
             ("max_body_bytes", limits.max_body_bytes),
@@ -781,6 +810,8 @@ mod tests {
         assert_eq!(s.key_change_feed.max_subscribers, 1_000);
         assert_eq!(s.key_change_feed.buffer, 1_024);
         assert_eq!(s.key_change_feed.heartbeat_millis, 250);
+        assert_eq!(s.key_lookups.max_concurrent, 2);
+        assert_eq!(s.key_lookups.max_batch, 64);
         assert!(loaded.unknown_env_vars.is_empty());
     }
 
@@ -855,6 +886,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("format"), "{err}");
+        for (var, value) in [
+            ("KEYGATE_KEY_LOOKUPS__MAX_CONCURRENT", "0"),
+            ("KEYGATE_KEY_LOOKUPS__MAX_CONCURRENT", "17"),
+            ("KEYGATE_KEY_LOOKUPS__MAX_BATCH", "0"),
+            ("KEYGATE_KEY_LOOKUPS__MAX_BATCH", "1001"),
+        ] {
+            let err = load(None, &[(var, value)]).unwrap_err().to_string();
+            assert!(err.contains(var), "{var}={value}: {err}");
+        }
+        load(None, &[("KEYGATE_KEY_LOOKUPS__MAX_CONCURRENT", "16")]).unwrap();
     }
 
     #[test]

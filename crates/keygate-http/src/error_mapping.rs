@@ -23,7 +23,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(missing) => missing.into(),
             ServiceError::Conflict(conflict) => conflict.into(),
             ServiceError::Refused(refusal) => refusal.into(),
-            ServiceError::Storage(error) => error.into(),
+            ServiceError::Storage(error) => storage_error(&error),
+            ServiceError::SharedStorage(error) => storage_error(&error),
             ServiceError::Internal(message) => ApiError::internal(&std::io::Error::other(message)),
         }
     }
@@ -198,12 +199,17 @@ impl From<CheckRejection> for ApiError {
 /// a foreign key naming a missing user) into known errors before this.
 impl From<StorageError> for ApiError {
     fn from(error: StorageError) -> Self {
-        match &error {
-            StorageError::Pool(_) | StorageError::Connection { .. } => {
-                ApiError::unavailable(&error)
-            }
-            _ => ApiError::internal(&error),
-        }
+        storage_error(&error)
+    }
+}
+
+/// 503 when the database cannot be reached (it may come back), 500 otherwise.
+fn storage_error(error: &StorageError) -> ApiError {
+    match error {
+        StorageError::Pool(_)
+        | StorageError::Connection { .. }
+        | StorageError::ConnectionLost { .. } => ApiError::unavailable(error),
+        _ => ApiError::internal(error),
     }
 }
 

@@ -10,6 +10,7 @@ use keygate_service::check_cache::{CheckCache, CheckCacheSettings};
 use keygate_service::clock::Clock;
 use keygate_service::key_change_feed::KeyChangeFeedSettings;
 use keygate_service::key_credits::CreditSettings;
+use keygate_service::key_lookups::KeyLookupSettings;
 use keygate_service::key_usage::KeyUsage;
 use keygate_service::project_auth_cache::{ProjectAuthCache, ProjectAuthCacheSettings};
 use keygate_service::{Limits, Service};
@@ -158,6 +159,15 @@ impl AppState {
     pub fn with_key_change_feed(self, settings: KeyChangeFeedSettings) -> Self {
         AppState {
             service: self.service.with_key_change_feed(settings),
+            ..self
+        }
+    }
+
+    /// The same state with cache misses looked up as `settings` say (the default:
+    /// [`KeyLookupSettings::default`]).
+    pub fn with_key_lookup_settings(self, settings: KeyLookupSettings) -> Self {
+        AppState {
+            service: self.service.with_key_lookup_settings(settings),
             ..self
         }
     }

@@ -627,17 +627,7 @@ impl Service {
         let stored = match self.check_cache().lookup(parsed.id) {
             CachedLookup::Found(key) => Some(key),
             CachedLookup::Unknown => None,
-            CachedLookup::Miss => {
-                let id = parsed.id;
-                self.run(move |service, conn| {
-                    let cache = service.check_cache();
-                    let ticket = cache.ticket();
-                    let stored = api_keys::get_by_id(conn, id)?;
-                    cache.store(ticket, id, stored.as_ref());
-                    Ok(stored.map(Arc::new))
-                })
-                .await?
-            }
+            CachedLookup::Miss => self.look_up_key(parsed.id).await?,
         };
         // Verified on every check, cached row or not: the digest (constant time), the project,
         // then type, revocation and expiry at this check's clock.

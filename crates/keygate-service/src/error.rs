@@ -5,6 +5,8 @@
 //! database failing — and never a status code or a wire message: the HTTP layer maps each to the
 //! contract's wire error in one place.
 
+use std::sync::Arc;
+
 use keygate_domain::api_key::CheckRejection;
 use keygate_domain::{TeamId, UserId};
 use keygate_permissions::Denial;
@@ -33,6 +35,10 @@ pub enum ServiceError {
     /// The database failed (unreachable, or a broken invariant).
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The database failed under work shared by several requests (a batched key lookup): each
+    /// of them gets the one error.
+    #[error(transparent)]
+    SharedStorage(Arc<StorageError>),
     /// A fault of keygate itself (e.g. a blocking task that panicked).
     #[error("internal error: {0}")]
     Internal(String),
@@ -170,7 +176,11 @@ impl From<Refusal> for ServiceError {
 
 impl ConnectionLoss for ServiceError {
     fn is_connection_lost(&self) -> bool {
-        matches!(self, ServiceError::Storage(error) if error.is_connection_lost())
+        match self {
+            ServiceError::Storage(error) => error.is_connection_lost(),
+            ServiceError::SharedStorage(error) => error.is_connection_lost(),
+            _ => false,
+        }
     }
 }
 

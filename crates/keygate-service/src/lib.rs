@@ -46,6 +46,7 @@ pub mod html;
 mod identity;
 pub mod key_change_feed;
 pub mod key_credits;
+pub mod key_lookups;
 mod key_notices;
 pub mod key_rate_limits;
 pub mod key_usage;

@@ -17,6 +17,7 @@ use crate::cors_cache::CorsCache;
 use crate::error::ServiceError;
 use crate::key_change_feed::{KeyChangeFeed, KeyChangeFeedSettings};
 use crate::key_credits::{CreditSettings, KeyCredits};
+use crate::key_lookups::{KeyLookupSettings, KeyLookups};
 use crate::key_rate_limits::KeyRateLimiter;
 use crate::key_usage::KeyUsage;
 use crate::limits::Limits;
@@ -42,6 +43,7 @@ struct Inner {
     key_rate_limiter: Arc<KeyRateLimiter>,
     key_credits: Arc<KeyCredits>,
     key_change_feed: Arc<KeyChangeFeed>,
+    key_lookups: Arc<KeyLookups>,
     metrics: Arc<ServiceMetrics>,
     limits: Limits,
     webhook_secrets: WebhookSecrets,
@@ -74,6 +76,7 @@ impl Service {
                 key_rate_limiter: Arc::new(KeyRateLimiter::new()),
                 key_credits: Arc::new(KeyCredits::new(CreditSettings::default())),
                 key_change_feed: Arc::new(KeyChangeFeed::new(KeyChangeFeedSettings::default())),
+                key_lookups: Arc::new(KeyLookups::new(KeyLookupSettings::default())),
                 metrics: Arc::new(ServiceMetrics::default()),
                 limits: Limits::default(),
                 webhook_secrets: WebhookSecrets::random(),
@@ -194,6 +197,21 @@ impl Service {
     /// The feed of key changes this node passes on to the protected services' clients.
     pub fn key_change_feed(&self) -> &Arc<KeyChangeFeed> {
         &self.inner.key_change_feed
+    }
+
+    /// The batched lookups of keys the check cache did not hold.
+    pub(crate) fn key_lookups(&self) -> &KeyLookups {
+        &self.inner.key_lookups
+    }
+
+    /// The same service with cache misses looked up as `settings` say (set up before serving).
+    pub fn with_key_lookup_settings(self, settings: KeyLookupSettings) -> Self {
+        Service {
+            inner: Arc::new(Inner {
+                key_lookups: Arc::new(KeyLookups::new(settings)),
+                ..Inner::clone(&self.inner)
+            }),
+        }
     }
 
     /// The same service with a key-change feed of other bounds (set up before serving).

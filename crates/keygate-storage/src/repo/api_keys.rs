@@ -210,6 +210,27 @@ pub fn get_by_id(conn: &mut DbConnection, id: ApiKeyId) -> Result<Option<ApiKey>
         .transpose()
 }
 
+/// The keys among `ids` that exist, in any order, in one statement (the check's batched
+/// lookup). The list of ids is padded to a power of two with its last id, so that a
+/// connection prepares at most one statement per power of two instead of one per length.
+pub fn get_many_by_id(
+    conn: &mut DbConnection,
+    ids: &[ApiKeyId],
+) -> Result<Vec<ApiKey>, StorageError> {
+    let Some(last) = ids.last() else {
+        return Ok(Vec::new());
+    };
+    let mut texts: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    texts.resize(ids.len().next_power_of_two(), last.to_string());
+    api_keys::table
+        .filter(api_keys::id.eq_any(texts))
+        .select(ApiKeyRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(ApiKey::try_from)
+        .collect()
+}
+
 /// The key with this digest in any project (credential-scanning revocation is global).
 pub fn find_by_hash(
     conn: &mut DbConnection,
@@ -646,6 +667,34 @@ mod tests {
             assert_eq!(get(&mut conn, project, ApiKeyId::new_random()).unwrap(), None);
             assert_eq!(get_by_id(&mut conn, ApiKeyId::new_random()).unwrap(), None);
             assert_eq!(find_by_hash(&mut conn, &random_hash()).unwrap(), None);
+        }
+
+        fn many_keys_are_read_by_id_in_one_statement(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let user = insert_user(&mut conn, project).id;
+            let stored: Vec<ApiKey> = (0..5)
+                .map(|i| key_for(project, Owner::User(user), 1_000 + i))
+                .collect();
+            for key in &stored {
+                insert(&mut conn, key).unwrap();
+            }
+            assert_eq!(get_many_by_id(&mut conn, &[]).unwrap(), Vec::new());
+            // Stored and unknown ids, one twice; lengths that are and are not a power of two.
+            let unknown = ApiKeyId::new_random();
+            for asked in [
+                vec![stored[0].id],
+                vec![unknown],
+                vec![stored[1].id, unknown, stored[2].id],
+                vec![stored[3].id, stored[3].id, stored[4].id, unknown, stored[0].id],
+            ] {
+                let mut found = get_many_by_id(&mut conn, &asked).unwrap();
+                found.sort_by_key(|key| key.created_at_millis);
+                let mut expected: Vec<ApiKey> =
+                    stored.iter().filter(|key| asked.contains(&key.id)).cloned().collect();
+                expected.sort_by_key(|key| key.created_at_millis);
+                assert_eq!(found, expected, "asked for {asked:?}");
+            }
         }
 
         fn pages_continue_after_a_position_in_the_list_order(db) {

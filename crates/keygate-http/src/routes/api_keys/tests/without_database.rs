@@ -222,3 +222,93 @@ mod malformed_keys_and_warm_checks_are_answered_without_a_query {
         }
     }
 }
+
+/// Checks that miss the cache at the same moment share their lookups: many concurrent checks of
+/// distinct keys, stored and unknown, each get their own right answer from far fewer statements
+/// than checks (at most `key_lookups.max_concurrent` run at once; the rest wait together).
+async fn concurrent_misses_share_their_lookups(app: &TestApp) {
+    let project = app.create_open_project();
+    let user = app.create_user(&project);
+    let mut stored = Vec::new();
+    for n in 0..24 {
+        let created = server_user_key(app, &project, user.id, &format!("key {n}")).await;
+        stored.push((
+            key_value(&created),
+            created["id"].as_str().unwrap().to_owned(),
+        ));
+    }
+    let unknown: Vec<String> = (0..24)
+        .map(|_| {
+            let key = PlainApiKey::generate(ApiKeyId::new_random(), KeyType::User, false);
+            key.expose_secret().to_owned()
+        })
+        .collect();
+    // Warm: the project's authentication is cached, no key is (creates do not fill the cache).
+    app.send(check_request(&project, "user", &unknown[0]))
+        .await
+        .assert_known_error(404, "API_KEY_NOT_FOUND");
+    let watch = Watch::start(app);
+
+    let service = actix_web::test::init_service(crate::app::build_app(app.state.clone())).await;
+    let presented: Vec<(&str, Option<&str>)> = stored
+        .iter()
+        .map(|(key, id)| (key.as_str(), Some(id.as_str())))
+        .chain(unknown[1..].iter().map(|key| (key.as_str(), None)))
+        .collect();
+    let answers = futures_util::future::join_all(presented.iter().map(|(key, _)| {
+        let request = check_request(&project, "user", key).to_request();
+        let service = &service;
+        async move {
+            let response = actix_web::test::call_service(service, request).await;
+            let status = response.status().as_u16();
+            let body: Value = actix_web::test::read_body_json(response).await;
+            (status, body)
+        }
+    }))
+    .await;
+    for ((_, id), (status, body)) in presented.iter().zip(&answers) {
+        match id {
+            Some(id) => {
+                assert_eq!(*status, 200, "{body}");
+                assert_eq!(body["id"], *id);
+            }
+            None => {
+                assert_eq!(*status, 404, "{body}");
+                assert_eq!(body["code"], "API_KEY_NOT_FOUND");
+            }
+        }
+    }
+    let lookups = watch
+        .take()
+        .into_iter()
+        .filter(|s| touches_api_keys(s))
+        .count();
+    assert!(
+        (1..=presented.len() / 2).contains(&lookups),
+        "{} concurrent misses took {lookups} lookups",
+        presented.len()
+    );
+}
+
+mod concurrent_misses_share_lookups {
+    use super::*;
+
+    #[actix_web::test]
+    async fn sqlite() {
+        install_recorder();
+        concurrent_misses_share_their_lookups(&TestApp::sqlite()).await;
+    }
+
+    #[actix_web::test]
+    async fn postgres() {
+        install_recorder();
+        match TestApp::postgres() {
+            Some(app) => concurrent_misses_share_their_lookups(&app).await,
+            None => eprintln!(
+                "skipped {}::postgres: {} is not set",
+                module_path!(),
+                keygate_storage::testing::POSTGRES_URL_ENV
+            ),
+        }
+    }
+}
