@@ -132,17 +132,29 @@ pub fn get(
         .transpose()
 }
 
-/// Locks the team's row until the end of the transaction (a write that changes nothing: the
-/// row lock on Postgres, the write lock on SQLite); `false` when the project has no such team.
+/// Locks the team's row until the end of the transaction; `false` when the project has no such
+/// team. On Postgres a row lock (`FOR NO KEY UPDATE`: it writes no new row version, and does not
+/// block inserts that reference the row); on SQLite, which has no row locks, the write lock, taken
+/// by a write that changes nothing.
 pub fn lock(conn: &mut DbConnection, project: ProjectId, id: TeamId) -> Result<bool, StorageError> {
-    let locked = diesel::update(
-        teams::table
-            .filter(teams::project_id.eq(project.to_string()))
-            .filter(teams::id.eq(id.to_string())),
-    )
-    .set(teams::display_name.eq(teams::display_name))
-    .execute(conn)?;
-    Ok(locked == 1)
+    let row = teams::table
+        .filter(teams::project_id.eq(project.to_string()))
+        .filter(teams::id.eq(id.to_string()));
+    let locked = match conn {
+        DbConnection::Postgres(pg) => row
+            .select(teams::id)
+            .for_no_key_update()
+            .get_result::<String>(pg)
+            .optional()?
+            .is_some(),
+        DbConnection::Sqlite(_) => {
+            diesel::update(row)
+                .set(teams::display_name.eq(teams::display_name))
+                .execute(conn)?
+                == 1
+        }
+    };
+    Ok(locked)
 }
 
 /// Applies `changes` and returns the team as now stored; [`StorageError::NotFound`] if the

@@ -210,17 +210,29 @@ pub fn exists(
     Ok(diesel::select(diesel::dsl::exists(user_row(project, id))).get_result(conn)?)
 }
 
-/// Locks the user's row until the end of the transaction (a write that changes nothing: the
-/// row lock on Postgres, the write lock on SQLite); `false` when the project has no such user.
+/// Locks the user's row until the end of the transaction; `false` when the project has no such
+/// user. On Postgres a row lock (`FOR NO KEY UPDATE`: it writes no new row version, and does not
+/// block inserts that reference the row); on SQLite, which has no row locks, the write lock, taken
+/// by a write that changes nothing.
 pub fn lock(conn: &mut DbConnection, project: ProjectId, id: UserId) -> Result<bool, StorageError> {
-    let locked = diesel::update(
-        users::table
-            .filter(users::project_id.eq(project.to_string()))
-            .filter(users::id.eq(id.to_string())),
-    )
-    .set(users::display_name.eq(users::display_name))
-    .execute(conn)?;
-    Ok(locked == 1)
+    let row = users::table
+        .filter(users::project_id.eq(project.to_string()))
+        .filter(users::id.eq(id.to_string()));
+    let locked = match conn {
+        DbConnection::Postgres(pg) => row
+            .select(users::id)
+            .for_no_key_update()
+            .get_result::<String>(pg)
+            .optional()?
+            .is_some(),
+        DbConnection::Sqlite(_) => {
+            diesel::update(row)
+                .set(users::display_name.eq(users::display_name))
+                .execute(conn)?
+                == 1
+        }
+    };
+    Ok(locked)
 }
 
 /// Applies `changes` and returns the user as now stored; [`StorageError::NotFound`] if the
