@@ -140,6 +140,11 @@ pub fn write_keys<T, E: From<StorageError>>(
     work: impl FnOnce(&mut KeyWrite<'_>) -> Result<T, E>,
 ) -> Result<T, E> {
     let written = conn.in_transaction_with(|conn| {
+        // Key writes read the key first: on SQLite the write lock is taken before that read,
+        // so that a writer committing in between (the delivery worker, another request) makes
+        // this transaction wait instead of failing at its first write with "database is
+        // locked".
+        conn.take_sqlite_write_lock()?;
         let mut write = KeyWrite {
             conn,
             changed: Vec::new(),
@@ -406,6 +411,36 @@ mod tests {
     }
 
     crate::backend_tests! {
+        fn a_key_write_that_reads_first_waits_for_a_writer_that_commits_in_between(db) {
+            use crate::repo::{api_keys, users};
+            use keygate_domain::Owner;
+            let mut conn = db.conn();
+            let project = crate::testing::insert_project(&mut conn).id;
+            let user = crate::testing::insert_user(&mut conn, project).id;
+            let key = crate::testing::insert_api_key(&mut conn, project, Owner::User(user), 1_000);
+            let (read, other_writer_may_go) = mpsc::channel::<()>();
+            let (other_wrote, other_writer_done) = mpsc::channel::<()>();
+            let database = db.database().clone();
+            let other = std::thread::spawn(move || {
+                other_writer_may_go.recv().unwrap();
+                let mut conn = database.get().unwrap();
+                // Another writer, e.g. the delivery worker claiming notices.
+                let user = crate::testing::insert_user(&mut conn, project);
+                other_wrote.send(()).unwrap();
+                user
+            });
+            let revoked = write_keys(&mut conn, |_| {}, |write| {
+                let found = api_keys::get_by_id(write.conn(), key.id)?.expect("stored");
+                read.send(()).unwrap();
+                // Time for the other writer to commit, unless it waits for this transaction.
+                let _ = other_writer_done.recv_timeout(Duration::from_millis(300));
+                api_keys::revoke(write, project, found.id, 2_000)
+            });
+            assert!(revoked.unwrap().by_this_call);
+            let other_user = other.join().unwrap();
+            assert!(users::exists(&mut conn, project, other_user.id).unwrap());
+        }
+
         fn changes_reach_listeners_at_commit_and_never_on_rollback(db) {
             let mut conn = db.conn();
             let ids: Vec<ChangedKey> = (0..150).map(|_| some_change()).collect();
