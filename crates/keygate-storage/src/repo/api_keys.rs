@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Text};
 use keygate_domain::{
     ApiKey, ApiKeyId, EpochMillis, KeyHash, KeyPolicy, Owner, ProjectId, UsageCredits,
 };
@@ -559,6 +560,10 @@ pub fn last_used(
 /// Records that each key was used at the given instant, in one transaction; a key's value only
 /// ever moves forward (an older instant than the stored one changes nothing), and ids without a
 /// row (deleted meanwhile) are skipped. Returns how many keys moved.
+///
+/// On Postgres one statement writes [`LAST_USED_PER_STATEMENT`] keys (a statement per key made
+/// the flush of a busy node as many round trips as it had keys, competing with the checks);
+/// keys are written in id order, so that nodes flushing at once lock rows in the same order.
 pub fn record_last_used(
     conn: &mut DbConnection,
     uses: &[(ApiKeyId, EpochMillis)],
@@ -566,24 +571,57 @@ pub fn record_last_used(
     if uses.is_empty() {
         return Ok(0);
     }
+    // The latest instant of each key, in id order.
+    let mut latest: HashMap<ApiKeyId, EpochMillis> = HashMap::with_capacity(uses.len());
+    for (id, at) in uses {
+        let stored = latest.entry(*id).or_insert(*at);
+        *stored = (*stored).max(*at);
+    }
+    let mut uses: Vec<(String, EpochMillis)> = latest
+        .into_iter()
+        .map(|(id, at)| (id.to_string(), at))
+        .collect();
+    uses.sort_unstable();
     conn.in_transaction(|conn| {
         let mut moved = 0;
-        for (id, used_at) in uses {
-            moved += diesel::update(
-                api_keys::table
-                    .filter(api_keys::id.eq(id.to_string()))
-                    .filter(
-                        api_keys::last_used_at_millis
-                            .is_null()
-                            .or(api_keys::last_used_at_millis.lt(*used_at)),
-                    ),
-            )
-            .set(api_keys::last_used_at_millis.eq(*used_at))
-            .execute(conn)?;
+        match conn {
+            DbConnection::Postgres(pg) => {
+                for chunk in uses.chunks(LAST_USED_PER_STATEMENT) {
+                    let (ids, instants): (Vec<&str>, Vec<EpochMillis>) =
+                        chunk.iter().map(|(id, at)| (id.as_str(), *at)).unzip();
+                    moved += diesel::sql_query(
+                        "UPDATE api_keys SET last_used_at_millis = used.at \
+                         FROM unnest($1::text[], $2::bigint[]) AS used(id, at) \
+                         WHERE api_keys.id = used.id \
+                         AND (api_keys.last_used_at_millis IS NULL \
+                              OR api_keys.last_used_at_millis < used.at)",
+                    )
+                    .bind::<Array<Text>, _>(ids)
+                    .bind::<Array<BigInt>, _>(instants)
+                    .execute(pg)?;
+                }
+            }
+            DbConnection::Sqlite(_) => {
+                // In-process: a statement per key costs no round trip.
+                for (id, used_at) in &uses {
+                    moved += diesel::update(
+                        api_keys::table.filter(api_keys::id.eq(id)).filter(
+                            api_keys::last_used_at_millis
+                                .is_null()
+                                .or(api_keys::last_used_at_millis.lt(*used_at)),
+                        ),
+                    )
+                    .set(api_keys::last_used_at_millis.eq(*used_at))
+                    .execute(conn)?;
+                }
+            }
         }
         Ok(moved)
     })
 }
+
+/// Keys one Postgres statement of [`record_last_used`] writes at most.
+pub const LAST_USED_PER_STATEMENT: usize = 1_000;
 
 #[cfg(test)]
 mod tests {
@@ -954,6 +992,26 @@ mod tests {
             // Many ids at once, beyond one statement's chunk.
             let many: Vec<ApiKeyId> = (0..1_200).map(|_| ApiKeyId::new_random()).collect();
             assert_eq!(last_used(&mut conn, &many).unwrap().len(), 0);
+        }
+
+        fn last_use_of_many_keys_is_recorded_beyond_one_statement(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let user = insert_user(&mut conn, project).id;
+            let keys: Vec<ApiKey> = (0..LAST_USED_PER_STATEMENT + 5)
+                .map(|n| insert_api_key(&mut conn, project, Owner::User(user), n as i64))
+                .collect();
+            let mut uses: Vec<(ApiKeyId, EpochMillis)> =
+                keys.iter().enumerate().map(|(n, key)| (key.id, 10_000 + n as i64)).collect();
+            // The same key twice in one flush: the later instant wins.
+            uses.push((keys[0].id, 99_000));
+            uses.push((keys[0].id, 98_000));
+            assert_eq!(record_last_used(&mut conn, &uses).unwrap(), keys.len());
+            let ids: Vec<ApiKeyId> = keys.iter().map(|key| key.id).collect();
+            let read = last_used(&mut conn, &ids).unwrap();
+            assert_eq!(read.len(), keys.len());
+            assert_eq!(read[&keys[0].id], 99_000);
+            assert_eq!(read[&keys[LAST_USED_PER_STATEMENT + 4].id], 10_000 + LAST_USED_PER_STATEMENT as i64 + 4);
         }
 
         fn id_and_hash_are_unique(db) {
