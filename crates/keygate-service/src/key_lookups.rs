@@ -22,6 +22,7 @@ use keygate_storage::repo::api_keys;
 use keygate_storage::StorageError;
 use tokio::sync::oneshot;
 
+use crate::check_cache::CacheTicket;
 use crate::error::ServiceError;
 use crate::service::Service;
 
@@ -43,9 +44,10 @@ impl Default for KeyLookupSettings {
     }
 }
 
-/// What a waiting check is told: the key if it exists, or the query's failure (shared by every
-/// check of the batch).
-type LookupAnswer = Result<Option<Arc<ApiKey>>, Arc<StorageError>>;
+/// What a waiting check is told: the key if it exists and the check cache's ticket taken before
+/// the query (the check stores the answer itself, so that the runner goes on to the next query
+/// at once), or the query's failure (shared by every check of the batch).
+type LookupAnswer = Result<(Option<Arc<ApiKey>>, CacheTicket), Arc<StorageError>>;
 
 /// The waiting lookups and the runners serving them.
 #[derive(Debug)]
@@ -107,7 +109,7 @@ impl KeyLookups {
 
 impl Service {
     /// The stored key `id` (in any project; the caller compares), read through the batched
-    /// lookups, and remembered by the check cache (found or not).
+    /// lookups, and remembered by the check cache (found or not) on the caller's thread.
     pub(crate) async fn look_up_key(
         &self,
         id: ApiKeyId,
@@ -118,7 +120,10 @@ impl Service {
             tokio::task::spawn_blocking(move || service.run_key_lookups());
         }
         match answered.await {
-            Ok(Ok(key)) => Ok(key),
+            Ok(Ok((key, ticket))) => {
+                self.check_cache().store(ticket, id, key.as_deref());
+                Ok(key)
+            }
             Ok(Err(error)) => Err(ServiceError::SharedStorage(error)),
             Err(_) => Err(ServiceError::Internal(
                 "the key lookup stopped without an answer".to_owned(),
@@ -136,8 +141,7 @@ impl Service {
             let mut ids: Vec<ApiKeyId> = batch.iter().map(|(id, _)| *id).collect();
             ids.sort_unstable();
             ids.dedup();
-            let cache = self.check_cache();
-            let ticket = cache.ticket();
+            let ticket = self.check_cache().ticket();
             let found = self
                 .database()
                 .with_connection(|conn| api_keys::get_many_by_id(conn, &ids));
@@ -147,12 +151,9 @@ impl Service {
                         .into_iter()
                         .map(|key| (key.id, Arc::new(key)))
                         .collect();
-                    for id in &ids {
-                        cache.store(ticket, *id, found.get(id).map(AsRef::as_ref));
-                    }
                     for (id, answer) in batch {
                         // A check that stopped waiting (its client went away) is not told.
-                        let _ = answer.send(Ok(found.get(&id).cloned()));
+                        let _ = answer.send(Ok((found.get(&id).cloned(), ticket)));
                     }
                 }
                 Err(error) => {
