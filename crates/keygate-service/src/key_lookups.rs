@@ -105,6 +105,40 @@ impl KeyLookups {
         let take = queue.waiting.len().min(self.settings.max_batch);
         queue.waiting.drain(..take).collect()
     }
+
+    /// A runner ended without reaching an empty queue (it panicked, or its runtime shut down
+    /// before it ran): it no longer counts, and if no other runner is left, the lookups it
+    /// would have served are told that their lookup stopped, rather than waiting for the next
+    /// lookup to start a runner.
+    fn runner_lost(&self) {
+        let mut queue = self.lock();
+        queue.runners -= 1;
+        if queue.runners == 0 {
+            queue.waiting.clear();
+        }
+    }
+}
+
+/// One runner's claim on [`LookupQueue::runners`]: released by [`KeyLookups::next_batch`] when
+/// the queue is empty, or by [`KeyLookups::runner_lost`] when the runner ends otherwise.
+struct Runner {
+    service: Service,
+    done: bool,
+}
+
+impl Runner {
+    fn run(&mut self) {
+        self.service.run_key_lookups();
+        self.done = true;
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        if !self.done {
+            self.service.key_lookups().runner_lost();
+        }
+    }
 }
 
 impl Service {
@@ -116,8 +150,11 @@ impl Service {
     ) -> Result<Option<Arc<ApiKey>>, ServiceError> {
         let (answer, answered) = oneshot::channel();
         if self.key_lookups().enqueue(id, answer) {
-            let service = self.clone();
-            tokio::task::spawn_blocking(move || service.run_key_lookups());
+            let mut runner = Runner {
+                service: self.clone(),
+                done: false,
+            };
+            tokio::task::spawn_blocking(move || runner.run());
         }
         match answered.await {
             Ok(Ok((key, ticket))) => {
@@ -131,7 +168,8 @@ impl Service {
         }
     }
 
-    /// A runner: reads batches until none waits.
+    /// A runner: reads batches until none waits (then [`KeyLookups::next_batch`] has released
+    /// its claim).
     fn run_key_lookups(&self) {
         loop {
             let batch = self.key_lookups().next_batch();
@@ -206,5 +244,38 @@ mod tests {
         assert_eq!(waiting(&lookups), (0, 0));
         let (answer, _answered) = oneshot::channel();
         assert!(lookups.enqueue(ids[0], answer));
+    }
+
+    #[test]
+    fn a_lost_runner_stops_counting_and_the_last_one_lets_no_lookup_wait_forever() {
+        let lookups = KeyLookups::new(KeyLookupSettings {
+            max_concurrent: 2,
+            max_batch: 8,
+        });
+        let mut answers = Vec::new();
+        for _ in 0..3 {
+            let (answer, answered) = oneshot::channel();
+            lookups.enqueue(ApiKeyId::new_random(), answer);
+            answers.push(answered);
+        }
+        assert_eq!(waiting(&lookups), (3, 2));
+        // One runner panics: the other still serves the queue.
+        lookups.runner_lost();
+        assert_eq!(waiting(&lookups), (3, 1));
+        assert!(answers.iter_mut().all(|answered| matches!(
+            answered.try_recv(),
+            Err(oneshot::error::TryRecvError::Empty)
+        )));
+        // The last one goes too: the waiting lookups are told, and the next starts a runner.
+        lookups.runner_lost();
+        assert_eq!(waiting(&lookups), (0, 0));
+        for mut answered in answers {
+            assert!(matches!(
+                answered.try_recv(),
+                Err(oneshot::error::TryRecvError::Closed)
+            ));
+        }
+        let (answer, _answered) = oneshot::channel();
+        assert!(lookups.enqueue(ApiKeyId::new_random(), answer));
     }
 }
