@@ -4,8 +4,8 @@
 //! **Key decision:** a check that misses the cache does not get a database call of its own. It
 //! waits in one queue; at most [`KeyLookupSettings::max_concurrent`] runners (blocking tasks,
 //! each with a pooled connection) take every waiting id, up to
-//! [`KeyLookupSettings::max_batch`], and read them with one statement
-//! ([`api_keys::get_many_by_id`]). When checks arrive one at a time, each is looked up at once,
+//! [`KeyLookupSettings::max_batch`], and read them at once ([`api_keys::get_many_by_id`]: one
+//! statement on Postgres). When checks arrive one at a time, each is looked up at once,
 //! alone, so nothing waits for a batch to fill; under load, the lookups that arrive while the
 //! runners are busy go together in the next query. This bounds the database work that misses
 //! cause, whatever their number: a flood of distinct well-formed keys that do not exist
@@ -176,9 +176,7 @@ impl Service {
             if batch.is_empty() {
                 return;
             }
-            let mut ids: Vec<ApiKeyId> = batch.iter().map(|(id, _)| *id).collect();
-            ids.sort_unstable();
-            ids.dedup();
+            let ids: Vec<ApiKeyId> = batch.iter().map(|(id, _)| *id).collect();
             let ticket = self.check_cache().ticket();
             let found = self
                 .database()
