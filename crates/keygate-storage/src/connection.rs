@@ -282,7 +282,7 @@ pub struct PoolStatus {
 }
 
 /// A checkout slower than this had to wait for a connection (a ready idle connection is
-/// handed out in microseconds; a Postgres checkout also runs its test query, well under this).
+/// handed out in microseconds: it is not probed).
 pub const SLOW_CHECKOUT: Duration = Duration::from_millis(5);
 
 /// Counts the pool's checkouts (r2d2's event handler: plain atomics, no lock, no allocation).
