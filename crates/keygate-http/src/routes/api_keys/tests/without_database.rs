@@ -250,6 +250,10 @@ async fn concurrent_misses_share_their_lookups(app: &TestApp) {
         .assert_known_error(404, "API_KEY_NOT_FOUND");
     let watch = Watch::start(app);
     let checkouts_before = app.database().pool_status().checkouts;
+    // On Postgres the first lookups are held back (the table locked by another connection for
+    // half a second) until every check has queued, so that how the checks share lookups does
+    // not depend on how fast this machine happens to poll them.
+    let held_back = app.database().postgres_url().map(hold_back_key_lookups);
     let service = actix_web::test::init_service(crate::app::build_app(app.state.clone())).await;
     let presented: Vec<(&str, Option<&str>)> = stored
         .iter()
@@ -267,6 +271,9 @@ async fn concurrent_misses_share_their_lookups(app: &TestApp) {
         }
     }))
     .await;
+    if let Some(holder) = held_back {
+        holder.join().expect("the lock holder");
+    }
     for ((_, id), (status, body)) in presented.iter().zip(&answers) {
         match id {
             Some(id) => {
@@ -286,7 +293,7 @@ async fn concurrent_misses_share_their_lookups(app: &TestApp) {
         .filter(|s| touches_api_keys(s))
         .count() as u64;
     if app.database().backend() == keygate_storage::Backend::Postgres {
-        // Each lookup waits a round trip, during which the other checks queue up together.
+        // The first lookups waited for the lock, while the other checks queued up together.
         assert!(
             (1..=presented.len() as u64 / 4).contains(&lookups),
             "{} concurrent misses took {lookups} lookups",
@@ -299,6 +306,26 @@ async fn concurrent_misses_share_their_lookups(app: &TestApp) {
         assert!(lookups <= presented.len() as u64);
         assert_eq!(statements, presented.len() as u64);
     }
+}
+
+/// Locks `api_keys` from a connection of its own for half a second (returned once it holds the
+/// lock): lookups started meanwhile wait for it.
+fn hold_back_key_lookups(url: &str) -> std::thread::JoinHandle<()> {
+    use diesel::{Connection, RunQueryDsl};
+    let url = url.to_owned();
+    let (locked, lock_held) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let mut conn = diesel::PgConnection::establish(&url).expect("connect");
+        conn.transaction(|conn| {
+            diesel::sql_query("LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE").execute(conn)?;
+            locked.send(()).expect("the test waits");
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            Ok::<_, diesel::result::Error>(())
+        })
+        .expect("lock api_keys");
+    });
+    lock_held.recv().expect("the lock is taken");
+    holder
 }
 
 mod concurrent_misses_share_lookups {
