@@ -62,12 +62,12 @@ impl fmt::Debug for DbConnection {
 }
 
 impl DbConnection {
-    /// Inside a transaction that reads and then writes, takes SQLite's write lock first (a
-    /// write statement that changes nothing): a deferred transaction that upgrades from reading
-    /// to writing fails at once with `database is locked` when another writer got there first,
-    /// while one that starts by writing waits for the lock (`busy_timeout`). Nothing on
-    /// Postgres, whose row locks do this job.
-    pub(crate) fn take_sqlite_write_lock(&mut self) -> Result<(), StorageError> {
+    /// At the start of every transaction, takes SQLite's write lock (a write statement that
+    /// changes nothing): keygate's transactions read and then write, and a deferred transaction
+    /// that upgrades from reading to writing fails at once with `database is locked` when
+    /// another writer committed since its read, while one that starts by writing waits for the
+    /// lock (`busy_timeout`). Nothing on Postgres, whose row locks do this job.
+    fn take_sqlite_write_lock(&mut self) -> Result<(), StorageError> {
         if let DbConnection::Sqlite(conn) = self {
             diesel::RunQueryDsl::execute(
                 diesel::sql_query("UPDATE server_secrets SET name = name WHERE 0"),
@@ -85,12 +85,14 @@ impl DbConnection {
         }
     }
 
-    /// Runs `work` in a transaction: committed when it returns `Ok`, rolled back otherwise.
+    /// Runs `work` in a transaction: committed when it returns `Ok`, rolled back otherwise. On
+    /// SQLite the transaction holds the write lock from its start, so a read followed by a
+    /// write never fails because another writer came in between: it waits instead.
     pub fn in_transaction<T>(
         &mut self,
         work: impl FnOnce(&mut DbConnection) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        diesel::Connection::transaction(self, work)
+        self.in_transaction_with(work)
     }
 
     /// Like [`DbConnection::in_transaction`], for work whose errors are the caller's own type
@@ -110,12 +112,15 @@ impl DbConnection {
                 Failure::Database(error)
             }
         }
-        diesel::Connection::transaction(self, |conn| work(conn).map_err(Failure::Work)).map_err(
-            |failure| match failure {
-                Failure::Database(error) => E::from(StorageError::from(error)),
-                Failure::Work(error) => error,
-            },
-        )
+        diesel::Connection::transaction(self, |conn| {
+            conn.take_sqlite_write_lock()
+                .map_err(|error| Failure::Work(E::from(error)))?;
+            work(conn).map_err(Failure::Work)
+        })
+        .map_err(|failure| match failure {
+            Failure::Database(error) => E::from(StorageError::from(error)),
+            Failure::Work(error) => error,
+        })
     }
 
     /// Runs a trivial query: proves the connection still reaches the database (readiness).

@@ -140,11 +140,6 @@ pub fn write_keys<T, E: From<StorageError>>(
     work: impl FnOnce(&mut KeyWrite<'_>) -> Result<T, E>,
 ) -> Result<T, E> {
     let written = conn.in_transaction_with(|conn| {
-        // Key writes read the key first: on SQLite the write lock is taken before that read,
-        // so that a writer committing in between (the delivery worker, another request) makes
-        // this transaction wait instead of failing at its first write with "database is
-        // locked".
-        conn.take_sqlite_write_lock()?;
         let mut write = KeyWrite {
             conn,
             changed: Vec::new(),

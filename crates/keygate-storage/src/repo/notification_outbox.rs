@@ -142,7 +142,6 @@ pub fn claim_due(
 ) -> Result<DueNotices, StorageError> {
     use notification_outbox::dsl as o;
     conn.in_transaction(|conn| {
-        conn.take_sqlite_write_lock()?;
         let due = o::notification_outbox
             .filter(o::sent_at_millis.is_null())
             .filter(o::failed_at_millis.is_null())

@@ -323,7 +323,6 @@ pub fn claim_due_deliveries(
 ) -> Result<Vec<ClaimedDelivery>, StorageError> {
     use webhook_deliveries::dsl as d;
     conn.in_transaction(|conn| {
-        conn.take_sqlite_write_lock()?;
         let enabled = webhook_endpoints::table
             .filter(webhook_endpoints::disabled.eq(false))
             .select(webhook_endpoints::id);
