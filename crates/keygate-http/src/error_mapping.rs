@@ -56,6 +56,7 @@ impl From<NotFound> for ApiError {
             NotFound::RefreshToken => KnownError::RefreshTokenNotFoundOrExpired,
             // Upstream answers a missing project API key with its API_KEY_NOT_FOUND.
             NotFound::ProjectCredential => KnownError::ApiKeyNotFound,
+            NotFound::Session => return PlainError::session_not_found().into(),
             NotFound::Webhook => {
                 return PlainError::new(
                     StatusCode::NOT_FOUND,
@@ -162,6 +163,18 @@ impl From<Denial> for ApiError {
             Denial::OtherUsersTeamPermissions => {
                 PlainError::client_can_only_list_own_team_permissions().into()
             }
+            Denial::OtherUsersSessions => PlainError::client_can_only_list_own_sessions().into(),
+            Denial::OtherUsersContactChannelList => {
+                PlainError::client_can_only_list_own_contact_channels().into()
+            }
+            Denial::OtherUsersContactChannel => {
+                PlainError::client_can_only_read_own_contact_channels().into()
+            }
+            Denial::OtherUsersNotificationPreferences => {
+                PlainError::client_can_only_read_own_notification_preferences().into()
+            }
+            Denial::OtherUsersBilling => PlainError::client_can_only_read_own_billing().into(),
+            Denial::OtherUsersProducts => PlainError::client_can_only_list_own_products().into(),
             Denial::ApiKeyNotFound => KnownError::ApiKeyNotFound.into(),
             Denial::TeamMembershipNotFound { team_id, user_id } => {
                 KnownError::TeamMembershipNotFound { team_id, user_id }.into()
@@ -174,6 +187,16 @@ impl From<Denial> for ApiError {
                 team_id,
                 user_id,
                 permission_id: permission.id().to_owned(),
+            }
+            .into(),
+            Denial::TeamRoleRequired {
+                team_id,
+                user_id,
+                role,
+            } => KnownError::TeamPermissionRequired {
+                team_id,
+                user_id,
+                permission_id: role.to_owned(),
             }
             .into(),
         }

@@ -46,10 +46,14 @@ use crate::project_objects::{
 use crate::responses::not_found;
 use crate::route_table::Routes;
 use crate::routes::api_keys::wire::{ApiKeyList, ApiKeyObject};
+use crate::routes::contact_channels::ContactChannelObject;
 use crate::routes::identity_objects::{
-    MembershipObject, OAuthErrorObject, OAuthTokenObject, SessionTokensObject, SuccessObject,
-    TeamObject, TeamPermissionObject, UserObject,
+    MembershipObject, OAuthErrorObject, OAuthTokenObject, SessionObject, SessionTokensObject,
+    SuccessObject, TeamObject, TeamPermissionObject, UserObject,
 };
+use crate::routes::notification_preferences::NotificationPreferenceObject;
+use crate::routes::payments::{BillingObject, ProductListObject};
+use crate::routes::team_member_profiles::TeamMemberProfileObject;
 use crate::routes::webhooks::{DeliveryList, EndpointList, EndpointObject};
 use crate::wire_error::{JSON_CONTENT_TYPE, KNOWN_ERROR_HEADER};
 use keygate_domain::{RateLimit, Refill, UsageCredits, MAX_CHECK_COST};
@@ -1232,6 +1236,161 @@ fn operations() -> Vec<Op> {
         errors: &[],
     });
     ops.push(Op {
+        method: Get,
+        path: "/api/v1/auth/sessions",
+        id: "listSessions",
+        tag: "Sessions",
+        summary: "List a user's open sessions (a client: its own), most recently opened first",
+        access: Access::Project(CSA),
+        params: vec![query("user_id", true, uuid_or_me())],
+        body: Body::None,
+        success: Success::Json(200, list_of("Session")),
+        errors: &[403],
+    });
+    ops.push(Op {
+        method: Delete,
+        path: "/api/v1/auth/sessions/{session_id}",
+        id: "revokeSession",
+        tag: "Sessions",
+        summary: "Sign one of a user's sessions out (never the request's own)",
+        access: Access::Project(CSA),
+        params: vec![
+            path_param("session_id", uuid()),
+            query("user_id", true, uuid_or_me()),
+        ],
+        body: Body::None,
+        success: Success::Json(200, reference("Success")),
+        errors: &[404],
+    });
+    ops.push(Op {
+        method: Get,
+        path: "/api/v1/contact-channels",
+        id: "listContactChannels",
+        tag: "Account settings",
+        summary: "A user's contact channels: their primary e-mail",
+        access: Access::Project(CSA),
+        params: vec![query("user_id", true, uuid_or_me())],
+        body: Body::None,
+        success: Success::Json(200, list_of("ContactChannel")),
+        errors: &[403, 404],
+    });
+    ops.push(Op {
+        method: Get,
+        path: "/api/v1/contact-channels/{user_id}/{contact_channel_id}",
+        id: "readContactChannel",
+        tag: "Account settings",
+        summary: "One of a user's contact channels",
+        access: Access::Project(CSA),
+        params: vec![
+            path_param("user_id", uuid_or_me()),
+            path_param("contact_channel_id", uuid()),
+        ],
+        body: Body::None,
+        success: Success::Json(200, reference("ContactChannel")),
+        errors: &[403, 404],
+    });
+    ops.push(Op {
+        method: Get,
+        path: "/api/v1/emails/notification-preference/{user_id}",
+        id: "readNotificationPreferences",
+        tag: "Account settings",
+        summary: "The kinds of e-mail a user gets (keygate sends only transactional notices)",
+        access: Access::Project(CSA),
+        params: vec![path_param("user_id", uuid_or_me())],
+        body: Body::None,
+        success: Success::Json(200, list_of("NotificationPreference")),
+        errors: &[403, 404],
+    });
+    let customer_type = |values: &[&str]| -> RefOr<Schema> {
+        typed(Type::String)
+            .enum_values(Some(values.iter().map(|v| (*v).to_owned())))
+            .into()
+    };
+    ops.push(Op {
+        method: Get,
+        path: "/api/v1/payments/billing/{customer_type}/{customer_id}",
+        id: "readCustomerBilling",
+        tag: "Account settings",
+        summary: "A customer's billing (keygate has no payments: never a customer)",
+        access: Access::Project(CSA),
+        params: vec![
+            path_param("customer_type", customer_type(&["user", "team"])),
+            path_param("customer_id", string()),
+        ],
+        body: Body::None,
+        success: Success::Json(200, reference("CustomerBilling")),
+        errors: &[403, 404],
+    });
+    ops.push(Op {
+        method: Get,
+        path: "/api/v1/payments/products/{customer_type}/{customer_id}",
+        id: "listCustomerProducts",
+        tag: "Account settings",
+        summary: "A customer's products (keygate has no payments: none)",
+        access: Access::Project(CSA),
+        params: vec![
+            path_param("customer_type", customer_type(&["user", "team", "custom"])),
+            path_param("customer_id", string()),
+            query("cursor", false, string()),
+            query(
+                "limit",
+                false,
+                typed(Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(100))
+                    .into(),
+            ),
+        ],
+        body: Body::None,
+        success: Success::Json(200, reference("CustomerProductList")),
+        errors: &[403, 404],
+    });
+    ops.push(Op {
+        method: Get,
+        path: "/api/v1/team-member-profiles",
+        id: "listTeamMemberProfiles",
+        tag: "Account settings",
+        summary: "A team's members' profiles, in the order they joined",
+        access: Access::Project(CSA),
+        params: vec![
+            query("team_id", true, uuid()),
+            query("user_id", false, uuid_or_me()),
+        ],
+        body: Body::None,
+        success: Success::Json(200, list_of("TeamMemberProfile")),
+        errors: &[404],
+    });
+    ops.push(Op {
+        method: Get,
+        path: "/api/v1/team-member-profiles/{team_id}/{user_id}",
+        id: "readTeamMemberProfile",
+        tag: "Account settings",
+        summary: "One member's profile in a team",
+        access: Access::Project(CSA),
+        params: vec![
+            path_param("team_id", uuid()),
+            path_param("user_id", uuid_or_me()),
+        ],
+        body: Body::None,
+        success: Success::Json(200, reference("TeamMemberProfile")),
+        errors: &[404],
+    });
+    ops.push(Op {
+        method: Get,
+        path: "/api/v1/team-invitations",
+        id: "listTeamInvitations",
+        tag: "Account settings",
+        summary: "A team's outstanding invitations, or a user's (keygate has none)",
+        access: Access::Project(CSA),
+        params: vec![
+            query("team_id", false, uuid()),
+            query("user_id", false, uuid_or_me()),
+        ],
+        body: Body::None,
+        success: Success::Json(200, list_of("TeamInvitation")),
+        errors: &[404],
+    });
+    ops.push(Op {
         method: Post,
         path: "/api/v1/auth/oauth/token",
         id: "oauthToken",
@@ -1909,6 +2068,22 @@ pub fn document() -> OpenApi {
     components = with_schema::<EndpointList<'_>>(components);
     components = with_schema::<DeliveryList<'_>>(components);
     components = with_schema::<SessionTokensObject<'_>>(components);
+    components = with_schema::<SessionObject>(components);
+    components = with_schema::<ContactChannelObject<'_>>(components);
+    components = with_schema::<NotificationPreferenceObject>(components);
+    components = with_schema::<BillingObject>(components);
+    components = with_schema::<ProductListObject>(components);
+    components = with_schema::<TeamMemberProfileObject<'_>>(components);
+    components = components.schema(
+        "TeamInvitation",
+        object(vec![
+            ("id", true, uuid()),
+            ("team_id", true, uuid()),
+            ("team_display_name", true, string()),
+            ("expires_at_millis", true, integer()),
+            ("recipient_email", true, string()),
+        ]),
+    );
     components = with_schema::<OAuthTokenObject<'_>>(components);
     components = with_schema::<OAuthErrorObject<'_>>(components);
     for (name, scheme) in security_schemes() {

@@ -179,6 +179,7 @@ impl TestApp {
             created_at_millis: self.now(),
             expires_at_millis: self.now() + DEFAULT_REFRESH_TOKEN_LIFETIME_MILLIS,
             revoked_at_millis: None,
+            last_used_at_millis: self.now(),
         };
         sessions::insert(&mut conn, &session).expect("insert test session");
         let subject = AccessTokenSubject {

@@ -189,6 +189,8 @@ pub enum KnownError {
     },
     /// 401: refresh with an unknown, expired or signed-out refresh token.
     RefreshTokenNotFoundOrExpired,
+    /// 400: revoking, from the sessions list, the session the request itself uses.
+    CannotDeleteCurrentSession,
     /// 404: no such user in the project.
     UserNotFound,
     /// 400: a body refers to a user that does not exist.
@@ -533,6 +535,11 @@ impl KnownError {
                 UNAUTHORIZED,
                 "Refresh token not found for this project, or the session has expired/been revoked.",
             ),
+            CannotDeleteCurrentSession => row(
+                "CANNOT_DELETE_CURRENT_SESSION",
+                BAD_REQUEST,
+                "Cannot delete the current session.",
+            ),
             UserNotFound => row("USER_NOT_FOUND", NOT_FOUND, "User not found."),
             UserIdDoesNotExist { user_id } => row(
                 "USER_ID_DOES_NOT_EXIST",
@@ -826,6 +833,85 @@ impl PlainError {
         )
     }
 
+    /// 403: a client may only list its own user's sessions.
+    pub fn client_can_only_list_own_sessions() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Client can only list sessions for their own user.",
+        )
+    }
+
+    /// 404: no such session (or, for a client, another user's).
+    pub fn session_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "Session not found.")
+    }
+
+    /// 403: a client may only list its own user's contact channels.
+    pub fn client_can_only_list_own_contact_channels() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Client can only list contact channels for their own user.",
+        )
+    }
+
+    /// 403: a client may only read its own user's contact channels.
+    pub fn client_can_only_read_own_contact_channels() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Client can only read contact channels for their own user.",
+        )
+    }
+
+    /// 404: the user has no such contact channel.
+    pub fn contact_channel_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "Contact channel not found.")
+    }
+
+    /// 403: a client may only read its own notification preferences.
+    pub fn client_can_only_read_own_notification_preferences() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "You can only view your own notification preferences",
+        )
+    }
+
+    /// 403: a client may only read its own billing.
+    pub fn client_can_only_read_own_billing() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Clients can only manage their own billing.",
+        )
+    }
+
+    /// 403: a client may only list its own user's or team's products.
+    pub fn client_can_only_list_own_products() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Clients can only access their own user or team products.",
+        )
+    }
+
+    /// 400: a products page cursor that names no product of the customer.
+    pub fn invalid_products_cursor() -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "Invalid cursor")
+    }
+
+    /// 400: `GET /team-invitations` with both `team_id` and `user_id`.
+    pub fn invitations_by_team_and_user() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "Cannot specify both team_id and user_id",
+        )
+    }
+
+    /// 400: `GET /team-invitations` with neither `team_id` nor `user_id`.
+    pub fn invitations_need_team_or_user() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "Must specify either team_id or user_id",
+        )
+    }
+
     /// 400 `Client user deletion is not enabled for this project`
     pub fn client_user_deletion_disabled() -> Self {
         Self::new(
@@ -1030,6 +1116,7 @@ mod tests {
                 actual_project_id: "b".into(),
             },
             KnownError::RefreshTokenNotFoundOrExpired,
+            KnownError::CannotDeleteCurrentSession,
             KnownError::UserNotFound,
             KnownError::UserIdDoesNotExist { user_id: user },
             KnownError::UserEmailAlreadyExists {

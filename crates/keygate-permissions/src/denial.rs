@@ -70,6 +70,30 @@ pub enum Denial {
     #[error("a client may only list its own user's team permissions")]
     OtherUsersTeamPermissions,
 
+    /// 403 plain text: a client listing another user's sessions.
+    #[error("a client may only list its own user's sessions")]
+    OtherUsersSessions,
+
+    /// 403 plain text: a client listing another user's contact channels.
+    #[error("a client may only list its own user's contact channels")]
+    OtherUsersContactChannelList,
+
+    /// 403 plain text: a client reading another user's contact channel.
+    #[error("a client may only read its own user's contact channels")]
+    OtherUsersContactChannel,
+
+    /// 403 plain text: a client reading another user's notification preferences.
+    #[error("a client may only read its own user's notification preferences")]
+    OtherUsersNotificationPreferences,
+
+    /// 403 plain text: a client reading another user's (or a custom customer's) billing.
+    #[error("a client may only read its own billing")]
+    OtherUsersBilling,
+
+    /// 403 plain text: a client listing another user's (or a custom customer's) products.
+    #[error("a client may only list its own user's or team's products")]
+    OtherUsersProducts,
+
     /// 400 plain text: a client deleting its own user; keygate has no switch to allow it.
     #[error("clients may not delete their own user")]
     ClientUserDeletionDisabled,
@@ -94,6 +118,18 @@ pub enum Denial {
         user_id: UserId,
         /// The permission the endpoint requires.
         permission: SystemPermission,
+    },
+
+    /// 401 `TEAM_PERMISSION_REQUIRED` as [`Denial::TeamPermissionRequired`], for a project
+    /// permission such as `team_admin` rather than a system one (the team's payments).
+    #[error("User {user_id} does not have permission {role} in team {team_id}.")]
+    TeamRoleRequired {
+        /// The team.
+        team_id: TeamId,
+        /// The session user.
+        user_id: UserId,
+        /// The permission the endpoint requires.
+        role: &'static str,
     },
 }
 

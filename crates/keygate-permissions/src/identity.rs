@@ -15,6 +15,14 @@
 //! | `PATCH`/`DELETE /teams/{id}` | as read, then `$update_team` / `$delete_team` (`TEAM_PERMISSION_REQUIRED`) |
 //! | `DELETE /team-memberships/{team}/{user}` | session (`CANNOT_GET_OWN_USER_WITHOUT_USER`); leaving yourself is always allowed; removing another needs membership and `$remove_members` |
 //! | `GET /team-permissions?user_id=` | session (`CANNOT_GET_OWN_USER_WITHOUT_USER`), `user_id` must be the session user (403 text) |
+//! | `GET /auth/sessions?user_id=` | session (`CANNOT_GET_OWN_USER_WITHOUT_USER`), `user_id` must be the session user (403 text) |
+//! | `DELETE /auth/sessions/{id}` | session (`CANNOT_GET_OWN_USER_WITHOUT_USER`); the session must be the user's own (checked with it) |
+//! | `GET /contact-channels…` | session (`CANNOT_GET_OWN_USER_WITHOUT_USER`), the session user's own (403 text) |
+//! | `GET /emails/notification-preference/{user_id}` | session (`USER_AUTHENTICATION_REQUIRED`), the session user's own (403 text) |
+//! | `GET /payments/{billing,products}/{type}/{id}` | session (`USER_AUTHENTICATION_REQUIRED`); a user customer must be the session user (403 text), a team one needs membership and `team_admin`; custom customers are refused (403 text) |
+//! | `GET /team-member-profiles…` | session (`USER_AUTHENTICATION_REQUIRED`), membership; another member's profile needs `$read_members` |
+//! | `GET /team-invitations?team_id=` | session (`USER_AUTHENTICATION_REQUIRED`), membership, `$read_members`, then `$invite_members` |
+//! | `GET /team-invitations?user_id=` | session, and the session user's own (`CANNOT_GET_OWN_USER_WITHOUT_USER`, as upstream) |
 //!
 //! Upstream lets members read a team with client access although B5 lists only server
 //! access for it; keygate follows upstream, since the SDK's users may rely on it. Sign-out and
@@ -24,7 +32,7 @@ use keygate_domain::{ProjectSwitches, TeamId, UserId};
 
 use crate::access::{AccessType, Caller};
 use crate::denial::Denial;
-use crate::team_permissions::{SystemPermission, TeamStanding};
+use crate::team_permissions::{SystemPermission, TeamStanding, TEAM_ADMIN};
 
 /// Every access type.
 const ANY_ACCESS: &[AccessType] = &AccessType::ALL;
@@ -92,6 +100,65 @@ pub enum IdentityAction {
         /// The `user_id` filter, if any.
         user_id: Option<UserId>,
     },
+    /// `GET /auth/sessions?user_id=` (all; a client must list its own).
+    ListSessions {
+        /// Whose sessions.
+        user_id: UserId,
+    },
+    /// `DELETE /auth/sessions/{id}` (all; a client needs a session, and the session must be
+    /// its own, which the use case checks with the session).
+    RevokeSession,
+    /// `GET /contact-channels?user_id=` (all; a client must list its own).
+    ListContactChannels {
+        /// Whose contact channels.
+        user_id: UserId,
+    },
+    /// `GET /contact-channels/{user_id}/{id}` (all; a client must read its own).
+    ReadContactChannel {
+        /// Whose contact channel.
+        user_id: UserId,
+    },
+    /// `GET /emails/notification-preference/{user_id}` (all; a client must read its own).
+    ReadNotificationPreferences {
+        /// Whose preferences.
+        user_id: UserId,
+    },
+    /// `GET /payments/billing/{customer_type}/{customer_id}` (all).
+    ReadBilling {
+        /// Whose billing.
+        customer: Customer,
+    },
+    /// `GET /payments/products/{customer_type}/{customer_id}` (all).
+    ListCustomerProducts {
+        /// Whose products.
+        customer: Customer,
+    },
+    /// `GET /team-member-profiles?team_id=[&user_id=]` (all; a client must be a member, and
+    /// needs `$read_members` unless it lists only its own profile).
+    ListTeamMemberProfiles {
+        /// The team.
+        team_id: TeamId,
+        /// The `user_id` filter, if any.
+        user_id: Option<UserId>,
+    },
+    /// `GET /team-member-profiles/{team_id}/{user_id}` (all; as the list, for one member).
+    ReadTeamMemberProfile {
+        /// The team.
+        team_id: TeamId,
+        /// The member.
+        user_id: UserId,
+    },
+    /// `GET /team-invitations?team_id=` (all; a client needs `$read_members` and
+    /// `$invite_members`).
+    ListTeamInvitations {
+        /// The team.
+        team_id: TeamId,
+    },
+    /// `GET /team-invitations?user_id=` (all; a client must list its own).
+    ListReceivedTeamInvitations {
+        /// The recipient.
+        user_id: UserId,
+    },
     /// `GET /internal/projects/current` (admin).
     ReadCurrentProject,
     /// `PATCH /internal/projects/current` (admin).
@@ -122,7 +189,18 @@ impl IdentityAction {
             | IdentityAction::UpdateTeam { .. }
             | IdentityAction::DeleteTeam { .. }
             | IdentityAction::RemoveTeamMember { .. }
-            | IdentityAction::ListTeamPermissions { .. } => ANY_ACCESS,
+            | IdentityAction::ListTeamPermissions { .. }
+            | IdentityAction::ListSessions { .. }
+            | IdentityAction::RevokeSession
+            | IdentityAction::ListContactChannels { .. }
+            | IdentityAction::ReadContactChannel { .. }
+            | IdentityAction::ReadNotificationPreferences { .. }
+            | IdentityAction::ReadBilling { .. }
+            | IdentityAction::ListCustomerProducts { .. }
+            | IdentityAction::ListTeamMemberProfiles { .. }
+            | IdentityAction::ReadTeamMemberProfile { .. }
+            | IdentityAction::ListTeamInvitations { .. }
+            | IdentityAction::ListReceivedTeamInvitations { .. } => ANY_ACCESS,
             IdentityAction::ReadCurrentProject
             | IdentityAction::UpdateCurrentProject
             | IdentityAction::CreateProjectCredentials => ADMIN_ONLY,
@@ -136,7 +214,16 @@ impl IdentityAction {
         let team = match *self {
             IdentityAction::ReadTeam { team_id }
             | IdentityAction::UpdateTeam { team_id }
-            | IdentityAction::DeleteTeam { team_id } => Some(team_id),
+            | IdentityAction::DeleteTeam { team_id }
+            | IdentityAction::ListTeamMemberProfiles { team_id, .. }
+            | IdentityAction::ReadTeamMemberProfile { team_id, .. }
+            | IdentityAction::ListTeamInvitations { team_id }
+            | IdentityAction::ReadBilling {
+                customer: Customer::Team(team_id),
+            }
+            | IdentityAction::ListCustomerProducts {
+                customer: Customer::Team(team_id),
+            } => Some(team_id),
             IdentityAction::RemoveTeamMember { team_id, user_id }
                 if caller.session_user != Some(user_id) =>
             {
@@ -204,6 +291,46 @@ pub fn authorize_identity(
                 require_permission(team_id, user_id, standing, SystemPermission::RemoveMembers)
             }
         }
+        IdentityAction::ListSessions { user_id } => {
+            own_listing(caller, Some(user_id), Denial::OtherUsersSessions)
+        }
+        IdentityAction::RevokeSession => own_user(caller).map(drop),
+        IdentityAction::ListContactChannels { user_id } => {
+            own_listing(caller, Some(user_id), Denial::OtherUsersContactChannelList)
+        }
+        IdentityAction::ReadContactChannel { user_id } => {
+            own_listing(caller, Some(user_id), Denial::OtherUsersContactChannel)
+        }
+        IdentityAction::ReadNotificationPreferences { user_id } => {
+            if authenticated_user(caller)? == user_id {
+                Ok(())
+            } else {
+                Err(Denial::OtherUsersNotificationPreferences)
+            }
+        }
+        IdentityAction::ReadBilling { customer } => {
+            own_customer(caller, customer, standing, Denial::OtherUsersBilling)
+        }
+        IdentityAction::ListCustomerProducts { customer } => {
+            own_customer(caller, customer, standing, Denial::OtherUsersProducts)
+        }
+        IdentityAction::ListTeamMemberProfiles {
+            team_id,
+            user_id: member,
+        } => member_profiles(caller, team_id, member, standing),
+        IdentityAction::ReadTeamMemberProfile {
+            team_id,
+            user_id: member,
+        } => member_profiles(caller, team_id, Some(member), standing),
+        IdentityAction::ListTeamInvitations { team_id } => {
+            let user_id = authenticated_user(caller)?;
+            require_permission(team_id, user_id, standing, SystemPermission::ReadMembers)?;
+            require_permission(team_id, user_id, standing, SystemPermission::InviteMembers)
+        }
+        IdentityAction::ListReceivedTeamInvitations { user_id } => {
+            // Upstream answers another user's invitations with this error too.
+            own_listing(caller, Some(user_id), Denial::CannotGetOwnUserWithoutUser)
+        }
 
         // Operations without client access were refused above.
         IdentityAction::CreateUser
@@ -242,6 +369,61 @@ pub fn authorize_create_team(
     match requested_creator {
         Some(creator) if creator != user_id => Err(Denial::TeamCreatorNotSelf),
         _ => Ok(Some(user_id)),
+    }
+}
+
+/// Whose payments a request is about: `customer_type` and `customer_id` of upstream's payment
+/// routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Customer {
+    /// A user.
+    User(UserId),
+    /// A team.
+    Team(TeamId),
+    /// A customer the project names itself (never a client's).
+    Custom,
+}
+
+/// A client may read its own user's payments, and a team's where it holds `team_admin`
+/// (upstream's `ensureClientCanAccessCustomer`).
+fn own_customer(
+    caller: &Caller,
+    customer: Customer,
+    standing: Option<&TeamStanding>,
+    other: Denial,
+) -> Result<(), Denial> {
+    let user_id = authenticated_user(caller)?;
+    match customer {
+        Customer::User(customer) if customer == user_id => Ok(()),
+        Customer::User(_) | Customer::Custom => Err(other),
+        Customer::Team(team_id) => {
+            require_membership(team_id, user_id, standing)?;
+            if standing.is_some_and(|s| s.holds(TEAM_ADMIN)) {
+                Ok(())
+            } else {
+                Err(Denial::TeamRoleRequired {
+                    team_id,
+                    user_id,
+                    role: TEAM_ADMIN,
+                })
+            }
+        }
+    }
+}
+
+/// A client reads team member profiles as a member; anyone's but its own needs
+/// `$read_members`.
+fn member_profiles(
+    caller: &Caller,
+    team_id: TeamId,
+    member: Option<UserId>,
+    standing: Option<&TeamStanding>,
+) -> Result<(), Denial> {
+    let user_id = authenticated_user(caller)?;
+    if member == Some(user_id) {
+        require_membership(team_id, user_id, standing)
+    } else {
+        require_permission(team_id, user_id, standing, SystemPermission::ReadMembers)
     }
 }
 

@@ -28,7 +28,7 @@ mod team_permissions;
 pub use access::{AccessType, Caller, InvalidAccessType};
 pub use api_keys::{authorize_api_key, authorize_key_change_feed, ApiKeyAction};
 pub use denial::Denial;
-pub use identity::{authorize_create_team, authorize_identity, IdentityAction};
+pub use identity::{authorize_create_team, authorize_identity, Customer, IdentityAction};
 /// The switches decisions depend on; the domain's type, re-exported for callers of this crate.
 pub use keygate_domain::ProjectSwitches;
 pub use team_permissions::{

@@ -71,6 +71,8 @@ pub enum AuditAction {
     TeamPermissionRevoked,
     /// A user was deleted, with their keys, sessions and memberships.
     UserDeleted,
+    /// A session was signed out from the sessions list (not an ordinary sign-out).
+    SessionRevoked,
     /// A team was deleted, with its keys, memberships and grants.
     TeamDeleted,
     /// A webhook endpoint was added.
@@ -83,7 +85,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, in the order of the docs.
-    pub const ALL: [AuditAction; 22] = [
+    pub const ALL: [AuditAction; 23] = [
         AuditAction::UserApiKeyCreated,
         AuditAction::UserApiKeyUpdated,
         AuditAction::UserApiKeyRevoked,
@@ -102,6 +104,7 @@ impl AuditAction {
         AuditAction::TeamPermissionGranted,
         AuditAction::TeamPermissionRevoked,
         AuditAction::UserDeleted,
+        AuditAction::SessionRevoked,
         AuditAction::TeamDeleted,
         AuditAction::WebhookEndpointCreated,
         AuditAction::WebhookEndpointUpdated,
@@ -129,6 +132,7 @@ impl AuditAction {
             AuditAction::TeamPermissionGranted => "team_permission.granted",
             AuditAction::TeamPermissionRevoked => "team_permission.revoked",
             AuditAction::UserDeleted => "user.deleted",
+            AuditAction::SessionRevoked => "session.revoked",
             AuditAction::TeamDeleted => "team.deleted",
             AuditAction::WebhookEndpointCreated => "webhook_endpoint.created",
             AuditAction::WebhookEndpointUpdated => "webhook_endpoint.updated",

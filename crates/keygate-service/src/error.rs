@@ -56,6 +56,8 @@ pub enum NotFound {
         /// The id that was given.
         user_id: UserId,
     },
+    /// A session of the project (for a client, of its own user).
+    Session,
     /// A team of the project.
     Team {
         /// The id that was given.

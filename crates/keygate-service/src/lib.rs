@@ -31,6 +31,7 @@
 //! `identity` and `team_standing`); the caches [`check_cache`], [`project_auth_cache`],
 //! [`cors_cache`], [`key_usage`]; the node's counters for metrics, [`metrics`]; and [`records`], the stored records use cases take and return.
 
+pub mod account_settings;
 pub mod actor;
 pub mod api_keys;
 pub mod audit;
@@ -78,6 +79,7 @@ pub mod records {
     pub use keygate_storage::repo::project_cors::{ProjectCors, TrustedDomain};
     pub use keygate_storage::repo::project_credentials::ProjectCredentialRecord;
     pub use keygate_storage::repo::projects::{ProjectRecord, ProjectUpdate};
+    pub use keygate_storage::repo::sessions::SessionRecord;
     pub use keygate_storage::repo::teams::{TeamRecord, TeamUpdate};
     pub use keygate_storage::repo::users::UserRecord;
     pub use keygate_storage::repo::webhooks::{

@@ -18,13 +18,14 @@
 use keygate_domain::{
     CredentialKind, EpochMillis, ProjectId, SecretToken, UserId, REFRESH_TOKEN_PREFIX,
 };
-use keygate_permissions::IdentityAction;
+use keygate_permissions::{AccessType, IdentityAction};
 use keygate_storage::repo::sessions::{self, SessionRecord};
 use keygate_storage::repo::users::{self, UserRecord};
 use keygate_storage::StorageError;
 use uuid::Uuid;
 
 use crate::actor::Actor;
+use crate::audit::{self, AuditAction, AuditActor, Change};
 use crate::error::{NotFound, ServiceError};
 use crate::identity::authorize;
 use crate::project_auth_cache::PresentedProjectKey;
@@ -120,6 +121,7 @@ impl Service {
                 created_at_millis: now,
                 expires_at_millis: now.saturating_add(lifetime_millis),
                 revoked_at_millis: None,
+                last_used_at_millis: now,
             };
             sessions::insert(conn, &session).map_err(|error| match error {
                 // The user was deleted meanwhile.
@@ -153,6 +155,7 @@ impl Service {
                 .filter(|session| session.lifetime().is_valid(now))
                 .ok_or(NotFound::RefreshToken)?;
             let user = users::get(conn, project, session.user_id)?.ok_or(NotFound::RefreshToken)?;
+            sessions::record_use(conn, session.id, now)?;
             Ok(RefreshableSession { session, user })
         })
         .await
@@ -193,6 +196,7 @@ impl Service {
             Ok(RotatedSession {
                 session: SessionRecord {
                     refresh_token_hash: new_hash,
+                    last_used_at_millis: now,
                     ..session
                 },
                 user,
@@ -210,6 +214,59 @@ impl Service {
             sessions::revoke(conn, actor.project, session_id, now)
                 .map_err(|error| ServiceError::from(error).missing_as(NotFound::RefreshToken))?;
             Ok(())
+        })
+        .await
+    }
+
+    /// The open sessions of `user_id` (upstream's sessions list), most recently opened first,
+    /// at most [`Limits::max_page_size`](crate::Limits) of them.
+    pub async fn list_sessions(
+        &self,
+        actor: Actor,
+        user_id: UserId,
+    ) -> Result<Vec<SessionRecord>, ServiceError> {
+        let now = self.now();
+        let limit = i64::try_from(self.limits().max_page_size).unwrap_or(i64::MAX);
+        self.run(move |_, conn| {
+            authorize(conn, &actor, &IdentityAction::ListSessions { user_id })?;
+            Ok(sessions::list_open_for_user(
+                conn,
+                actor.project,
+                user_id,
+                now,
+                limit,
+            )?)
+        })
+        .await
+    }
+
+    /// Signs the open session `session_id` out from the sessions list. A client may only end
+    /// its own user's sessions: another user's, like a session that is not open, is
+    /// [`NotFound::Session`]. Recorded in the audit log as `session.revoked`.
+    pub async fn revoke_session(&self, actor: Actor, session_id: Uuid) -> Result<(), ServiceError> {
+        let now = self.now();
+        self.run(move |_, conn| {
+            authorize(conn, &actor, &IdentityAction::RevokeSession)?;
+            conn.in_transaction_with(|conn| {
+                let session = sessions::get(conn, actor.project, session_id)?
+                    .filter(|session| session.lifetime().is_valid(now))
+                    .filter(|session| {
+                        actor.caller.access_type != AccessType::Client
+                            || actor.session_user() == Some(session.user_id)
+                    })
+                    .ok_or(NotFound::Session)?;
+                sessions::revoke(conn, actor.project, session_id, now)?;
+                let change = Change::new(AuditAction::SessionRevoked, session_id.to_string())
+                    .target(Some(session.user_id))
+                    .fact("user_id", session.user_id.to_string());
+                Ok(audit::record(
+                    conn,
+                    actor.project,
+                    &AuditActor::of(&actor),
+                    change,
+                    now,
+                )?)
+            })
         })
         .await
     }

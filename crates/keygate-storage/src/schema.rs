@@ -72,6 +72,7 @@ diesel::table! {
         created_at_millis -> BigInt,
         expires_at_millis -> BigInt,
         revoked_at_millis -> Nullable<BigInt>,
+        last_used_at_millis -> BigInt,
     }
 }
 
@@ -158,6 +159,7 @@ diesel::table! {
 diesel::joinable!(team_memberships -> teams (team_id));
 
 diesel::allow_tables_to_appear_in_same_query!(teams, team_memberships);
+diesel::allow_tables_to_appear_in_same_query!(users, team_memberships);
 
 diesel::table! {
     server_secrets (name) {

@@ -17,11 +17,12 @@
 
 use keygate_domain::{EpochMillis, TeamId, UserId};
 use keygate_permissions::AccessType;
-use keygate_service::records::{TeamRecord, UserRecord};
+use keygate_service::records::{SessionRecord, TeamRecord, UserRecord};
 use keygate_service::team_permissions::HeldPermission;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 /// Which variant of an object a caller sees: clients never see server metadata.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -283,6 +284,36 @@ impl<'a> TeamPermissionObject<'a> {
             id: &held.permission_id,
             team_id: held.team_id,
             user_id: held.user_id,
+        }
+    }
+}
+
+/// A session in the sessions list: `{id, user_id, created_at, last_used_at, is_impersonation,
+/// is_current_session}`. keygate records no addresses, so upstream's optional
+/// `last_used_at_end_user_ip_info` is never sent, and has no impersonation sessions.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Session)]
+pub(crate) struct SessionObject {
+    #[schema(value_type = String, format = Uuid)]
+    id: Uuid,
+    #[schema(value_type = String, format = Uuid)]
+    user_id: UserId,
+    created_at: EpochMillis,
+    last_used_at: EpochMillis,
+    is_impersonation: bool,
+    is_current_session: bool,
+}
+
+impl SessionObject {
+    /// The object of `session`, for a request that uses the session `current` (if any).
+    pub(crate) fn new(session: &SessionRecord, current: Option<Uuid>) -> Self {
+        SessionObject {
+            id: session.id,
+            user_id: session.user_id,
+            created_at: session.created_at_millis,
+            last_used_at: session.last_used_at_millis,
+            is_impersonation: false,
+            is_current_session: current == Some(session.id),
         }
     }
 }

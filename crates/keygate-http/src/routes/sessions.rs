@@ -5,6 +5,12 @@
 //! * `POST /api/v1/auth/sessions/current/refresh` trades the `x-stack-refresh-token` header for
 //!   a new access token;
 //! * `DELETE /api/v1/auth/sessions/current` signs the access token's session out;
+//! * `GET /api/v1/auth/sessions?user_id=` lists a user's open sessions (a client: its own), as
+//!   upstream's account settings page shows them: when each was opened and last used (its
+//!   refresh token last traded for an access token), and which one the request itself uses;
+//! * `DELETE /api/v1/auth/sessions/{id}?user_id=` signs one of them out from that list (a
+//!   client: only its own user's; never the request's own session, which is
+//!   `CANNOT_DELETE_CURRENT_SESSION`), recorded in the audit log as `session.revoked`;
 //! * `POST /api/v1/auth/oauth/token` is the OAuth 2.0 refresh-token grant the official SDK uses
 //!   (contract A6): form-encoded, the project id as `client_id` and a publishable client key as
 //!   `client_secret` (in the body or as HTTP Basic credentials), no `x-stack-*` headers.
@@ -36,12 +42,14 @@ use keygate_service::records::UserRecord;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::identity_objects::{OAuthErrorObject, OAuthTokenObject, SessionTokensObject, SUCCESS};
+use super::identity_objects::{
+    ListObject, OAuthErrorObject, OAuthTokenObject, SessionObject, SessionTokensObject, SUCCESS,
+};
 use crate::access_token::{AccessTokenSubject, IssuedAccessToken, BRANCH_ID};
 use crate::auth::RequestAuth;
 use crate::rate_limits::limit_oauth_token;
 use crate::request_body::{RequestBody, SmallBody};
-use crate::responses::json_response;
+use crate::responses::{json_list_response, json_response};
 use crate::route_table::Routes;
 use crate::stack_headers::{stack_header, REFRESH_TOKEN};
 use crate::state::{AppState, DEFAULT_REFRESH_TOKEN_LIFETIME_MILLIS};
@@ -55,6 +63,7 @@ pub const MAX_SESSION_LIFETIME_MILLIS: i64 = 367 * 24 * 60 * 60 * 1000;
 pub fn configure(routes: &mut Routes<'_>) {
     routes
         .resource("/api/v1/auth/sessions")
+        .get(list_sessions)
         .post(create_session)
         .register();
     routes
@@ -64,6 +73,11 @@ pub fn configure(routes: &mut Routes<'_>) {
     routes
         .resource("/api/v1/auth/sessions/current")
         .delete(sign_out)
+        .register();
+    // After `current`, which it would otherwise match.
+    routes
+        .resource("/api/v1/auth/sessions/{session_id}")
+        .delete(revoke_session)
         .register();
     routes
         .resource("/api/v1/auth/oauth/token")
@@ -171,6 +185,54 @@ async fn create_session(
             refresh_token: Some(opened.refresh_token.expose_secret()),
         },
     )
+}
+
+/// `user_id` of the sessions routes: required (upstream's query schema, which the delete shares
+/// although it reads only the path).
+fn user_id_query(check: &mut RequestCheck) -> crate::validation::Pending<UserIdOrMe> {
+    check.query(|o| o.field::<UserIdOrMe>("user_id").required())
+}
+
+/// `GET /api/v1/auth/sessions?user_id=`.
+async fn list_sessions(
+    request: HttpRequest,
+    auth: RequestAuth,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut check = RequestCheck::new(&request).with_current_user(auth.session_user_id());
+    let query = user_id_query(&mut check);
+    let user_id = check.finish(query)?.0;
+    let sessions = state.service().list_sessions(auth.actor(), user_id).await?;
+    let current = auth.session.map(|session| session.session_id);
+    let items = sessions
+        .iter()
+        .map(|session| SessionObject::new(session, current))
+        .collect();
+    json_list_response(StatusCode::OK, &ListObject::new(items))
+}
+
+/// `DELETE /api/v1/auth/sessions/{session_id}?user_id=`.
+async fn revoke_session(
+    request: HttpRequest,
+    _body: RequestBody,
+    auth: RequestAuth,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut check = RequestCheck::new(&request).with_current_user(auth.session_user_id());
+    let params = check.params(|o| o.field::<Uuid>("session_id").required());
+    let query = user_id_query(&mut check);
+    let (session_id, _) = check.finish((params, query))?;
+    if auth
+        .session
+        .is_some_and(|session| session.session_id == session_id)
+    {
+        return Err(KnownError::CannotDeleteCurrentSession.into());
+    }
+    state
+        .service()
+        .revoke_session(auth.actor(), session_id)
+        .await?;
+    json_response(StatusCode::OK, &SUCCESS)
 }
 
 /// A served refresh: who, which session, and the new refresh token when it was rotated.

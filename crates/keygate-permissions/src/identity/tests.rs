@@ -132,6 +132,26 @@ fn actions(world: &World) -> Vec<IdentityAction> {
     }
     for user_id in [world.me, world.other] {
         all.push(IdentityAction::RemoveTeamMember { team_id, user_id });
+        all.push(IdentityAction::ListSessions { user_id });
+        all.push(IdentityAction::ListContactChannels { user_id });
+        all.push(IdentityAction::ReadContactChannel { user_id });
+        all.push(IdentityAction::ReadNotificationPreferences { user_id });
+        all.push(IdentityAction::ReadTeamMemberProfile { team_id, user_id });
+        all.push(IdentityAction::ListReceivedTeamInvitations { user_id });
+    }
+    all.push(IdentityAction::RevokeSession);
+    all.push(IdentityAction::ListTeamInvitations { team_id });
+    for user_id in [None, Some(world.me), Some(world.other)] {
+        all.push(IdentityAction::ListTeamMemberProfiles { team_id, user_id });
+    }
+    for customer in [
+        Customer::User(world.me),
+        Customer::User(world.other),
+        Customer::Team(team_id),
+        Customer::Custom,
+    ] {
+        all.push(IdentityAction::ReadBilling { customer });
+        all.push(IdentityAction::ListCustomerProducts { customer });
     }
     all
 }
@@ -236,6 +256,66 @@ fn expected(
                 (true, _) => membership_then(Some(RemoveMembers)),
             }
         }
+        // Client rules of the account settings page's routes.
+        IdentityAction::ListSessions { user_id }
+        | IdentityAction::ListContactChannels { user_id }
+        | IdentityAction::ReadContactChannel { user_id }
+        | IdentityAction::ListReceivedTeamInvitations { user_id } => {
+            let other_users = match action {
+                IdentityAction::ListSessions { .. } => Denial::OtherUsersSessions,
+                IdentityAction::ListContactChannels { .. } => Denial::OtherUsersContactChannelList,
+                IdentityAction::ReadContactChannel { .. } => Denial::OtherUsersContactChannel,
+                _ => Denial::CannotGetOwnUserWithoutUser,
+            };
+            match (has_session, target(world, Some(user_id))) {
+                (false, _) => Err(Denial::CannotGetOwnUserWithoutUser),
+                (true, Target::Me) => Ok(()),
+                (true, _) => Err(other_users),
+            }
+        }
+        IdentityAction::RevokeSession if has_session => Ok(()),
+        IdentityAction::RevokeSession => Err(Denial::CannotGetOwnUserWithoutUser),
+        _ if !has_session => Err(Denial::UserAuthenticationRequired),
+        IdentityAction::ReadNotificationPreferences { user_id } => {
+            match target(world, Some(user_id)) {
+                Target::Me => Ok(()),
+                _ => Err(Denial::OtherUsersNotificationPreferences),
+            }
+        }
+        IdentityAction::ReadBilling { customer }
+        | IdentityAction::ListCustomerProducts { customer } => {
+            let other_users = match action {
+                IdentityAction::ReadBilling { .. } => Denial::OtherUsersBilling,
+                _ => Denial::OtherUsersProducts,
+            };
+            match customer {
+                Customer::User(user) if user == me => Ok(()),
+                Customer::User(_) | Customer::Custom => Err(other_users),
+                Customer::Team(_) if !grant.is_member() => Err(Denial::TeamMembershipNotFound {
+                    team_id,
+                    user_id: me,
+                }),
+                Customer::Team(_) if grant == Grant::TeamAdmin => Ok(()),
+                Customer::Team(_) => Err(Denial::TeamRoleRequired {
+                    team_id,
+                    user_id: me,
+                    role: "team_admin",
+                }),
+            }
+        }
+        IdentityAction::ListTeamMemberProfiles { user_id, .. } => match target(world, user_id) {
+            Target::Me => membership_then(None),
+            _ => membership_then(Some(ReadMembers)),
+        },
+        IdentityAction::ReadTeamMemberProfile { user_id, .. } => {
+            match target(world, Some(user_id)) {
+                Target::Me => membership_then(None),
+                _ => membership_then(Some(ReadMembers)),
+            }
+        }
+        IdentityAction::ListTeamInvitations { .. } => {
+            membership_then(Some(ReadMembers)).and_then(|()| membership_then(Some(InviteMembers)))
+        }
     }
 }
 
@@ -271,8 +351,8 @@ fn every_case_of_the_matrix_follows_upstream() {
             }
         }
     }
-    // 3 access types × 2 sessions × 25 actions × 6 standings.
-    assert_eq!(count, 900);
+    // 3 access types × 2 sessions × 50 actions × 6 standings.
+    assert_eq!(count, 1800);
 }
 
 #[test]

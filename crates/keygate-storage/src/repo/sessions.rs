@@ -31,6 +31,8 @@ pub struct SessionRecord {
     pub expires_at_millis: EpochMillis,
     /// When it was signed out; set once, never cleared.
     pub revoked_at_millis: Option<EpochMillis>,
+    /// When it was last used: opened, or its refresh token traded for an access token.
+    pub last_used_at_millis: EpochMillis,
 }
 
 impl SessionRecord {
@@ -53,6 +55,7 @@ struct SessionRow {
     created_at_millis: i64,
     expires_at_millis: i64,
     revoked_at_millis: Option<i64>,
+    last_used_at_millis: i64,
 }
 
 impl From<&SessionRecord> for SessionRow {
@@ -65,6 +68,7 @@ impl From<&SessionRecord> for SessionRow {
             created_at_millis: session.created_at_millis,
             expires_at_millis: session.expires_at_millis,
             revoked_at_millis: session.revoked_at_millis,
+            last_used_at_millis: session.last_used_at_millis,
         }
     }
 }
@@ -81,6 +85,7 @@ impl TryFrom<SessionRow> for SessionRecord {
             created_at_millis: row.created_at_millis,
             expires_at_millis: row.expires_at_millis,
             revoked_at_millis: row.revoked_at_millis,
+            last_used_at_millis: row.last_used_at_millis,
         })
     }
 }
@@ -108,6 +113,41 @@ pub fn find_by_refresh_token_hash(
         .optional()?
         .map(SessionRecord::try_from)
         .transpose()
+}
+
+/// The sessions of `user` in `project` that are open at `now` (neither signed out nor expired),
+/// most recently opened first, at most `limit` of them.
+pub fn list_open_for_user(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    user: UserId,
+    now: EpochMillis,
+    limit: i64,
+) -> Result<Vec<SessionRecord>, StorageError> {
+    sessions::table
+        .filter(sessions::project_id.eq(project.to_string()))
+        .filter(sessions::user_id.eq(user.to_string()))
+        .filter(sessions::revoked_at_millis.is_null())
+        .filter(sessions::expires_at_millis.ge(now))
+        .order((sessions::created_at_millis.desc(), sessions::id.desc()))
+        .limit(limit)
+        .select(SessionRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(SessionRecord::try_from)
+        .collect()
+}
+
+/// Records that session `id` was used at `now` (a later use already recorded is kept).
+pub fn record_use(conn: &mut DbConnection, id: Uuid, now: EpochMillis) -> Result<(), StorageError> {
+    diesel::update(
+        sessions::table
+            .filter(sessions::id.eq(id.to_string()))
+            .filter(sessions::last_used_at_millis.lt(now)),
+    )
+    .set(sessions::last_used_at_millis.eq(now))
+    .execute(conn)?;
+    Ok(())
 }
 
 /// The session `id` of `project`, whatever its state (the access-token check reads it to refuse
@@ -197,7 +237,10 @@ pub fn rotate_refresh_token(
                 .filter(sessions::id.eq(&id))
                 .filter(sessions::refresh_token_hash.eq(old.as_bytes().to_vec())),
         )
-        .set(sessions::refresh_token_hash.eq(new.as_bytes().to_vec()))
+        .set((
+            sessions::refresh_token_hash.eq(new.as_bytes().to_vec()),
+            sessions::last_used_at_millis.eq(now),
+        ))
         .execute(conn)?;
         if replaced == 0 {
             return Ok(false);
@@ -254,6 +297,7 @@ mod tests {
             created_at_millis: 1_000,
             expires_at_millis: 1_000 + 365 * 24 * 3600 * 1000,
             revoked_at_millis: None,
+            last_used_at_millis: 1_000,
         }
     }
 
@@ -344,6 +388,28 @@ mod tests {
             assert_eq!(found.unwrap().revoked_at_millis, Some(5_000));
         }
 
+        fn a_users_open_sessions_list_newest_first_and_a_use_only_moves_forward(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let user = insert_user(&mut conn, project).id;
+            let other_user = insert_user(&mut conn, project).id;
+            let older = session(project, user);
+            let newer = SessionRecord { id: Uuid::new_v4(), refresh_token_hash: random_hash(), created_at_millis: 2_000, ..older.clone() };
+            let signed_out = SessionRecord { id: Uuid::new_v4(), refresh_token_hash: random_hash(), revoked_at_millis: Some(2_500), ..older.clone() };
+            let expired = SessionRecord { id: Uuid::new_v4(), refresh_token_hash: random_hash(), expires_at_millis: 2_999, ..older.clone() };
+            let someone_elses = session(project, other_user);
+            for stored in [&older, &newer, &signed_out, &expired, &someone_elses] {
+                insert(&mut conn, stored).unwrap();
+            }
+            assert_eq!(list_open_for_user(&mut conn, project, user, 3_000, 10).unwrap(), vec![newer.clone(), older.clone()]);
+            assert_eq!(list_open_for_user(&mut conn, project, user, 3_000, 1).unwrap(), vec![newer.clone()]);
+
+            record_use(&mut conn, older.id, 5_000).unwrap();
+            record_use(&mut conn, older.id, 4_000).unwrap();
+            assert_eq!(get(&mut conn, project, older.id).unwrap().unwrap().last_used_at_millis, 5_000);
+            assert_eq!(get(&mut conn, project, newer.id).unwrap().unwrap().last_used_at_millis, 1_000);
+        }
+
         fn rotation_is_a_compare_and_swap_that_keeps_the_last_retired_digest(db) {
             let mut conn = db.conn();
             let project = insert_project(&mut conn).id;
@@ -357,7 +423,11 @@ mod tests {
             // The loser of a race with the same token changes nothing.
             assert!(!rotate_refresh_token(&mut conn, stored.id, &first, &third, 2_001).unwrap());
             let current = find_by_refresh_token_hash(&mut conn, &second).unwrap().unwrap();
-            assert_eq!(current, SessionRecord { refresh_token_hash: second, ..stored.clone() });
+            // A rotation is a use of the session; the loser's is not.
+            assert_eq!(
+                current,
+                SessionRecord { refresh_token_hash: second, last_used_at_millis: 2_000, ..stored.clone() }
+            );
             assert_eq!(find_by_refresh_token_hash(&mut conn, &first).unwrap(), None);
             assert_eq!(find_by_retired_refresh_token_hash(&mut conn, &first).unwrap(), Some(current.clone()));
 

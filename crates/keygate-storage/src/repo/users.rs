@@ -1,6 +1,8 @@
 //! Users. Deleting a user deletes their sessions, memberships, permission grants and API keys
 //! (all by the database's foreign keys).
 
+use std::collections::HashMap;
+
 use diesel::prelude::*;
 use keygate_domain::{EpochMillis, Owner, ProjectId, TeamId, UserId};
 
@@ -8,7 +10,8 @@ use crate::connection::DbConnection;
 use crate::error::StorageError;
 use crate::key_changes::KeyWrite;
 use crate::repo::api_keys;
-use crate::schema::users;
+use crate::repo::memberships;
+use crate::schema::{team_memberships, users};
 use crate::stored::{parse_id, parse_optional_id};
 
 /// A user as stored. Metadata fields hold JSON text, stored and returned verbatim.
@@ -199,6 +202,32 @@ pub fn get(
         .optional()?
         .map(UserRecord::try_from)
         .transpose()
+}
+
+/// The members of `team` in `project`, in the order they joined.
+pub fn list_members_of_team(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    team: TeamId,
+) -> Result<Vec<UserRecord>, StorageError> {
+    let order = memberships::list_for_team(conn, project, team)?;
+    let members = team_memberships::table
+        .filter(team_memberships::project_id.eq(project.to_string()))
+        .filter(team_memberships::team_id.eq(team.to_string()))
+        .select(team_memberships::user_id);
+    let mut by_id = users::table
+        .filter(users::project_id.eq(project.to_string()))
+        .filter(users::id.eq_any(members))
+        .select(UserRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|row| UserRecord::try_from(row).map(|user| (user.id, user)))
+        .collect::<Result<HashMap<_, _>, _>>()?;
+    // A member who joined between the two reads is left out; one who left is not found.
+    Ok(order
+        .iter()
+        .filter_map(|membership| by_id.remove(&membership.user_id))
+        .collect())
 }
 
 /// Whether `project` has a user `id`.
@@ -498,6 +527,7 @@ mod tests {
                     created_at_millis: 1,
                     expires_at_millis: 100,
                     revoked_at_millis: None,
+                    last_used_at_millis: 1,
                 };
                 sessions::insert(&mut conn, &session).unwrap();
                 refresh_hashes.push(session.refresh_token_hash);

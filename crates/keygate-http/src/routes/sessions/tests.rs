@@ -36,6 +36,124 @@ async fn me_status(app: &TestApp, project: &TestProject, access: &str) -> u16 {
 }
 
 crate::http_tests! {
+    fn a_user_lists_its_open_sessions_and_signs_another_out_from_the_list(app) {
+        let project = app.create_open_project();
+        let user = app.create_user(&project);
+        let user_id = user.id.to_string();
+        app.advance_clock(1_000);
+        let opened_at = app.now();
+        let (_, other_refresh) = open_session(app, &project, &user_id).await;
+        let list = || user.signed_in(project.client(TestRequest::get().uri("/api/v1/auth/sessions?user_id=me")));
+
+        let listed = app.send(list()).await.assert_ok(200);
+        let other_id = listed["items"][0]["id"].as_str().expect("id").to_owned();
+        assert_eq!(listed, json!({
+            "items": [
+                {
+                    "id": other_id,
+                    "user_id": user_id,
+                    "created_at": opened_at,
+                    "last_used_at": opened_at,
+                    "is_impersonation": false,
+                    "is_current_session": false,
+                },
+                {
+                    "id": user.session_id.to_string(),
+                    "user_id": user_id,
+                    "created_at": opened_at - 1_000,
+                    "last_used_at": opened_at - 1_000,
+                    "is_impersonation": false,
+                    "is_current_session": true,
+                },
+            ],
+            "is_paginated": false,
+        }));
+
+        // Trading the refresh token for an access token is a use of the session.
+        app.advance_clock(5_000);
+        let refresh = || project.client(TestRequest::post()
+            .uri("/api/v1/auth/sessions/current/refresh")
+            .insert_header(("x-stack-refresh-token", other_refresh.as_str())));
+        app.send(refresh()).await.assert_ok(200);
+        let listed = app.send(list()).await.assert_ok(200);
+        assert_eq!(listed["items"][0]["last_used_at"], opened_at + 5_000);
+        assert_eq!(listed["items"][1]["last_used_at"], opened_at - 1_000);
+
+        // Never the session the request itself uses.
+        let own = format!("/api/v1/auth/sessions/{}?user_id=me", user.session_id);
+        app.send(user.signed_in(project.client(TestRequest::delete().uri(&own))))
+            .await
+            .assert_known_error(400, "CANNOT_DELETE_CURRENT_SESSION");
+
+        let other = format!("/api/v1/auth/sessions/{other_id}?user_id=me");
+        let answer = app
+            .send(user.signed_in(project.client(TestRequest::delete().uri(&other))))
+            .await
+            .assert_ok(200);
+        assert_eq!(answer, json!({"success": true}));
+        let listed = app.send(list()).await.assert_ok(200);
+        assert_eq!(listed["items"].as_array().expect("items").len(), 1);
+        assert_eq!(listed["items"][0]["id"], user.session_id.to_string());
+        app.send(refresh())
+            .await
+            .assert_known_error(401, "REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED");
+        // Once signed out, it is not there to sign out again.
+        app.send(user.signed_in(project.client(TestRequest::delete().uri(&other))))
+            .await
+            .assert_plain_error(404, "Session not found.");
+
+        let log = app
+            .send(project.admin(TestRequest::get().uri("/api/v1/internal/audit-log?action=session.revoked")))
+            .await
+            .assert_ok(200);
+        assert_eq!(log["items"].as_array().expect("items").len(), 1);
+        assert_eq!(log["items"][0]["object_id"], other_id.as_str());
+        assert_eq!(log["items"][0]["actor_type"], "user");
+        assert_eq!(log["items"][0]["actor_user_id"], user_id.as_str());
+    }
+
+    fn clients_see_and_end_only_their_own_sessions(app) {
+        let project = app.create_open_project();
+        let user = app.create_user(&project);
+        let other = app.create_user(&project);
+        let others = format!("/api/v1/auth/sessions?user_id={}", other.id);
+        app.send(user.signed_in(project.client(TestRequest::get().uri(&others))))
+            .await
+            .assert_plain_error(403, "Client can only list sessions for their own user.");
+        app.send(project.client(TestRequest::get().uri("/api/v1/auth/sessions?user_id=me")))
+            .await
+            .assert_known_error(400, "CANNOT_GET_OWN_USER_WITHOUT_USER");
+        let response = app
+            .send(user.signed_in(project.client(TestRequest::get().uri("/api/v1/auth/sessions"))))
+            .await;
+        assert_schema_error(&response, "GET", "/api/v1/auth/sessions", &["query.user_id must be defined"]);
+
+        // Another user's session is not found (its existence does not leak).
+        let others_session = format!("/api/v1/auth/sessions/{}?user_id=me", other.session_id);
+        app.send(user.signed_in(project.client(TestRequest::delete().uri(&others_session))))
+            .await
+            .assert_plain_error(404, "Session not found.");
+        let response = app
+            .send(user.signed_in(project.client(TestRequest::delete().uri("/api/v1/auth/sessions/nope?user_id=me"))))
+            .await;
+        assert_schema_error(&response, "DELETE", "/api/v1/auth/sessions/nope", &["params.session_id must be a valid UUID"]);
+
+        // A server lists and ends anyone's; none of them is the request's own.
+        let listed = app.send(project.server(TestRequest::get().uri(&others))).await.assert_ok(200);
+        assert_eq!(listed["items"][0]["is_current_session"], false);
+        app.send(project.server(TestRequest::delete().uri(&format!(
+            "/api/v1/auth/sessions/{}?user_id={}", other.session_id, other.id
+        ))))
+        .await
+        .assert_ok(200);
+        let listed = app.send(project.server(TestRequest::get().uri(&others))).await.assert_ok(200);
+        assert_eq!(listed, json!({"items": [], "is_paginated": false}));
+        // The signed-out user's access token stops working at once.
+        app.send(other.signed_in(project.client(TestRequest::get().uri("/api/v1/users/me"))))
+            .await
+            .assert_known_error(401, "ACCESS_TOKEN_EXPIRED");
+    }
+
     fn a_session_gives_tokens_whose_claims_are_complete(app) {
         let project = app.create_open_project();
         let user = create_user(app, &project, json!({
