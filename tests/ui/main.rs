@@ -1,16 +1,20 @@
 //! Browser tests of the prebuilt UI: headless Chromium (Debian's `chromium` and
 //! `chromium-driver`) drives the real `keygate` binary through the demo sign-in, the hosted
-//! account-settings page and a customer's page on another origin.
+//! account-settings page and a customer's page on another origin — and, in
+//! [`upstream_account_settings`], through upstream's own React `<AccountSettings>` (built with
+//! Node.js from `tests/ui/account-settings`).
 //!
 //! Run with `cargo test -p keygate --test ui` (not part of a plain `cargo test`; CI runs it).
-//! Screenshots land in `target/ui-screenshots/`. Without Chromium or chromedriver the tests
-//! print why and pass, except under `CI=true`, where a missing browser is a failure.
+//! Screenshots land in `target/ui-screenshots/`. Without Chromium or chromedriver (or, for
+//! upstream's UI, Node.js and npm) the tests print why and pass, except under `CI=true`, where
+//! a missing one is a failure.
 //! The scenarios run one at a time (each starts its own server and browser; the machine may
 //! have two cores).
 
 #[path = "../e2e/harness.rs"]
 #[allow(dead_code)]
 mod harness;
+mod upstream_account_settings;
 mod webdriver;
 
 use std::cell::RefCell;
@@ -28,7 +32,8 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 use harness::{banner_value, sqlite_url, temp_dir, ProjectKeys, Reply, Server};
-use webdriver::{keys, Browser, Installation};
+use keygate_storage::testing::TestDatabase;
+use webdriver::{keys, Browser, Installation, Settings};
 
 /// One scenario at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -46,6 +51,8 @@ struct Scenario {
     http: reqwest::blocking::Client,
     /// The demo links already used (each works once; the server prints the next).
     used_links: RefCell<Vec<String>>,
+    /// The server's Postgres database, if it runs on one (dropped after the server stops).
+    _database: Option<TestDatabase>,
     _dir: tempfile::TempDir,
     _serial: MutexGuard<'static, ()>,
 }
@@ -57,21 +64,55 @@ fn scenario(width: u32, height: u32) -> Option<Scenario> {
 
 /// [`scenario`] with extra environment variables for the server.
 fn scenario_with(width: u32, height: u32, env: &[(&str, &str)]) -> Option<Scenario> {
+    let (serial, installation) = prerequisites()?;
+    Some(start_scenario(
+        serial,
+        &installation,
+        width,
+        height,
+        env,
+        None,
+        &Settings::default(),
+    ))
+}
+
+/// The lock (one scenario at a time) and the browser, or `None` (after saying why) when no
+/// browser is installed outside CI.
+fn prerequisites() -> Option<(MutexGuard<'static, ()>, Installation)> {
     let serial = SERIAL
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let installation = match Installation::find() {
-        Ok(installation) => installation,
+    match Installation::find() {
+        Ok(installation) => Some((serial, installation)),
         Err(reason) if std::env::var("CI").as_deref() == Ok("true") => {
             panic!("browser tests need Chromium and chromedriver under CI: {reason}")
         }
         Err(reason) => {
             eprintln!("skipping the browser test: {reason}");
-            return None;
+            None
         }
-    };
+    }
+}
+
+/// Starts the server (on `database`, else on a SQLite file of its own) and the browser.
+fn start_scenario(
+    serial: MutexGuard<'static, ()>,
+    installation: &Installation,
+    width: u32,
+    height: u32,
+    env: &[(&str, &str)],
+    database: Option<TestDatabase>,
+    settings: &Settings,
+) -> Scenario {
     let dir = temp_dir();
-    let server = Server::start(dir.path(), &sqlite_url(dir.path()), env);
+    let database_url = match &database {
+        Some(database) => database
+            .postgres_url()
+            .expect("a Postgres database")
+            .to_owned(),
+        None => sqlite_url(dir.path()),
+    };
+    let server = Server::start(dir.path(), &database_url, env);
     let banner = &server.startup_output;
     let value = |label: &str| {
         banner_value(banner, label).unwrap_or_else(|| panic!("no `{label}` in:\n{banner}"))
@@ -89,20 +130,21 @@ fn scenario_with(width: u32, height: u32, env: &[(&str, &str)]) -> Option<Scenar
         "the server does not print a demo sign-in link:\n{}",
         server.stdout()
     );
-    let browser = Browser::launch(&installation, width, height);
+    let browser = Browser::launch(installation, width, height, settings);
     let http = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
         .expect("HTTP client");
-    Some(Scenario {
+    Scenario {
         browser,
         keys,
         server,
         http,
         used_links: RefCell::new(Vec::new()),
+        _database: database,
         _dir: dir,
         _serial: serial,
-    })
+    }
 }
 
 fn screenshots() -> PathBuf {

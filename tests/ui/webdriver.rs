@@ -70,6 +70,18 @@ fn locate(variable: &str, names: &[&str]) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
+/// Extra Chromium settings for [`Browser::launch`].
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Origins Chromium treats as secure contexts although the tests serve them over plain
+    /// HTTP (a customer's site is HTTPS in production; some browser APIs, such as
+    /// `crypto.randomUUID`, exist only in secure contexts).
+    pub secure_origins: Vec<String>,
+    /// Host names that do not resolve, so that third-party scripts a page loads stay off the
+    /// internet (the test sees the page as it is without them, on any machine).
+    pub unresolvable_hosts: Vec<String>,
+}
+
 /// A reference to an element in the page (also inside a shadow root).
 #[derive(Debug, Clone)]
 pub struct Element(String);
@@ -87,7 +99,12 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver and a headless Chromium session with a fresh profile. `customer.test`
     /// resolves to 127.0.0.1, so a second local server can act as a customer's site.
-    pub fn launch(installation: &Installation, width: u32, height: u32) -> Browser {
+    pub fn launch(
+        installation: &Installation,
+        width: u32,
+        height: u32,
+        settings: &Settings,
+    ) -> Browser {
         let port = free_port();
         let driver = Command::new(&installation.chromedriver)
             .arg(format!("--port={port}"))
@@ -119,7 +136,14 @@ impl Browser {
             .prefix("keygate-ui-chromium-")
             .tempdir()
             .expect("profile directory");
-        let args = vec![
+        let mut host_rules = vec!["MAP customer.test 127.0.0.1".to_owned()];
+        host_rules.extend(
+            settings
+                .unresolvable_hosts
+                .iter()
+                .map(|host| format!("MAP {host} ~NOTFOUND")),
+        );
+        let mut args = vec![
             "--headless=new".to_owned(),
             "--no-sandbox".to_owned(),
             "--disable-gpu".to_owned(),
@@ -131,10 +155,16 @@ impl Browser {
             "--disable-dev-shm-usage".to_owned(),
             "--hide-scrollbars".to_owned(),
             "--force-device-scale-factor=1".to_owned(),
-            "--host-resolver-rules=MAP customer.test 127.0.0.1".to_owned(),
+            format!("--host-resolver-rules={}", host_rules.join(", ")),
             format!("--window-size={width},{height}"),
             format!("--user-data-dir={}", profile.path().display()),
         ];
+        if !settings.secure_origins.is_empty() {
+            args.push(format!(
+                "--unsafely-treat-insecure-origin-as-secure={}",
+                settings.secure_origins.join(",")
+            ));
+        }
         let capabilities = json!({
             "capabilities": {
                 "alwaysMatch": {
@@ -189,6 +219,11 @@ impl Browser {
     /// Opens `url`.
     pub fn goto(&self, url: &str) {
         self.command("POST", "/url", Some(json!({ "url": url })));
+    }
+
+    /// Reloads the current page, as the browser's reload button does (waiting for it to load).
+    pub fn refresh(&self) {
+        self.command("POST", "/refresh", None);
     }
 
     /// The value of the cookie `name` the current page's address sees (also an `HttpOnly` one,
