@@ -38,25 +38,23 @@ impl Service {
         .await
     }
 
-    /// Decides a read of `customer`'s payments. With `must_exist` (the products list, as
-    /// upstream's `ensureCustomerExists`), a user or team the project does not have is not
-    /// found; billing does not check.
+    /// Decides a read of a customer's payments (`action`: their billing or their products).
+    /// The products list then checks that the user or team exists, as upstream's
+    /// `ensureCustomerExists`; billing does not.
     pub async fn authorize_payments_read(
         &self,
         actor: Actor,
         action: IdentityAction,
-        customer: Customer,
-        must_exist: bool,
     ) -> Result<(), ServiceError> {
         self.run(move |_, conn| {
             authorize(conn, &actor, &action)?;
-            match customer {
-                Customer::User(user_id) if must_exist => {
-                    ensure_user_exists(conn, actor.project, user_id)
-                }
-                Customer::Team(team_id) if must_exist => {
-                    ensure_team_exists(conn, &actor, team_id).map(drop)
-                }
+            match action {
+                IdentityAction::ListCustomerProducts {
+                    customer: Customer::User(user_id),
+                } => ensure_user_exists(conn, actor.project, user_id),
+                IdentityAction::ListCustomerProducts {
+                    customer: Customer::Team(team_id),
+                } => ensure_team_exists(conn, &actor, team_id).map(drop),
                 _ => Ok(()),
             }
         })
@@ -128,12 +126,7 @@ impl Service {
                 &IdentityAction::ReadTeamMemberProfile { team_id, user_id },
             )?;
             ensure_membership(conn, actor.project, team_id, user_id)?;
-            let (user, selected_team) =
-                load_user(conn, actor.project, user_id)?.ok_or(NotFound::User)?;
-            Ok(UserWithTeam {
-                user,
-                selected_team,
-            })
+            Ok(load_user(conn, actor.project, user_id)?.ok_or(NotFound::User)?)
         })
         .await
     }

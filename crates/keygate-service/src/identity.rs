@@ -7,7 +7,7 @@ use keygate_domain::{EpochMillis, ProjectId, TeamId, UserId};
 use keygate_permissions::{authorize_identity, IdentityAction, MembershipKind};
 use keygate_storage::repo::memberships::{self, MembershipRecord};
 use keygate_storage::repo::team_permissions::{self, GrantRecord};
-use keygate_storage::repo::teams::{self, TeamRecord};
+use keygate_storage::repo::teams;
 use keygate_storage::repo::users::{self, UserRecord};
 use keygate_storage::{DbConnection, StorageError};
 
@@ -15,6 +15,7 @@ use crate::actor::Actor;
 use crate::audit::{self, AuditAction, AuditActor, Change};
 use crate::error::{Conflict, NotFound, ServiceError};
 use crate::team_standing::{load_catalogue, load_standing};
+use crate::users::UserWithTeam;
 
 /// Asks `keygate_permissions` whether the actor may perform `action`, loading the caller's
 /// standing in the team first when the decision needs it.
@@ -116,18 +117,29 @@ pub(crate) fn add_member(
     Ok(())
 }
 
-/// The user with the team they selected, if the project has the user.
+/// The user `user` of `project` with the team they selected, if the project has the user.
 pub(crate) fn load_user(
     conn: &mut DbConnection,
     project: ProjectId,
     user: UserId,
-) -> Result<Option<(UserRecord, Option<TeamRecord>)>, StorageError> {
-    let Some(record) = users::get(conn, project, user)? else {
-        return Ok(None);
-    };
-    let team = match record.selected_team_id {
+) -> Result<Option<UserWithTeam>, StorageError> {
+    users::get(conn, project, user)?
+        .map(|record| with_selected_team(conn, project, record))
+        .transpose()
+}
+
+/// `user` with the team they selected, read from `project`.
+pub(crate) fn with_selected_team(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    user: UserRecord,
+) -> Result<UserWithTeam, StorageError> {
+    let selected_team = match user.selected_team_id {
         Some(team) => teams::get(conn, project, team)?,
         None => None,
     };
-    Ok(Some((record, team)))
+    Ok(UserWithTeam {
+        user,
+        selected_team,
+    })
 }

@@ -11,14 +11,14 @@
 
 use keygate_domain::{ProjectId, TeamId, UserId};
 use keygate_permissions::IdentityAction;
-use keygate_storage::repo::teams::{self, TeamRecord};
+use keygate_storage::repo::teams::TeamRecord;
 use keygate_storage::repo::users::{self, UserRecord, UserUpdate};
 use keygate_storage::{DbConnection, StorageError};
 
 use crate::actor::Actor;
 use crate::audit::{self, AuditAction, AuditActor, Change};
 use crate::error::{Conflict, NotFound, Refusal, ServiceError};
-use crate::identity::{authorize, ensure_membership, load_user};
+use crate::identity::{authorize, ensure_membership, load_user, with_selected_team};
 use crate::Service;
 
 /// A new user's fields, as the request gave them.
@@ -151,12 +151,7 @@ impl Service {
         };
         self.run(move |_, conn| {
             authorize(conn, &actor, &action)?;
-            let (user, selected_team) =
-                load_user(conn, actor.project, user_id)?.ok_or(NotFound::User)?;
-            Ok(UserWithTeam {
-                user,
-                selected_team,
-            })
+            Ok(load_user(conn, actor.project, user_id)?.ok_or(NotFound::User)?)
         })
         .await
     }
@@ -277,12 +272,5 @@ fn apply_update(
         },
         other => email_taken(resulting_email)(other),
     })?;
-    let selected_team = match updated.selected_team_id {
-        Some(team) => teams::get(conn, project, team)?,
-        None => None,
-    };
-    Ok(UserWithTeam {
-        user: updated,
-        selected_team,
-    })
+    Ok(with_selected_team(conn, project, updated)?)
 }

@@ -97,6 +97,16 @@ impl FieldValue for CustomerType {
     }
 }
 
+/// `customer_type` and `customer_id` of the path.
+fn customer_params(check: &mut RequestCheck) -> crate::validation::Pending<(CustomerType, String)> {
+    check.params(|o| {
+        (
+            o.field::<CustomerType>("customer_type").required(),
+            o.field::<String>("customer_id").required(),
+        )
+    })
+}
+
 /// The customer the path names; a user or team id must be a UUID.
 fn customer(
     request: &HttpRequest,
@@ -128,12 +138,7 @@ async fn read_billing(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let mut check = RequestCheck::new(&request).with_current_user(auth.session_user_id());
-    let params = check.params(|o| {
-        (
-            o.field::<CustomerType>("customer_type").required(),
-            o.field::<String>("customer_id").required(),
-        )
-    });
+    let params = customer_params(&mut check);
     let query = check.query(|_| ());
     let ((customer_type, customer_id), ()) = check.finish((params, query))?;
     if customer_type == CustomerType::Custom {
@@ -146,12 +151,7 @@ async fn read_billing(
     let customer = customer(&request, customer_type, &customer_id)?;
     state
         .service()
-        .authorize_payments_read(
-            auth.actor(),
-            IdentityAction::ReadBilling { customer },
-            customer,
-            false,
-        )
+        .authorize_payments_read(auth.actor(), IdentityAction::ReadBilling { customer })
         .await?;
     json_response(
         StatusCode::OK,
@@ -169,12 +169,7 @@ async fn list_products(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let mut check = RequestCheck::new(&request).with_current_user(auth.session_user_id());
-    let params = check.params(|o| {
-        (
-            o.field::<CustomerType>("customer_type").required(),
-            o.field::<String>("customer_id").required(),
-        )
-    });
+    let params = customer_params(&mut check);
     let query = check.query(|o| {
         let cursor = o.field::<String>("cursor").optional();
         let _: Option<i64> = o
@@ -190,8 +185,6 @@ async fn list_products(
         .authorize_payments_read(
             auth.actor(),
             IdentityAction::ListCustomerProducts { customer },
-            customer,
-            true,
         )
         .await?;
     if cursor.is_some() {
