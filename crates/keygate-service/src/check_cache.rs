@@ -9,7 +9,10 @@
 //! Two caches, both bounded: found rows are weighed by their size in bytes
 //! ([`CheckCacheSettings::max_bytes`]); ids with no row at all ("unknown") live in a separate,
 //! smaller cache with a short TTL, so a flood of well-formed unknown keys can neither evict the
-//! good entries nor grow memory.
+//! good entries nor grow memory. An unknown id is remembered only on its second miss within a
+//! while (a doorkeeper: one fixed array of fingerprints, as TinyLFU's): a key presented again
+//! is spared the database from then on, while a flood of distinct unknown keys, each seen
+//! once, costs one atomic store apiece instead of an insert and an eviction in the cache.
 //!
 //! **Revocation never lingers.** Every write that changes a key (revoke, description, deletion
 //! of its owner) goes through [`Service::write_keys`](crate::Service), which calls
@@ -27,7 +30,8 @@
 //! bug) is seen within that time instead of being kept for as long as the key stays warm.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -82,6 +86,7 @@ pub enum CachedLookup {
 pub struct CheckCache {
     found: Cache<ApiKeyId, Arc<ApiKey>>,
     unknown: Cache<ApiKeyId, ()>,
+    unknown_doorkeeper: Doorkeeper,
     generation: Generation,
     trusted: AtomicBool,
     stats: Arc<CacheStats>,
@@ -116,6 +121,52 @@ fn count_evictions<V>(
     }
 }
 
+/// Which unknown ids missed once lately: one fingerprint per slot, overwritten by whichever id
+/// hashes there next. It only decides what enters the unknown-id cache, so a collision or an
+/// overwritten slot costs at most another database lookup, never a wrong answer. Hashed with
+/// a per-process random key, so ids cannot be chosen to collide.
+struct Doorkeeper {
+    slots: Box<[AtomicU64]>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl Doorkeeper {
+    /// Room for about `capacity` ids (a power of two at least that large; none for 0).
+    fn new(capacity: u64) -> Self {
+        let len = if capacity == 0 {
+            0
+        } else {
+            usize::try_from(capacity)
+                .unwrap_or(usize::MAX)
+                .checked_next_power_of_two()
+                .unwrap_or(1 << 20)
+                .min(1 << 20)
+        };
+        Doorkeeper {
+            slots: (0..len).map(|_| AtomicU64::new(0)).collect(),
+            hasher: std::collections::hash_map::RandomState::new(),
+        }
+    }
+
+    /// Whether `id` missed before (and its slot still says so); records this miss otherwise.
+    fn seen_before(&self, id: ApiKeyId) -> bool {
+        if self.slots.is_empty() {
+            return false;
+        }
+        let hash = self.hasher.hash_one(id);
+        // The slot comes from the low bits; the fingerprint is the whole hash, never 0 (empty).
+        let slot = &self.slots[(hash as usize) & (self.slots.len() - 1)];
+        let fingerprint = hash | 1;
+        if slot.load(Ordering::Relaxed) == fingerprint {
+            slot.store(0, Ordering::Relaxed);
+            true
+        } else {
+            slot.store(fingerprint, Ordering::Relaxed);
+            false
+        }
+    }
+}
+
 /// What a cached row costs the process, in bytes, for the cache's byte budget.
 fn weight(key: &ApiKey) -> u32 {
     let total = std::mem::size_of::<ApiKey>()
@@ -145,6 +196,7 @@ impl CheckCache {
                 .time_to_live(settings.unknown_ttl)
                 .eviction_listener(count_evictions(&stats))
                 .build(),
+            unknown_doorkeeper: Doorkeeper::new(settings.max_unknown),
             generation: Generation::default(),
             trusted: AtomicBool::new(true),
             stats,
@@ -198,7 +250,8 @@ impl CheckCache {
         }
         match stored {
             Some(key) => self.found.insert(id, Arc::new(key.clone())),
-            None => self.unknown.insert(id, ()),
+            None if self.unknown_doorkeeper.seen_before(id) => self.unknown.insert(id, ()),
+            None => return,
         }
         // An invalidation between the check above and the insert bumped the generation before
         // it removed entries; if it removed them before the insert, remove the insert here.
@@ -301,7 +354,7 @@ mod tests {
         assert_eq!(cache.lookup(stored.id), CachedLookup::Miss);
         let ticket = cache.ticket();
         cache.store(ticket, stored.id, Some(&stored));
-        cache.store(ticket, unknown, None);
+        remember_unknown(&cache, unknown);
         assert_eq!(
             cache.lookup(stored.id),
             CachedLookup::Found(Arc::new(stored.clone()))
@@ -328,7 +381,7 @@ mod tests {
 
         // One unknown id fits; storing many evicts some (moka decides which, on maintenance).
         for _ in 0..50 {
-            cache.store(cache.ticket(), ApiKeyId::new_random(), None);
+            remember_unknown(&cache, ApiKeyId::new_random());
         }
         let _ = cache.entry_counts();
         assert!(cache.counts().evictions > 0, "{:?}", cache.counts());
@@ -389,7 +442,7 @@ mod tests {
     fn a_created_key_is_no_longer_unknown() {
         let cache = CheckCache::new(CheckCacheSettings::default());
         let id = ApiKeyId::new_random();
-        cache.store(cache.ticket(), id, None);
+        remember_unknown(&cache, id);
         cache.created(id);
         assert_eq!(cache.lookup(id), CachedLookup::Miss);
     }
@@ -467,8 +520,43 @@ mod tests {
             ..CheckCacheSettings::default()
         });
         let id = ApiKeyId::new_random();
-        cache.store(cache.ticket(), id, None);
+        remember_unknown(&cache, id);
+        assert_eq!(cache.lookup(id), CachedLookup::Unknown);
         std::thread::sleep(Duration::from_millis(120));
+        assert_eq!(cache.lookup(id), CachedLookup::Miss);
+    }
+
+    /// Stores `id` as unknown twice: the second miss is the one remembered.
+    fn remember_unknown(cache: &CheckCache, id: ApiKeyId) {
+        cache.store(cache.ticket(), id, None);
+        cache.store(cache.ticket(), id, None);
+    }
+
+    #[test]
+    fn an_unknown_id_is_remembered_on_its_second_miss_only() {
+        let cache = CheckCache::new(CheckCacheSettings::default());
+        let id = ApiKeyId::new_random();
+        cache.store(cache.ticket(), id, None);
+        assert_eq!(cache.lookup(id), CachedLookup::Miss);
+        cache.store(cache.ticket(), id, None);
+        assert_eq!(cache.lookup(id), CachedLookup::Unknown);
+
+        // A flood of distinct ids, each seen once, enters nothing.
+        for _ in 0..10_000 {
+            cache.store(cache.ticket(), ApiKeyId::new_random(), None);
+        }
+        assert_eq!(cache.entry_counts().1, 1);
+    }
+
+    #[test]
+    fn without_an_unknown_cache_nothing_is_remembered() {
+        let cache = CheckCache::new(CheckCacheSettings {
+            max_unknown: 0,
+            ..CheckCacheSettings::default()
+        });
+        let id = ApiKeyId::new_random();
+        remember_unknown(&cache, id);
+        remember_unknown(&cache, id);
         assert_eq!(cache.lookup(id), CachedLookup::Miss);
     }
 }
