@@ -9,7 +9,7 @@
 //!
 //! What a user does here: opens the API Keys tab, creates a key (one day), sees it once, sees
 //! it listed, revokes it, reloads; opens every other tab; revokes another session of theirs
-//! from Active Sessions; creates a key on their team's page. A plain member of the team sees
+//! from Active Sessions; creates and revokes a key on their team's page. A plain member sees
 //! that page without its API keys section.
 
 use std::path::{Path, PathBuf};
@@ -499,8 +499,17 @@ impl Page<'_> {
         assert_eq!(listed[2], format!("*******{last_four}"), "{listed}");
         self.shot("04-user-key-listed");
 
-        // Revoke, after upstream's confirmation.
-        self.open_row_menu("CI deploy script");
+        self.revoke_key("CI deploy script", last_four, "05-user-key");
+        s.check(&secret).known(401, "API_KEY_REVOKED");
+        self.assert_revoked_after_reload("CI deploy script", last_four, "#api-keys", "06-user-key");
+        secret
+    }
+
+    /// Revokes the listed key `description` (ending in `last_four`) through its row menu and
+    /// upstream's confirmation dialog, and waits for the row to show it revoked.
+    fn revoke_key(&self, description: &str, last_four: &str, shot: &str) {
+        let s = self.s;
+        self.open_row_menu(description);
         self.click_text("[role=menuitem]", "Revoke");
         let question = s.browser.wait_for(
             "the revoke dialog",
@@ -515,26 +524,42 @@ impl Page<'_> {
             &js("return dialog().querySelector('[role=checkbox]');"),
         );
         s.browser.click(&understood);
-        self.shot("05-user-key-revoke-dialog");
+        self.shot(&format!("{shot}-revoke-dialog"));
         self.click_in_dialog("Revoke Key");
         s.browser.wait_for(
             "the key to show as revoked",
-            &js("const r = row('CI deploy script'); return dialogs().length === 0 && r && r.textContent.includes('revoked');"),
+            &js(&format!(
+                "const r = row({}); return dialogs().length === 0 && r && r.textContent.includes('revoked');",
+                json!(description)
+            )),
         );
-        s.check(&secret).known(401, "API_KEY_REVOKED");
+    }
 
-        // A reload shows what keygate stores: the key, revoked (upstream lists revoked keys).
+    /// After a reload of the page at `fragment`, the key `description` is listed revoked: what
+    /// keygate stores (upstream lists revoked keys).
+    fn assert_revoked_after_reload(
+        &self,
+        description: &str,
+        last_four: &str,
+        fragment: &str,
+        shot: &str,
+    ) {
+        let s = self.s;
         s.browser.refresh();
         s.browser.wait_for(
             "the list after the reload",
-            &js("return location.hash === '#api-keys' && !!row('CI deploy script');"),
+            &js(&format!(
+                "return location.hash === {} && !!row({});",
+                json!(fragment),
+                json!(description)
+            )),
         );
-        let listed = self.row("CI deploy script");
+        let listed = self.row(description);
         assert_eq!(listed[1], "revoked", "{listed}");
         assert_eq!(listed[2], format!("*******{last_four}"), "{listed}");
         self.assert_healthy("the reload");
-        self.shot("06-user-key-revoked-after-reload");
-        secret
+        self.scroll_to(description);
+        self.shot(&format!("{shot}-revoked-after-reload"));
     }
 
     /// Every other tab opens without a crash, an error or an alert, showing keygate's data.
@@ -622,7 +647,8 @@ impl Page<'_> {
     }
 
     /// The team's page shows its API keys section to its creator (team_admin, with
-    /// `$manage_api_keys`), where a team key is created.
+    /// `$manage_api_keys`), where a team key is created, listed and revoked, and stays revoked
+    /// after a reload.
     fn team_api_key(&self, team_id: &str) {
         let s = self.s;
         self.open_tab("Ada's team", &format!("team-{team_id}"), "Leave team");
@@ -647,6 +673,21 @@ impl Page<'_> {
         self.assert_healthy("creating a team key");
         self.scroll_to("Billing worker");
         self.shot("12-team-key-listed");
+
+        let last_four = &secret[secret.len() - 4..];
+        self.revoke_key("Billing worker", last_four, "12-team-key");
+        s.send(
+            s.keys
+                .server(s.http.post(s.server.url("/api/v1/team-api-keys/check")))
+                .json(&json!({ "api_key": secret })),
+        )
+        .known(401, "API_KEY_REVOKED");
+        self.assert_revoked_after_reload(
+            "Billing worker",
+            last_four,
+            &format!("#team-{team_id}"),
+            "12-team-key",
+        );
     }
 
     /// A plain member (team_member: `$read_members`, `$invite_members`) sees the team's page
