@@ -9,8 +9,8 @@
 //!
 //! What a user does here: opens the API Keys tab, creates a key (one day), sees it once, sees
 //! it listed, revokes it, reloads; opens every other tab; revokes another session of theirs
-//! from Active Sessions; creates and revokes a key on their team's page. A plain member sees
-//! that page without its API keys section.
+//! from Active Sessions; creates and revokes a key on their team's page, and renames themselves
+//! there. A plain member sees that page without its API keys section.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -194,6 +194,7 @@ fn account_settings(version: &str, backend: Backend) {
     page.other_tabs("ada@example.com");
     page.active_sessions(&ada, &ada_session, &other_session);
     page.team_api_key(&team_id);
+    page.team_user_name(&team_id, &ada);
     page.member_without_manage_permission(&bo_session, &team_id);
     // Nothing the page did revived the revoked key.
     s.check(&secret).known(401, "API_KEY_REVOKED");
@@ -690,6 +691,57 @@ impl Page<'_> {
         );
     }
 
+    /// On the team's page, the member renames themselves in the team ("Team user name"): the
+    /// page saves it through keygate, which keeps it for that team only.
+    fn team_user_name(&self, team_id: &str, user: &str) {
+        let s = self.s;
+        let row = "const label = withText('p', 'Team user name'); const nameRow = label && label.parentElement.parentElement;";
+        let pen = s.browser.element(
+            "the team user name's edit button",
+            &js(&format!(
+                "{row} const pen = nameRow && nameRow.querySelector('svg.lucide-square-pen'); return pen && pen.closest('button');"
+            )),
+        );
+        s.browser.click(&pen);
+        let field = s.browser.element(
+            "the team user name field",
+            &js(&format!(
+                "{row} return nameRow && nameRow.querySelector('input');"
+            )),
+        );
+        // Empty it as React sees an edit (its own setter, then an input event), then type.
+        s.browser.script(
+            &js(&format!(
+                "{row} const field = nameRow.querySelector('input');
+                 Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set.call(field, '');
+                 field.dispatchEvent(new Event('input', {{ bubbles: true }}));"
+            )),
+            vec![],
+        );
+        s.browser.type_into(&field, "Ada at work");
+        self.click_text("button", "Save");
+        s.browser.wait_for(
+            "the new team user name",
+            &js(&format!(
+                "{row} return nameRow && !nameRow.querySelector('input') && !!withText('p', 'Ada at work', nameRow);"
+            )),
+        );
+        let profile = s
+            .send(
+                s.keys.server(
+                    s.http.get(
+                        s.server
+                            .url(&format!("/api/v1/team-member-profiles/{team_id}/{user}")),
+                    ),
+                ),
+            )
+            .ok(200);
+        assert_eq!(profile["display_name"], "Ada at work");
+        assert_eq!(profile["user"]["display_name"], "Ada");
+        self.assert_healthy("renaming oneself in the team");
+        self.shot("13-team-user-name");
+    }
+
     /// A plain member (team_member: `$read_members`, `$invite_members`) sees the team's page
     /// without the API keys section.
     fn member_without_manage_permission(&self, member: &Session, team_id: &str) {
@@ -712,7 +764,7 @@ impl Page<'_> {
             "no API keys section for a plain member"
         );
         self.assert_healthy("the member's team page");
-        self.shot("13-member-team-page");
+        self.shot("14-member-team-page");
     }
 }
 

@@ -174,6 +174,7 @@ impl From<Denial> for ApiError {
                 PlainError::client_can_only_read_own_notification_preferences().into()
             }
             Denial::OtherUsersBilling => PlainError::client_can_only_read_own_billing().into(),
+            Denial::OtherUsersTeamProfile => PlainError::cannot_update_others_team_profile().into(),
             Denial::OtherUsersProducts => PlainError::client_can_only_list_own_products().into(),
             Denial::ApiKeyNotFound => KnownError::ApiKeyNotFound.into(),
             Denial::TeamMembershipNotFound { team_id, user_id } => {

@@ -1376,6 +1376,32 @@ fn operations() -> Vec<Op> {
         errors: &[404],
     });
     ops.push(Op {
+        method: Patch,
+        path: "/api/v1/team-member-profiles/{team_id}/{user_id}",
+        id: "updateTeamMemberProfile",
+        tag: "Account settings",
+        summary: "A member's name and picture in a team (a client: its own)",
+        access: Access::Project(CSA),
+        params: vec![
+            path_param("team_id", uuid()),
+            path_param("user_id", uuid_or_me()),
+        ],
+        body: Body::Json(object(vec![
+            (
+                "display_name",
+                false,
+                nullable(Type::String).max_length(Some(1000)).into(),
+            ),
+            (
+                "profile_image_url",
+                false,
+                nullable(Type::String).max_length(Some(1_000_000)).into(),
+            ),
+        ])),
+        success: Success::Json(200, reference("TeamMemberProfile")),
+        errors: &[403, 404],
+    });
+    ops.push(Op {
         method: Get,
         path: "/api/v1/team-invitations",
         id: "listTeamInvitations",

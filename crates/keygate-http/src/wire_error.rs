@@ -891,6 +891,14 @@ impl PlainError {
         )
     }
 
+    /// 403: a client may only change its own team member profile.
+    pub fn cannot_update_others_team_profile() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Cannot update another user's profile",
+        )
+    }
+
     /// 400: a products page cursor that names no product of the customer.
     pub fn invalid_products_cursor() -> Self {
         Self::new(StatusCode::BAD_REQUEST, "Invalid cursor")

@@ -94,6 +94,10 @@ pub enum Denial {
     #[error("a client may only list its own user's or team's products")]
     OtherUsersProducts,
 
+    /// 403 plain text: a client changing another member's team profile.
+    #[error("a client may only change its own team profile")]
+    OtherUsersTeamProfile,
+
     /// 400 plain text: a client deleting its own user; keygate has no switch to allow it.
     #[error("clients may not delete their own user")]
     ClientUserDeletionDisabled,

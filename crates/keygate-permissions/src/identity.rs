@@ -21,6 +21,7 @@
 //! | `GET /emails/notification-preference/{user_id}` | session (`USER_AUTHENTICATION_REQUIRED`), the session user's own (403 text) |
 //! | `GET /payments/{billing,products}/{type}/{id}` | session (`USER_AUTHENTICATION_REQUIRED`); a user customer must be the session user (403 text), a team one needs membership and `team_admin`; custom customers are refused (403 text) |
 //! | `GET /team-member-profiles…` | session (`USER_AUTHENTICATION_REQUIRED`), membership; another member's profile needs `$read_members` |
+//! | `PATCH /team-member-profiles/{team_id}/{user_id}` | session (`USER_AUTHENTICATION_REQUIRED`), its own profile only (403 text), membership |
 //! | `GET /team-invitations?team_id=` | session (`USER_AUTHENTICATION_REQUIRED`), membership, `$read_members`, then `$invite_members` |
 //! | `GET /team-invitations?user_id=` | session, and the session user's own (`CANNOT_GET_OWN_USER_WITHOUT_USER`, as upstream) |
 //!
@@ -148,6 +149,14 @@ pub enum IdentityAction {
         /// The member.
         user_id: UserId,
     },
+    /// `PATCH /team-member-profiles/{team_id}/{user_id}` (all; a client changes only its own
+    /// profile, in a team it is a member of).
+    UpdateTeamMemberProfile {
+        /// The team.
+        team_id: TeamId,
+        /// The member.
+        user_id: UserId,
+    },
     /// `GET /team-invitations?team_id=` (all; a client needs `$read_members` and
     /// `$invite_members`).
     ListTeamInvitations {
@@ -199,6 +208,7 @@ impl IdentityAction {
             | IdentityAction::ListCustomerProducts { .. }
             | IdentityAction::ListTeamMemberProfiles { .. }
             | IdentityAction::ReadTeamMemberProfile { .. }
+            | IdentityAction::UpdateTeamMemberProfile { .. }
             | IdentityAction::ListTeamInvitations { .. }
             | IdentityAction::ListReceivedTeamInvitations { .. } => ANY_ACCESS,
             IdentityAction::ReadCurrentProject
@@ -217,6 +227,7 @@ impl IdentityAction {
             | IdentityAction::DeleteTeam { team_id }
             | IdentityAction::ListTeamMemberProfiles { team_id, .. }
             | IdentityAction::ReadTeamMemberProfile { team_id, .. }
+            | IdentityAction::UpdateTeamMemberProfile { team_id, .. }
             | IdentityAction::ListTeamInvitations { team_id }
             | IdentityAction::ReadBilling {
                 customer: Customer::Team(team_id),
@@ -322,6 +333,16 @@ pub fn authorize_identity(
             team_id,
             user_id: member,
         } => member_profiles(caller, team_id, Some(member), standing),
+        IdentityAction::UpdateTeamMemberProfile {
+            team_id,
+            user_id: member,
+        } => {
+            let user_id = authenticated_user(caller)?;
+            if member != user_id {
+                return Err(Denial::OtherUsersTeamProfile);
+            }
+            require_membership(team_id, user_id, standing)
+        }
         IdentityAction::ListTeamInvitations { team_id } => {
             let user_id = authenticated_user(caller)?;
             require_permission(team_id, user_id, standing, SystemPermission::ReadMembers)?;

@@ -3,9 +3,10 @@
 //! a customer's payments (keygate has none, but the customer must exist and the caller may
 //! only ask about its own), team member profiles and team invitations.
 //!
-//! Key decision: keygate stores nothing new for these. A user's one contact channel is their
-//! primary e-mail, a member's team profile is their user profile, and a project has no
-//! invitations and no products; each use case decides access with
+//! Key decision: keygate stores nothing new for these but a member's own name and picture in a
+//! team (upstream's "Team user name"), which fall back to the user's. A user's one contact
+//! channel is their primary e-mail, and a project has no invitations and no products; each use
+//! case decides access with
 //! `keygate_permissions::authorize_identity` and checks existence as upstream does, so the
 //! answers are upstream's for a project without those features.
 
@@ -13,10 +14,12 @@ use std::collections::HashMap;
 
 use keygate_domain::{TeamId, UserId};
 use keygate_permissions::{Customer, IdentityAction};
+use keygate_storage::repo::memberships::{self, MemberProfile, MemberProfileUpdate};
 use keygate_storage::repo::teams::{self, TeamRecord};
 use keygate_storage::repo::users::{self, UserRecord};
 
 use crate::actor::Actor;
+use crate::audit::{self, AuditAction, AuditActor, Change};
 use crate::error::{NotFound, ServiceError};
 use crate::identity::{authorize, ensure_membership, ensure_user_exists, load_user};
 use crate::users::UserWithTeam;
@@ -61,8 +64,8 @@ impl Service {
         .await
     }
 
-    /// The profiles of `team_id`'s members (their user profiles, with the team each selected),
-    /// in the order they joined; with
+    /// The profiles of `team_id`'s members (with each user and the team they selected), in the
+    /// order they joined; with
     /// `user_id`, only that user's (none if they are not a member). A team or user the project
     /// does not have is not found.
     pub async fn list_team_member_profiles(
@@ -70,7 +73,7 @@ impl Service {
         actor: Actor,
         team_id: TeamId,
         user_id: Option<UserId>,
-    ) -> Result<Vec<UserWithTeam>, ServiceError> {
+    ) -> Result<Vec<TeamMemberProfile>, ServiceError> {
         self.run(move |_, conn| {
             authorize(
                 conn,
@@ -83,13 +86,13 @@ impl Service {
             }
             let mut members = users::list_members_of_team(conn, actor.project, team_id)?;
             if let Some(user_id) = user_id {
-                members.retain(|member| member.id == user_id);
+                members.retain(|(member, _)| member.id == user_id);
             }
             // Members mostly share a few selected teams: each is read once.
             let mut selected_teams: HashMap<TeamId, Option<TeamRecord>> = HashMap::new();
             members
                 .into_iter()
-                .map(|user| {
+                .map(|(user, profile)| {
                     let selected_team = match user.selected_team_id {
                         Some(id) => match selected_teams.get(&id) {
                             Some(team) => team.clone(),
@@ -101,9 +104,12 @@ impl Service {
                         },
                         None => None,
                     };
-                    Ok(UserWithTeam {
-                        user,
-                        selected_team,
+                    Ok(TeamMemberProfile {
+                        member: UserWithTeam {
+                            user,
+                            selected_team,
+                        },
+                        profile,
                     })
                 })
                 .collect()
@@ -111,14 +117,14 @@ impl Service {
         .await
     }
 
-    /// The team profile of member `user_id` of `team_id`: the user, if they are a member (else
-    /// the user, then the membership, is not found).
+    /// The profile of member `user_id` of `team_id` (else the user, then the membership, is not
+    /// found).
     pub async fn read_team_member_profile(
         &self,
         actor: Actor,
         team_id: TeamId,
         user_id: UserId,
-    ) -> Result<UserWithTeam, ServiceError> {
+    ) -> Result<TeamMemberProfile, ServiceError> {
         self.run(move |_, conn| {
             authorize(
                 conn,
@@ -126,7 +132,55 @@ impl Service {
                 &IdentityAction::ReadTeamMemberProfile { team_id, user_id },
             )?;
             ensure_membership(conn, actor.project, team_id, user_id)?;
-            Ok(load_user(conn, actor.project, user_id)?.ok_or(NotFound::User)?)
+            let profile = memberships::profile(conn, actor.project, team_id, user_id)?
+                .ok_or(NotFound::Membership { team_id, user_id })?;
+            member_profile(conn, &actor, user_id, profile)
+        })
+        .await
+    }
+
+    /// Applies `update` to member `user_id`'s profile in `team_id` (a client: its own), recorded
+    /// as `team_member_profile.updated` when it names a field; returns the profile afterwards.
+    pub async fn update_team_member_profile(
+        &self,
+        actor: Actor,
+        team_id: TeamId,
+        user_id: UserId,
+        update: MemberProfileUpdate,
+    ) -> Result<TeamMemberProfile, ServiceError> {
+        let now = self.now();
+        self.run(move |_, conn| {
+            authorize(
+                conn,
+                &actor,
+                &IdentityAction::UpdateTeamMemberProfile { team_id, user_id },
+            )?;
+            ensure_membership(conn, actor.project, team_id, user_id)?;
+            let profile = conn.in_transaction_with(|conn| {
+                let profile =
+                    memberships::update_profile(conn, actor.project, team_id, user_id, &update)?
+                        .ok_or(NotFound::Membership { team_id, user_id })?;
+                let changed: Vec<&str> = [
+                    ("display_name", update.display_name.is_some()),
+                    ("profile_image_url", update.profile_image_url.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(field, named)| named.then_some(field))
+                .collect();
+                if !changed.is_empty() {
+                    let change = Change::new(
+                        AuditAction::TeamMemberProfileUpdated,
+                        format!("{team_id}/{user_id}"),
+                    )
+                    .target(Some(user_id))
+                    .fact("team_id", team_id.to_string())
+                    .fact("user_id", user_id.to_string())
+                    .fact("changed", changed);
+                    audit::record(conn, actor.project, &AuditActor::of(&actor), change, now)?;
+                }
+                Ok::<_, ServiceError>(profile)
+            })?;
+            member_profile(conn, &actor, user_id, profile)
         })
         .await
     }
@@ -166,6 +220,27 @@ impl Service {
         })
         .await
     }
+}
+
+/// A member's profile in a team: the user (with the team they selected) and what they chose to
+/// be called and shown as there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamMemberProfile {
+    /// The member.
+    pub member: UserWithTeam,
+    /// Their name and picture in the team, where they chose one.
+    pub profile: MemberProfile,
+}
+
+/// The profile of `user_id` with `profile`, the user read now.
+fn member_profile(
+    conn: &mut keygate_storage::DbConnection,
+    actor: &Actor,
+    user_id: UserId,
+    profile: MemberProfile,
+) -> Result<TeamMemberProfile, ServiceError> {
+    let member = load_user(conn, actor.project, user_id)?.ok_or(NotFound::User)?;
+    Ok(TeamMemberProfile { member, profile })
 }
 
 /// The team, or [`NotFound::Team`].

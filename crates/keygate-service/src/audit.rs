@@ -65,6 +65,8 @@ pub enum AuditAction {
     TeamMembershipCreated,
     /// A user left a team (or was removed).
     TeamMembershipDeleted,
+    /// A member changed their profile in a team (name or picture there).
+    TeamMemberProfileUpdated,
     /// A team permission was granted to a member.
     TeamPermissionGranted,
     /// A team permission was taken from a member.
@@ -85,7 +87,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, in the order of the docs.
-    pub const ALL: [AuditAction; 23] = [
+    pub const ALL: [AuditAction; 24] = [
         AuditAction::UserApiKeyCreated,
         AuditAction::UserApiKeyUpdated,
         AuditAction::UserApiKeyRevoked,
@@ -101,6 +103,7 @@ impl AuditAction {
         AuditAction::ProjectUpdated,
         AuditAction::TeamMembershipCreated,
         AuditAction::TeamMembershipDeleted,
+        AuditAction::TeamMemberProfileUpdated,
         AuditAction::TeamPermissionGranted,
         AuditAction::TeamPermissionRevoked,
         AuditAction::UserDeleted,
@@ -129,6 +132,7 @@ impl AuditAction {
             AuditAction::ProjectUpdated => "project.updated",
             AuditAction::TeamMembershipCreated => "team_membership.created",
             AuditAction::TeamMembershipDeleted => "team_membership.deleted",
+            AuditAction::TeamMemberProfileUpdated => "team_member_profile.updated",
             AuditAction::TeamPermissionGranted => "team_permission.granted",
             AuditAction::TeamPermissionRevoked => "team_permission.revoked",
             AuditAction::UserDeleted => "user.deleted",

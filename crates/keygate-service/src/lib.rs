@@ -76,6 +76,7 @@ pub use service::Service;
 /// name them from here and never reach into storage themselves.
 pub mod records {
     pub use keygate_storage::repo::audit_events::{AuditEventRecord, AuditFilter, AuditPosition};
+    pub use keygate_storage::repo::memberships::{MemberProfile, MemberProfileUpdate};
     pub use keygate_storage::repo::project_cors::{ProjectCors, TrustedDomain};
     pub use keygate_storage::repo::project_credentials::ProjectCredentialRecord;
     pub use keygate_storage::repo::projects::{ProjectRecord, ProjectUpdate};

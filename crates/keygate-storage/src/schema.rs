@@ -90,6 +90,8 @@ diesel::table! {
         team_id -> Text,
         user_id -> Text,
         created_at_millis -> BigInt,
+        display_name -> Nullable<Text>,
+        profile_image_url -> Nullable<Text>,
     }
 }
 

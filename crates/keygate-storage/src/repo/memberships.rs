@@ -1,4 +1,5 @@
-//! Team memberships. Removing a member removes their permission grants in that team.
+//! Team memberships, and what a member chose to be called and shown as in the team (their
+//! profile there). Removing a member removes their permission grants in that team.
 
 use diesel::prelude::*;
 use keygate_domain::{EpochMillis, ProjectId, TeamId, UserId};
@@ -52,6 +53,114 @@ impl TryFrom<MembershipRow> for MembershipRecord {
             created_at_millis: row.created_at_millis,
         })
     }
+}
+
+/// What a member chose to be called, and shown as, in one team (upstream's team member
+/// profile); `None` where they chose nothing, and readers show the user's own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberProfile {
+    /// Their name in the team.
+    pub display_name: Option<String>,
+    /// URL of their picture in the team.
+    pub profile_image_url: Option<String>,
+}
+
+/// Changes to a [`MemberProfile`]: `None` leaves a field as it is, `Some(None)` clears it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberProfileUpdate {
+    /// A new name, or none.
+    pub display_name: Option<Option<String>>,
+    /// A new picture, or none.
+    pub profile_image_url: Option<Option<String>>,
+}
+
+#[derive(AsChangeset)]
+#[diesel(table_name = team_memberships)]
+struct MemberProfileChanges {
+    display_name: Option<Option<String>>,
+    profile_image_url: Option<Option<String>>,
+}
+
+/// The members of `team` with their profiles there, in the order they joined.
+pub fn list_profiles_for_team(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    team: TeamId,
+) -> Result<Vec<(UserId, MemberProfile)>, StorageError> {
+    team_memberships::table
+        .filter(team_memberships::project_id.eq(project.to_string()))
+        .filter(team_memberships::team_id.eq(team.to_string()))
+        .order((
+            team_memberships::created_at_millis.asc(),
+            team_memberships::user_id.asc(),
+        ))
+        .select((
+            team_memberships::user_id,
+            team_memberships::display_name,
+            team_memberships::profile_image_url,
+        ))
+        .load::<(String, Option<String>, Option<String>)>(conn)?
+        .into_iter()
+        .map(|(user_id, display_name, profile_image_url)| {
+            Ok((
+                parse_id("team_memberships.user_id", &user_id)?,
+                MemberProfile {
+                    display_name,
+                    profile_image_url,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Applies `update` to `user`'s profile in `team` and returns the profile afterwards; `None`
+/// when the user is not a member.
+pub fn update_profile(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    team: TeamId,
+    user: UserId,
+    update: &MemberProfileUpdate,
+) -> Result<Option<MemberProfile>, StorageError> {
+    if update.display_name.is_some() || update.profile_image_url.is_some() {
+        let this_membership = team_memberships::table
+            .filter(team_memberships::project_id.eq(project.to_string()))
+            .filter(team_memberships::team_id.eq(team.to_string()))
+            .filter(team_memberships::user_id.eq(user.to_string()));
+        let changed = diesel::update(this_membership)
+            .set(MemberProfileChanges {
+                display_name: update.display_name.clone(),
+                profile_image_url: update.profile_image_url.clone(),
+            })
+            .execute(conn)?;
+        if changed == 0 {
+            return Ok(None);
+        }
+    }
+    profile(conn, project, team, user)
+}
+
+/// `user`'s profile in `team`; `None` when the user is not a member.
+pub fn profile(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    team: TeamId,
+    user: UserId,
+) -> Result<Option<MemberProfile>, StorageError> {
+    Ok(team_memberships::table
+        .filter(team_memberships::project_id.eq(project.to_string()))
+        .filter(team_memberships::team_id.eq(team.to_string()))
+        .filter(team_memberships::user_id.eq(user.to_string()))
+        .select((
+            team_memberships::display_name,
+            team_memberships::profile_image_url,
+        ))
+        .get_result::<(Option<String>, Option<String>)>(conn)
+        .optional()?
+        .map(|(display_name, profile_image_url)| MemberProfile {
+            display_name,
+            profile_image_url,
+        }))
 }
 
 /// Adds the user to the team. Already a member: [`StorageError::AlreadyExists`] (409
@@ -153,6 +262,35 @@ mod tests {
     }
 
     crate::backend_tests! {
+        fn a_members_profile_is_set_cleared_and_listed_in_join_order(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let team = insert_team(&mut conn, project).id;
+            let (first, second, outsider) = (
+                insert_user(&mut conn, project).id,
+                insert_user(&mut conn, project).id,
+                insert_user(&mut conn, project).id,
+            );
+            insert(&mut conn, &membership(project, team, second, 2)).unwrap();
+            insert(&mut conn, &membership(project, team, first, 1)).unwrap();
+            assert_eq!(profile(&mut conn, project, team, first).unwrap(), Some(MemberProfile::default()));
+
+            let set = MemberProfileUpdate {
+                display_name: Some(Some("Ada".to_owned())),
+                profile_image_url: Some(Some("https://example.com/a.png".to_owned())),
+            };
+            let after = update_profile(&mut conn, project, team, first, &set).unwrap().unwrap();
+            assert_eq!(after.display_name.as_deref(), Some("Ada"));
+            let clear_name = MemberProfileUpdate { display_name: Some(None), profile_image_url: None };
+            let after = update_profile(&mut conn, project, team, first, &clear_name).unwrap().unwrap();
+            assert_eq!(after, MemberProfile { display_name: None, profile_image_url: Some("https://example.com/a.png".to_owned()) });
+            assert_eq!(update_profile(&mut conn, project, team, outsider, &set).unwrap(), None);
+            assert_eq!(update_profile(&mut conn, project, team, outsider, &MemberProfileUpdate::default()).unwrap(), None);
+
+            let listed = list_profiles_for_team(&mut conn, project, team).unwrap();
+            assert_eq!(listed, vec![(first, after), (second, MemberProfile::default())]);
+        }
+
         fn inserts_lists_and_checks_members(db) {
             let mut conn = db.conn();
             let project = insert_project(&mut conn).id;

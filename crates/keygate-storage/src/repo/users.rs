@@ -10,7 +10,7 @@ use crate::connection::DbConnection;
 use crate::error::StorageError;
 use crate::key_changes::KeyWrite;
 use crate::repo::api_keys;
-use crate::repo::memberships;
+use crate::repo::memberships::{self, MemberProfile};
 use crate::schema::{team_memberships, users};
 use crate::stored::{parse_id, parse_optional_id};
 
@@ -204,13 +204,13 @@ pub fn get(
         .transpose()
 }
 
-/// The members of `team` in `project`, in the order they joined.
+/// The members of `team` in `project` with their profiles there, in the order they joined.
 pub fn list_members_of_team(
     conn: &mut DbConnection,
     project: ProjectId,
     team: TeamId,
-) -> Result<Vec<UserRecord>, StorageError> {
-    let order = memberships::list_for_team(conn, project, team)?;
+) -> Result<Vec<(UserRecord, MemberProfile)>, StorageError> {
+    let profiles = memberships::list_profiles_for_team(conn, project, team)?;
     let members = team_memberships::table
         .filter(team_memberships::project_id.eq(project.to_string()))
         .filter(team_memberships::team_id.eq(team.to_string()))
@@ -224,9 +224,9 @@ pub fn list_members_of_team(
         .map(|row| UserRecord::try_from(row).map(|user| (user.id, user)))
         .collect::<Result<HashMap<_, _>, _>>()?;
     // A member who joined between the two reads is left out; one who left is not found.
-    Ok(order
-        .iter()
-        .filter_map(|membership| by_id.remove(&membership.user_id))
+    Ok(profiles
+        .into_iter()
+        .filter_map(|(user_id, profile)| by_id.remove(&user_id).map(|user| (user, profile)))
         .collect())
 }
 

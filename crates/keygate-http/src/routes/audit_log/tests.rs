@@ -264,7 +264,7 @@ crate::http_tests! {
             "GET",
             PATH,
             &[
-                "query.action must be one of the following values: user_api_key.created, user_api_key.updated, user_api_key.revoked, user_api_key.rotated, team_api_key.created, team_api_key.updated, team_api_key.revoked, team_api_key.rotated, project_api_key.created, project_api_key.updated, project_api_key.revoked, project.created, project.updated, team_membership.created, team_membership.deleted, team_permission.granted, team_permission.revoked, user.deleted, session.revoked, team.deleted, webhook_endpoint.created, webhook_endpoint.updated, webhook_endpoint.deleted",
+                "query.action must be one of the following values: user_api_key.created, user_api_key.updated, user_api_key.revoked, user_api_key.rotated, team_api_key.created, team_api_key.updated, team_api_key.revoked, team_api_key.rotated, project_api_key.created, project_api_key.updated, project_api_key.revoked, project.created, project.updated, team_membership.created, team_membership.deleted, team_member_profile.updated, team_permission.granted, team_permission.revoked, user.deleted, session.revoked, team.deleted, webhook_endpoint.created, webhook_endpoint.updated, webhook_endpoint.deleted",
                 "query.actor_type must be one of the following values: user, client, server, admin, operator, scanner, system",
                 "query.limit must be greater than or equal to 1",
                 "query.cursor must be a next_cursor from a previous page",

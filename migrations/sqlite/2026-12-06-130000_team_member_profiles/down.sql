@@ -1,0 +1,2 @@
+ALTER TABLE team_memberships DROP COLUMN profile_image_url;
+ALTER TABLE team_memberships DROP COLUMN display_name;
