@@ -21,7 +21,7 @@ use keygate_storage::repo::users::{self, UserRecord};
 use crate::actor::Actor;
 use crate::audit::{self, AuditAction, AuditActor, Change};
 use crate::error::{NotFound, ServiceError};
-use crate::identity::{authorize, ensure_membership, ensure_user_exists, load_user};
+use crate::identity::{authorize, ensure_team_exists, ensure_user_exists, load_user};
 use crate::users::UserWithTeam;
 use crate::Service;
 
@@ -57,7 +57,7 @@ impl Service {
                 } => ensure_user_exists(conn, actor.project, user_id),
                 IdentityAction::ListCustomerProducts {
                     customer: Customer::Team(team_id),
-                } => ensure_team_exists(conn, &actor, team_id).map(drop),
+                } => ensure_team_exists(conn, actor.project, team_id).map(drop),
                 _ => Ok(()),
             }
         })
@@ -80,7 +80,7 @@ impl Service {
                 &actor,
                 &IdentityAction::ListTeamMemberProfiles { team_id, user_id },
             )?;
-            ensure_team_exists(conn, &actor, team_id)?;
+            ensure_team_exists(conn, actor.project, team_id)?;
             if let Some(user_id) = user_id {
                 ensure_user_exists(conn, actor.project, user_id)?;
             }
@@ -131,10 +131,11 @@ impl Service {
                 &actor,
                 &IdentityAction::ReadTeamMemberProfile { team_id, user_id },
             )?;
-            ensure_membership(conn, actor.project, team_id, user_id)?;
+            // The user first, then the membership, as upstream's `ensureTeamMembershipExists`.
+            let member = load_user(conn, actor.project, user_id)?.ok_or(NotFound::User)?;
             let profile = memberships::profile(conn, actor.project, team_id, user_id)?
                 .ok_or(NotFound::Membership { team_id, user_id })?;
-            member_profile(conn, &actor, user_id, profile)
+            Ok(TeamMemberProfile { member, profile })
         })
         .await
     }
@@ -155,7 +156,7 @@ impl Service {
                 &actor,
                 &IdentityAction::UpdateTeamMemberProfile { team_id, user_id },
             )?;
-            ensure_membership(conn, actor.project, team_id, user_id)?;
+            let member = load_user(conn, actor.project, user_id)?.ok_or(NotFound::User)?;
             let profile = conn.in_transaction_with(|conn| {
                 let profile =
                     memberships::update_profile(conn, actor.project, team_id, user_id, &update)?
@@ -180,7 +181,7 @@ impl Service {
                 }
                 Ok::<_, ServiceError>(profile)
             })?;
-            member_profile(conn, &actor, user_id, profile)
+            Ok(TeamMemberProfile { member, profile })
         })
         .await
     }
@@ -198,7 +199,7 @@ impl Service {
                 &actor,
                 &IdentityAction::ListTeamInvitations { team_id },
             )?;
-            ensure_team_exists(conn, &actor, team_id).map(drop)
+            ensure_team_exists(conn, actor.project, team_id).map(drop)
         })
         .await
     }
@@ -230,24 +231,4 @@ pub struct TeamMemberProfile {
     pub member: UserWithTeam,
     /// Their name and picture in the team, where they chose one.
     pub profile: MemberProfile,
-}
-
-/// The profile of `user_id` with `profile`, the user read now.
-fn member_profile(
-    conn: &mut keygate_storage::DbConnection,
-    actor: &Actor,
-    user_id: UserId,
-    profile: MemberProfile,
-) -> Result<TeamMemberProfile, ServiceError> {
-    let member = load_user(conn, actor.project, user_id)?.ok_or(NotFound::User)?;
-    Ok(TeamMemberProfile { member, profile })
-}
-
-/// The team, or [`NotFound::Team`].
-fn ensure_team_exists(
-    conn: &mut keygate_storage::DbConnection,
-    actor: &Actor,
-    team_id: TeamId,
-) -> Result<TeamRecord, ServiceError> {
-    teams::get(conn, actor.project, team_id)?.ok_or_else(|| NotFound::Team { team_id }.into())
 }

@@ -7,7 +7,7 @@ use keygate_domain::{EpochMillis, ProjectId, TeamId, UserId};
 use keygate_permissions::{authorize_identity, IdentityAction, MembershipKind};
 use keygate_storage::repo::memberships::{self, MembershipRecord};
 use keygate_storage::repo::team_permissions::{self, GrantRecord};
-use keygate_storage::repo::teams;
+use keygate_storage::repo::teams::{self, TeamRecord};
 use keygate_storage::repo::users::{self, UserRecord};
 use keygate_storage::{DbConnection, StorageError};
 
@@ -43,6 +43,15 @@ pub(crate) fn ensure_user_exists(
     } else {
         Err(NotFound::User.into())
     }
+}
+
+/// The team, or not found (the team) if the project has no such team.
+pub(crate) fn ensure_team_exists(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    team: TeamId,
+) -> Result<TeamRecord, ServiceError> {
+    teams::get(conn, project, team)?.ok_or_else(|| NotFound::Team { team_id: team }.into())
 }
 
 /// Not found (the user, then the membership) unless the user is a member of the team

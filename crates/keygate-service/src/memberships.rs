@@ -9,13 +9,15 @@
 use keygate_domain::{ProjectId, TeamId, UserId};
 use keygate_permissions::{IdentityAction, MembershipKind};
 use keygate_storage::repo::users::{self, UserUpdate};
-use keygate_storage::repo::{memberships, teams};
+use keygate_storage::repo::memberships;
 use keygate_storage::DbConnection;
 
 use crate::actor::Actor;
 use crate::audit::{self, AuditAction, AuditActor, Change};
 use crate::error::{Conflict, NotFound, ServiceError};
-use crate::identity::{add_member, authorize, ensure_membership, ensure_user_exists};
+use crate::identity::{
+    add_member, authorize, ensure_membership, ensure_team_exists, ensure_user_exists,
+};
 use crate::Service;
 
 impl Service {
@@ -33,9 +35,7 @@ impl Service {
             let project = actor.project;
             conn.in_transaction_with(|conn| {
                 ensure_user_exists(conn, project, user_id)?;
-                if teams::get(conn, project, team_id)?.is_none() {
-                    return Err(NotFound::Team { team_id }.into());
-                }
+                ensure_team_exists(conn, project, team_id)?;
                 if memberships::exists(conn, project, team_id, user_id)? {
                     return Err(Conflict::AlreadyMember.into());
                 }

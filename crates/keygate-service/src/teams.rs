@@ -16,7 +16,7 @@ use keygate_storage::DbConnection;
 use crate::actor::Actor;
 use crate::audit::{self, AuditAction, AuditActor, Change};
 use crate::error::{NotFound, Refusal, ServiceError};
-use crate::identity::{add_member, authorize, ensure_user_exists};
+use crate::identity::{add_member, authorize, ensure_team_exists, ensure_user_exists};
 use crate::Service;
 
 /// A team to create, with its metadata as stored (JSON text).
@@ -127,8 +127,7 @@ impl Service {
     ) -> Result<TeamRecord, ServiceError> {
         self.run(move |_, conn| {
             authorize(conn, &actor, &IdentityAction::ReadTeam { team_id })?;
-            teams::get(conn, actor.project, team_id)?
-                .ok_or_else(|| NotFound::Team { team_id }.into())
+            ensure_team_exists(conn, actor.project, team_id)
         })
         .await
     }
