@@ -55,6 +55,31 @@ impl TryFrom<MembershipRow> for MembershipRecord {
     }
 }
 
+/// The row of `user`'s membership in `team`, matched by project too.
+fn membership_row(
+    project: ProjectId,
+    team: TeamId,
+    user: UserId,
+) -> diesel::dsl::Filter<TeamRows, diesel::dsl::Eq<team_memberships::user_id, String>> {
+    team_rows(project, team).filter(team_memberships::user_id.eq(user.to_string()))
+}
+
+/// What [`team_rows`] returns.
+pub(crate) type TeamRows = diesel::dsl::Filter<
+    diesel::dsl::Filter<
+        team_memberships::table,
+        diesel::dsl::Eq<team_memberships::project_id, String>,
+    >,
+    diesel::dsl::Eq<team_memberships::team_id, String>,
+>;
+
+/// The memberships of `team`, matched by project too.
+pub(crate) fn team_rows(project: ProjectId, team: TeamId) -> TeamRows {
+    team_memberships::table
+        .filter(team_memberships::project_id.eq(project.to_string()))
+        .filter(team_memberships::team_id.eq(team.to_string()))
+}
+
 /// What a member chose to be called, and shown as, in one team (upstream's team member
 /// profile); `None` where they chose nothing, and readers show the user's own.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -76,9 +101,9 @@ pub struct MemberProfileUpdate {
 
 #[derive(AsChangeset)]
 #[diesel(table_name = team_memberships)]
-struct MemberProfileChanges {
-    display_name: Option<Option<String>>,
-    profile_image_url: Option<Option<String>>,
+struct MemberProfileChanges<'a> {
+    display_name: Option<Option<&'a str>>,
+    profile_image_url: Option<Option<&'a str>>,
 }
 
 /// The members of `team` with their profiles there, in the order they joined.
@@ -87,9 +112,7 @@ pub fn list_profiles_for_team(
     project: ProjectId,
     team: TeamId,
 ) -> Result<Vec<(UserId, MemberProfile)>, StorageError> {
-    team_memberships::table
-        .filter(team_memberships::project_id.eq(project.to_string()))
-        .filter(team_memberships::team_id.eq(team.to_string()))
+    team_rows(project, team)
         .order((
             team_memberships::created_at_millis.asc(),
             team_memberships::user_id.asc(),
@@ -123,14 +146,10 @@ pub fn update_profile(
     update: &MemberProfileUpdate,
 ) -> Result<Option<MemberProfile>, StorageError> {
     if update.display_name.is_some() || update.profile_image_url.is_some() {
-        let this_membership = team_memberships::table
-            .filter(team_memberships::project_id.eq(project.to_string()))
-            .filter(team_memberships::team_id.eq(team.to_string()))
-            .filter(team_memberships::user_id.eq(user.to_string()));
-        let changed = diesel::update(this_membership)
+        let changed = diesel::update(membership_row(project, team, user))
             .set(MemberProfileChanges {
-                display_name: update.display_name.clone(),
-                profile_image_url: update.profile_image_url.clone(),
+                display_name: update.display_name.as_ref().map(Option::as_deref),
+                profile_image_url: update.profile_image_url.as_ref().map(Option::as_deref),
             })
             .execute(conn)?;
         if changed == 0 {
@@ -147,10 +166,7 @@ pub fn profile(
     team: TeamId,
     user: UserId,
 ) -> Result<Option<MemberProfile>, StorageError> {
-    Ok(team_memberships::table
-        .filter(team_memberships::project_id.eq(project.to_string()))
-        .filter(team_memberships::team_id.eq(team.to_string()))
-        .filter(team_memberships::user_id.eq(user.to_string()))
+    Ok(membership_row(project, team, user)
         .select((
             team_memberships::display_name,
             team_memberships::profile_image_url,
@@ -181,13 +197,7 @@ pub fn delete(
     team: TeamId,
     user: UserId,
 ) -> Result<(), StorageError> {
-    let deleted = diesel::delete(
-        team_memberships::table
-            .filter(team_memberships::project_id.eq(project.to_string()))
-            .filter(team_memberships::team_id.eq(team.to_string()))
-            .filter(team_memberships::user_id.eq(user.to_string())),
-    )
-    .execute(conn)?;
+    let deleted = diesel::delete(membership_row(project, team, user)).execute(conn)?;
     if deleted == 0 {
         return Err(StorageError::NotFound {
             entity: "team membership",
@@ -203,10 +213,7 @@ pub fn exists(
     team: TeamId,
     user: UserId,
 ) -> Result<bool, StorageError> {
-    let membership = team_memberships::table
-        .filter(team_memberships::project_id.eq(project.to_string()))
-        .filter(team_memberships::team_id.eq(team.to_string()))
-        .filter(team_memberships::user_id.eq(user.to_string()));
+    let membership = membership_row(project, team, user);
     Ok(diesel::select(diesel::dsl::exists(membership)).get_result(conn)?)
 }
 
@@ -230,9 +237,7 @@ pub fn list_for_team(
     project: ProjectId,
     team: TeamId,
 ) -> Result<Vec<MembershipRecord>, StorageError> {
-    team_memberships::table
-        .filter(team_memberships::project_id.eq(project.to_string()))
-        .filter(team_memberships::team_id.eq(team.to_string()))
+    team_rows(project, team)
         .order((
             team_memberships::created_at_millis.asc(),
             team_memberships::user_id.asc(),

@@ -211,10 +211,7 @@ pub fn list_members_of_team(
     team: TeamId,
 ) -> Result<Vec<(UserRecord, MemberProfile)>, StorageError> {
     let profiles = memberships::list_profiles_for_team(conn, project, team)?;
-    let members = team_memberships::table
-        .filter(team_memberships::project_id.eq(project.to_string()))
-        .filter(team_memberships::team_id.eq(team.to_string()))
-        .select(team_memberships::user_id);
+    let members = memberships::team_rows(project, team).select(team_memberships::user_id);
     let mut by_id = users::table
         .filter(users::project_id.eq(project.to_string()))
         .filter(users::id.eq_any(members))
