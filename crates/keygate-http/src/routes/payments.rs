@@ -12,6 +12,8 @@
 //! that the user or team exists, as upstream; billing does not. keygate requires user and team
 //! customer ids to be UUIDs (upstream answers a malformed one as not found).
 
+use std::fmt;
+
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use keygate_domain::{TeamId, UserId};
@@ -97,11 +99,26 @@ impl FieldValue for CustomerType {
     }
 }
 
-/// `customer_type` and `customer_id` of the path.
-fn customer_params(check: &mut RequestCheck) -> crate::validation::Pending<(CustomerType, String)> {
+impl fmt::Display for CustomerType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CustomerType::User => "user",
+            CustomerType::Team => "team",
+            CustomerType::Custom => "custom",
+        })
+    }
+}
+
+/// `customer_type` (one of `allowed`) and `customer_id` of the path.
+fn customer_params(
+    check: &mut RequestCheck,
+    allowed: &'static [CustomerType],
+) -> crate::validation::Pending<(CustomerType, String)> {
     check.params(|o| {
         (
-            o.field::<CustomerType>("customer_type").required(),
+            o.field::<CustomerType>("customer_type")
+                .one_of(allowed)
+                .required(),
             o.field::<String>("customer_id").required(),
         )
     })
@@ -138,16 +155,10 @@ async fn read_billing(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let mut check = RequestCheck::new(&request).with_current_user(auth.session_user_id());
-    let params = customer_params(&mut check);
+    // Billing is for users and teams only.
+    let params = customer_params(&mut check, &[CustomerType::User, CustomerType::Team]);
     let query = check.query(|_| ());
     let ((customer_type, customer_id), ()) = check.finish((params, query))?;
-    if customer_type == CustomerType::Custom {
-        return Err(ApiError::schema(format!(
-            "Request validation failed on {} {}:\n  - params.customer_type must be one of the following values: user, team",
-            request.method(),
-            request.path()
-        )));
-    }
     let customer = customer(&request, customer_type, &customer_id)?;
     state
         .service()
@@ -169,7 +180,10 @@ async fn list_products(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let mut check = RequestCheck::new(&request).with_current_user(auth.session_user_id());
-    let params = customer_params(&mut check);
+    let params = customer_params(
+        &mut check,
+        &[CustomerType::User, CustomerType::Team, CustomerType::Custom],
+    );
     let query = check.query(|o| {
         let cursor = o.field::<String>("cursor").optional();
         let _: Option<i64> = o
