@@ -8,8 +8,8 @@
 
 use keygate_domain::{ProjectId, TeamId, UserId};
 use keygate_permissions::{IdentityAction, MembershipKind};
-use keygate_storage::repo::users::{self, UserUpdate};
 use keygate_storage::repo::memberships;
+use keygate_storage::repo::users::{self, UserUpdate};
 use keygate_storage::DbConnection;
 
 use crate::actor::Actor;
