@@ -139,33 +139,50 @@ impl TestDatabase {
 
     /// Terminates every connection to this Postgres database (its pools' and listeners', in
     /// this process or another), as a restart of the server or an idle timeout would, and
-    /// waits until they are gone; returns how many there were.
+    /// waits until those backends are gone; returns how many there were.
+    ///
+    /// Connections opened after the termination (a listener that reconnects, a pool that
+    /// refills) are not waited for: the terminated backends' own pids are.
     ///
     /// # Panics
-    /// On SQLite, or if the connections do not go away within two seconds.
+    /// On SQLite, or if the terminated backends do not go away within two seconds.
     pub fn terminate_connections(&self) -> usize {
         #[derive(diesel::QueryableByName)]
-        struct Count {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
+        struct Pid {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            pid: i32,
         }
         let url = self.postgres_url().expect("a Postgres test database");
         let mut admin = PgConnection::establish(url).expect("connect to the test database");
-        let others = "FROM pg_stat_activity WHERE datname = current_database() \
-                      AND pid <> pg_backend_pid()";
-        let terminated = diesel::RunQueryDsl::execute(
-            diesel::sql_query(format!("SELECT pg_terminate_backend(pid) {others}")),
+        #[derive(diesel::QueryableByName)]
+        struct Terminated {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            pid: i32,
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            terminated: bool,
+        }
+        let terminated: Vec<Terminated> = diesel::RunQueryDsl::load(
+            diesel::sql_query(
+                "SELECT pid, pg_terminate_backend(pid) AS terminated FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            ),
             &mut admin,
         )
         .expect("terminate the connections");
+        let pids: Vec<i32> = terminated
+            .iter()
+            .filter(|row| row.terminated)
+            .map(|row| row.pid)
+            .collect();
         for _ in 0..100 {
-            let left: Count = diesel::RunQueryDsl::get_result(
-                diesel::sql_query(format!("SELECT count(*) AS n {others}")),
+            let left: Vec<Pid> = diesel::RunQueryDsl::load(
+                diesel::sql_query("SELECT pid FROM pg_stat_activity WHERE pid = ANY($1)")
+                    .bind::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(&pids),
                 &mut admin,
             )
-            .expect("count the connections");
-            if left.n == 0 {
-                return terminated;
+            .expect("look for the terminated connections");
+            if left.is_empty() {
+                return pids.len();
             }
             std::thread::sleep(Duration::from_millis(20));
         }
