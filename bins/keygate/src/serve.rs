@@ -19,12 +19,12 @@ use keygate_http::server::{self, ServerOptions};
 use keygate_http::ui::{DemoLinkAnnouncer, DemoSignIn, UiSettings};
 use keygate_http::{AppConfig, AppState};
 use keygate_service::audit::AuditSettings;
+use keygate_service::batch_queue::BatchSettings;
 use keygate_service::check_cache::CheckCacheSettings;
 use keygate_service::clock::{now_millis, system_clock};
 use keygate_service::delivery::{Deliverer, DeliveryWorker};
 use keygate_service::key_change_feed::KeyChangeFeedSettings;
 use keygate_service::key_credits::CreditSettings;
-use keygate_service::key_lookups::KeyLookupSettings;
 use keygate_service::key_rate_limits::KeyPolicySync;
 use keygate_service::key_usage::{UsageFlusher, DEFAULT_FLUSH_INTERVAL};
 use keygate_service::metrics::ListenerState;
@@ -86,9 +86,13 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
         unknown_ttl: Duration::from_millis(settings.check_cache.unknown_ttl_millis),
         row_ttl: Duration::from_millis(settings.check_cache.row_ttl_millis),
     })
-    .with_key_lookup_settings(KeyLookupSettings {
+    .with_key_lookup_settings(BatchSettings {
         max_concurrent: settings.key_lookups.max_concurrent,
         max_batch: settings.key_lookups.max_batch,
+    })
+    .with_key_create_settings(BatchSettings {
+        max_concurrent: settings.key_creates.max_concurrent,
+        max_batch: settings.key_creates.max_batch,
     })
     .with_key_change_feed(KeyChangeFeedSettings {
         max_subscribers: settings.key_change_feed.max_subscribers,

@@ -94,17 +94,21 @@ pub struct Settings {
     /// The stream of key changes protected services' clients follow (`[key_change_feed]`).
     pub key_change_feed: KeyChangeFeedSetting,
     /// How checks that miss the check cache read their keys (`[key_lookups]`).
-    pub key_lookups: KeyLookupSetting,
+    pub key_lookups: BatchSetting,
+    /// How concurrent creates of keys are committed together (`[key_creates]`).
+    pub key_creates: BatchSetting,
 }
 
-/// How checks that miss the check cache read their keys: batched, by a bounded number of
-/// queries at once (docs/operations.md, "Key lookups").
+/// Work served in batches by a bounded number of database calls at once: the lookups of checks
+/// that miss the check cache (docs/operations.md, "Key lookups") and the creates of keys ("Key
+/// creates").
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct KeyLookupSetting {
-    /// Most lookup queries at once (1 to `database.max_connections`).
+pub struct BatchSetting {
+    /// Most database calls at once, each holding a pooled connection (1 to
+    /// `database.max_connections`).
     pub max_concurrent: usize,
-    /// Most keys one query reads (1 to 1,000).
+    /// Most items one call serves (1 to 1,000).
     pub max_batch: usize,
 }
 
@@ -594,21 +598,25 @@ impl Settings {
         if self.database.max_connections == 0 {
             bail!("setting database.max_connections (KEYGATE_DATABASE__MAX_CONNECTIONS) must be at least 1");
         }
-        let lookups = &self.key_lookups;
-        if lookups.max_concurrent == 0
-            || lookups.max_concurrent > self.database.max_connections as usize
-        {
-            bail!(
-                "setting key_lookups.max_concurrent (KEYGATE_KEY_LOOKUPS__MAX_CONCURRENT) must be between 1 and database.max_connections ({}), got {}",
-                self.database.max_connections,
-                lookups.max_concurrent
-            );
-        }
-        if !(1..=1_000).contains(&lookups.max_batch) {
-            bail!(
-                "setting key_lookups.max_batch (KEYGATE_KEY_LOOKUPS__MAX_BATCH) must be between 1 and 1000, got {}",
-                lookups.max_batch
-            );
+        for (name, env, batches) in [
+            ("key_lookups", "KEY_LOOKUPS", &self.key_lookups),
+            ("key_creates", "KEY_CREATES", &self.key_creates),
+        ] {
+            if batches.max_concurrent == 0
+                || batches.max_concurrent > self.database.max_connections as usize
+            {
+                bail!(
+                    "setting {name}.max_concurrent (KEYGATE_{env}__MAX_CONCURRENT) must be between 1 and database.max_connections ({}), got {}",
+                    self.database.max_connections,
+                    batches.max_concurrent
+                );
+            }
+            if !(1..=1_000).contains(&batches.max_batch) {
+                bail!(
+                    "setting {name}.max_batch (KEYGATE_{env}__MAX_BATCH) must be between 1 and 1000, got {}",
+                    batches.max_batch
+                );
+            }
         }
         let limits = &self.limits;
         for (name, value) in [
@@ -812,6 +820,8 @@ mod tests {
         assert_eq!(s.key_change_feed.heartbeat_millis, 250);
         assert_eq!(s.key_lookups.max_concurrent, 2);
         assert_eq!(s.key_lookups.max_batch, 64);
+        assert_eq!(s.key_creates.max_concurrent, 2);
+        assert_eq!(s.key_creates.max_batch, 64);
         assert!(loaded.unknown_env_vars.is_empty());
     }
 
@@ -891,11 +901,16 @@ mod tests {
             ("KEYGATE_KEY_LOOKUPS__MAX_CONCURRENT", "17"),
             ("KEYGATE_KEY_LOOKUPS__MAX_BATCH", "0"),
             ("KEYGATE_KEY_LOOKUPS__MAX_BATCH", "1001"),
+            ("KEYGATE_KEY_CREATES__MAX_CONCURRENT", "0"),
+            ("KEYGATE_KEY_CREATES__MAX_CONCURRENT", "17"),
+            ("KEYGATE_KEY_CREATES__MAX_BATCH", "0"),
+            ("KEYGATE_KEY_CREATES__MAX_BATCH", "1001"),
         ] {
             let err = load(None, &[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(var), "{var}={value}: {err}");
         }
         load(None, &[("KEYGATE_KEY_LOOKUPS__MAX_CONCURRENT", "16")]).unwrap();
+        load(None, &[("KEYGATE_KEY_CREATES__MAX_CONCURRENT", "16")]).unwrap();
     }
 
     #[test]

@@ -6,11 +6,11 @@ use std::fmt;
 use std::sync::Arc;
 
 use keygate_domain::{EpochMillis, KeyHash, KeyHasher};
+use keygate_service::batch_queue::BatchSettings;
 use keygate_service::check_cache::{CheckCache, CheckCacheSettings};
 use keygate_service::clock::Clock;
 use keygate_service::key_change_feed::KeyChangeFeedSettings;
 use keygate_service::key_credits::CreditSettings;
-use keygate_service::key_lookups::KeyLookupSettings;
 use keygate_service::key_usage::KeyUsage;
 use keygate_service::project_auth_cache::{ProjectAuthCache, ProjectAuthCacheSettings};
 use keygate_service::{Limits, Service};
@@ -164,10 +164,19 @@ impl AppState {
     }
 
     /// The same state with cache misses looked up as `settings` say (the default:
-    /// [`KeyLookupSettings::default`]).
-    pub fn with_key_lookup_settings(self, settings: KeyLookupSettings) -> Self {
+    /// [`BatchSettings::default`]).
+    pub fn with_key_lookup_settings(self, settings: BatchSettings) -> Self {
         AppState {
             service: self.service.with_key_lookup_settings(settings),
+            ..self
+        }
+    }
+
+    /// The same state with concurrent creates of keys committed together as `settings` say
+    /// (the default: [`BatchSettings::default`]).
+    pub fn with_key_create_settings(self, settings: BatchSettings) -> Self {
+        AppState {
+            service: self.service.with_key_create_settings(settings),
             ..self
         }
     }

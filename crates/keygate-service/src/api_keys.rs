@@ -263,17 +263,27 @@ fn checked_policy(
 }
 
 /// The answer for a create whose owner is not in the project (the insert's foreign key).
-fn owner_not_found(owner: Owner) -> ServiceError {
+pub(crate) fn owner_not_found(owner: Owner) -> ServiceError {
     match owner {
         Owner::User(_) => NotFound::User.into(),
         Owner::Team(team_id) => NotFound::Team { team_id }.into(),
     }
 }
 
+/// Whether an owner holding `count` keys may have one more under the cap `limit`.
+pub(crate) fn within_cap(count: u64, limit: u64) -> Result<(), ServiceError> {
+    if count >= limit {
+        Err(Refusal::ApiKeyLimitReached { limit }.into())
+    } else {
+        Ok(())
+    }
+}
+
 /// Stores `key` unless its owner already has `limit` keys: one transaction that locks the
 /// owner's row, counts its keys, inserts and records the creation by `actor` in the audit log,
-/// so concurrent creates for one owner never overshoot the cap.
-fn insert_within_cap(
+/// so concurrent creates for one owner never overshoot the cap. Creates go through
+/// [`Service::store_new_key`], which calls this for a create that arrives alone.
+pub(crate) fn insert_within_cap(
     conn: &mut DbConnection,
     key: &ApiKey,
     limit: u64,
@@ -287,9 +297,10 @@ fn insert_within_cap(
         if !owner_exists {
             return Err(owner_not_found(key.owner));
         }
-        if api_keys::count_for_owner(conn, key.project_id, key.owner)? >= limit {
-            return Err(Refusal::ApiKeyLimitReached { limit }.into());
-        }
+        within_cap(
+            api_keys::count_for_owner(conn, key.project_id, key.owner)?,
+            limit,
+        )?;
         match api_keys::insert(conn, key) {
             Ok(()) => Ok(audit::record(
                 conn,
@@ -358,6 +369,7 @@ impl Service {
         request: NewKeyRequest,
     ) -> Result<(ApiKey, PlainApiKey), ServiceError> {
         let now = self.now();
+        let by = AuditActor::of(&actor);
         let (key, plain) = self
             .run(move |service, conn| {
                 let action = ApiKeyAction::Create {
@@ -365,7 +377,7 @@ impl Service {
                 };
                 authorize(conn, &actor, route, &action)?;
                 let policy = checked_policy(conn, &actor, request.policy.clone())?;
-                let (key, plain) = NewApiKey {
+                Ok(NewApiKey {
                     project_id: actor.project,
                     owner: request.owner,
                     description: request.description.clone(),
@@ -373,14 +385,11 @@ impl Service {
                     expires_at_millis: request.expires_at_millis,
                     policy,
                 }
-                .generate(now, service.hasher());
-                let limit = service.limits().max_keys_per_owner;
-                let inserted = insert_within_cap(conn, &key, limit, &AuditActor::of(&actor));
-                // A check may have guessed the new id just before and cached it as unknown.
-                service.check_cache().created(key.id);
-                inserted.map(|()| (key, plain))
+                .generate(now, service.hasher()))
             })
             .await?;
+        let limit = self.limits().max_keys_per_owner;
+        self.store_new_key(key.clone(), limit, by).await?;
         tracing::debug!(
             api_key_id = %key.id,
             owner = ?key.owner,

@@ -21,6 +21,7 @@ use std::net::IpAddr;
 use keygate_domain::{EpochMillis, KeyType, ProjectId, UserId};
 use keygate_permissions::AccessType;
 use keygate_storage::repo::audit_events::{self, AuditEventRecord, AuditFilter, AuditPosition};
+use keygate_storage::repo::webhooks as webhook_endpoints;
 use keygate_storage::{DbConnection, StorageError};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -391,16 +392,38 @@ pub(crate) fn record(
     change: Change,
     now: EpochMillis,
 ) -> Result<(), StorageError> {
-    // Time-ordered and monotonic within the process: events of one millisecond list in the
-    // order they were made.
-    let id = Uuid::now_v7();
-    if let Some(event_type) = webhooks::event_type_of(&change) {
-        let data = webhooks::key_event_data(&change.object_id, &change.metadata);
-        webhooks::enqueue(conn, project, event_type, &format!("audit/{id}"), data, now)?;
-    }
-    audit_events::insert(
-        conn,
-        &AuditEventRecord {
+    record_many(conn, project, [(actor, change, now)])
+}
+
+/// Records `changes` to `project`, each by its actor at its instant, as [`record`] records one:
+/// the project's webhook endpoints are read at most once and the events are stored together.
+pub(crate) fn record_many<'a>(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    changes: impl IntoIterator<Item = (&'a AuditActor, Change, EpochMillis)>,
+) -> Result<(), StorageError> {
+    let mut endpoints = None;
+    let mut events = Vec::new();
+    for (actor, change, now) in changes {
+        // Time-ordered and monotonic within the process: events of one millisecond list in the
+        // order they were made.
+        let id = Uuid::now_v7();
+        if let Some(event_type) = webhooks::event_type_of(&change) {
+            if endpoints.is_none() {
+                endpoints = Some(webhook_endpoints::list_endpoints(conn, project, u32::MAX)?);
+            }
+            let data = webhooks::key_event_data(&change.object_id, &change.metadata);
+            webhooks::enqueue_to(
+                conn,
+                endpoints.as_deref().unwrap_or_default(),
+                project,
+                event_type,
+                &format!("audit/{id}"),
+                data,
+                now,
+            )?;
+        }
+        events.push(AuditEventRecord {
             id,
             project_id: project,
             created_at_millis: now,
@@ -414,8 +437,9 @@ pub(crate) fn record(
             request_id: actor.origin.request_id.map(|id| id.simple().to_string()),
             client_address: actor.origin.client_address.map(|ip| ip.to_string()),
             metadata: Value::Object(change.metadata).to_string(),
-        },
-    )
+        });
+    }
+    audit_events::insert_many(conn, &events)
 }
 
 /// The audit log's settings.

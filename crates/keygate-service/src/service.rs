@@ -11,13 +11,15 @@ use keygate_storage::key_changes::{self, KeyWrite};
 use keygate_storage::repo::notification_outbox;
 use keygate_storage::{Backend, Database, DbConnection};
 
+use crate::batch_queue::{BatchQueue, BatchSettings};
 use crate::check_cache::{CheckCache, CheckCacheSettings};
 use crate::clock::Clock;
 use crate::cors_cache::CorsCache;
 use crate::error::ServiceError;
 use crate::key_change_feed::{KeyChangeFeed, KeyChangeFeedSettings};
+use crate::key_creates::KeyCreates;
 use crate::key_credits::{CreditSettings, KeyCredits};
-use crate::key_lookups::{KeyLookupSettings, KeyLookups};
+use crate::key_lookups::KeyLookups;
 use crate::key_rate_limits::KeyRateLimiter;
 use crate::key_usage::KeyUsage;
 use crate::limits::Limits;
@@ -44,6 +46,7 @@ struct Inner {
     key_credits: Arc<KeyCredits>,
     key_change_feed: Arc<KeyChangeFeed>,
     key_lookups: Arc<KeyLookups>,
+    key_creates: Arc<KeyCreates>,
     metrics: Arc<ServiceMetrics>,
     limits: Limits,
     webhook_secrets: WebhookSecrets,
@@ -76,7 +79,8 @@ impl Service {
                 key_rate_limiter: Arc::new(KeyRateLimiter::new()),
                 key_credits: Arc::new(KeyCredits::new(CreditSettings::default())),
                 key_change_feed: Arc::new(KeyChangeFeed::new(KeyChangeFeedSettings::default())),
-                key_lookups: Arc::new(KeyLookups::new(KeyLookupSettings::default())),
+                key_lookups: Arc::new(BatchQueue::new(BatchSettings::default())),
+                key_creates: Arc::new(BatchQueue::new(BatchSettings::default())),
                 metrics: Arc::new(ServiceMetrics::default()),
                 limits: Limits::default(),
                 webhook_secrets: WebhookSecrets::random(),
@@ -200,15 +204,31 @@ impl Service {
     }
 
     /// The batched lookups of keys the check cache did not hold.
-    pub(crate) fn key_lookups(&self) -> &KeyLookups {
+    pub(crate) fn key_lookups(&self) -> &Arc<KeyLookups> {
         &self.inner.key_lookups
     }
 
     /// The same service with cache misses looked up as `settings` say (set up before serving).
-    pub fn with_key_lookup_settings(self, settings: KeyLookupSettings) -> Self {
+    pub fn with_key_lookup_settings(self, settings: BatchSettings) -> Self {
         Service {
             inner: Arc::new(Inner {
-                key_lookups: Arc::new(KeyLookups::new(settings)),
+                key_lookups: Arc::new(BatchQueue::new(settings)),
+                ..Inner::clone(&self.inner)
+            }),
+        }
+    }
+
+    /// The queue of creates of keys waiting to be committed together.
+    pub(crate) fn key_creates(&self) -> &Arc<KeyCreates> {
+        &self.inner.key_creates
+    }
+
+    /// The same service with concurrent creates of keys committed together as `settings` say
+    /// (set up before serving).
+    pub fn with_key_create_settings(self, settings: BatchSettings) -> Self {
+        Service {
+            inner: Arc::new(Inner {
+                key_creates: Arc::new(BatchQueue::new(settings)),
                 ..Inner::clone(&self.inner)
             }),
         }

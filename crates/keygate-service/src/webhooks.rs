@@ -87,6 +87,20 @@ pub(crate) fn enqueue(
     now: EpochMillis,
 ) -> Result<usize, StorageError> {
     let endpoints = webhooks::list_endpoints(conn, project, u32::MAX)?;
+    enqueue_to(conn, &endpoints, project, event_type, dedupe_key, data, now)
+}
+
+/// [`enqueue`] to `endpoints`, the endpoints of `project` as read in the same transaction (for
+/// several events at once, which read them once).
+pub(crate) fn enqueue_to(
+    conn: &mut DbConnection,
+    endpoints: &[WebhookEndpointRecord],
+    project: ProjectId,
+    event_type: &str,
+    dedupe_key: &str,
+    data: Value,
+    now: EpochMillis,
+) -> Result<usize, StorageError> {
     let subscribed = endpoints.iter().filter(|endpoint| {
         !endpoint.disabled
             && (endpoint.event_types.is_empty()

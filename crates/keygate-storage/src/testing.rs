@@ -148,9 +148,9 @@ impl TestDatabase {
     /// On SQLite, or if the terminated backends do not go away within two seconds.
     pub fn terminate_connections(&self) -> usize {
         #[derive(diesel::QueryableByName)]
-        struct Pid {
-            #[diesel(sql_type = diesel::sql_types::Integer)]
-            pid: i32,
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
         }
         let url = self.postgres_url().expect("a Postgres test database");
         let mut admin = PgConnection::establish(url).expect("connect to the test database");
@@ -175,13 +175,13 @@ impl TestDatabase {
             .map(|row| row.pid)
             .collect();
         for _ in 0..100 {
-            let left: Vec<Pid> = diesel::RunQueryDsl::load(
-                diesel::sql_query("SELECT pid FROM pg_stat_activity WHERE pid = ANY($1)")
+            let left: Count = diesel::RunQueryDsl::get_result(
+                diesel::sql_query("SELECT count(*) AS n FROM pg_stat_activity WHERE pid = ANY($1)")
                     .bind::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(&pids),
                 &mut admin,
             )
             .expect("look for the terminated connections");
-            if left.is_empty() {
+            if left.n == 0 {
                 return pids.len();
             }
             std::thread::sleep(Duration::from_millis(20));

@@ -182,6 +182,28 @@ pub fn insert(conn: &mut DbConnection, key: &ApiKey) -> Result<(), StorageError>
     Ok(())
 }
 
+/// Stores new keys, as [`insert`] does one, with one statement on Postgres (one per key on
+/// SQLite, where a statement costs no round trip). Any failure stores none of them only inside
+/// the caller's transaction.
+pub fn insert_many(conn: &mut DbConnection, keys: &[&ApiKey]) -> Result<(), StorageError> {
+    let rows: Vec<ApiKeyRow> = keys.iter().map(|key| ApiKeyRow::from(*key)).collect();
+    match conn {
+        DbConnection::Postgres(pg) => {
+            diesel::insert_into(api_keys::table)
+                .values(&rows)
+                .execute(pg)?;
+        }
+        DbConnection::Sqlite(sqlite) => {
+            for row in &rows {
+                diesel::insert_into(api_keys::table)
+                    .values(row)
+                    .execute(sqlite)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The key `id` of `project`, if any (a key of another project is not found).
 pub fn get(
     conn: &mut DbConnection,
@@ -403,6 +425,48 @@ pub fn count_for_owner(
 ) -> Result<u64, StorageError> {
     let count: i64 = owned_by(project, owner).count().get_result(conn)?;
     Ok(u64::try_from(count).unwrap_or(0))
+}
+
+/// How many keys each of `owners` of `project` has, as [`count_for_owner`] counts them; an
+/// owner without keys is absent. One statement for the users and one for the teams.
+pub fn count_for_owners(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    owners: &[Owner],
+) -> Result<HashMap<Owner, u64>, StorageError> {
+    let mut user_ids = Vec::new();
+    let mut team_ids = Vec::new();
+    for owner in owners {
+        match owner {
+            Owner::User(user) => user_ids.push(user.to_string()),
+            Owner::Team(team) => team_ids.push(team.to_string()),
+        }
+    }
+    let of_project = || api_keys::table.filter(api_keys::project_id.eq(project.to_string()));
+    let mut counts = HashMap::new();
+    if !user_ids.is_empty() {
+        let rows: Vec<(Option<String>, i64)> = of_project()
+            .filter(api_keys::user_id.eq_any(user_ids))
+            .group_by(api_keys::user_id)
+            .select((api_keys::user_id, diesel::dsl::count_star()))
+            .load(conn)?;
+        for (user, count) in rows {
+            let user = parse_id("api_keys.user_id", user.as_deref().unwrap_or_default())?;
+            counts.insert(Owner::User(user), u64::try_from(count).unwrap_or(0));
+        }
+    }
+    if !team_ids.is_empty() {
+        let rows: Vec<(Option<String>, i64)> = of_project()
+            .filter(api_keys::team_id.eq_any(team_ids))
+            .group_by(api_keys::team_id)
+            .select((api_keys::team_id, diesel::dsl::count_star()))
+            .load(conn)?;
+        for (team, count) in rows {
+            let team = parse_id("api_keys.team_id", team.as_deref().unwrap_or_default())?;
+            counts.insert(Owner::Team(team), u64::try_from(count).unwrap_or(0));
+        }
+    }
+    Ok(counts)
 }
 
 /// The ids of every key of the owner, in the order of [`list_for_owner`].
@@ -691,6 +755,51 @@ mod tests {
     }
 
     crate::backend_tests! {
+        fn many_keys_are_inserted_locked_and_counted_per_owner(db) {
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let other_project = insert_project(&mut conn).id;
+            let alice = insert_user(&mut conn, project).id;
+            let bob = insert_user(&mut conn, project).id;
+            let stranger = insert_user(&mut conn, other_project).id;
+            let team = insert_team(&mut conn, project).id;
+            let keys = [
+                key_for(project, Owner::User(alice), 1),
+                key_for(project, Owner::User(alice), 2),
+                key_for(project, Owner::Team(team), 3),
+            ];
+            conn.in_transaction(|conn| {
+                // Only the project's own owners are locked (and so found).
+                let mut locked = crate::repo::users::lock_many(conn, project, &[stranger, bob, alice])?;
+                locked.sort();
+                let mut expected = vec![alice, bob];
+                expected.sort();
+                assert_eq!(locked, expected);
+                assert_eq!(crate::repo::teams::lock_many(conn, project, &[team, TeamId::new_random()])?, [team]);
+                insert_many(conn, &keys.iter().collect::<Vec<_>>())
+            })
+            .unwrap();
+            for key in &keys {
+                assert_eq!(get(&mut conn, project, key.id).unwrap().as_ref(), Some(key));
+            }
+            let counts = count_for_owners(
+                &mut conn,
+                project,
+                &[Owner::User(alice), Owner::User(bob), Owner::Team(team), Owner::User(stranger)],
+            )
+            .unwrap();
+            assert_eq!(
+                counts,
+                HashMap::from([(Owner::User(alice), 2), (Owner::Team(team), 1)]),
+                "owners without keys are absent"
+            );
+            // A duplicate in the batch stores none of it.
+            let again = [key_for(project, Owner::User(bob), 4), keys[0].clone()];
+            let failed = conn.in_transaction(|conn| insert_many(conn, &again.iter().collect::<Vec<_>>()));
+            assert!(matches!(failed, Err(StorageError::AlreadyExists { .. })), "{failed:?}");
+            assert_eq!(count_for_owner(&mut conn, project, Owner::User(bob)).unwrap(), 0);
+        }
+
         fn stores_and_reads_user_and_team_keys(db) {
             let mut conn = db.conn();
             let project = insert_project(&mut conn).id;

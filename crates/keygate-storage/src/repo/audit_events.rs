@@ -113,9 +113,30 @@ impl TryFrom<AuditEventRow> for AuditEventRecord {
 
 /// Stores `event` (call it inside the transaction of the change it records).
 pub fn insert(conn: &mut DbConnection, event: &AuditEventRecord) -> Result<(), StorageError> {
-    diesel::insert_into(audit_events::table)
-        .values(AuditEventRow::from(event))
-        .execute(conn)?;
+    insert_many(conn, std::slice::from_ref(event))
+}
+
+/// Stores `events`, as [`insert`] does one, with one statement on Postgres (one per event on
+/// SQLite, where a statement costs no round trip).
+pub fn insert_many(
+    conn: &mut DbConnection,
+    events: &[AuditEventRecord],
+) -> Result<(), StorageError> {
+    let rows: Vec<AuditEventRow> = events.iter().map(AuditEventRow::from).collect();
+    match conn {
+        DbConnection::Postgres(pg) => {
+            diesel::insert_into(audit_events::table)
+                .values(&rows)
+                .execute(pg)?;
+        }
+        DbConnection::Sqlite(sqlite) => {
+            for row in &rows {
+                diesel::insert_into(audit_events::table)
+                    .values(row)
+                    .execute(sqlite)?;
+            }
+        }
+    }
     Ok(())
 }
 

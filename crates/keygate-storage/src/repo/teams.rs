@@ -157,6 +157,28 @@ pub fn lock(conn: &mut DbConnection, project: ProjectId, id: TeamId) -> Result<b
     Ok(locked)
 }
 
+/// Locks the rows of those of `ids` that are teams of `project` until the end of the
+/// transaction, as [`lock`] does one, and returns their ids. On Postgres the rows are locked in
+/// id order, so that two transactions locking overlapping sets never deadlock; on SQLite the
+/// transaction's write lock (taken at its start by [`DbConnection::in_transaction`]) is the lock.
+pub fn lock_many(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    ids: &[TeamId],
+) -> Result<Vec<TeamId>, StorageError> {
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    let rows = teams::table
+        .filter(teams::project_id.eq(project.to_string()))
+        .filter(teams::id.eq_any(ids))
+        .order(teams::id)
+        .select(teams::id);
+    let locked: Vec<String> = match conn {
+        DbConnection::Postgres(pg) => rows.for_no_key_update().load(pg)?,
+        DbConnection::Sqlite(_) => rows.load(conn)?,
+    };
+    locked.iter().map(|id| parse_id("teams.id", id)).collect()
+}
+
 /// Applies `changes` and returns the team as now stored; [`StorageError::NotFound`] if the
 /// project has no such team.
 pub fn update(

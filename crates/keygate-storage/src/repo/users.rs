@@ -261,6 +261,28 @@ pub fn lock(conn: &mut DbConnection, project: ProjectId, id: UserId) -> Result<b
     Ok(locked)
 }
 
+/// Locks the rows of those of `ids` that are users of `project` until the end of the
+/// transaction, as [`lock`] does one, and returns their ids. On Postgres the rows are locked in
+/// id order, so that two transactions locking overlapping sets never deadlock; on SQLite the
+/// transaction's write lock (taken at its start by [`DbConnection::in_transaction`]) is the lock.
+pub fn lock_many(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    ids: &[UserId],
+) -> Result<Vec<UserId>, StorageError> {
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    let rows = users::table
+        .filter(users::project_id.eq(project.to_string()))
+        .filter(users::id.eq_any(ids))
+        .order(users::id)
+        .select(users::id);
+    let locked: Vec<String> = match conn {
+        DbConnection::Postgres(pg) => rows.for_no_key_update().load(pg)?,
+        DbConnection::Sqlite(_) => rows.load(conn)?,
+    };
+    locked.iter().map(|id| parse_id("users.id", id)).collect()
+}
+
 /// Applies `changes` and returns the user as now stored; [`StorageError::NotFound`] if the
 /// project has no such user.
 pub fn update(

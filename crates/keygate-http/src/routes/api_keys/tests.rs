@@ -16,6 +16,7 @@
 
 mod cached;
 mod change_feed;
+mod creates;
 mod credits;
 mod hostile;
 mod limits;
@@ -25,6 +26,7 @@ mod rate_limits;
 mod rotation;
 mod rules;
 mod secrets_at_rest;
+mod statement_watch;
 mod upstream;
 mod without_database;
 

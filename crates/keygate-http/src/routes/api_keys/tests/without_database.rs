@@ -8,88 +8,11 @@
 //! credential-scanning endpoint (no authentication). A well-formed key that is not stored, by
 //! contrast, is looked up — and a stored key, once cached, is checked without a statement.
 
-use std::sync::Mutex;
-
 use keygate_domain::{parse_api_key, ApiKeyId, KeyType, PlainApiKey};
 use serde_json::json;
 
+use super::statement_watch::{hold_back_key_lookups, install_recorder, touches_api_keys, Watch};
 use super::*;
-
-/// The databases being watched (by a fragment of their URL) and what ran on them.
-static WATCHED: Mutex<Vec<(String, Vec<String>)>> = Mutex::new(Vec::new());
-
-fn record(url: &str, statement: String) {
-    let mut watched = WATCHED
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some((_, statements)) = watched
-        .iter_mut()
-        .find(|(fragment, _)| url.contains(fragment.as_str()))
-    {
-        statements.push(statement);
-    }
-}
-
-/// Makes every pooled connection report its statements (once per process).
-fn install_recorder() {
-    keygate_storage::testing::observe_statements(|database, statement| {
-        record(database, statement.to_owned());
-    });
-}
-
-/// The statements run on one test database.
-struct Watch {
-    fragment: String,
-}
-
-impl Watch {
-    fn start(app: &TestApp) -> Self {
-        let location = app.database().location();
-        let fragment = location
-            .strip_prefix("SQLite file ")
-            .or_else(|| location.strip_prefix("Postgres database "))
-            .expect("a known location")
-            .to_owned();
-        WATCHED.lock().unwrap().push((fragment.clone(), Vec::new()));
-        Watch { fragment }
-    }
-
-    /// The statements that touched data since the last call (without their bind values), leaving
-    /// out each new connection's settings. Pooled connections are not probed on checkout, so
-    /// no `SELECT 1` is left out: a probe would show up here.
-    fn take(&self) -> Vec<String> {
-        let mut watched = WATCHED.lock().unwrap();
-        let (_, statements) = watched
-            .iter_mut()
-            .find(|(f, _)| *f == self.fragment)
-            .expect("watched");
-        std::mem::take(statements)
-            .into_iter()
-            .map(|s| {
-                s.split(" -- binds")
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_owned()
-            })
-            .filter(|s| !s.starts_with("PRAGMA") && !s.starts_with("SET "))
-            .collect()
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        WATCHED
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|(f, _)| *f != self.fragment);
-    }
-}
-
-/// Whether a statement reads or writes the `api_keys` table (quoted as each backend quotes it).
-fn touches_api_keys(statement: &str) -> bool {
-    statement.contains("`api_keys`") || statement.contains("\"api_keys\"")
-}
 
 /// Well-known ways a string can fail to be a key, built from a real one.
 fn malformed_variants(key: &str) -> Vec<(&'static str, String)> {
@@ -306,26 +229,6 @@ async fn concurrent_misses_share_their_lookups(app: &TestApp) {
         assert!(lookups <= presented.len() as u64);
         assert_eq!(statements, presented.len() as u64);
     }
-}
-
-/// Locks `api_keys` from a connection of its own for half a second (returned once it holds the
-/// lock): lookups started meanwhile wait for it.
-fn hold_back_key_lookups(url: &str) -> std::thread::JoinHandle<()> {
-    use diesel::{Connection, RunQueryDsl};
-    let url = url.to_owned();
-    let (locked, lock_held) = std::sync::mpsc::channel();
-    let holder = std::thread::spawn(move || {
-        let mut conn = diesel::PgConnection::establish(&url).expect("connect");
-        conn.transaction(|conn| {
-            diesel::sql_query("LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE").execute(conn)?;
-            locked.send(()).expect("the test waits");
-            std::thread::sleep(std::time::Duration::from_millis(500));
-            Ok::<_, diesel::result::Error>(())
-        })
-        .expect("lock api_keys");
-    });
-    lock_held.recv().expect("the lock is taken");
-    holder
 }
 
 mod concurrent_misses_share_lookups {
