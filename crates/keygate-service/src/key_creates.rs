@@ -16,7 +16,7 @@
 //! another's. A create that arrives alone is stored at once, alone: nothing waits for a batch to
 //! fill.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use keygate_domain::{ApiKey, Owner, ProjectId};
 use keygate_storage::repo::{api_keys, teams, users};
@@ -118,7 +118,7 @@ fn insert_all_within_caps(
         // Projects in order, and within one the users before the teams, each in id order: two
         // batches lock rows in the same order and never deadlock.
         let mut existing = HashSet::new();
-        let mut counts = std::collections::HashMap::new();
+        let mut counts = HashMap::new();
         for project in projects {
             let of_project = || {
                 creates
