@@ -8,6 +8,7 @@ mod audit;
 mod dead_connections;
 mod harness;
 mod key_cache;
+mod key_creates;
 mod key_policies;
 mod local_verification;
 mod metrics;
