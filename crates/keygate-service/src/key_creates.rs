@@ -16,7 +16,7 @@
 //! another's. A create that arrives alone is stored at once, alone: nothing waits for a batch to
 //! fill.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 
 use keygate_domain::{ApiKey, Owner, ProjectId};
 use keygate_storage::repo::{api_keys, teams, users};
@@ -111,87 +111,87 @@ fn insert_all_within_caps(
     creates: &[NewKey],
 ) -> Result<Vec<Result<(), ServiceError>>, StorageError> {
     conn.in_transaction_with(|conn| {
-        let mut outcomes: Vec<Result<(), ServiceError>> = Vec::with_capacity(creates.len());
-        let mut stored = Vec::new();
+        let mut outcomes: Vec<Option<Result<(), ServiceError>>> =
+            creates.iter().map(|_| None).collect();
         let projects: BTreeSet<ProjectId> =
             creates.iter().map(|create| create.key.project_id).collect();
         // Projects in order, and within one the users before the teams, each in id order: two
         // batches lock rows in the same order and never deadlock.
-        let mut existing = HashSet::new();
-        let mut counts = HashMap::new();
         for project in projects {
-            let of_project = || {
-                creates
-                    .iter()
-                    .filter(move |create| create.key.project_id == project)
-            };
-            let user_ids: Vec<_> = of_project()
-                .filter_map(|create| match create.key.owner {
-                    Owner::User(user) => Some(user),
-                    Owner::Team(_) => None,
-                })
+            let of_project: Vec<(usize, &NewKey)> = creates
+                .iter()
+                .enumerate()
+                .filter(|(_, create)| create.key.project_id == project)
                 .collect();
-            let team_ids: Vec<_> = of_project()
-                .filter_map(|create| match create.key.owner {
-                    Owner::Team(team) => Some(team),
-                    Owner::User(_) => None,
-                })
-                .collect();
-            let mut found: Vec<Owner> = Vec::new();
-            if !user_ids.is_empty() {
-                found.extend(
-                    users::lock_many(conn, project, &user_ids)?
-                        .into_iter()
-                        .map(Owner::User),
-                );
+            let existing = lock_owners(conn, project, of_project.iter().map(|(_, c)| c.key.owner))?;
+            let mut counts = api_keys::count_for_owners(conn, project, &existing)?;
+            let mut stored = Vec::new();
+            for (index, create) in of_project {
+                let owner = create.key.owner;
+                outcomes[index] = Some(if existing.contains(&owner) {
+                    let count = counts.entry(owner).or_insert(0);
+                    within_cap(*count, create.limit).inspect(|()| {
+                        *count += 1;
+                        stored.push(create);
+                    })
+                } else {
+                    Err(owner_not_found(owner))
+                });
             }
-            if !team_ids.is_empty() {
-                found.extend(
-                    teams::lock_many(conn, project, &team_ids)?
-                        .into_iter()
-                        .map(Owner::Team),
-                );
+            if stored.is_empty() {
+                continue;
             }
-            for (owner, count) in api_keys::count_for_owners(conn, project, &found)? {
-                counts.insert((project, owner), count);
-            }
-            existing.extend(found.into_iter().map(|owner| (project, owner)));
-        }
-        for create in creates {
-            let owner = (create.key.project_id, create.key.owner);
-            outcomes.push(if !existing.contains(&owner) {
-                Err(owner_not_found(create.key.owner))
-            } else {
-                let count = counts.entry(owner).or_insert(0);
-                within_cap(*count, create.limit).inspect(|()| {
-                    *count += 1;
-                    stored.push(create);
-                })
-            });
-        }
-        let keys: Vec<&ApiKey> = stored.iter().map(|create| &create.key).collect();
-        if !keys.is_empty() {
+            let keys: Vec<&ApiKey> = stored.iter().map(|create| &create.key).collect();
             api_keys::insert_many(conn, &keys)?;
-        }
-        let projects: BTreeSet<ProjectId> = keys.iter().map(|key| key.project_id).collect();
-        for project in projects {
             audit::record_many(
                 conn,
                 project,
-                stored
-                    .iter()
-                    .filter(|create| create.key.project_id == project)
-                    .map(|create| {
-                        (
-                            &create.actor,
-                            key_change(&create.key, KeyEvent::Created),
-                            create.key.created_at_millis,
-                        )
-                    }),
+                stored.iter().map(|create| {
+                    (
+                        &create.actor,
+                        key_change(&create.key, KeyEvent::Created),
+                        create.key.created_at_millis,
+                    )
+                }),
             )?;
         }
-        Ok(outcomes)
+        Ok(outcomes
+            .into_iter()
+            .map(|outcome| outcome.expect("every create is of one of the batch's projects"))
+            .collect())
     })
+}
+
+/// Locks the rows of those of `owners` that are in `project` (users, then teams, each in id
+/// order) and returns them.
+fn lock_owners(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    owners: impl Iterator<Item = Owner>,
+) -> Result<Vec<Owner>, StorageError> {
+    let (mut user_ids, mut team_ids) = (Vec::new(), Vec::new());
+    for owner in owners {
+        match owner {
+            Owner::User(user) => user_ids.push(user),
+            Owner::Team(team) => team_ids.push(team),
+        }
+    }
+    let mut locked = Vec::new();
+    if !user_ids.is_empty() {
+        locked.extend(
+            users::lock_many(conn, project, &user_ids)?
+                .into_iter()
+                .map(Owner::User),
+        );
+    }
+    if !team_ids.is_empty() {
+        locked.extend(
+            teams::lock_many(conn, project, &team_ids)?
+                .into_iter()
+                .map(Owner::Team),
+        );
+    }
+    Ok(locked)
 }
 
 #[cfg(test)]
