@@ -142,15 +142,9 @@ run_config() { # backend keys database_url
     "$BIN" seed-keys --database-url "$url" --project-id "$project" --count 0 \
         --unknown "$PRINTED_KEYS" >"$WORK/unknown.txt"
     echo "seeded $keys keys in $(( SECONDS - started )) s" >&2
-    if [[ "$url" == postgres* ]]; then
-        # Let Postgres digest the bulk load before measuring (as a table that grew over months
-        # has been): otherwise autovacuum works through the fresh rows, and a checkpoint writes
-        # them out, on the same two cores during the first measurements.
-        psql "$url" -qc "VACUUM (ANALYZE)" -c "CHECKPOINT" >/dev/null
-        echo "vacuumed after seeding, $(( SECONDS - started )) s in all" >&2
-    fi
     # Owners for the create measurement: keys per owner are capped (limits.max_keys_per_owner),
-    # so creates go to many users in turn.
+    # so creates go to many users in turn. Created before the vacuum below, so that Postgres's
+    # statistics know them, as autovacuum's would on a database that has been running.
     for _ in $(seq 1 "$CREATE_OWNERS"); do
         curl -sf -X POST "$BASE/api/v1/users" -H 'content-type: application/json' \
             -H 'x-stack-access-type: server' -H "x-stack-project-id: $project" \
@@ -158,6 +152,13 @@ run_config() { # backend keys database_url
             | sed 's/^{"id":"\([^"]*\)".*/\1/'
         echo
     done >"$WORK/users.txt"
+    if [[ "$url" == postgres* ]]; then
+        # Let Postgres digest the bulk load before measuring (as a table that grew over months
+        # has been): otherwise autovacuum works through the fresh rows, and a checkpoint writes
+        # them out, on the same two cores during the first measurements.
+        psql "$url" -qc "VACUUM (ANALYZE)" -c "CHECKPOINT" >/dev/null
+        echo "vacuumed after seeding, $(( SECONDS - started )) s in all" >&2
+    fi
     local common=(BENCH_PROJECT="$project" BENCH_SERVER_KEY="$server_key")
     local first_key
     first_key="$(head -1 "$WORK/keys.txt")"
