@@ -7,8 +7,9 @@
 //! [`Service::create_api_key`] returns. Every change goes through `Service::write_keys`.
 //!
 //! An owner has at most `Limits::max_keys_per_owner` keys, revoked ones included (keys are never
-//! deleted, so only that bounds a list); the create counts them in its insert's transaction,
-//! after locking the owner's row. A list is every key (upstream) or, when asked, a keyset page
+//! deleted, so only that bounds a list); the create reads their number from the owner's row,
+//! which it locks, in its insert's transaction (the database adds every inserted key to its
+//! owner's count, so the read costs the same however many keys the owner has). A list is every key (upstream) or, when asked, a keyset page
 //! ([`ListWindow`]) that says where the next one starts.
 //!
 //! The check ([`Service::check_api_key`]) is the hot path: a string that is not a well-formed key
@@ -23,7 +24,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use keygate_domain::{
-    parse_api_key, ApiKey, ApiKeyId, EpochMillis, KeyPolicy, KeyType, NewApiKey, Owner, PlainApiKey,
+    parse_api_key, ApiKey, ApiKeyId, EpochMillis, KeyPolicy, KeyType, NewApiKey, Owner,
+    PlainApiKey, ProjectId,
 };
 use keygate_permissions::{authorize_api_key, AccessType, ApiKeyAction};
 use keygate_storage::repo::api_keys;
@@ -280,7 +282,7 @@ pub(crate) fn within_cap(count: u64, limit: u64) -> Result<(), ServiceError> {
 }
 
 /// Stores `key` unless its owner already has `limit` keys: one transaction that locks the
-/// owner's row, counts its keys, inserts and records the creation by `actor` in the audit log,
+/// owner's row and reads its key count, inserts and records the creation by `actor` in the audit log,
 /// so concurrent creates for one owner never overshoot the cap. Creates go through
 /// [`Service::store_new_key`], which calls this for a create that arrives alone.
 pub(crate) fn insert_within_cap(
@@ -290,17 +292,11 @@ pub(crate) fn insert_within_cap(
     actor: &AuditActor,
 ) -> Result<(), ServiceError> {
     conn.in_transaction_with(|conn| {
-        let owner_exists = match key.owner {
-            Owner::User(user) => users::lock(conn, key.project_id, user)?,
-            Owner::Team(team) => teams::lock(conn, key.project_id, team)?,
-        };
-        if !owner_exists {
-            return Err(owner_not_found(key.owner));
-        }
-        within_cap(
-            api_keys::count_for_owner(conn, key.project_id, key.owner)?,
-            limit,
-        )?;
+        let count = lock_key_counts(conn, key.project_id, std::iter::once(key.owner))?
+            .get(&key.owner)
+            .copied()
+            .ok_or_else(|| owner_not_found(key.owner))?;
+        within_cap(count, limit)?;
         match api_keys::insert(conn, key) {
             Ok(()) => Ok(audit::record(
                 conn,
@@ -314,6 +310,41 @@ pub(crate) fn insert_within_cap(
             Err(other) => Err(other.into()),
         }
     })
+}
+
+/// Locks the rows of those of `owners` that are in `project` (users, then teams, each in id
+/// order, so two transactions never deadlock) and returns each one's number of keys, as the cap
+/// counts them. An owner that is not in the project is absent.
+pub(crate) fn lock_key_counts(
+    conn: &mut DbConnection,
+    project: ProjectId,
+    owners: impl Iterator<Item = Owner>,
+) -> Result<HashMap<Owner, u64>, StorageError> {
+    let (mut user_ids, mut team_ids) = (Vec::new(), Vec::new());
+    for owner in owners {
+        match owner {
+            Owner::User(user) => user_ids.push(user),
+            Owner::Team(team) => team_ids.push(team),
+        }
+    }
+    let mut counts = HashMap::new();
+    if !user_ids.is_empty() {
+        let locked = users::lock_key_counts(conn, project, &user_ids)?;
+        counts.extend(
+            locked
+                .into_iter()
+                .map(|(user, count)| (Owner::User(user), count)),
+        );
+    }
+    if !team_ids.is_empty() {
+        let locked = teams::lock_key_counts(conn, project, &team_ids)?;
+        counts.extend(
+            locked
+                .into_iter()
+                .map(|(team, count)| (Owner::Team(team), count)),
+        );
+    }
+    Ok(counts)
 }
 
 /// The audit record of `event` to `key`: its owner and non-secret facts.

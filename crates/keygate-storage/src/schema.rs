@@ -43,6 +43,7 @@ diesel::table! {
         client_read_only_metadata -> Nullable<Text>,
         server_metadata -> Nullable<Text>,
         created_at_millis -> BigInt,
+        api_key_count -> BigInt,
     }
 }
 
@@ -60,6 +61,7 @@ diesel::table! {
         selected_team_id -> Nullable<Text>,
         signed_up_at_millis -> BigInt,
         last_active_at_millis -> BigInt,
+        api_key_count -> BigInt,
     }
 }
 

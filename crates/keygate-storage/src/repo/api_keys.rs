@@ -427,48 +427,6 @@ pub fn count_for_owner(
     Ok(u64::try_from(count).unwrap_or(0))
 }
 
-/// How many keys each of `owners` of `project` has, as [`count_for_owner`] counts them; an
-/// owner without keys is absent. One statement for the users and one for the teams.
-pub fn count_for_owners(
-    conn: &mut DbConnection,
-    project: ProjectId,
-    owners: &[Owner],
-) -> Result<HashMap<Owner, u64>, StorageError> {
-    let mut user_ids = Vec::new();
-    let mut team_ids = Vec::new();
-    for owner in owners {
-        match owner {
-            Owner::User(user) => user_ids.push(user.to_string()),
-            Owner::Team(team) => team_ids.push(team.to_string()),
-        }
-    }
-    let of_project = || api_keys::table.filter(api_keys::project_id.eq(project.to_string()));
-    let mut counts = HashMap::new();
-    if !user_ids.is_empty() {
-        let rows: Vec<(Option<String>, i64)> = of_project()
-            .filter(api_keys::user_id.eq_any(user_ids))
-            .group_by(api_keys::user_id)
-            .select((api_keys::user_id, diesel::dsl::count_star()))
-            .load(conn)?;
-        for (user, count) in rows {
-            let user = parse_id("api_keys.user_id", user.as_deref().unwrap_or_default())?;
-            counts.insert(Owner::User(user), u64::try_from(count).unwrap_or(0));
-        }
-    }
-    if !team_ids.is_empty() {
-        let rows: Vec<(Option<String>, i64)> = of_project()
-            .filter(api_keys::team_id.eq_any(team_ids))
-            .group_by(api_keys::team_id)
-            .select((api_keys::team_id, diesel::dsl::count_star()))
-            .load(conn)?;
-        for (team, count) in rows {
-            let team = parse_id("api_keys.team_id", team.as_deref().unwrap_or_default())?;
-            counts.insert(Owner::Team(team), u64::try_from(count).unwrap_or(0));
-        }
-    }
-    Ok(counts)
-}
-
 /// The ids of every key of the owner, in the order of [`list_for_owner`].
 pub fn list_ids_for_owner(
     conn: &mut DbConnection,
@@ -768,36 +726,72 @@ mod tests {
                 key_for(project, Owner::User(alice), 2),
                 key_for(project, Owner::Team(team), 3),
             ];
+            let lock_counts = |conn: &mut DbConnection| {
+                let mut users =
+                    crate::repo::users::lock_key_counts(conn, project, &[stranger, bob, alice])?;
+                users.sort();
+                let teams =
+                    crate::repo::teams::lock_key_counts(conn, project, &[team, TeamId::new_random()])?;
+                Ok::<_, StorageError>((users, teams))
+            };
             conn.in_transaction(|conn| {
                 // Only the project's own owners are locked (and so found).
-                let mut locked = crate::repo::users::lock_many(conn, project, &[stranger, bob, alice])?;
-                locked.sort();
-                let mut expected = vec![alice, bob];
+                let (users, teams) = lock_counts(conn)?;
+                let mut expected = vec![(alice, 0), (bob, 0)];
                 expected.sort();
-                assert_eq!(locked, expected);
-                assert_eq!(crate::repo::teams::lock_many(conn, project, &[team, TeamId::new_random()])?, [team]);
+                assert_eq!(users, expected);
+                assert_eq!(teams, [(team, 0)]);
                 insert_many(conn, &keys.iter().collect::<Vec<_>>())
             })
             .unwrap();
             for key in &keys {
                 assert_eq!(get(&mut conn, project, key.id).unwrap().as_ref(), Some(key));
             }
-            let counts = count_for_owners(
-                &mut conn,
-                project,
-                &[Owner::User(alice), Owner::User(bob), Owner::Team(team), Owner::User(stranger)],
-            )
-            .unwrap();
-            assert_eq!(
-                counts,
-                HashMap::from([(Owner::User(alice), 2), (Owner::Team(team), 1)]),
-                "owners without keys are absent"
-            );
-            // A duplicate in the batch stores none of it.
+            // The database added every inserted key to its owner's count.
+            let (users, teams) = conn.in_transaction(lock_counts).unwrap();
+            let mut expected = vec![(alice, 2), (bob, 0)];
+            expected.sort();
+            assert_eq!(users, expected);
+            assert_eq!(teams, [(team, 1)]);
+            // A duplicate in the batch stores none of it, and counts none of it.
             let again = [key_for(project, Owner::User(bob), 4), keys[0].clone()];
             let failed = conn.in_transaction(|conn| insert_many(conn, &again.iter().collect::<Vec<_>>()));
             assert!(matches!(failed, Err(StorageError::AlreadyExists { .. })), "{failed:?}");
             assert_eq!(count_for_owner(&mut conn, project, Owner::User(bob)).unwrap(), 0);
+            assert_eq!(conn.in_transaction(lock_counts).unwrap(), (users, teams));
+        }
+
+        fn the_migration_counts_the_keys_stored_before_it(db) {
+            db.revert_migrations_from("20261206170000").unwrap();
+            let mut conn = db.conn();
+            let project = insert_project(&mut conn).id;
+            let (alice, bob) = (insert_user(&mut conn, project).id, insert_user(&mut conn, project).id);
+            let team = insert_team(&mut conn, project).id;
+            for (owner, at) in [(Owner::User(alice), 1), (Owner::User(alice), 2), (Owner::Team(team), 3)] {
+                insert(&mut conn, &key_for(project, owner, at)).unwrap();
+            }
+            drop(conn);
+            db.run_migrations().unwrap();
+            let mut conn = db.conn();
+            let (mut users, teams) = conn
+                .in_transaction(|conn| {
+                    Ok::<_, StorageError>((
+                        crate::repo::users::lock_key_counts(conn, project, &[alice, bob])?,
+                        crate::repo::teams::lock_key_counts(conn, project, &[team])?,
+                    ))
+                })
+                .unwrap();
+            users.sort();
+            let mut expected = vec![(alice, 2), (bob, 0)];
+            expected.sort();
+            assert_eq!(users, expected);
+            assert_eq!(teams, [(team, 1)]);
+            // And from then on the database counts each insert, one by one too.
+            insert(&mut conn, &key_for(project, Owner::User(bob), 4)).unwrap();
+            let bob_count = conn
+                .in_transaction(|conn| crate::repo::users::lock_key_counts(conn, project, &[bob]))
+                .unwrap();
+            assert_eq!(bob_count, [(bob, 1)]);
         }
 
         fn stores_and_reads_user_and_team_keys(db) {

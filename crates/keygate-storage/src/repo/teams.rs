@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 use keygate_domain::{EpochMillis, Owner, ProjectId, TeamId, UserId};
 
-use crate::connection::DbConnection;
+use crate::connection::{DbConnection, MultiBackend};
 use crate::error::StorageError;
 use crate::key_changes::KeyWrite;
 use crate::repo::api_keys;
@@ -47,8 +47,8 @@ pub struct TeamUpdate {
     pub server_metadata: Option<Option<String>>,
 }
 
-// Fields in table order: `RETURNING table::all_columns` is read by position (the
-// multi-backend connection cannot return a `Selectable`).
+// `RETURNING` names the fields' columns (`returned_columns`) and is read by position: the
+// multi-backend connection cannot return a `Selectable`.
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = teams, treat_none_as_default_value = false)]
 struct TeamRow {
@@ -60,6 +60,11 @@ struct TeamRow {
     client_read_only_metadata: Option<String>,
     server_metadata: Option<String>,
     created_at_millis: i64,
+}
+
+/// The columns of [`TeamRow`], in its field order.
+fn returned_columns() -> <TeamRow as Selectable<MultiBackend>>::SelectExpression {
+    <TeamRow as Selectable<MultiBackend>>::construct_selection()
 }
 
 #[derive(AsChangeset)]
@@ -158,25 +163,35 @@ pub fn lock(conn: &mut DbConnection, project: ProjectId, id: TeamId) -> Result<b
 }
 
 /// Locks the rows of those of `ids` that are teams of `project` until the end of the
-/// transaction, as [`lock`] does one, and returns their ids. On Postgres the rows are locked in
-/// id order, so that two transactions locking overlapping sets never deadlock; on SQLite the
-/// transaction's write lock (taken at its start by [`DbConnection::in_transaction`]) is the lock.
-pub fn lock_many(
+/// transaction, as [`lock`] does one, and returns each one's number of API keys (revoked and
+/// expired ones included; the database adds every inserted key to its owner's count). On
+/// Postgres the rows are locked in id order, so that two transactions locking overlapping sets
+/// never deadlock; on SQLite the transaction's write lock (taken at its start by
+/// [`DbConnection::in_transaction`]) is the lock.
+pub fn lock_key_counts(
     conn: &mut DbConnection,
     project: ProjectId,
     ids: &[TeamId],
-) -> Result<Vec<TeamId>, StorageError> {
+) -> Result<Vec<(TeamId, u64)>, StorageError> {
     let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
     let rows = teams::table
         .filter(teams::project_id.eq(project.to_string()))
         .filter(teams::id.eq_any(ids))
         .order(teams::id)
-        .select(teams::id);
-    let locked: Vec<String> = match conn {
+        .select((teams::id, teams::api_key_count));
+    let locked: Vec<(String, i64)> = match conn {
         DbConnection::Postgres(pg) => rows.for_no_key_update().load(pg)?,
         DbConnection::Sqlite(_) => rows.load(conn)?,
     };
-    locked.iter().map(|id| parse_id("teams.id", id)).collect()
+    locked
+        .iter()
+        .map(|(id, count)| {
+            Ok((
+                parse_id("teams.id", id)?,
+                u64::try_from(*count).unwrap_or(0),
+            ))
+        })
+        .collect()
 }
 
 /// Applies `changes` and returns the team as now stored; [`StorageError::NotFound`] if the
@@ -206,7 +221,7 @@ pub fn update(
             .filter(teams::id.eq(id.to_string())),
     )
     .set(changeset)
-    .returning(teams::all_columns)
+    .returning(returned_columns())
     .get_result::<TeamRow>(conn)
     .map_err(StorageError::not_found_as("team"))?
     .try_into()

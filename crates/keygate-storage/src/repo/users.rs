@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 use keygate_domain::{EpochMillis, Owner, ProjectId, TeamId, UserId};
 
-use crate::connection::DbConnection;
+use crate::connection::{DbConnection, MultiBackend};
 use crate::error::StorageError;
 use crate::key_changes::KeyWrite;
 use crate::repo::api_keys;
@@ -91,8 +91,8 @@ pub struct UserUpdate {
     pub last_active_at_millis: Option<EpochMillis>,
 }
 
-// Fields in table order: `RETURNING table::all_columns` is read by position (the
-// multi-backend connection cannot return a `Selectable`).
+// `RETURNING` names the fields' columns (`returned_columns`) and is read by position: the
+// multi-backend connection cannot return a `Selectable`.
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = users, treat_none_as_default_value = false)]
 struct UserRow {
@@ -108,6 +108,11 @@ struct UserRow {
     selected_team_id: Option<String>,
     signed_up_at_millis: i64,
     last_active_at_millis: i64,
+}
+
+/// The columns of [`UserRow`], in its field order.
+fn returned_columns() -> <UserRow as Selectable<MultiBackend>>::SelectExpression {
+    <UserRow as Selectable<MultiBackend>>::construct_selection()
 }
 
 #[derive(AsChangeset)]
@@ -262,25 +267,35 @@ pub fn lock(conn: &mut DbConnection, project: ProjectId, id: UserId) -> Result<b
 }
 
 /// Locks the rows of those of `ids` that are users of `project` until the end of the
-/// transaction, as [`lock`] does one, and returns their ids. On Postgres the rows are locked in
-/// id order, so that two transactions locking overlapping sets never deadlock; on SQLite the
-/// transaction's write lock (taken at its start by [`DbConnection::in_transaction`]) is the lock.
-pub fn lock_many(
+/// transaction, as [`lock`] does one, and returns each one's number of API keys (revoked and
+/// expired ones included; the database adds every inserted key to its owner's count). On
+/// Postgres the rows are locked in id order, so that two transactions locking overlapping sets
+/// never deadlock; on SQLite the transaction's write lock (taken at its start by
+/// [`DbConnection::in_transaction`]) is the lock.
+pub fn lock_key_counts(
     conn: &mut DbConnection,
     project: ProjectId,
     ids: &[UserId],
-) -> Result<Vec<UserId>, StorageError> {
+) -> Result<Vec<(UserId, u64)>, StorageError> {
     let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
     let rows = users::table
         .filter(users::project_id.eq(project.to_string()))
         .filter(users::id.eq_any(ids))
         .order(users::id)
-        .select(users::id);
-    let locked: Vec<String> = match conn {
+        .select((users::id, users::api_key_count));
+    let locked: Vec<(String, i64)> = match conn {
         DbConnection::Postgres(pg) => rows.for_no_key_update().load(pg)?,
         DbConnection::Sqlite(_) => rows.load(conn)?,
     };
-    locked.iter().map(|id| parse_id("users.id", id)).collect()
+    locked
+        .iter()
+        .map(|(id, count)| {
+            Ok((
+                parse_id("users.id", id)?,
+                u64::try_from(*count).unwrap_or(0),
+            ))
+        })
+        .collect()
 }
 
 /// Applies `changes` and returns the user as now stored; [`StorageError::NotFound`] if the
@@ -312,7 +327,7 @@ pub fn update(
     };
     diesel::update(user_row(project, id))
         .set(changeset)
-        .returning(users::all_columns)
+        .returning(returned_columns())
         .get_result::<UserRow>(conn)
         .map_err(StorageError::not_found_as("user"))?
         .try_into()
