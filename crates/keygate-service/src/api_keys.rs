@@ -225,15 +225,12 @@ pub(crate) fn split_page<T, P>(
 }
 
 /// A new key's policy as it will be stored: refused unless its scopes are in the project's
-/// catalogue and its metadata, rate limit and usage credits, if any, come from the project's
-/// server or admin; without a rate limit of its own, the key gets the project's default (if
-/// any, as read when the caller authenticated: no database work). Credits count their refill
-/// periods from the key's creation (set by the caller).
-fn checked_policy(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    mut policy: KeyPolicy,
-) -> Result<KeyPolicy, ServiceError> {
+/// catalogue (read by [`check_scopes`], the only part that needs the database) and its metadata,
+/// rate limit and usage credits, if any, come from the project's server or admin; without a
+/// rate limit of its own, the key gets the project's default (if any, as read when the caller
+/// authenticated: no database work). Credits count their refill periods from the key's creation
+/// (set by the caller).
+fn checked_policy(actor: &Actor, mut policy: KeyPolicy) -> Result<KeyPolicy, ServiceError> {
     if actor.caller.access_type == AccessType::Client {
         let field = if policy.metadata.is_some() {
             Some("metadata")
@@ -249,16 +246,25 @@ fn checked_policy(
         }
     }
     policy.rate_limit = policy.rate_limit.or(actor.default_rate_limit);
-    if policy.scopes.is_empty() {
-        return Ok(policy);
+    Ok(policy)
+}
+
+/// Refuses `scopes` unless each is in the project's catalogue, read fresh: a scope just removed
+/// is refused at once.
+fn check_scopes(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    scopes: &[String],
+) -> Result<(), ServiceError> {
+    if scopes.is_empty() {
+        return Ok(());
     }
-    // The catalogue is read fresh: a scope just removed is refused at once.
     let catalogue = projects::get(conn, actor.project)?
         .map(|project| parse_catalogue(&project.api_key_scopes))
         .unwrap_or_default();
-    let unknown = unknown_scopes(&catalogue, &policy.scopes);
+    let unknown = unknown_scopes(&catalogue, scopes);
     if unknown.is_empty() {
-        Ok(policy)
+        Ok(())
     } else {
         Err(Refusal::UnknownScopes { scopes: unknown }.into())
     }
@@ -401,24 +407,37 @@ impl Service {
     ) -> Result<(ApiKey, PlainApiKey), ServiceError> {
         let now = self.now();
         let by = AuditActor::of(&actor);
-        let (key, plain) = self
-            .run(move |service, conn| {
-                let action = ApiKeyAction::Create {
-                    owner: request.owner,
-                };
+        let action = ApiKeyAction::Create {
+            owner: request.owner,
+        };
+        let project = actor.project;
+        // The database is read before the store only for a decision that needs the caller's
+        // standing in the owning team, or for scopes to find in the catalogue: a server's create
+        // of a key without scopes waits for no blocking task and holds no connection until then.
+        let needs_database = action.team_standing_needed(&actor.caller).is_some()
+            || !request.policy.scopes.is_empty();
+        let policy = if needs_database {
+            let policy = request.policy;
+            self.run(move |_, conn| {
                 authorize(conn, &actor, route, &action)?;
-                let policy = checked_policy(conn, &actor, request.policy.clone())?;
-                Ok(NewApiKey {
-                    project_id: actor.project,
-                    owner: request.owner,
-                    description: request.description.clone(),
-                    is_public: request.is_public,
-                    expires_at_millis: request.expires_at_millis,
-                    policy,
-                }
-                .generate(now, service.hasher()))
+                let policy = checked_policy(&actor, policy.clone())?;
+                check_scopes(conn, &actor, &policy.scopes)?;
+                Ok(policy)
             })
-            .await?;
+            .await?
+        } else {
+            authorize_api_key(&actor.caller, &actor.switches, route, &action, None)?;
+            checked_policy(&actor, request.policy)?
+        };
+        let (key, plain) = NewApiKey {
+            project_id: project,
+            owner: request.owner,
+            description: request.description,
+            is_public: request.is_public,
+            expires_at_millis: request.expires_at_millis,
+            policy,
+        }
+        .generate(now, self.hasher());
         let limit = self.limits().max_keys_per_owner;
         self.store_new_key(key.clone(), limit, by).await?;
         tracing::debug!(
