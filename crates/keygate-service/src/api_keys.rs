@@ -9,8 +9,9 @@
 //! An owner has at most `Limits::max_keys_per_owner` keys, revoked ones included (keys are never
 //! deleted, so only that bounds a list); the create reads their number from the owner's row,
 //! which it locks, in its insert's transaction (the database adds every inserted key to its
-//! owner's count, so the read costs the same however many keys the owner has). A list is every key (upstream) or, when asked, a keyset page
-//! ([`ListWindow`]) that says where the next one starts.
+//! owner's count, so the read costs the same however many keys the owner has). A list is every
+//! key (upstream) or, when asked, a keyset page ([`ListWindow`]) that says where the next one
+//! starts.
 //!
 //! The check ([`Service::check_api_key`]) is the hot path: a string that is not a well-formed key
 //! is not found before any database work; a well-formed key is found by the id embedded in it —
@@ -288,8 +289,8 @@ pub(crate) fn within_cap(count: u64, limit: u64) -> Result<(), ServiceError> {
 }
 
 /// Stores `key` unless its owner already has `limit` keys: one transaction that locks the
-/// owner's row and reads its key count, inserts and records the creation by `actor` in the audit log,
-/// so concurrent creates for one owner never overshoot the cap. Creates go through
+/// owner's row and reads its key count, inserts the key and records its creation by `actor` in
+/// the audit log, so concurrent creates for one owner never overshoot the cap. Creates go through
 /// [`Service::store_new_key`], which calls this for a create that arrives alone.
 pub(crate) fn insert_within_cap(
     conn: &mut DbConnection,

@@ -5,7 +5,7 @@
 //! pooled connection) take every waiting create, up to [`BatchSettings::max_batch`], and store
 //! them in one transaction: per project, the owners' rows locked (and their key counts read)
 //! with one statement, the keys and their audit events inserted with one statement each, and one
-//! commit for all. On Postgres that is seven round trips for the batch instead of seven for each
+//! commit for all. On Postgres that is six round trips for the batch instead of six for each
 //! create, and one WAL flush.
 //!
 //! Each create's rules are still its own: an owner that is not in the project, or that already

@@ -948,9 +948,9 @@ mod tests {
             let team = insert_team(&mut conn, project).id;
             conn.in_transaction(|conn| {
                 assert!(crate::repo::users::lock(conn, project, user)?);
-                assert!(crate::repo::teams::lock(conn, project, team)?);
+                assert_eq!(crate::repo::teams::lock_key_counts(conn, project, &[team])?, [(team, 0)]);
                 assert!(!crate::repo::users::lock(conn, other_project, user)?);
-                assert!(!crate::repo::teams::lock(conn, project, TeamId::new_random())?);
+                assert!(crate::repo::teams::lock_key_counts(conn, project, &[TeamId::new_random()])?.is_empty());
                 Ok(())
             })
             .unwrap();

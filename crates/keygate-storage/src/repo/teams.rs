@@ -137,37 +137,12 @@ pub fn get(
         .transpose()
 }
 
-/// Locks the team's row until the end of the transaction; `false` when the project has no such
-/// team. On Postgres a row lock (`FOR NO KEY UPDATE`: it writes no new row version, and does not
-/// block inserts that reference the row); on SQLite, which has no row locks, the write lock, taken
-/// by a write that changes nothing.
-pub fn lock(conn: &mut DbConnection, project: ProjectId, id: TeamId) -> Result<bool, StorageError> {
-    let row = teams::table
-        .filter(teams::project_id.eq(project.to_string()))
-        .filter(teams::id.eq(id.to_string()));
-    let locked = match conn {
-        DbConnection::Postgres(pg) => row
-            .select(teams::id)
-            .for_no_key_update()
-            .get_result::<String>(pg)
-            .optional()?
-            .is_some(),
-        DbConnection::Sqlite(_) => {
-            diesel::update(row)
-                .set(teams::display_name.eq(teams::display_name))
-                .execute(conn)?
-                == 1
-        }
-    };
-    Ok(locked)
-}
-
 /// Locks the rows of those of `ids` that are teams of `project` until the end of the
-/// transaction, as [`lock`] does one, and returns each one's number of API keys (revoked and
-/// expired ones included; the database adds every inserted key to its owner's count). On
-/// Postgres the rows are locked in id order, so that two transactions locking overlapping sets
-/// never deadlock; on SQLite the transaction's write lock (taken at its start by
-/// [`DbConnection::in_transaction`]) is the lock.
+/// transaction and returns each one's number of API keys (revoked and expired ones included; the
+/// database adds every inserted key to its owner's count). On Postgres a row lock in id order
+/// (`FOR NO KEY UPDATE`: it writes no new row version, does not block inserts that reference the
+/// row, and two transactions locking overlapping sets never deadlock); on SQLite the
+/// transaction's write lock (taken at its start by [`DbConnection::in_transaction`]) is the lock.
 pub fn lock_key_counts(
     conn: &mut DbConnection,
     project: ProjectId,
