@@ -17,13 +17,23 @@
 //! [`ProjectAuthCache::on_key_change`], which clears the cache — as does losing or regaining the
 //! listener, since announcements may have been missed. A change nobody announces — a project's
 //! switches changed by another node or process, a hand edit, anything on SQLite made by another
-//! process — is picked up when the entry expires: entries live at most
+//! process — is picked up when the entry is read again: an entry is fresh for
 //! [`ProjectAuthCacheSettings::ttl`] (one second by default), so a warm node reads each
 //! credential about once a second.
+//!
+//! **One read per refresh, and nobody waits for it.** The first request that finds an entry
+//! older than the TTL is told to read it again ([`CachedProject::refresh`]) and is served the
+//! entry meanwhile, as are all the others, until the new read replaces it. Were the entry simply
+//! dropped at the TTL, every request in flight at that moment would miss and read it at once: on
+//! a busy node that is dozens of blocking reads contending for the same cores, which stalled
+//! every request for up to a second (`docs/benchmarks.md`). An entry that nobody refreshes (the
+//! database is unreachable) is dropped at twice the TTL, so a change made elsewhere is seen
+//! within the TTL plus one read, and never later than twice the TTL.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use keygate_domain::{CredentialKind, EpochMillis, KeyHash, Lifetime, ProjectId};
 use keygate_storage::key_changes::KeyChangeEvent;
@@ -40,7 +50,9 @@ use crate::metrics::{CacheCounts, CacheStats};
 pub struct ProjectAuthCacheSettings {
     /// How many presented keys are remembered at most (0 turns the cache off).
     pub max_entries: u64,
-    /// How long an entry lives; the bound on how late this node sees a change made elsewhere.
+    /// How long an entry is fresh: the first request after that reads it again, while the others
+    /// are still served it; it is dropped at twice this if nobody could. The bound on how late
+    /// this node sees a change made elsewhere (plus one read).
     pub ttl: Duration,
 }
 
@@ -72,6 +84,20 @@ struct CachedCredential {
     lifetime: Lifetime,
     /// The project, as stored when the credential was read.
     project: Arc<ProjectRecord>,
+    /// When the entry is due to be read again.
+    refresh_at: Instant,
+    /// Whether a request has been told to read it again.
+    refresh_claimed: AtomicBool,
+}
+
+/// A cached project that a presented key opens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CachedProject {
+    /// The project.
+    pub project: Arc<ProjectRecord>,
+    /// The entry is older than the TTL and this caller, alone, should read it again
+    /// ([`ProjectAuthCache::store`] replaces it); it is still served meanwhile.
+    pub refresh: bool,
 }
 
 /// The cache; shared by every worker of a node.
@@ -79,6 +105,7 @@ pub struct ProjectAuthCache {
     entries: Cache<PresentedProjectKey, Arc<CachedCredential>>,
     generation: Generation,
     stats: Arc<CacheStats>,
+    ttl: Duration,
 }
 
 impl fmt::Debug for ProjectAuthCache {
@@ -97,7 +124,7 @@ impl ProjectAuthCache {
         ProjectAuthCache {
             entries: Cache::builder()
                 .max_capacity(settings.max_entries)
-                .time_to_live(settings.ttl)
+                .time_to_live(settings.ttl.saturating_mul(2))
                 .eviction_listener(move |_, _, cause| {
                     if cause == RemovalCause::Size {
                         evictions.evicted();
@@ -106,6 +133,7 @@ impl ProjectAuthCache {
                 .build(),
             generation: Generation::default(),
             stats,
+            ttl: settings.ttl,
         }
     }
 
@@ -120,17 +148,18 @@ impl ProjectAuthCache {
     }
 
     /// The project `key` opens at `now`, if a valid credential for it is cached; `None` means
-    /// "read the database" (not cached, or the cached credential has expired since).
-    pub fn lookup(
-        &self,
-        key: &PresentedProjectKey,
-        now: EpochMillis,
-    ) -> Option<Arc<ProjectRecord>> {
+    /// "read the database" (not cached, or the cached credential has expired since). Of the
+    /// requests that find the entry older than the TTL, the first is told to read it again.
+    pub fn lookup(&self, key: &PresentedProjectKey, now: EpochMillis) -> Option<CachedProject> {
         let found = self
             .entries
             .get(key)
             .filter(|cached| cached.lifetime.is_valid(now))
-            .map(|cached| Arc::clone(&cached.project));
+            .map(|cached| CachedProject {
+                project: Arc::clone(&cached.project),
+                refresh: Instant::now() >= cached.refresh_at
+                    && !cached.refresh_claimed.swap(true, Ordering::Relaxed),
+            });
         match found {
             Some(_) => self.stats.hit(),
             None => self.stats.miss(),
@@ -158,6 +187,8 @@ impl ProjectAuthCache {
         let cached = CachedCredential {
             lifetime: credential.lifetime(),
             project,
+            refresh_at: Instant::now() + self.ttl,
+            refresh_claimed: AtomicBool::new(false),
         };
         self.entries.insert(key, Arc::new(cached));
         // An invalidation between the check above and the insert may have cleared the cache
@@ -165,6 +196,11 @@ impl ProjectAuthCache {
         if !self.generation.is_current(ticket) {
             self.entries.invalidate(&key);
         }
+    }
+
+    /// Forgets `key`, which opens nothing now.
+    pub fn forget(&self, key: &PresentedProjectKey) {
+        self.entries.invalidate(key);
     }
 
     /// Forgets everything, after this node changed a project or its credentials. Changes are
@@ -238,26 +274,37 @@ mod tests {
         let cache = ProjectAuthCache::new(ProjectAuthCacheSettings::default());
         let project = project();
         let key = presented(&project, "ssk_a");
-        assert_eq!(cache.lookup(&key, 0), None);
+        assert_eq!(cache.lookup(&key, 0).map(|cached| cached.project), None);
         cache.store(
             cache.ticket(),
             key,
             &credential(&project, None),
             Arc::clone(&project),
         );
-        assert_eq!(cache.lookup(&key, 0), Some(Arc::clone(&project)));
+        assert_eq!(
+            cache.lookup(&key, 0).map(|cached| cached.project),
+            Some(Arc::clone(&project))
+        );
         // Another digest, another kind or another project is a different key.
-        assert_eq!(cache.lookup(&presented(&project, "ssk_b"), 0), None);
+        assert_eq!(
+            cache
+                .lookup(&presented(&project, "ssk_b"), 0)
+                .map(|cached| cached.project),
+            None
+        );
         let admin = PresentedProjectKey {
             kind: CredentialKind::SuperSecretAdminKey,
             ..key
         };
-        assert_eq!(cache.lookup(&admin, 0), None);
+        assert_eq!(cache.lookup(&admin, 0).map(|cached| cached.project), None);
         let elsewhere = PresentedProjectKey {
             project_id: ProjectId::new_random(),
             ..key
         };
-        assert_eq!(cache.lookup(&elsewhere, 0), None);
+        assert_eq!(
+            cache.lookup(&elsewhere, 0).map(|cached| cached.project),
+            None
+        );
     }
 
     #[test]
@@ -272,10 +319,13 @@ mod tests {
             project,
         );
         assert!(
-            cache.lookup(&key, 1_000).is_some(),
+            cache
+                .lookup(&key, 1_000)
+                .map(|cached| cached.project)
+                .is_some(),
             "valid through its expiry"
         );
-        assert_eq!(cache.lookup(&key, 1_001), None);
+        assert_eq!(cache.lookup(&key, 1_001).map(|cached| cached.project), None);
     }
 
     #[test]
@@ -291,11 +341,11 @@ mod tests {
             &credential(&project, None),
             Arc::clone(&project),
         );
-        assert_eq!(cache.lookup(&key, 0), None);
+        assert_eq!(cache.lookup(&key, 0).map(|cached| cached.project), None);
 
         cache.store(cache.ticket(), key, &credential(&project, None), project);
         cache.invalidate_all();
-        assert_eq!(cache.lookup(&key, 0), None);
+        assert_eq!(cache.lookup(&key, 0).map(|cached| cached.project), None);
     }
 
     #[test]
@@ -319,7 +369,7 @@ mod tests {
             },
         ]));
         assert!(
-            cache.lookup(&key, 0).is_some(),
+            cache.lookup(&key, 0).map(|cached| cached.project).is_some(),
             "an API key's change is not a credential's"
         );
         for event in [
@@ -328,14 +378,18 @@ mod tests {
             KeyChangeEvent::Listening,
         ] {
             store();
-            assert!(cache.lookup(&key, 0).is_some());
+            assert!(cache.lookup(&key, 0).map(|cached| cached.project).is_some());
             cache.on_key_change(&event);
-            assert_eq!(cache.lookup(&key, 0), None, "{event:?}");
+            assert_eq!(
+                cache.lookup(&key, 0).map(|cached| cached.project),
+                None,
+                "{event:?}"
+            );
         }
     }
 
     #[test]
-    fn entries_expire_after_the_ttl_and_the_cache_is_bounded() {
+    fn an_entry_past_the_ttl_is_read_again_by_one_request_and_the_cache_is_bounded() {
         let cache = ProjectAuthCache::new(ProjectAuthCacheSettings {
             max_entries: 20,
             ttl: Duration::from_millis(50),
@@ -348,11 +402,30 @@ mod tests {
             &credential(&project, None),
             Arc::clone(&project),
         );
-        std::thread::sleep(Duration::from_millis(120));
+        let fresh = cache.lookup(&key, 0).unwrap();
+        assert!(!fresh.refresh, "fresh within the TTL");
+        std::thread::sleep(Duration::from_millis(60));
+        // Past the TTL: the first request is told to read it again, alone; all are served.
+        let first = cache.lookup(&key, 0).unwrap();
+        let second = cache.lookup(&key, 0).unwrap();
+        assert!(first.refresh && !second.refresh);
+        assert_eq!(second.project, project);
+        // A new read replaces it, fresh again.
+        cache.store(
+            cache.ticket(),
+            key,
+            &credential(&project, None),
+            Arc::clone(&project),
+        );
+        assert!(!cache.lookup(&key, 0).unwrap().refresh);
+        // Nobody refreshes it: dropped at twice the TTL.
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(cache.lookup(&key, 0).unwrap().refresh);
+        std::thread::sleep(Duration::from_millis(60));
         assert_eq!(
-            cache.lookup(&key, 0),
+            cache.lookup(&key, 0).map(|cached| cached.project),
             None,
-            "a change made elsewhere shows after the TTL"
+            "a change made elsewhere shows after twice the TTL at the latest"
         );
 
         for n in 0..1_000 {
@@ -382,6 +455,6 @@ mod tests {
         let key = presented(&project, "ssk_a");
         cache.store(cache.ticket(), key, &credential(&project, None), project);
         cache.entries.run_pending_tasks();
-        assert_eq!(cache.lookup(&key, 0), None);
+        assert_eq!(cache.lookup(&key, 0).map(|cached| cached.project), None);
     }
 }

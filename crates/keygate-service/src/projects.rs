@@ -555,14 +555,34 @@ impl Service {
     /// The project `presented` opens now: from this node's project-authentication cache, else
     /// from the database (a credential of that project, for that kind of key, with that digest,
     /// neither revoked nor expired), which is then cached. `None` for a key that opens nothing.
+    /// A cached entry past its TTL is read again in the background by the one request told to,
+    /// and served to every request meanwhile.
     pub async fn project_opened_by(
         &self,
         presented: PresentedProjectKey,
     ) -> Result<Option<Arc<ProjectRecord>>, ServiceError> {
         let now = self.now();
-        if let Some(project) = self.project_auth_cache().lookup(&presented, now) {
-            return Ok(Some(project));
+        if let Some(cached) = self.project_auth_cache().lookup(&presented, now) {
+            if cached.refresh {
+                let service = self.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = service.read_project_opened_by(presented).await {
+                        tracing::warn!(%error, "reading a project credential again failed");
+                    }
+                });
+            }
+            return Ok(Some(cached.project));
         }
+        self.read_project_opened_by(presented).await
+    }
+
+    /// [`Service::project_opened_by`] from the database, stored in the cache; a key that opens
+    /// nothing (any more) is forgotten there.
+    async fn read_project_opened_by(
+        &self,
+        presented: PresentedProjectKey,
+    ) -> Result<Option<Arc<ProjectRecord>>, ServiceError> {
+        let now = self.now();
         self.run(move |service, conn| {
             let cache = service.project_auth_cache();
             let ticket = cache.ticket();
@@ -575,9 +595,11 @@ impl Service {
                 project_credentials::find_by_hash(conn, project_id, kind, &hash)?
                     .filter(|credential| credential.lifetime().is_valid(now))
             else {
+                cache.forget(&presented);
                 return Ok(None);
             };
             let Some(project) = projects::get(conn, project_id)? else {
+                cache.forget(&presented);
                 return Ok(None);
             };
             let project = Arc::new(project);
