@@ -103,6 +103,9 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
         lease_block: settings.key_policies.credit_lease_block,
         lease_idle: Duration::from_millis(settings.key_policies.credit_lease_idle_millis),
     })
+    .with_last_used_precision(Duration::from_millis(
+        settings.key_usage.last_used_precision_millis,
+    ))
     .with_project_auth_cache(ProjectAuthCacheSettings {
         // A zero TTL means "off": nothing is kept at all.
         max_entries: if settings.project_auth_cache.ttl_millis == 0 {

@@ -91,6 +91,8 @@ pub struct Settings {
     pub notifications: NotificationSettings,
     /// Enforcing API keys' rate limits and usage credits across nodes (`[key_policies]`).
     pub key_policies: KeyPolicySettings,
+    /// Recording when keys were last used (`[key_usage]`).
+    pub key_usage: KeyUsageSettings,
     /// The stream of key changes protected services' clients follow (`[key_change_feed]`).
     pub key_change_feed: KeyChangeFeedSetting,
     /// How checks that miss the check cache read their keys (`[key_lookups]`).
@@ -138,6 +140,15 @@ pub struct KeyPolicySettings {
     /// How long a lease of usage credits stays unused before it is given back (100 to
     /// 3,600,000).
     pub credit_lease_idle_millis: u64,
+}
+
+/// Recording when keys were last used (docs/operations.md, "Last use of keys").
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyUsageSettings {
+    /// How far a use may follow the stored last use without being written, in milliseconds; 0
+    /// writes every use (0 to 86,400,000).
+    pub last_used_precision_millis: u64,
 }
 
 /// Delivering the outbox's e-mails and webhook events (docs/operations.md, "Notifications").
@@ -576,6 +587,12 @@ impl Settings {
                 self.key_policies.credit_lease_idle_millis
             );
         }
+        if self.key_usage.last_used_precision_millis > 86_400_000 {
+            bail!(
+                "setting key_usage.last_used_precision_millis (KEYGATE_KEY_USAGE__LAST_USED_PRECISION_MILLIS) must be between 0 and 86400000, got {}",
+                self.key_usage.last_used_precision_millis
+            );
+        }
         let feed = &self.key_change_feed;
         if !(1..=100_000).contains(&feed.max_subscribers) {
             bail!(
@@ -815,6 +832,7 @@ mod tests {
         assert_eq!(s.key_policies.rate_limit_sync_millis, 100);
         assert_eq!(s.key_policies.credit_lease_block, 10);
         assert_eq!(s.key_policies.credit_lease_idle_millis, 2_000);
+        assert_eq!(s.key_usage.last_used_precision_millis, 60_000);
         assert_eq!(s.key_change_feed.max_subscribers, 1_000);
         assert_eq!(s.key_change_feed.buffer, 1_024);
         assert_eq!(s.key_change_feed.heartbeat_millis, 250);
@@ -905,12 +923,18 @@ mod tests {
             ("KEYGATE_KEY_CREATES__MAX_CONCURRENT", "17"),
             ("KEYGATE_KEY_CREATES__MAX_BATCH", "0"),
             ("KEYGATE_KEY_CREATES__MAX_BATCH", "1001"),
+            ("KEYGATE_KEY_USAGE__LAST_USED_PRECISION_MILLIS", "86400001"),
         ] {
             let err = load(None, &[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(var), "{var}={value}: {err}");
         }
         load(None, &[("KEYGATE_KEY_LOOKUPS__MAX_CONCURRENT", "16")]).unwrap();
         load(None, &[("KEYGATE_KEY_CREATES__MAX_CONCURRENT", "16")]).unwrap();
+        load(
+            None,
+            &[("KEYGATE_KEY_USAGE__LAST_USED_PRECISION_MILLIS", "0")],
+        )
+        .unwrap();
     }
 
     #[test]

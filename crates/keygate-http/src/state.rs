@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use keygate_domain::{EpochMillis, KeyHash, KeyHasher};
 use keygate_service::batch_queue::BatchSettings;
@@ -141,6 +142,15 @@ impl AppState {
     pub fn with_check_cache(self, settings: CheckCacheSettings) -> Self {
         AppState {
             service: self.service.with_check_cache(settings),
+            ..self
+        }
+    }
+
+    /// The same state with another precision of keys' last use (see
+    /// [`Service::with_last_used_precision`]).
+    pub fn with_last_used_precision(self, precision: Duration) -> Self {
+        AppState {
+            service: self.service.with_last_used_precision(precision),
             ..self
         }
     }

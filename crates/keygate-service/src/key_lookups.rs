@@ -12,7 +12,9 @@
 //! (nothing tells them apart from real keys before the lookup) costs at most `max_concurrent`
 //! statements at a time and leaves the rest of the pool to everything else, and it shares
 //! each query with the real keys' lookups instead of queueing them behind its own. The same id
-//! asked for by several checks at once is read once.
+//! asked for by several checks at once is read once. Each key's stored last use comes with its
+//! row and goes to the usage record (`key_usage`), so that a use within its precision of that
+//! is not written again.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -69,9 +71,15 @@ impl Service {
             .with_connection(|conn| api_keys::get_many_by_id(conn, &ids));
         match found {
             Ok(keys) => {
+                let now = self.now();
                 let found: HashMap<ApiKeyId, Arc<ApiKey>> = keys
                     .into_iter()
-                    .map(|key| (key.id, Arc::new(key)))
+                    .map(|(key, last_used)| {
+                        if let Some(last_used) = last_used {
+                            self.key_usage().note_stored(key.id, last_used, now);
+                        }
+                        (key.id, Arc::new(key))
+                    })
                     .collect();
                 for (id, answer) in batch {
                     // A check that stopped waiting (its client went away) is not told.

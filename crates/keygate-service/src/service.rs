@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use keygate_domain::{EpochMillis, KeyHasher};
 use keygate_storage::key_changes::{self, KeyWrite};
@@ -75,7 +76,7 @@ impl Service {
                     ProjectAuthCacheSettings::default(),
                 )),
                 cors_cache: Arc::new(CorsCache::new(ProjectAuthCacheSettings::default())),
-                key_usage: Arc::new(KeyUsage::new()),
+                key_usage: Arc::new(KeyUsage::default()),
                 key_rate_limiter: Arc::new(KeyRateLimiter::new()),
                 key_credits: Arc::new(KeyCredits::new(CreditSettings::default())),
                 key_change_feed: Arc::new(KeyChangeFeed::new(KeyChangeFeedSettings::default())),
@@ -105,6 +106,18 @@ impl Service {
             inner: Arc::new(Inner {
                 project_auth_cache: Arc::new(ProjectAuthCache::new(settings)),
                 cors_cache: Arc::new(CorsCache::new(settings)),
+                ..Inner::clone(&self.inner)
+            }),
+        }
+    }
+
+    /// The same service with another precision of keys' last use (the default:
+    /// [`DEFAULT_LAST_USED_PRECISION`](crate::key_usage::DEFAULT_LAST_USED_PRECISION); set up
+    /// before serving).
+    pub fn with_last_used_precision(self, precision: Duration) -> Self {
+        Service {
+            inner: Arc::new(Inner {
+                key_usage: Arc::new(KeyUsage::new(precision)),
                 ..Inner::clone(&self.inner)
             }),
         }

@@ -189,6 +189,16 @@ impl TestDatabase {
         panic!("the terminated connections did not go away");
     }
 
+    /// Runs `sql` on a pooled connection: set-up no repository function does, such as breaking
+    /// a table to make writes fail.
+    ///
+    /// # Panics
+    /// If the statements fail.
+    pub fn execute(&self, sql: &str) {
+        diesel::connection::SimpleConnection::batch_execute(&mut *self.conn(), sql)
+            .expect("run the test's SQL");
+    }
+
     /// The database.
     pub fn database(&self) -> &Database {
         &self.database

@@ -218,12 +218,10 @@ pub fn get(
     load_one(conn, query)
 }
 
-/// The key `id` in any project. For the check path, where the id comes from the presented key
-/// itself and the caller then compares digests and projects.
+/// The key `id` in any project (the caller compares projects).
 ///
 /// Not boxed, unlike the other reads: a query whose type is fixed is found in Diesel's
-/// prepared-statement cache by that type, without building its SQL first, and this is the query
-/// of every key check that misses the node's cache.
+/// prepared-statement cache by that type, without building its SQL first.
 pub fn get_by_id(conn: &mut DbConnection, id: ApiKeyId) -> Result<Option<ApiKey>, StorageError> {
     api_keys::table
         .find(id.to_string())
@@ -234,36 +232,46 @@ pub fn get_by_id(conn: &mut DbConnection, id: ApiKeyId) -> Result<Option<ApiKey>
         .transpose()
 }
 
-/// The keys among `ids` that exist, each once, in any order (the check's batched lookup). On Postgres one
-/// statement reads them all (`id = ANY($1)`: one prepared statement whatever the number of
-/// ids); on SQLite, in-process, each is read by the prepared lookup by id, since an `IN` list
-/// is prepared anew for every execution.
+/// The keys among `ids` that exist, each once, in any order, with when each was last used as
+/// stored (the check's batched lookup: the use a check records is left out when it is within
+/// the usage record's precision of the stored one). On Postgres one statement reads them all
+/// (`id = ANY($1)`: one prepared statement whatever the number of ids); on SQLite, in-process,
+/// each is read by the prepared lookup by id, since an `IN` list is prepared anew for every
+/// execution.
 pub fn get_many_by_id(
     conn: &mut DbConnection,
     ids: &[ApiKeyId],
-) -> Result<Vec<ApiKey>, StorageError> {
+) -> Result<Vec<(ApiKey, Option<EpochMillis>)>, StorageError> {
     let mut ids = ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
-    match conn {
+    let rows: Vec<(ApiKeyRow, Option<i64>)> = match conn {
         DbConnection::Postgres(_) => {
             let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
             api_keys::table
                 .filter(api_keys::id.eq_any(ids))
-                .select(ApiKeyRow::as_select())
+                .select((ApiKeyRow::as_select(), api_keys::last_used_at_millis))
                 .load(conn)?
-                .into_iter()
-                .map(ApiKey::try_from)
-                .collect()
         }
         DbConnection::Sqlite(_) => {
             let mut found = Vec::with_capacity(ids.len());
             for id in ids {
-                found.extend(get_by_id(conn, id)?);
+                // Not boxed: a query of a fixed type is found in Diesel's statement cache
+                // without building its SQL first.
+                found.extend(
+                    api_keys::table
+                        .find(id.to_string())
+                        .select((ApiKeyRow::as_select(), api_keys::last_used_at_millis))
+                        .get_result(conn)
+                        .optional()?,
+                );
             }
-            Ok(found)
+            found
         }
-    }
+    };
+    rows.into_iter()
+        .map(|(row, last_used)| Ok((ApiKey::try_from(row)?, last_used)))
+        .collect()
 }
 
 /// The key with this digest in any project (credential-scanning revocation is global).
@@ -835,6 +843,7 @@ mod tests {
             for key in &stored {
                 insert(&mut conn, key).unwrap();
             }
+            record_last_used(&mut conn, &[(stored[4].id, 9_000)]).unwrap();
             assert_eq!(get_many_by_id(&mut conn, &[]).unwrap(), Vec::new());
             // Stored and unknown ids, one of them twice.
             let unknown = ApiKeyId::new_random();
@@ -844,7 +853,15 @@ mod tests {
                 vec![stored[1].id, unknown, stored[2].id],
                 vec![stored[3].id, stored[3].id, stored[4].id, unknown, stored[0].id],
             ] {
-                let mut found = get_many_by_id(&mut conn, &asked).unwrap();
+                let mut found: Vec<ApiKey> = get_many_by_id(&mut conn, &asked)
+                    .unwrap()
+                    .into_iter()
+                    .map(|(key, last_used)| {
+                        let expected = (key.id == stored[4].id).then_some(9_000);
+                        assert_eq!(last_used, expected, "the stored last use of {}", key.id);
+                        key
+                    })
+                    .collect();
                 found.sort_by_key(|key| key.created_at_millis);
                 let mut expected: Vec<ApiKey> =
                     stored.iter().filter(|key| asked.contains(&key.id)).cloned().collect();

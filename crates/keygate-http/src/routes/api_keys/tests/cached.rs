@@ -161,6 +161,55 @@ crate::http_tests! {
             .assert_ok(200);
         assert_eq!(patched["last_used_at_millis"], used_at);
     }
+
+    fn a_use_within_the_precision_of_the_stored_one_is_not_written(app) {
+        // The default precision: a minute.
+        let project = app.create_open_project();
+        let user = app.create_user(&project);
+        let created = server_user_key(app, &project, user.id, "ci").await;
+        let key = key_value(&created);
+        let id: ApiKeyId = key_id(&created).parse().unwrap();
+        let item = format!("/api/v1/user-api-keys/{}", key_id(&created));
+        let stored = |app: &TestApp| api_keys::last_used(&mut app.database().conn(), &[id]).unwrap();
+        let first_use = app.now();
+        app.send(check_request(&project, "user", &key)).await.assert_ok(200);
+        assert_eq!(app.state.key_usage().flush(app.database()).unwrap(), 1);
+        assert_eq!(stored(app)[&id], first_use);
+
+        // 59.999 s later: the check, the read and the store all keep the first use.
+        app.advance_clock(59_999);
+        let checked = app.send(check_request(&project, "user", &key)).await.assert_ok(200);
+        assert_eq!(checked["last_used_at_millis"], first_use);
+        assert_eq!(app.state.key_usage().pending_count(), 0);
+        let read = app.send(project.server(get(&item))).await.assert_ok(200);
+        assert_eq!(read["last_used_at_millis"], first_use);
+        assert_eq!(app.state.key_usage().flush(app.database()).unwrap(), 0);
+        assert_eq!(stored(app)[&id], first_use);
+
+        // A minute after the stored use: written.
+        app.advance_clock(1);
+        let later_use = app.now();
+        let checked = app.send(check_request(&project, "user", &key)).await.assert_ok(200);
+        assert_eq!(checked["last_used_at_millis"], later_use);
+        assert_eq!(app.state.key_usage().flush(app.database()).unwrap(), 1);
+        assert_eq!(stored(app)[&id], later_use);
+    }
+
+    fn a_stored_use_read_by_a_lookup_spares_the_write_of_a_use_near_it(app) {
+        // Another node wrote the key's last use; this node learns it when a check looks the key
+        // up (its cache is cleared here, as a restarted node's is empty).
+        let project = app.create_open_project();
+        let user = app.create_user(&project);
+        let created = server_user_key(app, &project, user.id, "ci").await;
+        let key = key_value(&created);
+        let id: ApiKeyId = key_id(&created).parse().unwrap();
+        let elsewhere = app.now() - 30_000;
+        api_keys::record_last_used(&mut app.database().conn(), &[(id, elsewhere)]).unwrap();
+        app.state.check_cache().clear();
+        let checked = app.send(check_request(&project, "user", &key)).await.assert_ok(200);
+        assert_eq!(checked["last_used_at_millis"], elsewhere);
+        assert_eq!(app.state.key_usage().pending_count(), 0, "not written again");
+    }
 }
 
 /// The project-authentication cache (`keygate_service::project_auth_cache`) seen through the check: it
