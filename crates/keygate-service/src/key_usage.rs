@@ -198,19 +198,26 @@ impl KeyUsage {
         let written = database
             .get()
             .and_then(|mut conn| api_keys::record_last_used(&mut conn, &batch));
-        let mut instants = self.lock();
+        // A thousand keys a lock, so that the checks recording uses meanwhile (which take the
+        // same lock) wait microseconds, not the whole batch.
+        let chunks = batch.chunks(1_000);
         if written.is_err() {
             self.failed_flushes.fetch_add(1, Ordering::Relaxed);
-            for (id, at) in &batch {
-                instants.add_pending(*id, *at);
+            for chunk in chunks {
+                let mut instants = self.lock();
+                for (id, at) in chunk {
+                    instants.add_pending(*id, *at);
+                }
             }
         } else {
             if self.precision_millis > 0 {
-                for (id, at) in &batch {
-                    instants.know_stored(*id, *at, self.precision_millis);
+                for chunk in chunks {
+                    let mut instants = self.lock();
+                    for (id, at) in chunk {
+                        instants.know_stored(*id, *at, self.precision_millis);
+                    }
                 }
             }
-            drop(instants);
             self.flushed_now();
         }
         written.map(|_| batch.len())
