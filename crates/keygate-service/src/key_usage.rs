@@ -144,12 +144,8 @@ impl KeyUsage {
         instants.newest = instants.newest.max(at);
         let known = instants.stored.get(&id).copied();
         if let Some(known) = known.filter(|known| at - *known < self.precision_millis) {
-            return instants
-                .pending
-                .get(&id)
-                .copied()
-                .unwrap_or(known)
-                .max(known);
+            let pending = instants.pending.get(&id).copied();
+            return pending.map_or(known, |pending| pending.max(known));
         }
         instants.add_pending(id, at)
     }
