@@ -219,16 +219,25 @@ pub fn get(
 }
 
 /// The key `id` in any project (the caller compares projects).
+pub fn get_by_id(conn: &mut DbConnection, id: ApiKeyId) -> Result<Option<ApiKey>, StorageError> {
+    Ok(get_by_id_with_last_use(conn, id)?.map(|(key, _)| key))
+}
+
+/// The key `id` in any project with its stored last use.
 ///
 /// Not boxed, unlike the other reads: a query whose type is fixed is found in Diesel's
-/// prepared-statement cache by that type, without building its SQL first.
-pub fn get_by_id(conn: &mut DbConnection, id: ApiKeyId) -> Result<Option<ApiKey>, StorageError> {
+/// prepared-statement cache by that type, without building its SQL first (on SQLite, this is
+/// the query of every key check that misses the node's cache).
+fn get_by_id_with_last_use(
+    conn: &mut DbConnection,
+    id: ApiKeyId,
+) -> Result<Option<(ApiKey, Option<EpochMillis>)>, StorageError> {
     api_keys::table
         .find(id.to_string())
-        .select(ApiKeyRow::as_select())
-        .get_result(conn)
+        .select((ApiKeyRow::as_select(), api_keys::last_used_at_millis))
+        .get_result::<(ApiKeyRow, Option<i64>)>(conn)
         .optional()?
-        .map(ApiKey::try_from)
+        .map(|(row, last_used)| Ok((ApiKey::try_from(row)?, last_used)))
         .transpose()
 }
 
@@ -245,33 +254,25 @@ pub fn get_many_by_id(
     let mut ids = ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
-    let rows: Vec<(ApiKeyRow, Option<i64>)> = match conn {
+    match conn {
         DbConnection::Postgres(_) => {
             let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
             api_keys::table
                 .filter(api_keys::id.eq_any(ids))
                 .select((ApiKeyRow::as_select(), api_keys::last_used_at_millis))
-                .load(conn)?
+                .load::<(ApiKeyRow, Option<i64>)>(conn)?
+                .into_iter()
+                .map(|(row, last_used)| Ok((ApiKey::try_from(row)?, last_used)))
+                .collect()
         }
         DbConnection::Sqlite(_) => {
             let mut found = Vec::with_capacity(ids.len());
             for id in ids {
-                // Not boxed: a query of a fixed type is found in Diesel's statement cache
-                // without building its SQL first.
-                found.extend(
-                    api_keys::table
-                        .find(id.to_string())
-                        .select((ApiKeyRow::as_select(), api_keys::last_used_at_millis))
-                        .get_result(conn)
-                        .optional()?,
-                );
+                found.extend(get_by_id_with_last_use(conn, id)?);
             }
-            found
+            Ok(found)
         }
-    };
-    rows.into_iter()
-        .map(|(row, last_used)| Ok((ApiKey::try_from(row)?, last_used)))
-        .collect()
+    }
 }
 
 /// The key with this digest in any project (credential-scanning revocation is global).
