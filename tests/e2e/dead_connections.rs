@@ -24,21 +24,22 @@ fn connections_that_died_idle_never_fail_a_request() {
     let created = user_with_key(&http, &server, &keys, "before", json!({}));
     let user_id = created["user_id"].as_str().unwrap().to_owned();
 
-    // Several requests at once, so that the pool holds several connections.
-    thread::scope(|scope| {
-        for _ in 0..8 {
-            scope.spawn(|| {
-                let http = client();
-                send(
-                    keys.server(http.get(server.url("/api/v1/user-api-keys")))
-                        .query(&[("user_id", user_id.as_str())]),
-                )
-                .ok(200);
-            });
-        }
-    });
-
     for round in 0..3 {
+        // Several requests at once, so that the pool holds several connections. Every round:
+        // the pool replaces the connections terminated in the round before only as its
+        // one-at-a-time requests need them.
+        thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    let http = client();
+                    send(
+                        keys.server(http.get(server.url("/api/v1/user-api-keys")))
+                            .query(&[("user_id", user_id.as_str())]),
+                    )
+                    .ok(200);
+                });
+            }
+        });
         let terminated = database.terminate_connections();
         assert!(
             terminated >= 2,
