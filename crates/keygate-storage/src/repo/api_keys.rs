@@ -235,10 +235,17 @@ fn get_by_id_with_last_use(
     api_keys::table
         .find(id.to_string())
         .select((ApiKeyRow::as_select(), api_keys::last_used_at_millis))
-        .get_result::<(ApiKeyRow, Option<i64>)>(conn)
+        .get_result(conn)
         .optional()?
-        .map(|(row, last_used)| Ok((ApiKey::try_from(row)?, last_used)))
+        .map(key_with_last_use)
         .transpose()
+}
+
+/// A row read with its last use, as `get_by_id_with_last_use` and `get_many_by_id` return it.
+fn key_with_last_use(
+    (row, last_used): (ApiKeyRow, Option<EpochMillis>),
+) -> Result<(ApiKey, Option<EpochMillis>), StorageError> {
+    Ok((ApiKey::try_from(row)?, last_used))
 }
 
 /// The keys among `ids` that exist, each once, in any order, with when each was last used as
@@ -260,9 +267,9 @@ pub fn get_many_by_id(
             api_keys::table
                 .filter(api_keys::id.eq_any(ids))
                 .select((ApiKeyRow::as_select(), api_keys::last_used_at_millis))
-                .load::<(ApiKeyRow, Option<i64>)>(conn)?
+                .load(conn)?
                 .into_iter()
-                .map(|(row, last_used)| Ok((ApiKey::try_from(row)?, last_used)))
+                .map(key_with_last_use)
                 .collect()
         }
         DbConnection::Sqlite(_) => {
